@@ -1,0 +1,46 @@
+# creditplan — the two commands of the README, and the ones behind them.
+#   make demo   install, create the SQLite database, load demo data, serve on http://127.0.0.1:8000
+#   make test   install what tests need (PostgreSQL, Chromium from apt when root) and run everything
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export CREDITPLAN_DATA_DIR ?= $(abspath $(CURDIR)/../shared/data)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test install system-deps lint test-sqlite test-postgres bench serve clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+	$(BIN)/creditplan compile-translations -v0
+
+demo: install
+	$(BIN)/creditplan migrate -v0
+	$(BIN)/creditplan seed-demo
+	$(BIN)/creditplan serve --host 127.0.0.1 --port 8000
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
+
+test-sqlite: install
+	$(BIN)/python -m pytest tests -q -n 2 --dist loadgroup
+
+test-postgres: install
+	CREDITPLAN_TEST_DB=postgresql $(BIN)/python -m pytest tests -q -m "not pure and not e2e"
+
+test: system-deps lint test-sqlite test-postgres
+	@echo "make test: lint, SQLite suite and PostgreSQL suite passed"
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) var .ruff_cache

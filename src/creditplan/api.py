@@ -1,0 +1,109 @@
+"""The JSON API root: authentication, and the one place errors become problem+json.
+
+Every domain adds its router here. Errors raised anywhere below (core.errors) and pydantic's input
+errors come out as RFC 9457 problem details with a stable `code` and the offending `field`; nothing a
+client sends can produce a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from creditplan.core.errors import CreditplanError, Problem, to_problem
+from creditplan.org import services as org
+
+log = logging.getLogger(__name__)
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        return org.user_for_token(token)
+
+
+class SessionCookie(APIKeyCookie):
+    """The browser's session (pages call the API with HTMX); CSRF is checked for unsafe methods."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return user
+        return None
+
+
+api = NinjaAPI(
+    title="creditplan API",
+    version="1",
+    description="Credit management platform: customers, credit plan, scoring, decisions, origination, loans.",
+    urls_namespace="api-v1",
+    auth=[BearerToken(), SessionCookie()],
+    docs_url="/docs",
+)
+
+
+def problem_response(problem: Problem) -> HttpResponse:
+    import json
+
+    return HttpResponse(
+        json.dumps(problem.as_dict(), ensure_ascii=False, default=str),
+        status=problem.status,
+        content_type="application/problem+json",
+    )
+
+
+@api.exception_handler(CreditplanError)
+def _creditplan_error(request: HttpRequest, exc: CreditplanError) -> HttpResponse:
+    return problem_response(to_problem(exc))
+
+
+def _field_name(loc: list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "form", "header")]
+    return ".".join(parts) or "body"
+
+
+@api.exception_handler(NinjaValidationError)
+def _input_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors = []
+    for err in exc.errors:
+        field = _field_name(list(err.get("loc", [])))
+        errors.append({"field": field, "message": str(err.get("msg", "invalid")), "code": str(err.get("type"))})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid input"
+    return problem_response(Problem(422, "Invalid input", detail, "validation_error", errors))
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problem_response(Problem(401, "Authentication required",
+                                    "send 'Authorization: Bearer <token>' (POST /api/v1/auth/token) or log in",
+                                    "not_authenticated"))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return problem_response(Problem(exc.status_code, "Request failed", str(exc), "http_error"))
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("unexpected error on %s", request.path)
+    return problem_response(Problem(500, "Internal error", "an unexpected error occurred; it has been logged",
+                                    "internal_error"))
+
+
+def _register() -> None:
+    from creditplan.customers.api import router as customers_router
+    from creditplan.org.api import router as org_router
+
+    api.add_router("/auth", org_router)
+    api.add_router("/customers", customers_router)
+
+
+_register()

@@ -1,0 +1,79 @@
+"""Test harness shared by every test.
+
+Database: SQLite by default; `CREDITPLAN_TEST_DB=postgresql` starts a throwaway PostgreSQL server with
+pytest-postgresql (through scripts/pg_ctl_as_postgres, which runs it as the postgres user when the suite
+runs as root) and points Django at it, so no server needs to be running beforehand.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+USE_POSTGRES = os.environ.get("CREDITPLAN_TEST_DB", "sqlite") == "postgresql"
+# Playwright's sync API runs an event loop in the test thread; Django's ORM calls in the same test are safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+os.environ.setdefault("CREDITPLAN_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests that touch no database as `pure`, so the PostgreSQL run can skip re-running them."""
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") is not None or any(
+            f in getattr(item, "fixturenames", ()) for f in ("db", "transactional_db", "live_server", "client",
+                                                              "admin_client", "django_db_setup")
+        )
+        if not uses_db:
+            item.add_marker(pytest.mark.pure)
+
+
+if USE_POSTGRES:
+    from pytest_postgresql import factories
+
+    postgresql_proc = factories.postgresql_proc(
+        executable=str(ROOT / "scripts" / "pg_ctl_as_postgres"),
+        host="127.0.0.1",
+        port=None,
+        user="postgres",
+        unixsocketdir="/tmp",
+        postgres_options="-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+    )
+
+    @pytest.fixture(scope="session")
+    def django_db_modify_db_settings(postgresql_proc):  # type: ignore[no-untyped-def]
+        from django.conf import settings
+
+        db = settings.DATABASES["default"]
+        db.update(
+            ENGINE="django.db.backends.postgresql",
+            NAME="creditplan",
+            HOST=postgresql_proc.host,
+            PORT=str(postgresql_proc.port),
+            USER=postgresql_proc.user,
+            PASSWORD=postgresql_proc.password or "",
+            OPTIONS={},
+            CONN_MAX_AGE=0,
+        )
+        db.setdefault("TEST", {})["NAME"] = "test_creditplan"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(request: pytest.FixtureRequest) -> None:
+    """Argon2 is deliberately slow; tests log in hundreds of times. (Pure tests run without Django.)"""
+    if request.node.get_closest_marker("pure") or not request.config.pluginmanager.hasplugin("django"):
+        return
+    settings = request.getfixturevalue("settings")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def bank(db):  # type: ignore[no-untyped-def]
+    """A small bank: HO → BJ → BJ01, HO → SH → SH01 and one user per role (see tests/factories.py)."""
+    from factories import make_bank
+
+    return make_bank()
