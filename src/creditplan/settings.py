@@ -139,3 +139,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CREDITPLAN_LOG_LEVEL", "WARNING")},
 }
+FORMAT_MODULE_PATH = ["creditplan.web.formats"]

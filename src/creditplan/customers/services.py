@@ -110,7 +110,7 @@ def _audit_snapshot(c: Customer) -> dict[str, Any]:
     """The audited state of a record: masked identifiers only, so the log holds no personal data in clear."""
     return {
         "kind": c.kind, "status": c.status, "name": c.name, "branch": c.branch.code, "id_number": c.id_masked,
-        "id_index": c.id_index, "phone": c.phone_masked, "birth_date": c.birth_date, "sex": c.sex,
+        "phone": c.phone_masked, "birth_date": c.birth_date, "sex": c.sex,
         "monthly_income_minor": c.monthly_income_minor, "currency": c.currency, "employer": c.employer,
         "uscc": c.uscc, "industry_code": c.industry_code, "region_code": c.region_code,
         "onboarded_on": c.onboarded_on,

@@ -5,3 +5,6 @@ class WebConfig(AppConfig):
     name = "creditplan.web"
     label = "web"
     verbose_name = "Web"
+
+    def ready(self) -> None:
+        from creditplan.web import checks  # noqa: F401  (registers the system checks)

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from creditplan.core.errors import CreditplanError
+from creditplan.web.views import problem_text
 
 
 class ErrorPageMiddleware:
@@ -20,4 +21,5 @@ class ErrorPageMiddleware:
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if request.path.startswith("/api/") or not isinstance(exc, CreditplanError):
             return None
-        return render(request, "web/error.html", {"error": exc}, status=exc.http_status)
+        return render(request, "web/error.html", {"error": exc, "message": problem_text(exc.code, exc.message)},
+                      status=exc.http_status)
