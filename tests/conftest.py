@@ -60,6 +60,12 @@ if USE_POSTGRES:
             CONN_MAX_AGE=0,
         )
         db.setdefault("TEST", {})["NAME"] = "test_creditplan"
+        # Django built the default connection (a SQLite wrapper) while importing the models; changing the
+        # settings dict does not change its class. Drop it so the next use builds a PostgreSQL connection.
+        from django.db import connections
+
+        connections["default"].close()
+        del connections["default"]
 
 
 @pytest.fixture(autouse=True)

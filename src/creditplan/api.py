@@ -100,10 +100,14 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register() -> None:
     from creditplan.customers.api import router as customers_router
+    from creditplan.ledger.api import router as ledger_router
     from creditplan.org.api import router as org_router
+    from creditplan.scoring.api import router as scoring_router
 
     api.add_router("/auth", org_router)
     api.add_router("/customers", customers_router)
+    api.add_router("/ledger", ledger_router)
+    api.add_router("/models", scoring_router)
 
 
 _register()

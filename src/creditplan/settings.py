@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "creditplan.org",
     "creditplan.customers",
     "creditplan.ledger",
+    "creditplan.scoring",
     "creditplan.web",
 ]
 

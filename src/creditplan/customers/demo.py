@@ -38,6 +38,7 @@ STAFF: list[tuple[str, str, str | None, str]] = [
     ("admin", "admin", "HO", "系统管理员 Admin"),
     ("planner", "planner", "HO", "计划部 王计划"),
     ("risk", "risk_manager", "HO", "风险部 李风控"),
+    ("risk2", "risk_manager", "HO", "风险部 孙模型"),
     ("auditor", "auditor", "HO", "审计部 赵审计"),
     ("ops", "operations", "HO", "运营部 钱运营"),
     ("officer_bj", "loan_officer", "BJ01", "客户经理 张伟"),

@@ -4,7 +4,7 @@ protection and an audit event inside each transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -115,6 +115,13 @@ def _audit_snapshot(c: Customer) -> dict[str, Any]:
         "uscc": c.uscc, "industry_code": c.industry_code, "region_code": c.region_code,
         "onboarded_on": c.onboarded_on,
     }
+
+
+def audited_snapshots() -> Iterator[tuple[int, dict[str, Any]]]:
+    """(customer id, current audited snapshot) for every customer, read-only: what the ledger's verification
+    replays the customer events against (a record changed without an event shows up as a difference)."""
+    for c in Customer.objects.select_related("branch").order_by("pk").iterator(chunk_size=2000):
+        yield c.pk, _audit_snapshot(c)
 
 
 def _check_duplicates(c: Customer) -> None:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from creditplan.ledger.models import Event
+from creditplan.ledger.models import Event, SignedTreeHead, VerificationRun
 
 
 @admin.register(Event)
@@ -19,3 +19,27 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(SignedTreeHead)
+class SignedTreeHeadAdmin(_ReadOnly):
+    """Evidence: issued by `creditplan ledger sth` or the API, never edited."""
+
+    list_display = ("id", "tree_size", "issued_at", "key_id", "issued_by", "reason")
+
+
+@admin.register(VerificationRun)
+class VerificationRunAdmin(_ReadOnly):
+    list_display = ("id", "started_at", "ok", "events_checked", "first_bad_seq", "actor_name")
+    list_filter = ("ok",)

@@ -5,3 +5,6 @@ class LedgerConfig(AppConfig):
     name = "creditplan.ledger"
     label = "ledger"
     verbose_name = "Ledger and audit trail"
+
+    def ready(self) -> None:
+        from creditplan.ledger import checks  # noqa: F401  (registers the system checks)

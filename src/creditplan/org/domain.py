@@ -30,6 +30,10 @@ class Perm(StrEnum):
     AUDIT_VIEW = "audit.view"
     USER_MANAGE = "org.user_manage"
     BRANCH_MANAGE = "org.branch_manage"
+    MODEL_VIEW = "model.view"
+    MODEL_MANAGE = "model.manage"
+    MODEL_APPROVE = "model.approve"
+    MODEL_SCORE = "model.score"
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -47,15 +51,17 @@ _STAFF_READ = {Perm.CUSTOMER_VIEW}
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.CUSTOMER: frozenset(),
     Role.LOAN_OFFICER: frozenset(
-        _STAFF_READ | {Perm.CUSTOMER_CREATE, Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_VIEW_PII}
+        _STAFF_READ | {Perm.CUSTOMER_CREATE, Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE}
     ),
-    Role.APPROVER: frozenset(_STAFF_READ | {Perm.CUSTOMER_VIEW_PII}),
-    Role.RISK_MANAGER: frozenset(_STAFF_READ),
+    Role.APPROVER: frozenset(_STAFF_READ | {Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE}),
+    Role.RISK_MANAGER: frozenset(
+        _STAFF_READ | {Perm.MODEL_VIEW, Perm.MODEL_MANAGE, Perm.MODEL_APPROVE, Perm.MODEL_SCORE}
+    ),
     Role.PLANNER: frozenset(_STAFF_READ),
     Role.OPERATIONS: frozenset(
         _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII}
     ),
-    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW}),
+    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.MODEL_VIEW}),
     Role.ADMIN: frozenset(set(Perm)),
 }
 

@@ -139,4 +139,10 @@ def audit(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     subject = request.GET.get("subject", "")
     events = ledger.search_events(request.user, kind=kind, subject=subject)
-    return render(request, "web/audit.html", {"events": events, "kind": kind, "subject": subject})
+    health = ledger.ledger_health(request.user)
+    return render(request, "web/audit.html", {
+        "events": events, "kind": kind, "subject": subject, "health": health,
+        "latest": health.latest_head.as_dict() if health.latest_head else None,
+        "previous": health.previous_head.as_dict() if health.previous_head else None,
+        "may_issue": ledger.may_issue_tree_heads(request.user),
+    })

@@ -52,8 +52,12 @@ class Command(BaseCommand):
             first = customers.search_customers(users["admin"], "", page=1, kind="individual", page_size=1)
             if first.items:
                 customers.link_customer_user(first.items[0].id, users["customer"])
+        from creditplan.scoring.demo import seed_models
+
+        models = seed_models(users["risk"], users["risk2"], log=self.stdout.write)
         self.stdout.write(self.style.SUCCESS(
-            f"loaded {len(demo.BRANCHES)} branches, {len(demo.STAFF)} users, {len(rows)} customers"))
+            f"loaded {len(demo.BRANCHES)} branches, {len(demo.STAFF)} users, {len(rows)} customers, "
+            f"{models} model versions"))
 
     def _print_logins(self) -> None:
         self.stdout.write(f"demo log-ins (password for all: {demo.DEMO_PASSWORD}):")
