@@ -146,12 +146,12 @@ def test_signing_key_from_the_environment_and_rotation(make_ledger, bank, monkey
         ledger.issue_tree_head(bank["admin"])
 
 
-def test_system_check_warns_about_a_derived_key(monkeypatch, settings):  # type: ignore[no-untyped-def]
+def test_system_check_refuses_a_derived_key_in_production(monkeypatch, settings):  # type: ignore[no-untyped-def]
     from creditplan.ledger.checks import ledger_signing_key
 
     monkeypatch.delenv(ledger.SIGNING_KEY_ENV, raising=False)
-    settings.DEBUG = True
-    assert [p.id for p in ledger_signing_key(None)] == ["creditplan.W011"]
+    settings.DEBUG = True  # the demo signs with a derived key and says nothing
+    assert ledger_signing_key(None) == []
     settings.DEBUG = False
     assert [p.id for p in ledger_signing_key(None)] == ["creditplan.E011"]
     monkeypatch.setenv(ledger.SIGNING_KEY_ENV, base64.b64encode(os.urandom(32)).decode())

@@ -90,3 +90,14 @@ def test_createuser_command(bank, capsys):
     assert User.objects.get(username="cli_user").role == "approver"
     with pytest.raises(CommandError, match="branch"):
         call_command("createuser", username="cli_user2", role="approver", branch="NOPE", password=PASSWORD)
+
+
+def test_production_settings_without_keys_fail_the_system_check(settings):
+    from creditplan.web.checks import creditplan_settings
+
+    settings.DEBUG = True
+    assert creditplan_settings(None) == []
+    settings.DEBUG = False
+    settings.PII_KEYS = []
+    ids = {p.id for p in creditplan_settings(None)}
+    assert "creditplan.E001" in ids

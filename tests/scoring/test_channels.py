@@ -109,3 +109,29 @@ def test_spark_engine_gives_the_same_scores(trained, tmp_path):
 def test_arrow_kernel_schema_is_stable():
     assert engine.output_schema().names[:3] == ["score", "pd", "grade"]
     assert pa.types.is_float64(engine.output_schema().field("score").type)
+
+
+def test_train_from_a_database_query(db, tmp_path):
+    """`--query` trains from a SELECT on the configured database (here: a table loaded from German credit)."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from creditplan.scoring.domain import datasets
+
+    df, target, bad = datasets.german_credit()
+    cols = ["checking_status", "duration_months", "credit_history", "credit_amount", "savings", "age_years", target]
+    with connection.cursor() as cur:
+        cur.execute("CREATE TABLE demo_loans (checking_status varchar(4), duration_months integer, "
+                    "credit_history varchar(4), credit_amount integer, savings varchar(4), age_years integer, "
+                    "class integer)")
+        cur.executemany("INSERT INTO demo_loans VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        [tuple(int(v) if isinstance(v, int | float) else v for v in row) for row in
+                         df[cols].itertuples(index=False)])
+    out = tmp_path / "q.json"
+    call_command("model", "train", "--query", "SELECT * FROM demo_loans", "--target", "class", "--bad", "2",
+                 "--out", str(out))
+    artifact = json.loads(out.read_text())
+    assert artifact["training"]["metrics"]["holdout"]["auc"] > 0.7
+    with pytest.raises(Exception, match="SELECT"):
+        call_command("model", "train", "--query", "DELETE FROM demo_loans", "--target", "class", "--bad", "2",
+                     "--out", str(out))

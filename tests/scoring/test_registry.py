@@ -154,3 +154,16 @@ def test_api_four_eyes_and_scoring(client, bank, german_artifact, second_risk_ma
     assert 0 < row["pd"] < 1 and row["grade"] and len(row["reasons"]) == 4 and len(row["reasons_zh"]) == 4
     r = client.post(f"/api/v1/models/{vid}/score", {}, content_type="application/json", **officer)
     assert r.status_code == 422
+
+
+def test_training_in_the_app_reads_only_the_data_directory(bank, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    with pytest.raises(ValidationError) as exc:
+        services.train_version(bank["risk"], model_name="x", data_path="/etc/passwd", target="class", bad_value=2)
+    assert exc.value.code == "data_path_outside"
+    with pytest.raises(ValidationError) as exc:
+        services.train_version(bank["risk"], model_name="x", data_path="../../etc/passwd", target="class", bad_value=2)
+    assert exc.value.code == "data_path_outside"
+    v = services.train_version(bank["risk"], model_name="german", data_path="german_credit/german_credit.csv",
+                               target="class", bad_value=2)
+    assert v.has_report and v.metrics["holdout"]["auc"] >= 0.78

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, register
 
 
 @register()
@@ -13,11 +13,12 @@ def ledger_signing_key(app_configs: Any, **kwargs: Any) -> list:
     from creditplan.ledger.services import SIGNING_KEY_ENV, signing_key, signing_key_configured
 
     if not signing_key_configured():
-        problem = Error if not settings.DEBUG else Warning
-        return [problem(
-            f"{SIGNING_KEY_ENV} is not set: tree heads are signed with a key derived from the secret key",
+        if settings.DEBUG:  # development and the demo: a derived key is expected, say nothing
+            return []
+        return [Error(
+            f"{SIGNING_KEY_ENV} is not set: tree heads would be signed with a key derived from the secret key",
             hint="generate one with `creditplan ledger new-key` and keep its public key with your auditors",
-            id="creditplan.E011" if problem is Error else "creditplan.W011",
+            id="creditplan.E011",
         )]
     try:
         signing_key()

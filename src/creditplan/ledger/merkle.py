@@ -190,6 +190,7 @@ class NodeSource(Protocol):
 
 
 def range_hashes(ranges: Sequence[tuple[int, int]], source: NodeSource) -> list[bytes]:
+    """MTH of each leaf range, asking `source` for all the perfect subtrees involved in one batch."""
     split = [perfect_nodes(a, b) for a, b in ranges]
     found = source.nodes({n for parts in split for n in parts})
     return [fold_right([found[n] for n in parts]) for parts in split]

@@ -36,13 +36,28 @@ class Trained:
     metrics: dict[str, Any]
 
 
-def train(*, data_path: str | Path, target: str, bad_value: Any, kind: str = "scorecard", holdout: float = 0.3,
-          seed: int = 0, progress: Progress | None = None, **options: Any) -> Trained:
-    """Read a file, train, compile, and build the validation report on the hold-out part."""
+def query_frame(sql: str) -> Any:
+    """Training data from a database query (CLI `--query`), read through the configured database."""
+    import pandas as pd
+    from django.db import connection, transaction
+
+    if not sql.strip().lower().startswith(("select", "with")):
+        raise ValidationError("the query must be a SELECT", field="query", code="query_not_select")
+    with transaction.atomic(), connection.cursor() as cur:  # rolled back: a query cannot change anything
+        cur.execute(sql)
+        names = [c[0] for c in cur.description]
+        rows = cur.fetchall()
+        transaction.set_rollback(True)
+    return pd.DataFrame.from_records(rows, columns=names)
+
+
+def train(*, data_path: str | Path | None = None, target: str, bad_value: Any, kind: str = "scorecard", holdout: float = 0.3,
+          seed: int = 0, progress: Progress | None = None, query: str | None = None, **options: Any) -> Trained:
+    """Read a file (or run a query), train, compile, and build the validation report on the hold-out part."""
     from creditplan.scoring.domain import data, report
     from creditplan.scoring.domain import train as training
 
-    frame = data.load_table(data_path)
+    frame = query_frame(query) if query else data.load_table(data_path)  # type: ignore[arg-type]
     X, y = data.prepare_target(frame, target, bad_value)
     result = training.train_model(kind, X, y, seed=seed, holdout=holdout, progress=progress, **options)
     built = report.build_report(result.compiled(), result.X_train, result.y_train, result.X_holdout,

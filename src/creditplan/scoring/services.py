@@ -11,8 +11,10 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -97,10 +99,25 @@ def register_version(actor: Any, *, model_name: str, artifact: dict[str, Any] | 
     return _view(version)
 
 
+def _allowed_data_file(path: str) -> Path:
+    """Training data read on the server must come from the data directory or the upload folder, so the API
+    cannot be used to read arbitrary files."""
+    roots = [Path(settings.DATA_DIR).resolve(), (Path(settings.VAR_DIR) / "uploads").resolve()]
+    candidate = Path(path)
+    resolved = (candidate if candidate.is_absolute() else roots[0] / candidate).resolve()
+    if not any(resolved.is_relative_to(r) for r in roots):
+        raise ValidationError(f"data files must be under {roots[0]} or {roots[1]}", field="data_path",
+                              code="data_path_outside")
+    if not resolved.is_file():
+        raise ValidationError(f"no such data file: {path}", field="data_path", code="data_file_missing")
+    return resolved
+
+
 def train_version(actor: Any, *, model_name: str, data_path: str, target: str, bad_value: Any,
                   kind: str = "scorecard", holdout: float = 0.3, seed: int = 0) -> VersionView:
     """Train in the app from a file on the server and register the result with its validation report."""
     org.require(actor, Perm.MODEL_MANAGE)
+    data_path = str(_allowed_data_file(data_path))
     trained = engine.train(data_path=data_path, target=target, bad_value=bad_value, kind=kind, holdout=holdout,
                            seed=seed)
     return register_version(actor, model_name=model_name, artifact=trained.artifact,
@@ -137,7 +154,7 @@ def validate_version(actor: Any, version_id: int, *, data_path: str | None = Non
     if not version.report_html and data_path:
         if not target:
             raise ValidationError("the target column is required to validate on data", field="target")
-        report = engine.validation_report(json.loads(version.artifact), data_path=data_path, target=target,
+        report = engine.validation_report(json.loads(version.artifact), data_path=str(_allowed_data_file(data_path)), target=target,
                                           bad_value=bad_value)
         version.report_html, version.metrics = report.html, {**version.metrics, **report.metrics}
     _move(actor, version, ModelStatus.VALIDATED)

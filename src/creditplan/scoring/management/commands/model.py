@@ -30,7 +30,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         sub = parser.add_subparsers(dest="action", required=True)
         t = sub.add_parser("train", help="train a model from a file and write MODEL.json")
-        t.add_argument("--data", required=True)
+        source = t.add_mutually_exclusive_group(required=True)
+        source.add_argument("--data", help="CSV (optionally .gz), Parquet or Excel file")
+        source.add_argument("--query", help="a SELECT run on the configured database")
         t.add_argument("--target", required=True)
         t.add_argument("--bad", required=True, help="the target value that means 'bad' (default event)")
         t.add_argument("--out", required=True)
@@ -83,7 +85,7 @@ class Command(BaseCommand):
                 if not sys.stderr.isatty():
                     self.stderr.write(f"[{fraction:4.0%}] {stage}")
 
-            trained = engine.train(data_path=o["data"], target=o["target"], bad_value=_bad_value(o["bad"]),
+            trained = engine.train(data_path=o["data"], query=o["query"], target=o["target"], bad_value=_bad_value(o["bad"]),
                                    kind=o["kind"], holdout=o["holdout"], seed=o["seed"], progress=step,
                                    **({"pdo": o["pdo"], "base_odds": o["base_odds"], "base_score": o["base_score"]}
                                       if o["kind"] == "scorecard" else {}))
