@@ -135,3 +135,26 @@ def test_train_from_a_database_query(db, tmp_path):
     with pytest.raises(Exception, match="SELECT"):
         call_command("model", "train", "--query", "DELETE FROM demo_loans", "--target", "class", "--bad", "2",
                      "--out", str(out))
+
+
+def test_cli_offers_reject_inference(tmp_path):
+    """Approved-only German data (the riskiest third by checking status held out as 'rejects')."""
+    from django.core.management import call_command
+
+    from creditplan.scoring.domain import datasets
+
+    df, target, bad = datasets.german_credit()
+    rejected = df["checking_status"] == "A11"
+    df[~rejected].to_csv(tmp_path / "approved.csv", index=False)
+    df[rejected].drop(columns=[target]).to_csv(tmp_path / "rejected.csv", index=False)
+    out = tmp_path / "ri.json"
+    call_command("model", "train", "--data", str(tmp_path / "approved.csv"), "--target", target, "--bad", str(bad),
+                 "--rejects", str(tmp_path / "rejected.csv"), "--reject-method", "parcelling",
+                 "--reject-uplift", "1.5", "--out", str(out))
+    artifact = json.loads(out.read_text())
+    assert artifact["training"]["metrics"]["holdout"]["auc"] > 0.6
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="scorecards only"):
+        call_command("model", "train", "--data", str(tmp_path / "approved.csv"), "--target", target, "--bad",
+                     str(bad), "--kind", "gbm", "--rejects", str(tmp_path / "rejected.csv"), "--out", str(out))

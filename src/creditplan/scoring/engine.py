@@ -52,19 +52,48 @@ def query_frame(sql: str) -> Any:
 
 
 def train(*, data_path: str | Path | None = None, target: str, bad_value: Any, kind: str = "scorecard", holdout: float = 0.3,
-          seed: int = 0, progress: Progress | None = None, query: str | None = None, **options: Any) -> Trained:
+          seed: int = 0, progress: Progress | None = None, query: str | None = None,
+          rejects: str | Path | None = None, reject_method: str = "fuzzy", reject_uplift: float = 1.0,
+          **options: Any) -> Trained:
     """Read a file (or run a query), train, compile, and build the validation report on the hold-out part."""
     from creditplan.scoring.domain import data, report
     from creditplan.scoring.domain import train as training
 
     frame = query_frame(query) if query else data.load_table(data_path)  # type: ignore[arg-type]
     X, y = data.prepare_target(frame, target, bad_value)
-    result = training.train_model(kind, X, y, seed=seed, holdout=holdout, progress=progress, **options)
+    if rejects is not None:
+        result = _train_with_rejects(X, y, rejects, target=target, kind=kind, seed=seed, holdout=holdout,
+                                     method=reject_method, uplift=reject_uplift, **options)
+    else:
+        result = training.train_model(kind, X, y, seed=seed, holdout=holdout, progress=progress, **options)
     built = report.build_report(result.compiled(), result.X_train, result.y_train, result.X_holdout,
                                 result.y_holdout)
     return Trained(result.artifact, result.summary, report.render_report_html(built),
                    {**artifact_metrics(result.artifact), "report": built["headline"],
                     "score_psi": built.get("score_psi")})
+
+
+def _train_with_rejects(X: Any, y: Any, rejects: str | Path, *, target: str, kind: str, seed: int, holdout: float,
+                        method: str, uplift: float, **options: Any) -> Any:
+    """Scorecard on approved applicants plus inferred rejects (docs/scoring.md, "Reject inference")."""
+    from creditplan.scoring.domain import data, reject_inference
+
+    if kind != "scorecard":
+        raise ValidationError("reject inference is offered for scorecards only", field="kind",
+                              code="reject_inference_kind")
+    rej = data.load_table(rejects)
+    rej = rej.drop(columns=[c for c in (target,) if c in rej.columns])
+    rej = rej[[c for c in X.columns if c in rej.columns]]
+    if rej.empty:
+        raise ValidationError("the rejects file has no rows with the model's columns", field="rejects",
+                              code="no_rejects")
+    _base, inferred, augmented = reject_inference.train_with_reject_inference(
+        X, y, rej, method=method, uplift=uplift, seed=seed, holdout=holdout, **options)
+    inferred.summary["reject_inference"] = {
+        "method": method, "uplift": uplift, "rejects": int(len(rej)),
+        "approved_only_holdout_auc": _base.summary.get("metrics", {}).get("holdout", {}).get("auc"),
+    }
+    return inferred
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,11 @@ class Command(BaseCommand):
         t.add_argument("--base-odds", type=float, default=50)
         t.add_argument("--base-score", type=float, default=600)
         t.add_argument("--report", help="also write the validation report (HTML) here")
+        t.add_argument("--rejects", help="scorecard only: rejected applications (same columns, no outcome) "
+                                         "for reject inference")
+        t.add_argument("--reject-method", choices=["fuzzy", "parcelling"], default="fuzzy")
+        t.add_argument("--reject-uplift", type=float, default=1.0,
+                       help="how much riskier than their score rejects are assumed to be (judgemental)")
         t.add_argument("--jdm", help="tree only: also write the tree as a JDM decision table here")
         s = sub.add_parser("score", help="score a file with MODEL.json and write SCORES.csv")
         s.add_argument("--model", required=True)
@@ -85,7 +90,9 @@ class Command(BaseCommand):
                 if not sys.stderr.isatty():
                     self.stderr.write(f"[{fraction:4.0%}] {stage}")
 
-            trained = engine.train(data_path=o["data"], query=o["query"], target=o["target"], bad_value=_bad_value(o["bad"]),
+            trained = engine.train(data_path=o["data"], query=o["query"], target=o["target"],
+                                   rejects=o["rejects"], reject_method=o["reject_method"],
+                                   reject_uplift=o["reject_uplift"], bad_value=_bad_value(o["bad"]),
                                    kind=o["kind"], holdout=o["holdout"], seed=o["seed"], progress=step,
                                    **({"pdo": o["pdo"], "base_odds": o["base_odds"], "base_score": o["base_score"]}
                                       if o["kind"] == "scorecard" else {}))

@@ -31,6 +31,10 @@ class Command(BaseCommand):
                 self._seed(n, opts["seed"])
         except CreditplanError as exc:
             raise CommandError(exc.message)
+        from creditplan.ledger import services as ledger
+
+        head = ledger.issue_tree_head(None, reason="demo data loaded")
+        self.stdout.write(f"ledger: signed tree head at size {head.tree_size}")
         self._print_logins()
 
     def _seed(self, n: int, seed: int) -> None:
@@ -55,6 +59,7 @@ class Command(BaseCommand):
         from creditplan.scoring.demo import seed_models
 
         models = seed_models(users["risk"], users["risk2"], log=self.stdout.write)
+
         self.stdout.write(self.style.SUCCESS(
             f"loaded {len(demo.BRANCHES)} branches, {len(demo.STAFF)} users, {len(rows)} customers, "
             f"{models} model versions"))
