@@ -102,12 +102,14 @@ def _register() -> None:
     from creditplan.customers.api import router as customers_router
     from creditplan.ledger.api import router as ledger_router
     from creditplan.org.api import router as org_router
+    from creditplan.plans.api import router as plans_router
     from creditplan.scoring.api import router as scoring_router
 
     api.add_router("/auth", org_router)
     api.add_router("/customers", customers_router)
     api.add_router("/ledger", ledger_router)
     api.add_router("/models", scoring_router)
+    api.add_router("/plans", plans_router)
 
 
 _register()

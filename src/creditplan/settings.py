@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "creditplan.customers",
     "creditplan.ledger",
     "creditplan.scoring",
+    "creditplan.plans",
     "creditplan.web",
 ]
 

@@ -8,5 +8,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("models/", include("creditplan.scoring.urls")),
+    path("plans/", include("creditplan.plans.urls")),
     path("", include("creditplan.web.urls")),
 ]

@@ -34,6 +34,10 @@ class Perm(StrEnum):
     MODEL_MANAGE = "model.manage"
     MODEL_APPROVE = "model.approve"
     MODEL_SCORE = "model.score"
+    PLAN_VIEW = "plan.view"
+    PLAN_MANAGE = "plan.manage"
+    QUOTA_RESERVE = "plan.reserve"
+    QUOTA_REQUEST = "plan.request_adjustment"
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -51,17 +55,22 @@ _STAFF_READ = {Perm.CUSTOMER_VIEW}
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.CUSTOMER: frozenset(),
     Role.LOAN_OFFICER: frozenset(
-        _STAFF_READ | {Perm.CUSTOMER_CREATE, Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE}
+        _STAFF_READ | {Perm.CUSTOMER_CREATE, Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE,
+                       Perm.PLAN_VIEW, Perm.QUOTA_REQUEST}
     ),
-    Role.APPROVER: frozenset(_STAFF_READ | {Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE}),
+    Role.APPROVER: frozenset(
+        _STAFF_READ | {Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE, Perm.PLAN_VIEW, Perm.QUOTA_RESERVE,
+                       Perm.QUOTA_REQUEST}
+    ),
     Role.RISK_MANAGER: frozenset(
-        _STAFF_READ | {Perm.MODEL_VIEW, Perm.MODEL_MANAGE, Perm.MODEL_APPROVE, Perm.MODEL_SCORE}
+        _STAFF_READ | {Perm.MODEL_VIEW, Perm.MODEL_MANAGE, Perm.MODEL_APPROVE, Perm.MODEL_SCORE, Perm.PLAN_VIEW}
     ),
-    Role.PLANNER: frozenset(_STAFF_READ),
+    Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE}),
     Role.OPERATIONS: frozenset(
-        _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII}
+        _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII, Perm.PLAN_VIEW,
+                       Perm.QUOTA_RESERVE}
     ),
-    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.MODEL_VIEW}),
+    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.MODEL_VIEW, Perm.PLAN_VIEW}),
     Role.ADMIN: frozenset(set(Perm)),
 }
 

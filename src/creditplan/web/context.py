@@ -13,6 +13,7 @@ from creditplan.org.domain import ROLE_LABELS, Perm, Role, has_perm
 _MENU: list[tuple[str, Any, Perm | None]] = [
     ("web:home", _("Dashboard"), None),
     ("web:customers", _("Customers"), Perm.CUSTOMER_VIEW),
+    ("plans:plans", _("Credit plan"), Perm.PLAN_VIEW),
     ("scoring:models", _("Models"), Perm.MODEL_VIEW),
     ("web:audit", _("Audit trail"), Perm.AUDIT_VIEW),
 ]

@@ -17,6 +17,8 @@ class Command(BaseCommand):
                 po = polib.pofile(str(po_path))
                 po.save_as_mofile(str(po_path.with_suffix(".mo")))
                 count += 1
-                self.stdout.write(f"{po_path}: {len(po.translated_entries())} translated, "
-                                  f"{len(po.untranslated_entries())} untranslated")
-        self.stdout.write(self.style.SUCCESS(f"compiled {count} catalogue(s)"))
+                if opts["verbosity"] > 0:
+                    self.stdout.write(f"{po_path}: {len(po.translated_entries())} translated, "
+                                      f"{len(po.untranslated_entries())} untranslated")
+        if opts["verbosity"] > 0:
+            self.stdout.write(self.style.SUCCESS(f"compiled {count} catalogue(s)"))

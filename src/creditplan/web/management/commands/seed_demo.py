@@ -59,10 +59,13 @@ class Command(BaseCommand):
         from creditplan.scoring.demo import seed_models
 
         models = seed_models(users["risk"], users["risk2"], log=self.stdout.write)
+        from creditplan.plans.demo import seed_plan
+
+        loans = seed_plan(users["planner"], users["admin"])
 
         self.stdout.write(self.style.SUCCESS(
             f"loaded {len(demo.BRANCHES)} branches, {len(demo.STAFF)} users, {len(rows)} customers, "
-            f"{models} model versions"))
+            f"{models} model versions, a credit plan with {loans} approvals"))
 
     def _print_logins(self) -> None:
         self.stdout.write(f"demo log-ins (password for all: {demo.DEMO_PASSWORD}):")
