@@ -64,8 +64,14 @@ def _creditplan_error(request: HttpRequest, exc: CreditplanError) -> HttpRespons
     return problem_response(to_problem(exc))
 
 
+_UNION_TAGS = {"str", "int", "float", "bool", "decimal", "list", "dict", "none", "date", "datetime"}
+
+
 def _field_name(loc: list[Any]) -> str:
+    """The input field a pydantic error points at, without the branch names of a union type (`amount.str`)."""
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "form", "header")]
+    while len(parts) > 1 and (parts[-1] in _UNION_TAGS or parts[-1].startswith(("function-", "literal["))):
+        parts.pop()
     return ".".join(parts) or "body"
 
 

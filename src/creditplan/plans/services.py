@@ -636,7 +636,8 @@ def decide_adjustment(actor: Any, adjustment_id: int, *, approve: bool, note: st
     cannot go below what is already used."""
     org.require(actor, Perm.PLAN_MANAGE)
     try:
-        a = Adjustment.objects.select_for_update().select_related("quota", "requested_by").get(pk=adjustment_id)
+        a = (Adjustment.objects.select_for_update(of=("self",)).select_related("quota", "requested_by")
+             .get(pk=adjustment_id))
     except Adjustment.DoesNotExist:
         raise NotFound(f"adjustment {adjustment_id} not found", code="adjustment_not_found")
     if a.status != "pending":
@@ -644,12 +645,15 @@ def decide_adjustment(actor: Any, adjustment_id: int, *, approve: bool, note: st
     if a.requested_by_id == actor.pk:
         raise Conflict("maker-checker: you cannot decide your own request", code="maker_checker")
     if approve:
-        q = Quota.objects.select_for_update().get(pk=a.quota_id)
+        # lock the quota and its parent together, in id order like reserve_quota, so the two cannot deadlock
+        locked = {x.pk: x for x in Quota.objects.select_for_update()
+                  .filter(pk__in=[a.quota_id, a.quota.parent_id or a.quota_id]).order_by("id")}
+        q = locked[a.quota_id]
         new_limit = q.new_lending_limit_minor + a.delta_minor
         if new_limit < q.reserved_minor + q.consumed_minor:
             raise Conflict("cannot give back quota that is already reserved or used", code="adjust_below_used")
         if q.parent_id:
-            parent = Quota.objects.select_for_update().get(pk=q.parent_id)
+            parent = locked[q.parent_id]
             siblings = [(c.new_lending_limit_minor + (a.delta_minor if c.pk == q.pk else 0), c.balance_limit_minor)
                         for c in parent.children.all()]
             problem = domain.split_problem(parent.new_lending_limit_minor, parent.balance_limit_minor, siblings)
