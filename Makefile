@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test-sqlite: install
-	$(BIN)/python -m pytest tests -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest tests -q -n 2 --dist loadgroup -m "not postgres_only"
 
 test-postgres: install
 	CREDITPLAN_TEST_DB=postgresql $(BIN)/python -m pytest tests -q -m "not pure and not e2e"

@@ -43,7 +43,7 @@ def _compiled_translations() -> None:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not found: run `bash scripts/install-system-deps.sh` as root")
+        pytest.fail(f"{CHROMIUM} not found: run `bash scripts/install-system-deps.sh` as root (make test does)")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

@@ -381,13 +381,9 @@ def import_plan_xlsx(actor: Any, data: bytes, *, code: str | None = None) -> Pla
                 if exc.http_status in (401, 403):
                     raise
                 culprit, message = parent.children[0], exc.message
-                if message.startswith("child "):
-                    head, _, rest = message.partition(": ")
-                    try:
-                        culprit = parent.children[int(head.split()[1]) - 1]
-                        message = rest
-                    except (ValueError, IndexError):
-                        pass
+                child = exc.extra.get("child")
+                if isinstance(child, int) and 1 <= child <= len(parent.children):
+                    culprit, message = parent.children[child - 1], exc.extra.get("problem", message)
                 key = exc.field if exc.field in COLUMN_OF else None
                 if exc.code == "split_above_parent":  # the domain counts in fen; the sheet speaks yuan
                     parts = []

@@ -271,19 +271,23 @@ def split_quota(actor: Any, parent_quota_id: int, children: list[dict[str, Any]]
             bal_limit = to_minor(child.get("balance_limit", 0), "balance_limit")
             mode = _mode(child.get("control_mode") or parent.control_mode)
         except ValidationError as exc:
-            raise ValidationError(f"child {i + 1}: {exc.message}", field=exc.field, code=exc.code)
+            raise ValidationError(f"child {i + 1}: {exc.message}", field=exc.field, code=exc.code,
+                                  extra={"child": i + 1, "problem": exc.message})
         problem = _within(parent, dims)
         if problem:
-            raise ValidationError(f"child {i + 1}: {problem}", field="branch", code="child_outside_parent")
+            raise ValidationError(f"child {i + 1}: {problem}", field="branch", code="child_outside_parent",
+                                  extra={"child": i + 1, "problem": problem})
         key = (dims["branch"].pk if dims["branch"] else None, dims["product"], dims["industry"], dims["region"],
                dims["segment"])
         exists = parent.children.filter(branch=dims["branch"], product=dims["product"], industry=dims["industry"],
                                         region=dims["region"], segment=dims["segment"]).exists()
         if key in seen or exists:
             raise ValidationError(f"child {i + 1}: the same dimensions appear twice", field="children",
+                                  extra={"child": i + 1, "problem": "the same dimensions appear twice"},
                                   code="duplicate_child")
         if key == (parent.branch_id, parent.product, parent.industry, parent.region, parent.segment):
             raise ValidationError(f"child {i + 1}: a child must narrow its parent", field="children",
+                                  extra={"child": i + 1, "problem": "a child must narrow its parent"},
                                   code="child_same_as_parent")
         seen.add(key)
         rows.append(Quota(plan=parent.plan, parent=parent, control_mode=mode.value, new_lending_limit_minor=new_limit,

@@ -234,12 +234,9 @@ def plan_split(request: HttpRequest, plan_id: int) -> HttpResponse:
         message = plan_problem(exc.code, exc.message)
         if exc.code == "split_above_parent":
             message = _split_above_text(quotas, parent_id, children) or message
-        elif exc.message.startswith("child ") and exc.field in SplitChildForm.base_fields:
-            try:
-                row = filled[int(exc.message.split(":", 1)[0].split()[-1]) - 1][1]
-                row.add_error(exc.field, message)
-            except (ValueError, IndexError):
-                pass
+        elif isinstance(exc.extra.get("child"), int) and exc.field in SplitChildForm.base_fields \
+                and 1 <= exc.extra["child"] <= len(filled):
+            filled[exc.extra["child"] - 1][1].add_error(exc.field, message)
         return _detail(request, plan_id, parent_form=parent_form, formset=formset, split_error=message, status=422)
     messages.success(request, _("Added %(n)s child quota(s).") % {"n": len(made)})
     return redirect("plans:plan", plan_id=plan_id)
