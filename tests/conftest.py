@@ -56,7 +56,7 @@ if USE_POSTGRES:
             PORT=str(postgresql_proc.port),
             USER=postgresql_proc.user,
             PASSWORD=postgresql_proc.password or "",
-            OPTIONS={},
+            OPTIONS={"server_side_binding": True},
             CONN_MAX_AGE=0,
         )
         db.setdefault("TEST", {})["NAME"] = "test_creditplan"

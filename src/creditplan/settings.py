@@ -97,6 +97,9 @@ def _database(url: str) -> dict:
         config["CONN_MAX_AGE"] = 0
     else:
         config["CONN_HEALTH_CHECKS"] = True
+        # Server-side parameter binding lets psycopg prepare the statements a decision runs every time (after
+        # five uses), so PostgreSQL stops re-planning them: the hot paths are a handful of fixed statements.
+        config.setdefault("OPTIONS", {})["server_side_binding"] = True
     config["ATOMIC_REQUESTS"] = False
     return config
 

@@ -87,3 +87,21 @@ def test_adjustment_needs_a_second_person_and_room(bank, plan):
     b = plans.request_adjustment(bank["approver_bj"], plan["bj"], "6000000", "more")
     with pytest.raises(Conflict):  # parent 100 m: BJ 65 + SH 30 + 6 > 100
         plans.decide_adjustment(bank["planner"], b.id, approve=True)
+
+
+def test_expiry_compares_stored_times_correctly(bank, plan):
+    """The hot path writes rows in plain SQL: stored timestamps must still compare as the ORM's do."""
+    import datetime as _dt
+
+    from django.utils import timezone
+
+    plans.reserve_quota(bank["admin"], application_ref="OLD", amount="1000", branch="BJ01")
+    plans.reserve_quota(bank["admin"], application_ref="NEW", amount="1000", branch="BJ01")
+    from creditplan.plans.models import Reservation
+
+    Reservation.objects.filter(application_ref="OLD").update(expires_at=timezone.now() - _dt.timedelta(seconds=1))
+    assert Reservation.objects.get(application_ref="NEW").created_at <= timezone.now()
+    assert plans.expire_reservations() == 1
+    assert Reservation.objects.get(application_ref="OLD").status == "expired"
+    assert Reservation.objects.get(application_ref="NEW").status == "reserved"
+    assert plans.expire_reservations(timezone.now() + _dt.timedelta(days=31)) == 1
