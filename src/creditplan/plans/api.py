@@ -17,8 +17,7 @@ Amount = str | int
 
 
 def _yuan(minor: int) -> str:
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d}"
+    return str(services.yuan(minor))
 
 
 class QuotaRead(Schema):

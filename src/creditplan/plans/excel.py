@@ -64,7 +64,7 @@ _READ_ONLY_FILL = PatternFill("solid", fgColor="F2F2F2")
 
 
 def _yuan(minor: int) -> Decimal:
-    return Decimal(minor).scaleb(-2)
+    return services.yuan(minor)
 
 
 def _to_bytes(wb: Workbook) -> bytes:

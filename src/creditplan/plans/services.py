@@ -50,8 +50,9 @@ def to_minor(value: Any, field: str, *, allow_zero: bool = True) -> int:
     return int(amount * 100)
 
 
-def _yuan(minor: int) -> str:
-    return str(Money(minor, "CNY").amount)
+def yuan(minor: int) -> Decimal:
+    """Fen → yuan, exactly (200000000 → Decimal('2000000.00')): the one conversion pages, API and Excel use."""
+    return Money(minor, "CNY").amount
 
 
 # --- views ---------------------------------------------------------------------------------------------
@@ -540,7 +541,7 @@ def reserve_quota(actor: Any, *, application_ref: str, amount: Any, branch: str,
     if found is not None:
         existing = Reservation.objects.get(pk=found)
         if existing.amount_minor != minor:
-            raise Conflict(f"application {ref} already holds {_yuan(existing.amount_minor)}", code="reservation_exists")
+            raise Conflict(f"application {ref} already holds {yuan(existing.amount_minor)}", code="reservation_exists")
         return _reservation_view(existing)
     limits = domain.ConcentrationLimits(plan.single_customer_bp, plan.group_bp, plan.large_exposure_bp)
     conc = domain.check_concentration(
@@ -630,7 +631,7 @@ def repay_principal(actor: Any, *, application_ref: str, amount: Any, on: dt.dat
     r = _reservation_for_update(application_ref)
     paid = to_minor(amount, "amount", allow_zero=False)
     if r.status not in ("consumed",) or paid > r.outstanding_minor:
-        raise Conflict(f"application {application_ref} has {_yuan(r.outstanding_minor)} outstanding",
+        raise Conflict(f"application {application_ref} has {yuan(r.outstanding_minor)} outstanding",
                        code="repay_above_outstanding")
     quotas = _locked_quotas(r)
     _move(quotas, r, "repay", actor, outstanding=-paid, on=_value_date(on))

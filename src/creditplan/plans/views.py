@@ -94,7 +94,7 @@ def alert_text(message: str) -> str:
 
 def yuan(minor: int | None) -> Decimal | None:
     """Fen → yuan, exactly (200000000 → Decimal('2000000.00'))."""
-    return None if minor is None else Decimal(minor).scaleb(-2)
+    return None if minor is None else services.yuan(minor)
 
 
 def _money_text(value: Decimal) -> str:
