@@ -168,18 +168,24 @@ def child(samples: int, warmup: int) -> dict:
     # Where the time goes: a separate pass measuring the time spent inside the database driver per reserve
     # (the rest is Python: Django building and compiling the queries, the service's own code).
     in_driver = [0.0]
+    per_statement: dict[int, list[float]] = {}
+    position = [0]
 
     def timed(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
         t = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            in_driver[0] += time.perf_counter() - t
+            took = time.perf_counter() - t
+            in_driver[0] += took
+            per_statement.setdefault(position[0], []).append(took)
+            position[0] += 1
 
     split_n = max(50, samples // 5)
     with connection.execute_wrapper(timed):
         t = time.perf_counter()
         for _ in range(split_n):
+            position[0] = 0
             plans.reserve_quota(actor, **request())
         split_total = time.perf_counter() - t
     breakdown = {"reserves": split_n, "mean_ms": round(split_total / split_n * 1000, 3),
@@ -189,6 +195,8 @@ def child(samples: int, warmup: int) -> dict:
     with CaptureQueriesContext(connection) as queries:
         plans.reserve_quota(actor, **request())
     statements = [_statement(q["sql"]) for q in queries.captured_queries]
+    # median time of each statement of a reservation, in order (driver calls; BEGIN/COMMIT are not wrapped)
+    breakdown["statement_median_ms"] = [round(statistics.median(v) * 1000, 3) for _, v in sorted(per_statement.items())]
     stats = {k: _ms(v) for k, v in times.items()}
     added_vs_ledger = {q: round(stats["reserve"][q] - stats["baseline_ledger_event"][q], 3) for q in ("p50", "p95")}
     added_vs_empty = {q: round(stats["reserve"][q] - stats["baseline_empty_transaction"][q], 3) for q in ("p50", "p95")}

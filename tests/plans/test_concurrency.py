@@ -9,6 +9,9 @@ quota rows all the while: under a hard quota reserved + consumed never exceeds t
 observes. Afterwards the counters reconcile with the reservation rows, the movement rows and the ledger.
 A third scenario ("same") has every process ask for the same application at once: reserve_quota is
 idempotent per application, so exactly one reservation exists and every caller gets it back, no error.
+A fourth ("concentration") sends 10×N different applications of ONE customer whose single-customer limit
+(10 % of net capital) has room for exactly N: exactly N are reserved, the rest refused — the exposure a
+reservation checks is never stale, however the reservations interleave.
 
 This file is also the worker script: `python test_concurrency.py seed|reserve|watch|report …` runs one
 role in a fresh process pointed at CREDITPLAN_DATABASE_URL.
@@ -110,7 +113,11 @@ def check_scenario(mode: str, outcome: dict) -> None:
         by_outcome[r["outcome"]] = by_outcome.get(r["outcome"], 0) + 1
     branch_quota = report["quotas"][str(outcome["seeded"]["branch_quota"])]
     root_quota = report["quotas"][str(outcome["seeded"]["root_quota"])]
-    if mode == "same":  # idempotent per application: one reservation, every caller gets it back
+    if mode == "concentration":
+        assert by_outcome == {"reserved": N, "concentration_exceeded": ATTEMPTS - N}
+        assert report["reservations"] == {"reserved": N}
+        assert branch_quota["reserved"] == LIMIT_MINOR
+    elif mode == "same":  # idempotent per application: one reservation, every caller gets it back
         assert by_outcome == {"reserved": ATTEMPTS}
         assert report["reservations"] == {"reserved": 1}
         assert branch_quota["reserved"] == AMOUNT_MINOR
@@ -151,7 +158,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["hard", "soft", "same"])
+@pytest.mark.parametrize("mode", ["hard", "soft", "same", "concentration"])
 def test_concurrent_reservations_never_overdraw_on_sqlite(mode: str, sqlite_template: Path, tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite3"
     shutil.copy(sqlite_template, db)
@@ -161,7 +168,7 @@ def test_concurrent_reservations_never_overdraw_on_sqlite(mode: str, sqlite_temp
 
 @pytest.mark.slow
 @pytest.mark.postgres_only
-@pytest.mark.parametrize("mode", ["hard", "soft", "same"])
+@pytest.mark.parametrize("mode", ["hard", "soft", "same", "concentration"])
 def test_concurrent_reservations_never_overdraw_on_postgresql(mode: str, transactional_db: None,
                                                               tmp_path: Path) -> None:
     from django.db import connection
@@ -198,13 +205,16 @@ def seed(mode: str) -> dict:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # seeding speed only
     users = make_bank()
     today = timezone.localdate()
+    room = (10 if mode == "concentration" else 1) * N * 100_000  # concentration: only the customer limit binds
     plan = plans.create_plan(users["planner"], code=f"concurrency-{mode}", name="并发测试",
                              period_start=today - dt.timedelta(days=90), period_end=today + dt.timedelta(days=270),
-                             net_capital="100000000000", new_lending_limit=str(100 * N * 100_000),
+                             # concentration: 10 % of net capital is room for exactly N loans of one customer
+                             net_capital=str(N * 100_000 * 10) if mode == "concentration" else "100000000000",
+                             new_lending_limit=str(100 * N * 100_000),
                              balance_limit=str(100 * N * 100_000), control_mode="hard")
     [branch] = plans.split_quota(users["planner"], plan.root.id, [
-        {"branch": "BJ", "new_lending_limit": str(N * 100_000), "balance_limit": str(N * 100_000),
-         "control_mode": "hard" if mode == "same" else mode}])
+        {"branch": "BJ", "new_lending_limit": str(room), "balance_limit": str(room),
+         "control_mode": "hard" if mode in ("same", "concentration") else mode}])
     plans.activate_plan(users["planner"], plan.id)
     return {"plan_id": plan.id, "root_quota": plan.root.id, "branch_quota": branch.id}
 
@@ -227,9 +237,10 @@ def reserve(mode: str, k: int) -> list[dict]:
         begun = time.time()
         try:
             view = plans.reserve_quota(actor, application_ref=ref, amount=AMOUNT, branch="BJ01",
-                                       customer_ref="C-SAME" if mode == "same" else f"C{k}-{i}")
+                                       customer_ref="C-SAME" if mode in ("same", "concentration")
+                                       else f"C{k}-{i}")
             outcome = view.status
-        except LimitExceeded as exc:
+        except LimitExceeded as exc:  # quota_exceeded or concentration_exceeded
             outcome = exc.code
         except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
             outcome = f"error {type(exc).__name__}: {exc}"

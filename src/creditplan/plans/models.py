@@ -101,7 +101,7 @@ class Movement(models.Model):
 
     quota = models.ForeignKey(Quota, on_delete=models.PROTECT, related_name="movements")
     reservation = models.ForeignKey(Reservation, null=True, on_delete=models.PROTECT, related_name="movements")
-    kind = models.CharField(max_length=12)  # reserve, release, expire, consume, repay, adjust
+    kind = models.CharField(max_length=12)  # reserve, release, expire, consume, repay, unrepay, adjust
     reserved_delta = models.BigIntegerField(default=0)
     consumed_delta = models.BigIntegerField(default=0)
     outstanding_delta = models.BigIntegerField(default=0)

@@ -190,8 +190,11 @@ def _mode(value: str) -> ControlMode:
 
 
 @transaction.atomic
-def add_dimension_code(actor: Any, dimension: str, code: str, name: str) -> None:
-    org.require(actor, Perm.PLAN_MANAGE)
+def add_dimension_code(actor: Any, dimension: str, code: str, name: str, *, system: bool = False) -> None:
+    """Register a product or segment code plans may name. `system`: a loan product being created registers
+    its own code (its creator need not be a planner)."""
+    if not system:
+        org.require(actor, Perm.PLAN_MANAGE)
     if dimension not in ("product", "segment"):
         raise ValidationError("dimension must be product or segment", field="dimension")
     code = (code or "").strip()
@@ -352,58 +355,84 @@ _PLAN_COLUMNS = ("id", "code", "name", "period_start", "period_end", "status", "
                  "created_by_id")
 
 
-def _active_plan(on: dt.date, *, branch: str = "", product: str = "", segment: str = ""
-                 ) -> tuple[Plan, dict[str, Any]]:
-    """The plan covering `on`, and — in the same statement — the branch and the product / segment codes a
-    reservation names (one round trip instead of four on the decision's hot path)."""
-    b = Branch._meta.db_table
-    d = DimensionCode._meta.db_table
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT {', '.join('p.' + c for c in _PLAN_COLUMNS)}, "
-            f"(SELECT id FROM {b} WHERE code = %s AND is_active), (SELECT path FROM {b} WHERE code = %s AND is_active), "
-            f"(SELECT name FROM {b} WHERE code = %s AND is_active), "
-            f"(SELECT COUNT(*) FROM {d} WHERE dimension = 'product' AND code = %s), "
-            f"(SELECT COUNT(*) FROM {d} WHERE dimension = 'segment' AND code = %s) "
-            f"FROM {Plan._meta.db_table} p WHERE p.status = 'active' AND p.period_start <= %s AND p.period_end >= %s "
-            "ORDER BY p.id LIMIT 1", [branch, branch, branch, product, segment, on, on])
-        row = cur.fetchone()
-    if row is None:
-        raise Conflict(f"no active credit plan covers {on}", code="no_active_plan")
-    values = dict(zip(_PLAN_COLUMNS, row[: len(_PLAN_COLUMNS)], strict=True))
-    for key in ("period_start", "period_end"):  # SQLite hands dates back as text
-        if isinstance(values[key], str):
-            values[key] = dt.date.fromisoformat(values[key])
-    branch_id, path, name, product_n, segment_n = row[len(_PLAN_COLUMNS):]
-    known = {"branch": Branch(id=branch_id, code=branch, path=path, name=name) if branch_id else None,
-             "product_ok": bool(product_n), "segment_ok": bool(segment_n)}
-    return Plan(**values), known
-
-
 _QUOTA_COLUMNS = ("id", "plan_id", "parent_id", "branch_id", "product", "industry", "region", "segment",
                   "control_mode", "new_lending_limit_minor", "balance_limit_minor", "reserved_minor",
                   "consumed_minor", "outstanding_minor", "version")
 
 
-def _matching_quotas(plan: Plan, r: Reservation) -> list[Quota]:
-    """Every quota the loan falls in: its branch and each branch above it, and each dimension it matches
-    (a blank dimension matches all). Locked in id order so concurrent reservations cannot deadlock.
+_EXPOSURE = ("(SELECT COALESCE(SUM(CASE WHEN status IN ('reserved', 'escalated') THEN amount_minor "
+             "WHEN status = 'consumed' THEN outstanding_minor ELSE 0 END), 0) FROM {t} WHERE plan_id = {plan} "
+             "AND {col} = %s)")
 
-    Written as one SQL statement: this is the hot path of every automated decision, and building the
-    equivalent ORM query costs more than running it."""
-    ancestors = [code for code in r.branch.path.strip("/").split("/") if code]
-    marks = ", ".join(["%s"] * len(ancestors))
-    sql = (f"SELECT {', '.join('q.' + c for c in _QUOTA_COLUMNS)} FROM {Quota._meta.db_table} q "
-           f"LEFT JOIN {Branch._meta.db_table} b ON b.id = q.branch_id "
-           f"WHERE q.plan_id = %s AND (q.branch_id IS NULL OR b.code IN ({marks})) "
+
+def _checks_sql(plan: str, ref: str, customer_ref: str, group_ref: str) -> tuple[str, list[Any]]:
+    """Select-list items: the id of a reservation already made for this application, and the exposure of the
+    customer and of the group. A blank customer or group reference names nobody: summing the exposure of every
+    reservation without one would scan the plan (and grow with it) for a figure never used."""
+    t = Reservation._meta.db_table
+    sql, params = f"(SELECT id FROM {t} WHERE plan_id = {plan} AND application_ref = %s)", [ref]
+    for col, value in (("customer_ref", customer_ref), ("group_ref", group_ref)):
+        if value:
+            sql += ", " + _EXPOSURE.format(t=t, plan=plan, col=col)
+            params.append(value)
+        else:
+            sql += ", 0"
+    return sql, params
+
+
+def _plan_and_locked_quotas(on: dt.date, *, branch: str, product: str, industry: str, region: str, segment: str,
+                            ref: str, customer_ref: str, group_ref: str
+                            ) -> tuple[Plan, dict[str, Any], list[Quota], tuple[Any, int, int] | None]:
+    """The reservation hot path's one read: the plan covering `on`, the branch and product / segment codes the
+    reservation names, and every quota the loan falls in (its branch and each branch above it — a prefix of
+    the branch's materialised path —, and each dimension it matches), locked in id order so concurrent
+    reservations cannot deadlock. One statement, one round trip: on a database across a network every round
+    trip of a decision counts. (Names that do not exist come back as NULL and are refused by the caller; the
+    rollback releases the locks.)
+
+    The same statement reads the duplicate and exposure checks. They are only valid if nothing moved between
+    the statement's snapshot and the moment its locks were granted: every movement of a reservation bumps the
+    `version` of every quota it touches — always including the root, which every reservation locks —, so the
+    snapshot's version of each locked quota (a subquery, evaluated in the statement's snapshot) is compared
+    with the version of the row as locked (PostgreSQL re-reads a row it had to wait for). Equal everywhere:
+    the checks are fresh. Otherwise they come back None and the caller reads them again under the locks."""
+    b, d, q_t, p_t = Branch._meta.db_table, DimensionCode._meta.db_table, Quota._meta.db_table, Plan._meta.db_table
+    path = f"(SELECT path FROM {b} WHERE code = %s AND is_active)"
+    checks, check_params = _checks_sql("p.id", ref, customer_ref, group_ref)
+    sql = (f"SELECT {', '.join('p.' + c for c in _PLAN_COLUMNS)}, "
+           f"(SELECT id FROM {b} WHERE code = %s AND is_active), {path}, "
+           f"(SELECT name FROM {b} WHERE code = %s AND is_active), "
+           f"(SELECT COUNT(*) FROM {d} WHERE dimension = 'product' AND code = %s), "
+           f"(SELECT COUNT(*) FROM {d} WHERE dimension = 'segment' AND code = %s), "
+           f"{checks}, (SELECT s.version FROM {q_t} s WHERE s.id = q.id), "
+           f"{', '.join('q.' + c for c in _QUOTA_COLUMNS)} "
+           f"FROM {p_t} p JOIN {q_t} q ON q.plan_id = p.id "
+           f"WHERE p.id = (SELECT id FROM {p_t} WHERE status = 'active' AND period_start <= %s AND period_end >= %s "
+           "ORDER BY id LIMIT 1) "
+           f"AND (q.branch_id IS NULL OR q.branch_id IN (SELECT a.id FROM {b} a "
+           f"WHERE substr({path}, 1, length(a.path)) = a.path)) "
            "AND (q.product = '' OR q.product = %s) AND (q.industry = '' OR q.industry = %s) "
            "AND (q.region = '' OR q.region = %s) AND (q.segment = '' OR q.segment = %s) ORDER BY q.id")
     if connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF q"
     with connection.cursor() as cur:
-        cur.execute(sql, [plan.pk, *ancestors, r.product, r.industry, r.region, r.segment])
+        cur.execute(sql, [branch, branch, branch, product, segment, *check_params, on, on, branch, product,
+                          industry, region, segment])
         rows = cur.fetchall()
-    return [Quota(**dict(zip(_QUOTA_COLUMNS, row, strict=True))) for row in rows]
+    if not rows:
+        raise Conflict(f"no active credit plan covers {on}", code="no_active_plan")
+    n = len(_PLAN_COLUMNS)
+    values = dict(zip(_PLAN_COLUMNS, rows[0][:n], strict=True))
+    for key in ("period_start", "period_end"):  # SQLite hands dates back as text
+        if isinstance(values[key], str):
+            values[key] = dt.date.fromisoformat(values[key])
+    branch_id, branch_path, name, product_n, segment_n, found, customer_exposure, group_exposure = rows[0][n:n + 8]
+    known = {"branch": Branch(id=branch_id, code=branch, path=branch_path, name=name) if branch_id else None,
+             "product_ok": bool(product_n), "segment_ok": bool(segment_n)}
+    quotas = [Quota(**dict(zip(_QUOTA_COLUMNS, row[n + 9:], strict=True))) for row in rows]
+    fresh = all(row[n + 8] == q.version for row, q in zip(rows, quotas, strict=True))
+    checks_read = (found, int(customer_exposure), int(group_exposure)) if fresh else None
+    return Plan(**values), known, quotas, checks_read
 
 
 def _value_date(on: dt.date | None) -> dt.date:
@@ -514,10 +543,13 @@ def reserve_quota(actor: Any, *, application_ref: str, amount: Any, branch: str,
         raise ValidationError("application reference is required (at most 60 characters)", field="application_ref")
     minor = to_minor(amount, "amount", allow_zero=False)
     today = _value_date(on)
-    plan, known = _active_plan(today, branch=str(branch or "").strip().upper(), product=str(product or "").strip(),
-                               segment=str(segment or "").strip())
-    dims = _clean_dimensions({"branch": branch, "product": product, "industry": industry, "region": region,
-                              "segment": segment}, known)
+    raw = {"branch": branch, "product": product, "industry": industry, "region": region, "segment": segment}
+    pre = _clean_dimensions({**raw, "branch": None, "product": None, "segment": None})  # industry, region
+    plan, known, quotas, checks = _plan_and_locked_quotas(
+        today, branch=str(branch or "").strip().upper(), product=str(product or "").strip(),
+        industry=pre["industry"], region=pre["region"], segment=str(segment or "").strip(), ref=ref,
+        customer_ref=customer_ref, group_ref=group_ref)
+    dims = _clean_dimensions(raw, known)
     if dims["branch"] is None:
         raise ValidationError("the branch of the loan is required", field="branch", code="required")
     if not sees_all_branches(actor.role) and not org.branch_in_scope(actor, dims["branch"]):
@@ -525,19 +557,17 @@ def reserve_quota(actor: Any, *, application_ref: str, amount: Any, branch: str,
     r = Reservation(plan=plan, application_ref=ref, amount_minor=minor, customer_ref=customer_ref[:60],
                     group_ref=group_ref[:60], expires_at=timezone.now() + dt.timedelta(days=plan.approval_validity_days),
                     **dims)
-    quotas = _matching_quotas(plan, r)
-    # Every reservation locks the plan's root quota, so once the locks are held no other transaction can be
-    # half-way through reserving: look again for the same application (two channels sending it at once), and
-    # read the customer's and group's exposure, in one statement.
-    t = Reservation._meta.db_table
-    exposure = ("(SELECT COALESCE(SUM(CASE WHEN status IN ('reserved', 'escalated') THEN amount_minor "
-                "WHEN status = 'consumed' THEN outstanding_minor ELSE 0 END), 0) FROM {t} "
-                "WHERE plan_id = %s AND {col} = %s)")
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT (SELECT id FROM {t} WHERE plan_id = %s AND application_ref = %s), "
-                    + exposure.format(t=t, col="customer_ref") + ", " + exposure.format(t=t, col="group_ref"),
-                    [plan.pk, ref, plan.pk, customer_ref, plan.pk, group_ref])
-        found, customer_exposure, group_exposure = cur.fetchone()
+    if checks is None:
+        # Something moved while we waited for the locks (another reservation for the plan committed): read the
+        # duplicate and exposure checks again, now that no other transaction can be half-way through reserving.
+        sql, _ = _checks_sql("%s", ref, customer_ref, group_ref)
+        params: list[Any] = [plan.pk, ref]
+        for value in (customer_ref, group_ref):
+            params += [plan.pk, value] if value else []
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT {sql}", params)
+            checks = cur.fetchone()
+    found, customer_exposure, group_exposure = checks
     if found is not None:
         existing = Reservation.objects.get(pk=found)
         if existing.amount_minor != minor:
@@ -626,8 +656,9 @@ def release_quota(actor: Any, *, application_ref: str, reason: str, kind: str = 
 @transaction.atomic
 def repay_principal(actor: Any, *, application_ref: str, amount: Any, on: dt.date | None = None
                     ) -> ReservationView:
-    """Principal repaid restores balance quota."""
-    org.require(actor, Perm.QUOTA_RESERVE)
+    """Principal repaid restores balance quota. `actor` None is the system (the close, a bank file)."""
+    if actor is not None:
+        org.require(actor, Perm.QUOTA_RESERVE)
     r = _reservation_for_update(application_ref)
     paid = to_minor(amount, "amount", allow_zero=False)
     if r.status not in ("consumed",) or paid > r.outstanding_minor:
@@ -641,6 +672,28 @@ def repay_principal(actor: Any, *, application_ref: str, amount: Any, on: dt.dat
     r.save(update_fields=["status", "outstanding_minor", "updated_at"])
     ledger.append(actor, "plan.balance_restored", "reservation", r.application_ref,
                   {"principal_minor": paid, "outstanding_minor": r.outstanding_minor})
+    return _reservation_view(r)
+
+
+@transaction.atomic
+def unrepay_principal(actor: Any, *, application_ref: str, amount: Any, on: dt.date | None = None
+                      ) -> ReservationView:
+    """A repayment reversed (a bounced payment): the principal it repaid is outstanding again, and takes its
+    balance quota back. `actor` None is the system (the loan book's reversal)."""
+    if actor is not None:
+        org.require(actor, Perm.QUOTA_RESERVE)
+    r = _reservation_for_update(application_ref)
+    back = to_minor(amount, "amount", allow_zero=False)
+    if r.status not in ("consumed", "repaid") or r.outstanding_minor + back > r.disbursed_minor:
+        raise Conflict(f"application {application_ref} cannot owe more than it was paid out "
+                       f"({yuan(r.disbursed_minor)})", code="unrepay_above_disbursed")
+    quotas = _locked_quotas(r)
+    _move(quotas, r, "unrepay", actor, outstanding=back, on=_value_date(on))
+    r.outstanding_minor += back
+    r.status = "consumed"
+    r.save(update_fields=["status", "outstanding_minor", "updated_at"])
+    ledger.append(actor, "plan.balance_reversed", "reservation", r.application_ref,
+                  {"principal_minor": back, "outstanding_minor": r.outstanding_minor})
     return _reservation_view(r)
 
 
