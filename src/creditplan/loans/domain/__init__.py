@@ -1,0 +1,1 @@
+"""Pure loan logic: schedules, exact to the fen, with no Django import (property-tested)."""

@@ -1,0 +1,420 @@
+"""Restructuring, write-off and recovery: the three ways a loan's contract changes after disbursement
+because the borrower is in difficulty.
+
+Restructuring (重组) gives the loan a new schedule version; the old one is kept (`superseded`) so that a
+statement and an auditor can always see what was agreed before. Write-off (核销) takes what the bank no
+longer expects to collect off the balance sheet into the loss account; recovery (已核销贷款收回) books
+money that still comes in afterwards as income, without bringing the loan back to life.
+
+When a restructuring takes effect, and what happens to the interest already accrued
+------------------------------------------------------------------------------------
+The close has applied the loan through `closed_through` (C): the interest of the current period
+(S, N] is accrued through C (`accrued_interest_minor` = A, already income in GL 1321/6011). The restructuring
+takes effect at the start of day C + 1: the new terms govern every day the close has not yet applied, so no
+day is charged twice and none is skipped. `effective_date` is therefore C + 1 by default and may be C (booked
+after the close of C ran) but not earlier (that close already happened under the old terms: the field
+`effective_date`, code `date_closed`) nor later (the days between would silently fall under the new terms:
+code `date_not_closed`; run the close first).
+
+The new schedule is built by `build_schedule` with start = C and, while the loan has a current period,
+first due date = N (the borrower keeps the due day). Its first installment then carries the new-terms interest
+X of (C, N]; we add A to it and give it the current period's start S as its start date, so the first new
+installment is "the current period": (S, N], interest A + X. The loan's accrual fields point at it
+(period_start = S, next_due = N, period_interest = A + X) and `accrued_interest_minor` stays A. The close
+sets the accrued interest to `period_interest × elapsed // N` each day and recognises the difference, so by N
+it has recognised exactly (A + X) − A = X more: A is neither lost nor recognised twice, and on N the
+installment falls due with interest A + X, which is what the reclass moves from 1321 to 1322. (When the new
+daily interest is higher than the old one, e.g. after capitalising arrears, the first day after the
+restructuring recognises a little more than one day's worth and later days less: only the timing within
+the period moves, never the total.) A loan with no current period (every installment has fallen due) has
+nothing accrued; its new schedule starts at C and falls due on the loan's due-day grid.
+
+The kinds
+---------
+* `extend_term`: the not-yet-due principal over the remaining periods + `extend_periods`.
+* `change_method`: the same, with `new_method` (e.g. equal-installment → equal-principal).
+* `capitalise`: overdue principal, overdue interest, penalty and fees become principal (GL Dr 1301 /
+  Cr 1322, 1323, 1324; overdue principal is already in 1301), rescheduled with the not-yet-due principal over
+  the remaining periods (+ `extend_periods` if given). Arrears and days past due go to zero — but not the
+  classification (see below). Any kind may also capitalise with `capitalise=True`.
+* `holiday`: a payment holiday of `holiday_periods` periods, **interest-only**: the next n installments
+  carry the interest (and fee) only, then the principal amortises over as many periods as were left, so the
+  term grows by n. We chose interest-only over full deferral because it keeps every fen of interest in the
+  period it belongs to (nothing is capitalised, nothing compounds, the daily accrual is the ordinary one),
+  and it is what `ScheduleTerms.grace_periods` already computes exactly.
+
+Installments that fall due are not touched (they stay `due` with their arrears) except when capitalising,
+which supersedes them too: their unpaid amounts are now principal of the new schedule.
+
+Classification during observation (DESIGN §5): the loan becomes at least 关注 (class 2) and keeps
+`pre_restructure_class`, the class before; the close never grades it better than that while
+`restructured_until` ≥ the business date. The observation period runs until the later of one year after the
+effective date and the due date of the second new installment (two consecutive repayment periods).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from creditplan.core.daycount import add_months
+from creditplan.core.errors import Conflict, CreditplanError, Forbidden, ValidationError
+from creditplan.ledger import services as ledger
+from creditplan.loans import accounting
+from creditplan.loans import services as loans
+from creditplan.loans.domain import accounts
+from creditplan.loans.domain.accounts import Line
+from creditplan.loans.domain.schedule import Method, build_schedule
+from creditplan.loans.models import Installment, Loan, LoanActivity, LoanStatus, Payment, Restructuring
+from creditplan.org import services as org
+from creditplan.org.domain import Perm
+
+KINDS = ("extend_term", "change_method", "capitalise", "holiday")
+NON_PERFORMING_CLASS = 3  # 次级 substandard or worse may be written off
+LOSS_CLASS = 5
+OBSERVATION_MONTHS = 12
+
+
+def state_of(loan: Loan) -> dict[str, int]:
+    """The loan's balances and cumulative income, as a statement needs them at an event (JSON-able)."""
+    return {
+        "principal": loan.principal_outstanding_minor, "overdue_principal": loan.overdue_principal_minor,
+        "overdue_interest": loan.overdue_interest_minor, "accrued_interest": loan.accrued_interest_minor,
+        "penalty": loan.penalty_minor, "fees": loan.fees_minor, "credit": loan.credit_minor,
+        "interest_income": loan.interest_income_minor, "penalty_income": loan.penalty_income_minor,
+        "fee_income": loan.fee_income_minor,
+    }
+
+
+def _whole(value: Any, field: str, *, required: bool) -> int | None:
+    """A whole number ≥ 1 of periods, or None when not given (and not required)."""
+    if value is None or value == "":
+        if required:
+            raise ValidationError(f"{field} is required for this kind of restructuring", field=field,
+                                  code="required")
+        return None
+    if isinstance(value, bool | float) or not str(value).strip().lstrip("-").isdigit():
+        raise ValidationError(f"{field} must be a whole number of periods, got {value!r}", field=field,
+                              code="invalid_number")
+    n = int(str(value).strip())
+    if n < 1:
+        raise ValidationError(f"{field} must be at least 1, got {n}", field=field, code="out_of_range")
+    return n
+
+
+def _require_in_scope(actor: Any, loan: Loan) -> None:
+    if not org.branch_in_scope(actor, loan.branch):
+        raise Forbidden(f"loan {loan.ref} belongs to a branch outside yours", code="branch_out_of_scope")
+
+
+def _require_active(loan: Loan, doing: str) -> None:
+    if loan.status != LoanStatus.ACTIVE:
+        raise Conflict(f"loan {loan.ref} is {loan.status}; it cannot be {doing}", field="loan",
+                       code="loan_not_active")
+
+
+def _grid_due_after(loan: Loan, day: dt.date) -> dt.date:
+    """The first date on the loan's due-day grid (first_due_date + k periods) after `day`."""
+    step = loan.months_per_period
+    months = (day.year - loan.first_due_date.year) * 12 + day.month - loan.first_due_date.month
+    k = max(0, months // step - 1)
+    while (due := add_months(loan.first_due_date, k * step)) <= day:
+        k += 1
+    return due
+
+
+def _summary(rows: list[Any]) -> dict[str, Any]:
+    """A schedule (model rows or schedule lines) as compact JSON: [seq, due, principal, interest, fee]."""
+    out = []
+    for r in rows:
+        if isinstance(r, Installment):
+            out.append([r.seq, r.due_date.isoformat(), r.principal_minor, r.interest_minor, r.fee_minor])
+        else:
+            out.append([r.seq, r.due_date.isoformat(), r.principal, r.interest, r.fee])
+    return {"installments": out, "principal_minor": sum(x[2] for x in out),
+            "interest_minor": sum(x[3] for x in out), "fee_minor": sum(x[4] for x in out)}
+
+
+@transaction.atomic
+def restructure(actor: Any, loan_ref: Any, *, kind: str, effective_date: Any = None, reason: str,
+                extend_periods: Any = None, new_method: Any = None, holiday_periods: Any = None,
+                capitalise: bool = False) -> Loan:
+    """Give the loan a new schedule version (see the module docstring for the exact rules). Returns the
+    updated loan. Every refusal names its field and writes nothing."""
+    org.require(actor, Perm.LOAN_RESTRUCTURE)
+    if kind not in KINDS:
+        raise ValidationError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}", field="kind",
+                              code="invalid_kind")
+    why = str(reason or "").strip()
+    if not why:
+        raise ValidationError("a restructuring needs a reason", field="reason", code="required")
+    if len(why) > 300:
+        raise ValidationError("reason: at most 300 characters", field="reason", code="too_long")
+    extend = _whole(extend_periods, "extend_periods", required=kind == "extend_term") or 0
+    holiday = 0
+    if kind == "holiday":
+        holiday = _whole(holiday_periods, "holiday_periods", required=True) or 0
+    elif holiday_periods not in (None, ""):
+        raise ValidationError("holiday_periods only applies to kind holiday", field="holiday_periods",
+                              code="not_applicable")
+    method: Method | None = None
+    if kind == "change_method":
+        if new_method in (None, ""):
+            raise ValidationError("new_method is required to change the method", field="new_method",
+                                  code="required")
+        try:
+            method = Method.coerce(new_method)
+        except CreditplanError as exc:
+            raise exc.for_field("new_method")
+    elif new_method not in (None, ""):
+        raise ValidationError("new_method only applies to kind change_method", field="new_method",
+                              code="not_applicable")
+    if not isinstance(capitalise, bool):
+        raise ValidationError("capitalise must be true or false", field="capitalise", code="invalid")
+    capitalising = capitalise or kind == "capitalise"
+
+    loan = loans.loan_for_update(loan_ref)
+    _require_in_scope(actor, loan)
+    _require_active(loan, "restructured")
+    closed = loan.closed_through
+    effective = closed + dt.timedelta(days=1) if effective_date in (None, "") else loans.parse_date(
+        effective_date, "effective_date")
+    if effective < closed:
+        raise ValidationError(f"the close has applied loan {loan.ref} through {closed}; a restructuring cannot "
+                              f"take effect before it", field="effective_date", code="date_closed")
+    if effective > closed + dt.timedelta(days=1):
+        raise ValidationError(f"the close has applied loan {loan.ref} only through {closed}; run it through "
+                              f"{effective - dt.timedelta(days=1)} before a restructuring effective {effective}",
+                              field="effective_date", code="date_not_closed")
+    if method is not None and method.value == loan.method:
+        raise ValidationError(f"loan {loan.ref} already repays by {loan.method}", field="new_method",
+                              code="same_method")
+
+    live = list(Installment.objects.filter(loan=loan).exclude(status="superseded").select_for_update()
+                .order_by("seq"))
+    future = [r for r in live if r.status == "scheduled"]
+    arrears = {"principal": loan.overdue_principal_minor, "interest": loan.overdue_interest_minor,
+               "penalty": loan.penalty_minor, "fees": loan.fees_minor}
+    if kind == "capitalise" and not any(arrears.values()):
+        raise Conflict(f"loan {loan.ref} has nothing overdue to capitalise", field="kind",
+                       code="nothing_to_capitalise")
+    superseded = future + ([r for r in live if r.status == "due"] if capitalising else [])
+    gone = {r.pk for r in superseded}
+    kept = [r for r in live if r.pk not in gone]
+    not_due_principal = loan.principal_outstanding_minor - loan.overdue_principal_minor
+    added = arrears["interest"] + arrears["penalty"] + arrears["fees"] if capitalising else 0
+    principal = not_due_principal + (arrears["principal"] if capitalising else 0) + added
+    if principal <= 0:
+        raise Conflict(f"loan {loan.ref} has no principal left to reschedule (all of it is overdue); "
+                       f"capitalise the arrears instead", field="kind", code="nothing_to_reschedule")
+    periods = len(future) + extend + holiday
+    if periods < 1:
+        raise ValidationError(f"loan {loan.ref} has no installment left to reschedule; give extend_periods",
+                              field="extend_periods", code="required")
+
+    accrued = loan.accrued_interest_minor
+    if loan.current_seq and loan.next_due_date is not None:
+        period_start, first_due = loan.period_start_date, loan.next_due_date
+    else:
+        period_start, first_due = closed, _grid_due_after(loan, closed)
+    try:
+        terms = loans.terms_for(loan, principal_minor=principal, periods=periods, start=closed,
+                                first_due=first_due, method=(method or Method.coerce(loan.method)).value,
+                                grace_periods=holiday)
+        schedule = build_schedule(terms)
+    except CreditplanError as exc:
+        if exc.field in ("periods", "grace_periods"):
+            raise exc.for_field("holiday_periods" if holiday and not extend else "extend_periods")
+        raise
+    first_seq = max((r.seq for r in kept), default=0) + 1
+    head = schedule[0]
+    schedule = (replace(head, start_date=period_start, interest=head.interest + accrued,
+                        payment=head.payment + accrued), *schedule[1:])
+    schedule = tuple(replace(line, seq=line.seq + first_seq - 1) for line in schedule)
+    if sum(line.principal for line in schedule) != principal:  # build_schedule's promise; never lend on without it
+        raise RuntimeError(f"the new schedule of {loan.ref} does not repay exactly {principal}")
+
+    old_version = loan.schedule_version
+    row_max = Installment.objects.filter(loan=loan).aggregate(v=Max("version"))["v"] or 0
+    new_version = max(old_version, row_max) + 1
+    class_before = loan.risk_class
+    before = state_of(loan)
+    Installment.objects.filter(pk__in=gone).update(status="superseded")
+    Installment.objects.bulk_create([Installment(
+        loan=loan, version=new_version, seq=line.seq, start_date=line.start_date, due_date=line.due_date,
+        principal_minor=line.principal, interest_minor=line.interest, fee_minor=line.fee) for line in schedule])
+
+    branch, currency = loan.branch.code, loan.currency
+    entry = None
+    if capitalising and added:
+        entry = accounting.post_entry(effective, "capitalisation", [
+            Line(accounts.LOAN_PRINCIPAL, branch, added, currency),
+            Line(accounts.INTEREST_DUE, branch, -arrears["interest"], currency),
+            Line(accounts.PENALTY_RECEIVABLE, branch, -arrears["penalty"], currency),
+            Line(accounts.FEES_RECEIVABLE, branch, -arrears["fees"], currency),
+        ], loan=loan, memo=f"restructuring {loan.ref}: arrears capitalised")
+    if capitalising:
+        loan.principal_outstanding_minor += added
+        loan.overdue_principal_minor = loan.overdue_interest_minor = 0
+        loan.penalty_minor = loan.penalty_carry = loan.fees_minor = 0
+        loan.oldest_due_date = loan.fee_check_date = None
+        loan.dpd = loan.bucket = 0
+    if method is not None:
+        loan.method = method.value
+    loan.term = len(kept) + len(schedule)
+    loan.maturity_date = schedule[-1].due_date
+    loans.set_current_period(loan, schedule[0])
+    loan.schedule_version = new_version
+    loan.pre_restructure_class = class_before
+    loan.risk_class = max(2, class_before)
+    second_due = schedule[1].due_date if len(schedule) > 1 else schedule[0].due_date
+    loan.restructured_until = max(add_months(effective, OBSERVATION_MONTHS), second_due)
+    loan.restructure_count += 1
+    loan.version += 1
+    loan.save()
+
+    params = {"extend_periods": extend or None, "new_method": method.value if method else None,
+              "holiday_periods": holiday or None, "capitalise": capitalising, "periods": periods,
+              "principal_minor": principal, "accrued_kept_minor": accrued,
+              "capitalised_minor": {k: v for k, v in arrears.items()} if capitalising else {}}
+    Restructuring.objects.create(loan=loan, effective_date=effective, kind=kind, params=params,
+                                 old_version=old_version, new_version=new_version, class_before=class_before,
+                                 observation_until=loan.restructured_until, reason=why, approved_by=actor)
+    LoanActivity.objects.create(loan=loan, business_date=effective, kind="restructured", clause="restructuring",
+                                amount_minor=added, detail={
+                                    "restructuring": kind, **params, "old_version": old_version,
+                                    "new_version": new_version, "class_before": class_before,
+                                    "observation_until": loan.restructured_until.isoformat(),
+                                    "closed_through": closed.isoformat(), "entry": entry.pk if entry else None,
+                                    "state_before": before, "state_after": state_of(loan)})
+    ledger.append(actor, "loan.restructured", "loan", loan.ref, {
+        "kind": kind, "effective_date": effective, "reason": why, **params, "old_version": old_version,
+        "new_version": new_version, "class_before": class_before, "risk_class": loan.risk_class,
+        "observation_until": loan.restructured_until, "maturity": loan.maturity_date, "term": loan.term,
+        "old_schedule": _summary(superseded), "new_schedule": _summary(list(schedule))})
+    return loan
+
+
+# --- write-off and recovery --------------------------------------------------------------------------------
+
+@transaction.atomic
+def write_off(actor: Any, loan_ref: Any, *, reason: str, on: Any = None) -> Loan:
+    """Take a non-performing loan (class ≥ 3, 次级 or worse) off the balance sheet: every receivable goes to
+    the loss account (Dr 6701 / Cr 1301, 1321, 1322, 1323, 1324) and into `written_off_minor`. A credit balance
+    the customer holds stays: it is still owed to them (GL 2241)."""
+    org.require(actor, Perm.LOAN_WRITE_OFF)
+    why = str(reason or "").strip()
+    if not why:
+        raise ValidationError("a write-off needs a reason", field="reason", code="required")
+    if len(why) > 300:
+        raise ValidationError("reason: at most 300 characters", field="reason", code="too_long")
+    loan = loans.loan_for_update(loan_ref)
+    _require_in_scope(actor, loan)
+    _require_active(loan, "written off")
+    day = loans.business_date() if on in (None, "") else loans.parse_date(on, "on")
+    if day < loan.closed_through:
+        raise ValidationError(f"the close has applied loan {loan.ref} through {loan.closed_through}; a write-off "
+                              f"cannot be dated before it", field="on", code="date_closed")
+    if day > max(loans.business_date(), loan.closed_through + dt.timedelta(days=1)):
+        raise ValidationError("a write-off cannot be dated in the future", field="on", code="date_in_future")
+    if loan.risk_class < NON_PERFORMING_CLASS:
+        raise Conflict(f"only non-performing loans (class 3 次级 or worse) are written off; loan {loan.ref} is "
+                       f"class {loan.risk_class}", field="loan", code="not_non_performing")
+    parts = {"principal": loan.principal_outstanding_minor, "accrued_interest": loan.accrued_interest_minor,
+             "overdue_interest": loan.overdue_interest_minor, "penalty": loan.penalty_minor,
+             "fees": loan.fees_minor}
+    total = sum(parts.values())
+    before = state_of(loan)
+    branch, currency = loan.branch.code, loan.currency
+    entry = accounting.post_entry(day, "write_off", [
+        Line(accounts.WRITE_OFF_LOSS, branch, total, currency),
+        Line(accounts.LOAN_PRINCIPAL, branch, -parts["principal"], currency),
+        Line(accounts.ACCRUED_INTEREST, branch, -parts["accrued_interest"], currency),
+        Line(accounts.INTEREST_DUE, branch, -parts["overdue_interest"], currency),
+        Line(accounts.PENALTY_RECEIVABLE, branch, -parts["penalty"], currency),
+        Line(accounts.FEES_RECEIVABLE, branch, -parts["fees"], currency),
+    ], loan=loan, memo=f"write-off {loan.ref}")
+    loan.written_off_minor += total
+    loan.principal_outstanding_minor = loan.overdue_principal_minor = loan.overdue_interest_minor = 0
+    loan.accrued_interest_minor = loan.penalty_minor = loan.penalty_carry = loan.fees_minor = 0
+    loans.set_current_period(loan, None)
+    loan.status = LoanStatus.WRITTEN_OFF
+    loan.written_off_on = day
+    loan.risk_class = LOSS_CLASS
+    loan.frozen = True
+    loan.version += 1
+    loan.save()
+    LoanActivity.objects.create(loan=loan, business_date=day, kind="written_off", clause="write_off",
+                                amount_minor=total, detail={
+                                    "reason": why, "parts": parts, "closed_through": loan.closed_through.isoformat(),
+                                    "entry": entry.pk if entry else None, "state_before": before,
+                                    "state_after": state_of(loan)})
+    ledger.append(actor, "loan.written_off", "loan", loan.ref, {
+        "on": day, "reason": why, "written_off_minor": total, "parts": parts, "credit_minor": loan.credit_minor,
+        "dpd": loan.dpd})
+    return loan
+
+
+@transaction.atomic
+def record_recovery(actor: Any, loan_ref: Any, *, amount: Any, reference: str, value_date: Any = None
+                    ) -> Payment:
+    """Money received on a written-off loan: Dr cash / Cr recoveries (6702). Idempotent by `reference`: the
+    same reference again returns the first payment; with another amount or loan it is refused."""
+    org.require(actor, Perm.LOAN_REPAY)
+    minor = loans.to_minor(amount, "amount")
+    ref = str(reference or "").strip()
+    if not ref:
+        raise ValidationError("reference is required (it makes a recovery idempotent)", field="reference",
+                              code="required")
+    if len(ref) > 64:
+        raise ValidationError("reference: at most 64 characters", field="reference", code="too_long")
+    loan = loans.loan_for_update(loan_ref)
+    _require_in_scope(actor, loan)
+    seen = Payment.objects.filter(reference=ref).first()
+    if seen is not None:
+        if seen.loan_id == loan.pk and seen.kind == "recovery" and seen.amount_minor == minor:
+            return seen
+        where = "this loan" if seen.loan_id == loan.pk else "another loan"
+        raise Conflict(f"reference {ref} was already used for a {seen.kind} payment of "
+                       f"{loans.yuan(seen.amount_minor)} on {where}", field="reference", code="reference_reused")
+    if loan.status != LoanStatus.WRITTEN_OFF:
+        raise Conflict(f"loan {loan.ref} is {loan.status}; recoveries are for written-off loans (post a "
+                       f"repayment instead)", field="loan", code="not_written_off")
+    day = loans.business_date() if value_date in (None, "") else loans.parse_date(value_date, "value_date")
+    if day > loans.business_date():
+        raise ValidationError("value_date cannot be in the future", field="value_date", code="date_in_future")
+    if loan.written_off_on is not None and day < loan.written_off_on:
+        raise ValidationError(f"value_date is before the write-off on {loan.written_off_on}", field="value_date",
+                              code="before_write_off")
+    headroom = loan.written_off_minor - loan.recovered_minor
+    if minor > headroom:
+        raise ValidationError(f"amount {loans.yuan(minor)} is more than is left to recover "
+                              f"({loans.yuan(headroom)})", field="amount", code="exceeds_written_off")
+    before = loans.snapshot(loan)
+    branch, currency = loan.branch.code, loan.currency
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(reference=ref, loan=loan, value_date=day, amount_minor=minor,
+                                             channel="recovery", kind="recovery", allocation={"recovery": minor},
+                                             state_before=before, posted_by=actor)
+    except IntegrityError:
+        raise Conflict(f"reference {ref} is being used by another payment", field="reference",
+                       code="reference_reused") from None
+    entry = accounting.post_entry(day, "recovery", [
+        Line(accounts.CASH, branch, minor, currency), Line(accounts.RECOVERY_INCOME, branch, -minor, currency),
+    ], loan=loan, memo=f"recovery {loan.ref} {ref}")
+    loan.recovered_minor += minor
+    loan.version += 1
+    loan.save(update_fields=["recovered_minor", "version"])
+    LoanActivity.objects.create(loan=loan, business_date=day, kind="recovery", clause="recovery",
+                                amount_minor=minor, detail={"reference": ref, "payment": payment.pk,
+                                                            "entry": entry.pk if entry else None,
+                                                            "recovered_minor": loan.recovered_minor})
+    ledger.append(actor, "loan.recovered", "loan", loan.ref, {
+        "reference": ref, "amount_minor": minor, "value_date": day, "recovered_minor": loan.recovered_minor,
+        "written_off_minor": loan.written_off_minor})
+    return payment

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from creditplan.loans import views
+
+app_name = "loans"
+# The fixed paths come before "<ref>/": a loan reference never looks like "calculator" or "close".
+urlpatterns = [
+    path("", views.loan_list, name="loans"),
+    path("calculator/", views.calculator, name="calculator"),
+    path("ledger/trial-balance/", views.trial_balance, name="trial_balance"),
+    path("close/", views.close_runs, name="close_runs"),
+    path("close/<str:date>/", views.close_run, name="close_run"),
+    path("<str:ref>/", views.loan_detail, name="loan"),
+    path("<str:ref>/statement.pdf", views.statement_pdf, name="statement_pdf"),
+    path("<str:ref>/actions/<str:action>/", views.loan_action, name="action"),
+]

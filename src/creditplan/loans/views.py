@@ -1,0 +1,778 @@
+"""Loan pages: the loan list (a customer sees their own loans on the same URL), one loan with its schedule,
+payments, activities, accrual and balance chart and the staff forms, the schedule calculator, the trial
+balance with the subledger reconciliation, and the daily close runs.
+
+Views only call services (and the read-only `reports`); amounts arrive in fen and are shown in yuan
+(Decimal, never float) with thousands separators and two decimals; the charts get decimal text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import secrets
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.formats import number_format
+from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from creditplan.core.daycount import DayCount
+from creditplan.core.errors import CreditplanError, FieldProblem, ValidationError
+from creditplan.core.money import Money, parse_rate
+from creditplan.loans import accounting, reports, services
+from creditplan.loans.domain.schedule import (
+    MAX_PERIODS,
+    Method,
+    ScheduleTerms,
+    build_schedule,
+    parse_frequency,
+    totals,
+)
+from creditplan.loans.forms import (
+    CalculatorForm,
+    LoanFilterForm,
+    PaymentForm,
+    PrepayForm,
+    RecoveryForm,
+    RestructureForm,
+    ReverseForm,
+    WriteOffForm,
+)
+from creditplan.org import services as org
+from creditplan.org.domain import Perm, sees_all_branches
+from creditplan.web.views import problem_text
+
+CLASS_LABELS = {1: gettext_lazy("Normal"), 2: gettext_lazy("Special mention"), 3: gettext_lazy("Substandard"),
+                4: gettext_lazy("Doubtful"), 5: gettext_lazy("Loss")}
+BUCKET_LABELS = {0: gettext_lazy("Current"), 1: "1–30", 2: "31–60", 3: "61–90", 4: "91–180", 5: "181–270",
+                 6: "271–360", 7: "360+"}
+STATUS_LABELS = {"active": pgettext_lazy("loan", "Active"), "closed": pgettext_lazy("loan", "Closed"),
+                 "written_off": gettext_lazy("Written off"),
+                 "scheduled": gettext_lazy("Scheduled"), "due": gettext_lazy("Due"), "paid": gettext_lazy("Paid"),
+                 "superseded": gettext_lazy("Superseded"), "posted": gettext_lazy("Posted"),
+                 "reversed": gettext_lazy("Reversed"), "running": gettext_lazy("Running"),
+                 "done": gettext_lazy("Done")}
+METHOD_LABELS = {"equal-installment": gettext_lazy("Equal installment"),
+                 "equal-principal": gettext_lazy("Equal principal"),
+                 "interest-only": gettext_lazy("Interest only"), "bullet": gettext_lazy("Bullet")}
+PAYMENT_KIND_LABELS = {"regular": gettext_lazy("Repayment"), "prepay_full": gettext_lazy("Repay in full"),
+                       "prepay_term": gettext_lazy("Prepayment (shorter term)"),
+                       "prepay_pmt": gettext_lazy("Prepayment (lower payment)"),
+                       "recovery": gettext_lazy("Recovery")}
+CHANNEL_LABELS = {"teller": gettext_lazy("Teller"), "api": "API", "file": gettext_lazy("Bank file"),
+                  "auto": gettext_lazy("Auto-debit"), "recovery": gettext_lazy("Recovery")}
+ALLOCATION_LABELS = {"penalty": gettext_lazy("Penalty"), "fee": gettext_lazy("Fees"),
+                     "fees": gettext_lazy("Fees"), "interest": gettext_lazy("Interest"),
+                     "overdue_interest": gettext_lazy("Overdue interest"), "principal": gettext_lazy("Principal"),
+                     "prepaid_principal": gettext_lazy("Principal prepaid"),
+                     "accrued_interest": gettext_lazy("Accrued interest"), "credit": gettext_lazy("Credit"),
+                     "credit_used": gettext_lazy("Credit used"), "refund": gettext_lazy("Refund"),
+                     "recovery": gettext_lazy("Recovery")}
+SHOWN_ALLOCATION = ("penalty", "fee", "interest", "accrued_interest", "principal", "prepaid_principal", "credit_used",
+                    "credit", "refund", "recovery")
+ACTIVITY_LABELS = {
+    "disbursed": gettext_lazy("Disbursed"), "installment_due": gettext_lazy("Installment due"),
+    "due": gettext_lazy("Installment due"), "late_fee": gettext_lazy("Late fee"),
+    "class_change": gettext_lazy("Class change"), "class_changed": gettext_lazy("Class change"),
+    "bucket_change": gettext_lazy("Bucket change"), "rate_reset": gettext_lazy("Rate reset"),
+    "restructured": gettext_lazy("Restructured"), "written_off": gettext_lazy("Written off"),
+    "recovery": gettext_lazy("Recovery"), "auto_debit": gettext_lazy("Auto-debit"),
+    "frozen": gettext_lazy("Credit limit frozen"), "unfrozen": gettext_lazy("Credit limit unfrozen"),
+    "closed": gettext_lazy("Loan closed"), "payment": gettext_lazy("Payment"),
+    "repayment": gettext_lazy("Repayment"), "payment_reversed": gettext_lazy("Payment reversed"),
+    "prepayment": gettext_lazy("Prepayment"), "refund": gettext_lazy("Refund"),
+    "penalty_started": gettext_lazy("Penalty interest starts"), "matured": gettext_lazy("Matured"),
+    "rate_reset_skipped": gettext_lazy("Rate reset postponed (no LPR)"),
+}
+ACCOUNT_KIND_LABELS = {"asset": gettext_lazy("Asset"), "liability": gettext_lazy("Liability"),
+                       "income": gettext_lazy("Income"), "expense": gettext_lazy("Expense"),
+                       "equity": gettext_lazy("Equity")}
+
+# Loan problems in the user's language (the services speak English and carry a stable code).
+_LOAN_TEXT = {
+    "required": gettext_lazy("This field is required."),
+    "invalid_amount": gettext_lazy("Not an amount, e.g. 12345.67."),
+    "amount_format": gettext_lazy("Not an amount, e.g. 12345.67."),
+    "float_money": gettext_lazy("Not an amount, e.g. 12345.67."),
+    "amount_precision": gettext_lazy("Amounts have at most 2 decimals (fen)."),
+    "not_positive": gettext_lazy("The amount must be positive."),
+    "amount_not_positive": gettext_lazy("The amount must be positive."),
+    "invalid_date": gettext_lazy("Not a date (YYYY-MM-DD)."),
+    "date_in_future": gettext_lazy("The date cannot be in the future."),
+    "date_closed": gettext_lazy("The daily close has already run for this date; choose a later date."),
+    "date_not_closed": gettext_lazy("The daily close has not reached this date yet; run it first."),
+    "backdate_too_old": gettext_lazy("The value date is further back than the product allows."),
+    "before_start": gettext_lazy("The value date is before the loan started."),
+    "before_last_close": gettext_lazy("The date is before the last daily close of this loan."),
+    "beyond_next_due": gettext_lazy("The date is after the next due date; choose a date on or before it."),
+    "prepay_backdated": gettext_lazy("A prepayment must be dated after the last daily close of this loan."),
+    "below_payoff": gettext_lazy("The amount is below the payoff amount shown on this page."),
+    "prepay_too_small": gettext_lazy("The amount does not cover what is due and the interest accrued so far."),
+    "use_full_prepayment": gettext_lazy("The amount pays everything: choose repay in full."),
+    "on_due_date": gettext_lazy("Not on the due date: pay the installment, then prepay the day after."),
+    "close_pending": gettext_lazy("Run the daily close first: the loan is behind the business date."),
+    "replay_across_restructuring": gettext_lazy("Cannot be replayed across a restructuring."),
+    "replay_across_prepayment": gettext_lazy("Cannot be replayed across a prepayment."),
+    "replay_unavailable": gettext_lazy("The loan's history cannot be replayed from that date."),
+    "too_many_decimals": gettext_lazy("Amounts have at most 2 decimals (fen)."),
+    "negative_amount": gettext_lazy("The amount must be positive."),
+    "amount_too_large": gettext_lazy("The amount is implausibly large."),
+    "invalid_reference": gettext_lazy("A reference is printable text of at most 64 characters."),
+    "loan_closed": gettext_lazy("The loan is repaid and closed."),
+    "loan_written_off": gettext_lazy("The loan is written off; record the money as a recovery."),
+    "invalid_mode": gettext_lazy("This kind of prepayment does not apply to this loan."),
+    "before_write_off": gettext_lazy("The date is before the write-off."),
+    "reference_reused": gettext_lazy("This reference was already used for another payment."),
+    "too_long": gettext_lazy("Too long."),
+    "invalid_number": gettext_lazy("Not a whole number."),
+    "invalid_rate": gettext_lazy("Not a rate, e.g. 3.95."),
+    "rate_out_of_range": gettext_lazy("The annual rate must be between 0 and 36 %."),
+    "periods_out_of_range": gettext_lazy("The term must be 1 to 600 periods."),
+    "months_per_period_out_of_range": gettext_lazy("A period is 1 to 12 months."),
+    "unknown_method": gettext_lazy("Unknown repayment method."),
+    "unknown_day_count": gettext_lazy("Unknown day count."),
+    "grace_out_of_range": gettext_lazy("Grace periods must be fewer than the term."),
+    "first_due_not_after_start": gettext_lazy("The first due date must be after the start date."),
+    "loan_not_active": gettext_lazy("The loan is not active."),
+    "not_non_performing": gettext_lazy("Only non-performing loans (substandard or worse) can be written off."),
+    "nothing_to_capitalise": gettext_lazy("Nothing is overdue to capitalise."),
+    "nothing_to_reschedule": gettext_lazy("No principal is left to reschedule; capitalise the arrears instead."),
+    "same_method": gettext_lazy("The loan already repays by this method."),
+    "not_applicable": gettext_lazy("Does not apply to this kind of restructuring."),
+    "invalid_kind": gettext_lazy("Choose one of the listed kinds."),
+    "already_reversed": gettext_lazy("This payment has already been reversed."),
+    "unknown_payment": gettext_lazy("No such payment on this loan."),
+    "not_written_off": gettext_lazy("Recoveries are for written-off loans; post a repayment instead."),
+    "exceeds_written_off": gettext_lazy("More than is left to recover."),
+    "nothing_to_prepay": gettext_lazy("Nothing is left to prepay."),
+    "branch_out_of_scope": gettext_lazy("This loan belongs to another branch."),
+}
+
+
+def loan_problem(code: str, message: str) -> str:
+    text = _LOAN_TEXT.get(code)
+    if text is None or (get_language() or "en").startswith("en"):
+        return problem_text(code, message)
+    return str(text)
+
+
+def yuan(minor: int | None) -> Decimal | None:
+    """Fen → yuan, exactly (474537 → Decimal('4745.37')); templates show it with floatformat:"2g"."""
+    return None if minor is None else services.yuan(int(minor))
+
+
+def _reraise_access(exc: CreditplanError) -> None:
+    if exc.http_status in (401, 403, 404):
+        raise exc
+
+
+def _is_customer(user: Any) -> bool:
+    return getattr(user, "role", "") == "customer"
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    """A function of a sibling loan module, or None while that module is not there (the page then leaves
+    out what needs it instead of failing)."""
+    try:
+        return getattr(importlib.import_module(f"creditplan.loans.{module}"), name, None)
+    except ImportError:
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _page_number(request: HttpRequest) -> int:
+    return _int_or_none(request.GET.get("page")) or 1
+
+
+def _payoff(user: Any, loan: Any) -> dict[str, Any] | None:
+    """The payoff quote for today (`payments.payoff_quote`), item by item in yuan; None when there is none
+    (the module is missing, or today lies beyond a due date the close has not processed yet)."""
+    quote = _optional("payments", "payoff_quote")
+    if quote is None:
+        return None
+    try:
+        q = quote(user, loan.ref)
+    except CreditplanError:
+        return None
+    parts = [(_("Less credit held") if k == "credit" else ALLOCATION_LABELS.get(k, k), yuan(v))
+             for k, v in q.items() if v]
+    return {"total": yuan(q.total_minor), "parts": parts, "on": q.on,
+            "projected": yuan(q.penalty_projected_minor) if q.penalty_projected_minor else None}
+
+
+# --- the loan list -----------------------------------------------------------------------------------------
+
+def _loan_row(loan: Any) -> dict[str, Any]:
+    return {
+        "ref": loan.ref, "customer": loan.customer.name, "customer_id": loan.customer_id,
+        "branch": loan.branch.name, "branch_code": loan.branch.code, "product": loan.product.name,
+        "principal": yuan(loan.principal_minor), "outstanding": yuan(loan.principal_outstanding_minor),
+        "overdue": yuan(loan.overdue_principal_minor + loan.overdue_interest_minor),
+        "rate": services.from_ppm(loan.rate_ppm) * 100, "term": loan.term, "start": loan.start_date,
+        "next_due": loan.next_due_date, "dpd": loan.dpd, "bucket": loan.bucket,
+        "bucket_label": BUCKET_LABELS.get(loan.bucket, loan.bucket), "risk_class": loan.risk_class,
+        "class_label": CLASS_LABELS.get(loan.risk_class, loan.risk_class), "status": loan.status,
+        "status_label": STATUS_LABELS.get(loan.status, loan.status),
+    }
+
+
+@login_required
+def loan_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if _is_customer(user):
+        return _customer_loans(request)
+    org.require(user, Perm.LOAN_VIEW)
+    choices = reports.filter_choices(user)
+    form = LoanFilterForm(request.GET, branches=choices["branches"], products=choices["products"])
+    form.is_valid()
+    data = form.cleaned_data  # the fields that are valid: an unknown branch in the URL drops only that filter
+    filters = reports.LoanFilters(status=data.get("status") or "", bucket=_int_or_none(data.get("bucket")),
+                                  risk_class=_int_or_none(data.get("risk_class")), branch=data.get("branch") or "",
+                                  product=data.get("product") or "", q=data.get("q") or "")
+    page = reports.loan_page(user, filters, page=_page_number(request), order=data.get("sort") or "new")
+    query = request.GET.copy()
+    query.pop("page", None)
+    ctx = {"form": form, "page": page, "rows": [_loan_row(loan) for loan in page.items],
+           "outstanding": yuan(page.outstanding_minor), "overdue": yuan(page.overdue_minor),
+           "query": query.urlencode(), "may_close": org.may(user, Perm.CLOSE_RUN) or org.may(user, Perm.GL_VIEW),
+           "may_gl": org.may(user, Perm.GL_VIEW)}
+    template = "loans/_loan_rows.html" if request.htmx else "loans/loan_list.html"  # type: ignore[attr-defined]
+    return render(request, template, ctx)
+
+
+def _customer_loans(request: HttpRequest) -> HttpResponse:
+    """A customer's own loans with what to pay next and what it takes to repay in full today."""
+    user = request.user
+    rows = []
+    for loan in reports.customer_loans(user):
+        row = _loan_row(loan)
+        nxt = reports.next_installment(loan) if loan.status == "active" else None
+        if nxt is not None:
+            left = (nxt.principal_minor - nxt.paid_principal_minor + nxt.interest_minor - nxt.paid_interest_minor
+                    + nxt.fee_minor - nxt.paid_fee_minor)
+            row["next_payment"] = {"due": nxt.due_date, "amount": yuan(left), "overdue": nxt.status == "due"}
+        row["total_due"] = yuan(services.balances(loan).total_due_minor)
+        row["payoff"] = _payoff(user, loan) if loan.status == "active" else None
+        rows.append(row)
+    return render(request, "loans/my_loans.html", {"rows": rows})
+
+
+# --- one loan ----------------------------------------------------------------------------------------------
+
+ACTIONS: dict[str, tuple[type, Perm, str]] = {
+    "pay": (PaymentForm, Perm.LOAN_REPAY, "payments.post_payment"),
+    "reverse": (ReverseForm, Perm.LOAN_REVERSE, "payments.reverse_payment"),
+    "prepay": (PrepayForm, Perm.LOAN_REPAY, "payments.prepay"),
+    "restructure": (RestructureForm, Perm.LOAN_RESTRUCTURE, "restructure.restructure"),
+    "write-off": (WriteOffForm, Perm.LOAN_WRITE_OFF, "restructure.write_off"),
+    "recovery": (RecoveryForm, Perm.LOAN_REPAY, "restructure.record_recovery"),
+}
+
+
+def _action_fn(action: str) -> Callable[..., Any] | None:
+    module, name = ACTIONS[action][2].split(".")
+    return _optional(module, name)
+
+
+def _action_available(user: Any, loan: Any, action: str) -> bool:
+    if _is_customer(user) or not org.may(user, ACTIONS[action][1]) or _action_fn(action) is None:
+        return False
+    if action == "recovery":
+        return loan.status == "written_off"
+    if loan.status != "active":
+        return False
+    if action == "write-off":
+        return loan.risk_class >= 3
+    return True
+
+
+def _new_reference(prefix: str, loan: Any) -> str:
+    """A fresh teller reference, put into the form when it is shown: submitting the same form twice posts
+    one payment (the services are idempotent by reference); a bank's own transaction number may replace it."""
+    return f"{prefix}-{loan.ref}-{secrets.token_hex(4).upper()}"
+
+
+def _make_form(action: str, loan: Any, data: Any = None, payments: list[tuple[str, str]] | None = None,
+               payoff: dict[str, Any] | None = None) -> Any:
+    today = services.business_date()
+    if action == "pay":
+        due = services.balances(loan).total_due_minor
+        return PaymentForm(data, initial={"value_date": today.isoformat(), "reference": _new_reference("PAY", loan),
+                                          "amount": str(yuan(due)) if due else ""})
+    if action == "reverse":
+        return ReverseForm(data, payments=payments or [])
+    if action == "prepay":
+        return PrepayForm(data, initial={"value_date": today.isoformat(), "reference": _new_reference("PRE", loan),
+                                         "amount": str(payoff["total"]) if payoff else ""})
+    if action == "restructure":
+        return RestructureForm(data)
+    if action == "write-off":
+        return WriteOffForm(data, initial={"on": today.isoformat()})
+    return RecoveryForm(data, initial={"value_date": today.isoformat()})
+
+
+def _payment_rows(payments: list[Any]) -> list[dict[str, Any]]:
+    rows = []
+    for p in payments:
+        given = p.allocation or {}
+        alloc = [(ALLOCATION_LABELS[k], yuan(given[k])) for k in SHOWN_ALLOCATION
+                 if isinstance(given.get(k), int) and given[k]]
+        rows.append({"reference": p.reference, "value_date": p.value_date, "amount": yuan(p.amount_minor),
+                     "channel": CHANNEL_LABELS.get(p.channel, p.channel), "kind": PAYMENT_KIND_LABELS.get(p.kind, p.kind),
+                     "allocation": alloc, "status": p.status, "status_label": STATUS_LABELS.get(p.status, p.status),
+                     "reason": p.reversal_reason, "posted_by": getattr(p.posted_by, "username", ""),
+                     "posted_at": p.posted_at, "reversed_at": p.reversed_at})
+    return rows
+
+
+def _installment_rows(rows: list[Any], today: dt.date) -> list[dict[str, Any]]:
+    out = []
+    for i in rows:
+        paid = i.paid_principal_minor + i.paid_interest_minor + i.paid_fee_minor
+        payment = i.principal_minor + i.interest_minor + i.fee_minor
+        out.append({"seq": i.seq, "version": i.version, "start": i.start_date, "due": i.due_date,
+                    "principal": yuan(i.principal_minor), "interest": yuan(i.interest_minor), "fee": yuan(i.fee_minor),
+                    "payment": yuan(payment), "paid": yuan(paid), "left": yuan(payment - paid), "status": i.status,
+                    "status_label": STATUS_LABELS.get(i.status, i.status), "paid_on": i.paid_on,
+                    "late": i.status == "due" and payment > paid})
+    return out
+
+
+def _activity_text(kind: str, d: dict[str, Any]) -> str:
+    """One line saying what an activity did, in the page's language, amounts in yuan."""
+    def m(key: str) -> str:
+        v = d.get(key)
+        return _money_text(yuan(v)) if isinstance(v, int) else "–"
+
+    if kind in ("class_change", "class_changed") and d.get("from") is not None and d.get("to") is not None:
+        return _("%(old)s → %(new)s (%(dpd)s days past due)") % {
+            "old": CLASS_LABELS.get(d["from"], d["from"]), "new": CLASS_LABELS.get(d["to"], d["to"]),
+            "dpd": d.get("dpd", "–")}
+    if kind in ("installment_due", "due") and "seq" in d:
+        return _("Installment %(seq)s: principal %(p)s, interest %(i)s, fee %(f)s") % {
+            "seq": d["seq"], "p": m("principal_minor"), "i": m("interest_minor"), "f": m("fee_minor")}
+    if kind == "penalty_started":
+        return _("%(dpd)s days past due; penalty on %(base)s") % {"dpd": d.get("dpd", "–"), "base": m("base_minor")}
+    if kind in ("late_fee", "frozen"):
+        return _("%(dpd)s days past due") % {"dpd": d.get("dpd", "–")}
+    if kind == "rate_reset" and isinstance(d.get("from_ppm"), int) and isinstance(d.get("to_ppm"), int):
+        return _("%(old)s %% → %(new)s %% (LPR %(tenor)s %(lpr)s %%)") % {
+            "old": f"{services.from_ppm(d['from_ppm']) * 100:.2f}", "new": f"{services.from_ppm(d['to_ppm']) * 100:.2f}",
+            "tenor": d.get("tenor", ""), "lpr": f"{services.from_ppm(int(d.get('lpr_ppm') or 0)) * 100:.2f}"}
+    if kind == "disbursed":
+        return _("upfront fee %(fee)s") % {"fee": m("fee_minor")} if d.get("fee_minor") else ""
+    if kind in ("repayment", "prepayment", "recovery"):
+        return str(d.get("reference", ""))
+    if kind == "payment_reversed":
+        return f"{d.get('reference', '')}: {d.get('reason', '')}"
+    if kind == "restructured":
+        return _("%(kind)s, schedule version %(old)s → %(new)s, observed until %(until)s") % {
+            "kind": d.get("restructuring", ""), "old": d.get("old_version", ""), "new": d.get("new_version", ""),
+            "until": d.get("observation_until", "")}
+    if kind == "written_off":
+        return str(d.get("reason", ""))
+    if kind == "auto_debit":
+        return " · ".join(f"{ALLOCATION_LABELS[k]} {m(k)}" for k in ("penalty", "fee", "interest", "principal")
+                          if isinstance(d.get(k), int) and d[k])
+    if kind in ("closed", "matured"):
+        return _("refund %(r)s") % {"r": m("refund_minor")} if d.get("refund_minor") else ""
+    return ", ".join(f"{k}: {_money_text(yuan(v)) if k.endswith('_minor') and isinstance(v, int) else v}"
+                     for k, v in d.items() if v not in (None, "", {}, []) and not isinstance(v, dict | list))[:160]
+
+
+def _activity_rows(activities: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for a in activities:
+        detail = {k: v for k, v in (a.detail or {}).items() if k not in ("state_before", "state_after")}
+        out.append({"date": a.business_date, "kind": a.kind, "kind_label": ACTIVITY_LABELS.get(a.kind, a.kind),
+                    "clause": a.clause, "amount": yuan(a.amount_minor) if a.amount_minor else None,
+                    "detail": _activity_text(a.kind, detail)})
+    return out
+
+
+def _rate_text(rate_ppm: int) -> str:
+    """ppm → percent with two decimals, more only when the rate has them (39500 → "3.95", 32050 → "3.205")."""
+    pct = services.from_ppm(rate_ppm) * 100
+    two = pct.quantize(Decimal("0.01"))
+    return format(two if two == pct else pct.normalize(), "f")
+
+
+def _chart_points(points: list[list[Any]]) -> list[list[str]]:
+    return [[d, str(yuan(v))] for d, v in points]
+
+
+def _detail(request: HttpRequest, ref: str, *, bound: dict[str, Any] | None = None, open_action: str = "",
+            action_error: str = "", status: int = 200) -> HttpResponse:
+    user = request.user
+    d = reports.loan_detail(user, ref)
+    loan = d.loan
+    today = services.business_date()
+    b = services.balances(loan)
+    posted = [(p.reference, f"{p.value_date.isoformat()} · {p.reference} · {yuan(p.amount_minor):,.2f}")
+              for p in reversed(d.payments) if p.status == "posted"]
+    payoff = _payoff(user, loan) if loan.status == "active" else None
+    forms: dict[str, Any] = {}
+    for action in ACTIONS:
+        if action in (bound or {}) or _action_available(user, loan, action) and (action != "reverse" or posted):
+            forms[action] = (bound or {}).get(action) or _make_form(action, loan, payments=posted, payoff=payoff)
+    accrual = reports.accrual_by_period(d)
+    series = reports.balance_series(d, today)
+    chart = {"labels": {"scheduled": _("Scheduled (original)"), "current": _("Current schedule"),
+                        "actual": _("Actual outstanding principal"), "today": _("Today")},
+             "today": today.isoformat(),
+             "scheduled": _chart_points(series["scheduled"]), "current": _chart_points(series["current"]),
+             "actual": _chart_points(series["actual"])}
+    versions: dict[int, list[dict[str, Any]]] = {}
+    for row in _installment_rows(d.superseded, today):
+        versions.setdefault(row["version"], []).append(row)
+    schedule = _installment_rows(d.schedule, today)
+    sched_totals = {k: yuan(sum(getattr(i, f) for i in d.schedule)) for k, f in (
+        ("principal", "principal_minor"), ("interest", "interest_minor"), ("fee", "fee_minor"))}
+    sched_totals["payment"] = sum(sched_totals.values(), Decimal(0))
+    sched_totals["paid"] = yuan(sum(i.paid_principal_minor + i.paid_interest_minor + i.paid_fee_minor
+                                    for i in d.schedule))
+    ctx = {
+        "loan": loan, "row": _loan_row(loan), "customer_view": _is_customer(user),
+        "rate": _rate_text(loan.rate_ppm), "method_label": METHOD_LABELS.get(loan.method, loan.method),
+        "balances": [
+            (_("Outstanding principal"), yuan(b.principal_minor)),
+            (_("of which overdue principal"), yuan(b.overdue_principal_minor)),
+            (_("Overdue interest"), yuan(b.overdue_interest_minor)),
+            (_("Accrued interest (current period)"), yuan(b.accrued_interest_minor)),
+            (_("Penalty interest"), yuan(b.penalty_minor)), (_("Fees"), yuan(b.fees_minor)),
+            (_("Credit held for the customer"), yuan(b.credit_minor)),
+        ],
+        "total_due": yuan(b.total_due_minor), "payoff": payoff,
+        "today": today, "schedule": schedule, "sched_totals": sched_totals,
+        "versions": sorted(versions.items()), "payments": _payment_rows(d.payments),
+        "activities": _activity_rows(d.activities), "accrual": [dict(a, scheduled=yuan(a["scheduled"]),
+                                                                       accrued=yuan(a["accrued"])) for a in accrual],
+        "accrual_totals": {"scheduled": yuan(sum(a["scheduled"] for a in accrual)),
+                           "accrued": yuan(sum(a["accrued"] for a in accrual))},
+        "restructurings": d.restructurings, "chart": chart, "forms": forms, "open_action": open_action,
+        "action_error": action_error,
+        "statement": _optional("statement", "statement_pdf") is not None,
+        "income": {"interest": yuan(loan.interest_income_minor), "penalty": yuan(loan.penalty_income_minor),
+                   "fee": yuan(loan.fee_income_minor)},
+        "written_off": yuan(loan.written_off_minor), "recovered": yuan(loan.recovered_minor),
+    }
+    return render(request, "loans/loan_detail.html", ctx, status=status)
+
+
+@login_required
+def loan_detail(request: HttpRequest, ref: str) -> HttpResponse:
+    return _detail(request, ref)
+
+
+def _call_action(user: Any, action: str, ref: str, data: dict[str, Any]) -> tuple[Any, str]:
+    """Run the use case behind a staff form; returns (result, success message)."""
+    fn = _action_fn(action)
+    if fn is None:
+        raise Http404(action)
+    blank = {k: (None if v in ("", None) else v) for k, v in data.items()}
+    if action == "pay":
+        result = fn(user, loan_ref=ref, amount=data["amount"], reference=data["reference"],
+                    value_date=blank["value_date"])
+        return result, _("Payment of %(amount)s yuan posted.") % {"amount": _money_text(data["amount"])}
+    if action == "reverse":
+        result = fn(user, reference=data["payment"], reason=data["reason"])
+        return result, _("Payment %(ref)s reversed.") % {"ref": data["payment"]}
+    if action == "prepay":
+        result = fn(user, loan_ref=ref, amount=data["amount"], reference=data["reference"],
+                    value_date=blank["value_date"], mode=data["mode"])
+        return result, _("Prepayment of %(amount)s yuan posted.") % {"amount": _money_text(data["amount"])}
+    if action == "restructure":
+        result = fn(user, ref, kind=data["kind"], effective_date=blank["effective_date"], reason=data["reason"],
+                    extend_periods=blank["extend_periods"], new_method=blank["new_method"],
+                    holiday_periods=blank["holiday_periods"], capitalise=bool(data["capitalise"]))
+        return result, _("Loan restructured: a new schedule version is in force.")
+    if action == "write-off":
+        result = fn(user, ref, reason=data["reason"], on=blank["on"])
+        return result, _("Loan written off.")
+    result = fn(user, ref, amount=data["amount"], reference=data["reference"], value_date=blank["value_date"])
+    return result, _("Recovery of %(amount)s yuan recorded.") % {"amount": _money_text(data["amount"])}
+
+
+# The services name some fields differently from the forms.
+_FIELD_OF = {"loan_ref": None, "loan": None, "on": "on", "date": "value_date"}
+
+
+@login_required
+@require_POST
+def loan_action(request: HttpRequest, ref: str, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        raise Http404(action)
+    user = request.user
+    org.require(user, ACTIONS[action][1])
+    loan = services.get_loan(user, ref)
+    posted = [(p.reference, p.reference) for p in reports.loan_detail(user, ref).payments if p.status == "posted"]
+    form = _make_form(action, loan, data=request.POST, payments=posted)
+    if form.is_valid():
+        try:
+            _result, message = _call_action(user, action, ref, form.cleaned_data)
+        except CreditplanError as exc:
+            _reraise_access(exc)
+            for p in exc.problems or [FieldProblem("", exc.message, exc.code)]:
+                name = _FIELD_OF.get(p.field, p.field) if p.field else None
+                if action == "reverse" and p.field == "reference":
+                    name = "payment"
+                form.add_error(name if name in form.fields else None, loan_problem(p.code, p.message))
+        else:
+            messages.success(request, message)
+            return redirect("loans:loan", ref=ref)
+    return _detail(request, ref, bound={action: form}, open_action=action, status=422)
+
+
+def _money_text(value: Any) -> str:
+    """A yuan amount (Decimal or typed text) as the page shows money: 1,234.50."""
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        return str(value)
+    return number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)
+
+
+@login_required
+def statement_pdf(request: HttpRequest, ref: str) -> HttpResponse:
+    """The statement of account (`statement.statement` + `statement_pdf`); ?from=&to= narrow the dates."""
+    make = _optional("statement", "statement_pdf")
+    build = _optional("statement", "statement")
+    if make is None or build is None:
+        raise Http404("statement")
+    services.get_loan(request.user, ref)  # scope: 404 for a loan the user may not see
+    data = build(request.user, ref, date_from=request.GET.get("from") or None, date_to=request.GET.get("to") or None)
+    pdf = make(data)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="statement-{ref}.pdf"'
+    return response
+
+
+# --- the schedule calculator -------------------------------------------------------------------------------
+
+_CALC_FIELD = {"principal_minor": "amount", "amount": "amount", "annual_rate": "rate", "rate": "rate",
+               "periods": "term", "method": "method", "start": "start", "first_due": "start",
+               "months_per_period": "frequency", "day_count": "day_count", "grace_periods": "term"}
+
+
+def _calc_terms(data: dict[str, Any]) -> ScheduleTerms:
+    problems: list[FieldProblem] = []
+    amount_text = (data.get("amount") or "").strip()
+    principal = 0
+    if not amount_text:
+        problems.append(FieldProblem("amount", "the amount is required", "required"))
+    else:
+        try:
+            money = Money.of(amount_text, "CNY")
+            if Decimal(amount_text.replace(",", "").replace(" ", "")) != money.amount:
+                problems.append(FieldProblem("amount", "amounts have at most 2 decimals (fen)", "amount_precision"))
+            principal = money.minor
+            if principal <= 0:
+                problems.append(FieldProblem("amount", "the amount must be positive", "not_positive"))
+        except (CreditplanError, InvalidOperation) as exc:
+            problems.append(FieldProblem("amount", getattr(exc, "message", str(exc)),
+                                         getattr(exc, "code", "invalid_amount")))
+    rate_text = (data.get("rate") or "").strip().removesuffix("%").strip()
+    rate = Decimal(0)
+    if not rate_text:
+        problems.append(FieldProblem("rate", "the annual rate is required", "required"))
+    else:
+        try:
+            rate = parse_rate(f"{rate_text}%")
+        except CreditplanError as exc:
+            problems.append(FieldProblem("rate", exc.message, exc.code))
+    term_text = (data.get("term") or "").strip()
+    term = _int_or_none(term_text) if term_text.isdigit() else None
+    if term is None:
+        problems.append(FieldProblem("term", "the term is a whole number of periods", "invalid_number"
+                                     if term_text else "required"))
+    elif not 1 <= term <= MAX_PERIODS:
+        problems.append(FieldProblem("term", f"the term must be 1 to {MAX_PERIODS} periods", "periods_out_of_range"))
+    start_text = (data.get("start") or "").strip()
+    try:
+        start = dt.date.fromisoformat(start_text) if start_text else services.business_date()
+    except ValueError:
+        problems.append(FieldProblem("start", f"{start_text!r} is not a date (YYYY-MM-DD)", "invalid_date"))
+        start = services.business_date()
+    if problems:
+        raise ValidationError.collect(problems)
+    try:
+        return ScheduleTerms(principal_minor=principal, annual_rate=rate, periods=term or 0,
+                             method=Method.coerce(data.get("method") or "equal-installment"), start=start,
+                             first_due=None, months_per_period=parse_frequency(data.get("frequency") or "1"),
+                             day_count=DayCount.coerce(data.get("day_count") or "30/360"))
+    except CreditplanError as exc:
+        field = _CALC_FIELD.get(exc.field or "", "")
+        raise ValidationError(exc.message, code=exc.code, field=field or None) from None
+
+
+@login_required
+def calculator(request: HttpRequest) -> HttpResponse:
+    """Any logged-in user: a schedule for typed terms (GET, so a result can be bookmarked and shared)."""
+    bound = "amount" in request.GET
+    form = CalculatorForm(request.GET if bound else None,
+                          initial={"start": services.business_date().isoformat(), "method": "equal-installment",
+                                   "day_count": "30/360", "frequency": "1"})
+    ctx: dict[str, Any] = {"form": form}
+    status = 200
+    if bound and form.is_valid():
+        try:
+            terms = _calc_terms(form.cleaned_data)
+            lines = build_schedule(terms)
+        except CreditplanError as exc:
+            for p in exc.problems or [FieldProblem("", exc.message, exc.code)]:
+                field = _CALC_FIELD.get(p.field, p.field) if p.field else None
+                form.add_error(field if field in form.fields else None, loan_problem(p.code, p.message))
+        else:
+            sums = totals(lines)
+            ctx["lines"] = [{"seq": ln.seq, "due": ln.due_date, "days": (ln.due_date - ln.start_date).days,
+                             "principal": yuan(ln.principal), "interest": yuan(ln.interest), "fee": yuan(ln.fee),
+                             "payment": yuan(ln.payment), "balance": yuan(ln.balance_after)} for ln in lines]
+            ctx["totals"] = {k: yuan(v) for k, v in sums.items()}
+            payments = sorted({ln.payment for ln in lines})
+            ctx["first_payment"] = yuan(lines[0].payment)
+            ctx["last_payment"] = yuan(lines[-1].payment)
+            ctx["level"] = yuan(payments[0]) if len(payments) == 1 or (
+                terms.method is Method.EQUAL_INSTALLMENT and len({ln.payment for ln in lines[:-1]}) == 1) else None
+            ctx["maturity"] = lines[-1].due_date
+            ctx["chart"] = {"labels": {"principal": _("Principal"), "interest": _("Interest"),
+                                       "balance": _("Balance after payment")},
+                            "periods": [ln.seq for ln in lines],
+                            "principal": [str(yuan(ln.principal)) for ln in lines],
+                            "interest": [str(yuan(ln.interest)) for ln in lines],
+                            "balance": [str(yuan(ln.balance_after)) for ln in lines]}
+    if form.errors:
+        status = 422
+    return render(request, "loans/calculator.html", ctx, status=status)
+
+
+# --- the general ledger ------------------------------------------------------------------------------------
+
+@login_required
+def trial_balance(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    org.require(user, Perm.GL_VIEW)
+    as_of_text = (request.GET.get("as_of") or "").strip()
+    error = ""
+    as_of: dt.date | None = None
+    if as_of_text:
+        try:
+            as_of = dt.date.fromisoformat(as_of_text)
+        except ValueError:
+            error = loan_problem("invalid_date", "not a date (YYYY-MM-DD)")
+    branch_codes = None if sees_all_branches(user.role) else [b.code for b in org.list_branches(user)]
+    rows = accounting.trial_balance(as_of=as_of, branch_codes=branch_codes)
+    zh = not (get_language() or "zh").startswith("en")
+    lines = [{"code": r.code, "name": (r.name_zh or r.name) if zh else r.name,
+              "kind": ACCOUNT_KIND_LABELS.get(r.kind, r.kind), "debit": yuan(r.debit_minor),
+              "credit": yuan(r.credit_minor),
+              "balance_dr": yuan(r.balance_minor) if r.balance_minor > 0 else None,
+              "balance_cr": yuan(-r.balance_minor) if r.balance_minor < 0 else None,
+              "empty": not (r.debit_minor or r.credit_minor)} for r in rows]
+    debit = sum(r.debit_minor for r in rows)
+    credit = sum(r.credit_minor for r in rows)
+    bal_dr = sum(r.balance_minor for r in rows if r.balance_minor > 0)
+    bal_cr = -sum(r.balance_minor for r in rows if r.balance_minor < 0)
+    names = {r.code: ((r.name_zh or r.name) if zh else r.name) for r in rows}
+    recon = [{"account": r.account, "name": names.get(r.account, ""), "gl": yuan(r.gl_minor),
+              "loans": yuan(r.loans_minor), "difference": yuan(r.difference_minor), "ok": r.difference_minor == 0}
+             for r in accounting.reconcile()]
+    return render(request, "loans/trial_balance.html", {
+        "lines": lines, "debit": yuan(debit), "credit": yuan(credit), "balanced": debit == credit and bal_dr == bal_cr,
+        "bal_dr": yuan(bal_dr), "bal_cr": yuan(bal_cr), "as_of": as_of, "as_of_text": as_of_text, "error": error,
+        "recon": recon, "recon_ok": all(r["ok"] for r in recon), "last_close": services.last_closed_date(),
+    }, status=422 if error else 200)
+
+
+# --- the daily close ---------------------------------------------------------------------------------------
+
+def _report_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The figures of a close run's report (`cob.CloseReport.as_dict`: the run's counts, and `totals` summed
+    over its chunks, with `buckets` [8 counts] and `classes` [5 counts] as lists)."""
+    t = report.get("totals") or {}
+
+    def money(*names: str) -> Decimal | None:
+        vals = [t[n] for n in names if isinstance(t.get(n), int)]
+        return yuan(sum(vals)) if vals else None
+
+    def counts(name: str, labels: dict[int, Any], first: int) -> list[tuple[Any, int]]:
+        v = t.get(name)
+        return [(labels.get(i + first, i + first), int(n)) for i, n in enumerate(v)] if isinstance(v, list) else []
+
+    npl = report.get("npl_ratio")
+    try:
+        npl_pct = float(Decimal(str(npl)) * 100) if npl not in (None, "") else None
+    except InvalidOperation:
+        npl_pct = None
+    loans = report.get("loans", t.get("loans"))
+    return {
+        "loans": loans, "accrual": money("accrual_minor"), "penalty": money("penalty_minor"),
+        "fees": money("due_fee_minor", "late_fee_minor"), "late_fees": t.get("late_fees"),
+        "installments_due": t.get("installments_due"), "class_changes": t.get("class_changes"),
+        "auto_debit": money("auto_debit_minor"), "rate_resets": t.get("rate_resets"), "closed": t.get("closed"),
+        "buckets": counts("buckets", BUCKET_LABELS, 0), "classes": counts("classes", CLASS_LABELS, 1),
+        "npl_ratio": npl_pct, "seconds": report.get("seconds"), "chunks": report.get("chunks"),
+    }
+
+
+CLOSE_COUNTS = (("installments_due", gettext_lazy("Installments fallen due")),
+                ("matured", gettext_lazy("Loans matured")), ("penalty_started", gettext_lazy("Penalty interest started")),
+                ("late_fees", gettext_lazy("Late fees charged")), ("class_changes", gettext_lazy("Class changes")),
+                ("frozen", gettext_lazy("Credit limits frozen")), ("auto_debits", gettext_lazy("Auto-debits")),
+                ("rate_resets", gettext_lazy("Rate resets")), ("closed", gettext_lazy("Loans closed")))
+CLOSE_AMOUNTS = (("reclass_minor", gettext_lazy("Interest fallen due (yuan)")),
+                 ("due_principal_minor", gettext_lazy("Principal fallen due (yuan)")),
+                 ("auto_debit_minor", gettext_lazy("Auto-debited (yuan)")),
+                 ("refund_minor", gettext_lazy("Refunded (yuan)")))
+
+
+@login_required
+def close_runs(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    runs = reports.close_runs(user)
+    rows = [{"run": r, "date": r.business_date, "status_label": STATUS_LABELS.get(r.status, r.status),
+             "f": _report_figures(r.report or {})} for r in runs]
+    chrono = list(reversed(rows))
+    chart = {"labels": {"accrual": _("Interest accrued"), "penalty": _("Penalty interest"), "fees": _("Fees"),
+                        "npl": _("NPL ratio %")},
+             "dates": [r["date"].isoformat() for r in chrono],
+             "accrual": [str(r["f"]["accrual"] or 0) for r in chrono],
+             "penalty": [str(r["f"]["penalty"] or 0) for r in chrono],
+             "fees": [str(r["f"]["fees"] or 0) for r in chrono],
+             "npl": [round(r["f"]["npl_ratio"], 3) if r["f"]["npl_ratio"] is not None else None for r in chrono]}
+    dist = reports.portfolio_distribution(user) if org.may(user, Perm.LOAN_VIEW) else {"bucket": {}, "risk_class": {}}
+    portfolio = {
+        "buckets": [(BUCKET_LABELS.get(k, k), v["count"], yuan(v["principal"])) for k, v in sorted(dist["bucket"].items())],
+        "classes": [(CLASS_LABELS.get(k, k), v["count"], yuan(v["principal"])) for k, v in
+                    sorted(dist["risk_class"].items())],
+    }
+    return render(request, "loans/close_runs.html", {"rows": rows, "chart": chart, "portfolio": portfolio,
+                                                      "may_run": org.may(user, Perm.CLOSE_RUN)})
+
+
+@login_required
+def close_run(request: HttpRequest, date: str) -> HttpResponse:
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        raise Http404(date) from None
+    run, chunks = reports.close_report(request.user, day)
+    t = (run.report or {}).get("totals") or {}
+    counts = [(label, f"{t[key]:,}") for key, label in CLOSE_COUNTS if isinstance(t.get(key), int)]
+    counts += [(label, _money_text(yuan(t[key]))) for key, label in CLOSE_AMOUNTS if isinstance(t.get(key), int)]
+    chunks = [dict(c, accrual=yuan(int(c["totals"].get("accrual_minor", 0)))) for c in chunks]
+    return render(request, "loans/close_run.html", {
+        "run": run, "f": _report_figures(run.report or {}), "status_label": STATUS_LABELS.get(run.status, run.status),
+        "chunks": chunks, "counts": counts})
