@@ -1,0 +1,1 @@
+"""Decision engine: JDM policies on zen-engine, limits and risk-based prices, approval authority."""
