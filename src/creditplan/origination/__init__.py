@@ -1,0 +1,1 @@
+"""Origination: applications from every channel, the decision, the review queue and approvals."""

@@ -1,0 +1,190 @@
+"""Applications over the JSON API: submit (idempotent with `Idempotency-Key`), read, the review queue, and
+approve / decline / request-info. Errors are problem+json with a stable `code` (see creditplan.api)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Header, Query, Router, Schema
+from ninja.responses import Status
+from pydantic import Field
+
+from creditplan.origination import services
+from creditplan.origination.services import ApplicationView, QueueItem
+
+router = Router(tags=["origination"])
+
+Amount = str | int
+
+
+class ApplicationCreate(Schema):
+    customer_id: int
+    product: str = Field(description="loan product code, e.g. consumer")
+    amount: Amount = Field(description="yuan, as a decimal string (\"50000.00\"); never a float")
+    term: int = Field(description="number of repayment periods")
+    inputs: dict[str, Any] = Field(default_factory=dict,
+                                   description="applicant data the decision needs (purpose is always required)")
+    channel: Literal["web", "api", "branch"] = "api"
+
+
+class DecisionSummary(Schema):
+    id: int | None
+    outcome: str
+    reasons: list[str]
+    score: int | None
+    grade: str
+    approved_amount: str | None
+    rate: str | None
+    apr: str | None
+    installment: str | None
+    required_level: str
+    required_approvals: int
+    approvals: int
+    quota_status: str
+    policy_version: str | None
+
+
+class ApplicationRead(Schema):
+    ref: str
+    status: str
+    auto_approved: bool
+    customer_id: int
+    branch: str
+    product: str
+    amount: str
+    currency: str
+    term: int
+    channel: str
+    created_at: dt.datetime
+    decided_at: dt.datetime | None
+    decision: DecisionSummary
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _read(v: ApplicationView) -> ApplicationRead:
+    policy = v.decision.get("policy_version")
+    return ApplicationRead(
+        ref=v.ref, status=v.status, auto_approved=v.auto_approved, customer_id=v.customer_id, branch=v.branch_code,
+        product=v.product, amount=str(v.amount), currency=v.currency, term=v.term, channel=v.channel,
+        created_at=v.created_at, decided_at=v.decided_at,
+        decision=DecisionSummary(
+            id=v.decision_id, outcome=v.decision_outcome, reasons=v.reasons, score=v.score, grade=v.grade,
+            approved_amount=_text(v.approved_amount), rate=_text(v.rate), apr=_text(v.decision.get("apr")),
+            installment=_text(v.installment), required_level=v.required_level,
+            required_approvals=v.required_approvals, approvals=v.approvals, quota_status=v.quota_status,
+            policy_version=None if policy is None else str(policy)),
+    )
+
+
+class ReviewAction(Schema):
+    reason_code: str = Field(description="approve: within_policy, compensating_factors, income_verified, "
+                                         "existing_customer, other; decline: insufficient_income, high_debt_burden, "
+                                         "credit_history, incomplete_information, policy_exception_refused, "
+                                         "fraud_suspected, other; request-info: income_proof, id_document, "
+                                         "employment, bank_statements, other")
+    note: str = ""
+
+
+class InfoProvided(Schema):
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    note: str = ""
+
+
+class Withdrawal(Schema):
+    reason: str = ""
+
+
+class QueueRead(Schema):
+    application: ApplicationRead
+    customer_name: str
+    age_hours: float
+    may_approve: bool
+    why_not: str
+    approved_by_me: bool
+
+
+class QueueFilters(Schema):
+    branch: str | None = None
+    product: str | None = None
+    grade: str | None = Field(None, description="one grade or several, comma-separated")
+    min_amount: str | None = None
+    max_amount: str | None = None
+    min_age_hours: float | None = None
+    max_age_hours: float | None = None
+    status: Literal["referred", "info_requested"] | None = None
+    scope: Literal["approvable", "all"] | None = None
+
+
+def _queue(item: QueueItem) -> QueueRead:
+    return QueueRead(application=_read(item.application), customer_name=item.application.customer_name,
+                     age_hours=item.age_hours, may_approve=item.may_approve, why_not=item.why_not,
+                     approved_by_me=item.approved_by_me)
+
+
+def _actor(request: HttpRequest) -> Any:
+    return request.auth  # type: ignore[attr-defined]
+
+
+@router.post("", response={200: ApplicationRead, 201: ApplicationRead},
+             summary="Submit an application; decided at once (approve / refer / decline)",
+             description="Send `Idempotency-Key: <your request id>` to make a retry safe: the same key returns the "
+                         "application the first request created (200, `Idempotent-Replayed: true`), never a second one.")
+def submit(request: HttpRequest, response: HttpResponse, payload: ApplicationCreate,
+           idempotency_key: str | None = Header(None, alias="Idempotency-Key",
+                                                description="your request's id: a retry with it never creates "
+                                                            "a second application")) -> Status:
+    view = services.submit_application(
+        _actor(request), customer_id=payload.customer_id, product=payload.product, amount=payload.amount,
+        term=payload.term, inputs=payload.inputs, channel=payload.channel, idempotency_key=idempotency_key)
+    response["Location"] = f"/api/v1/applications/{view.ref}"
+    if view.replayed:
+        response["Idempotent-Replayed"] = "true"
+        return Status(200, _read(view))
+    return Status(201, _read(view))
+
+
+@router.get("", response=list[ApplicationRead], summary="Applications: a customer's own, or the branch's")
+def list_applications(request: HttpRequest, status: str | None = None) -> list[ApplicationRead]:
+    return [_read(v) for v in services.list_applications(_actor(request), status=status)]
+
+
+@router.get("/queue", response=list[QueueRead],
+            summary="The review queue: referred cases the caller may approve (authority, branch, maker-checker)")
+def queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[QueueRead]:
+    return [_queue(i) for i in services.review_queue(_actor(request), filters.model_dump(exclude_none=True))]
+
+
+@router.get("/{ref}", response=ApplicationRead, summary="One application: status and decision summary")
+def get_application(request: HttpRequest, ref: str) -> ApplicationRead:
+    return _read(services.get_application(_actor(request), ref))
+
+
+@router.post("/{ref}/approve", response=ApplicationRead,
+             summary="Approve a referred case (403 without enough authority or against maker-checker)")
+def approve(request: HttpRequest, ref: str, payload: ReviewAction) -> ApplicationRead:
+    return _read(services.approve(_actor(request), ref, payload.reason_code, payload.note))
+
+
+@router.post("/{ref}/decline", response=ApplicationRead, summary="Decline a referred case")
+def decline(request: HttpRequest, ref: str, payload: ReviewAction) -> ApplicationRead:
+    return _read(services.decline(_actor(request), ref, payload.reason_code, payload.note))
+
+
+@router.post("/{ref}/request-info", response=ApplicationRead, summary="Ask the customer for more information")
+def request_info(request: HttpRequest, ref: str, payload: ReviewAction) -> ApplicationRead:
+    return _read(services.request_info(_actor(request), ref, payload.reason_code, payload.note))
+
+
+@router.post("/{ref}/provide-info", response=ApplicationRead, summary="Answer a request for information")
+def provide_info(request: HttpRequest, ref: str, payload: InfoProvided) -> ApplicationRead:
+    return _read(services.provide_info(_actor(request), ref, payload.inputs, payload.note))
+
+
+@router.post("/{ref}/withdraw", response=ApplicationRead, summary="Withdraw an open application")
+def withdraw(request: HttpRequest, ref: str, payload: Withdrawal) -> ApplicationRead:
+    return _read(services.withdraw(_actor(request), ref, payload.reason))

@@ -1,0 +1,140 @@
+"""Application forms. They carry text only: every rule (amount and term ranges, the customer, required inputs)
+lives in origination.services, so the page, the API and the online form accept exactly the same things; the
+form shows the problems next to the fields and keeps what the applicant typed."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+PURPOSES = [
+    ("consumption", _("Household consumption")), ("car", _("Car purchase")), ("renovation", _("Home renovation")),
+    ("education", _("Education")), ("travel", _("Travel")), ("medical", _("Medical")),
+    ("business", _("Business operation")), ("other", _("Other")),
+]
+EMPLOYMENT = [
+    ("employed", _("Employed")), ("self_employed", _("Self-employed")), ("civil_servant", _("Civil servant")),
+    ("retired", _("Retired")), ("student", _("Student")), ("unemployed", _("Not employed")),
+]
+HOUSING = [("own", _("Own home")), ("rent", _("Renting")), ("free", _("Living with family"))]
+_AMOUNT = {"inputmode": "decimal", "placeholder": _("yuan, e.g. 50000.00")}
+_INT = {"inputmode": "numeric"}
+
+# Applicant data the forms collect, under the names the decision reads (decisions.domain.kernel.KNOWN_INPUTS and
+# the scorecard's features): money in fen, counts as whole numbers.
+INPUT_FIELDS = ("loan_purpose", "monthly_income_minor", "existing_debt_service_minor", "employment",
+                "months_employed", "housing", "dependants")
+_FORM_TO_INPUT = {"loan_purpose": "loan_purpose", "monthly_income": "monthly_income_minor",
+                  "monthly_debt_payments": "existing_debt_service_minor", "employment": "employment",
+                  "months_employed": "months_employed", "housing": "housing", "dependants": "dependants"}
+
+
+def _yuan_to_fen(text: str) -> int:
+    try:
+        amount = Decimal(text.replace(",", "").strip())
+    except InvalidOperation:
+        raise forms.ValidationError(_("Not an amount, e.g. 12345.67.")) from None
+    if not amount.is_finite() or amount < 0:
+        raise forms.ValidationError(_("The amount cannot be negative."))
+    if amount != amount.quantize(Decimal("0.01")):
+        raise forms.ValidationError(_("Amounts have at most 2 decimals (fen)."))
+    return int(amount * 100)
+
+
+def _whole(text: str, most: int) -> int:
+    if not text.strip().isdigit() or int(text) > most:
+        raise forms.ValidationError(_("A whole number from 0 to %(most)s.") % {"most": most})
+    return int(text)
+
+
+class _ApplicationFields(forms.Form):
+    product = forms.ChoiceField(label=_("Product"), choices=[])
+    amount = forms.CharField(label=_("Amount (yuan)"), max_length=30, required=False,
+                             widget=forms.TextInput(attrs=_AMOUNT))
+    term = forms.CharField(label=_("Term (months)"), max_length=4, required=False, widget=forms.TextInput(attrs=_INT))
+    loan_purpose = forms.ChoiceField(label=_("Purpose of the loan"), choices=[("", "—"), *PURPOSES], required=False)
+    monthly_income = forms.CharField(label=_("Monthly income (yuan)"), max_length=30, required=False,
+                                     widget=forms.TextInput(attrs=_AMOUNT))
+    monthly_debt_payments = forms.CharField(label=_("Existing monthly debt payments (yuan)"), max_length=30,
+                                            required=False, widget=forms.TextInput(attrs=_AMOUNT))
+    employment = forms.ChoiceField(label=_("Employment"), choices=[("", "—"), *EMPLOYMENT], required=False)
+    months_employed = forms.CharField(label=_("Months with current employer"), max_length=4, required=False,
+                                      widget=forms.TextInput(attrs=_INT))
+    housing = forms.ChoiceField(label=_("Housing"), choices=[("", "—"), *HOUSING], required=False)
+    dependants = forms.CharField(label=_("Dependants"), max_length=2, required=False,
+                                 widget=forms.TextInput(attrs=_INT))
+
+    def __init__(self, *args: Any, products: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = products
+
+    def clean_monthly_income(self) -> int | None:
+        text = self.cleaned_data.get("monthly_income") or ""
+        return _yuan_to_fen(text) if text.strip() else None
+
+    def clean_monthly_debt_payments(self) -> int | None:
+        text = self.cleaned_data.get("monthly_debt_payments") or ""
+        return _yuan_to_fen(text) if text.strip() else None
+
+    def clean_months_employed(self) -> int | None:
+        text = self.cleaned_data.get("months_employed") or ""
+        return _whole(text, 900) if text.strip() else None
+
+    def clean_dependants(self) -> int | None:
+        text = self.cleaned_data.get("dependants") or ""
+        return _whole(text, 20) if text.strip() else None
+
+    def inputs(self) -> dict[str, Any]:
+        """The applicant data under the decision's names; blanks left out (the customer record fills income;
+        a value the policy needs and nobody has refers the case with that reason)."""
+        out: dict[str, Any] = {}
+        for form_name, input_name in _FORM_TO_INPUT.items():
+            value = self.cleaned_data.get(form_name)
+            if value not in (None, ""):
+                out[input_name] = value
+        return out
+
+    @staticmethod
+    def field_for(input_name: str) -> str:
+        """The form field an input's problem belongs to (services speak of inputs.monthly_income_minor)."""
+        return {v: k for k, v in _FORM_TO_INPUT.items()}.get(input_name, input_name)
+
+
+class OfficerApplicationForm(_ApplicationFields):
+    """A loan officer enters an application at the branch for a customer of the branch."""
+
+    customer_id = forms.CharField(label=_("Customer no."), max_length=12, required=False,
+                                  widget=forms.TextInput(attrs=_INT))
+    field_order = ["customer_id", "product", "amount", "term"]
+
+
+class OnlineApplicationForm(_ApplicationFields):
+    """A customer applies online, for themselves."""
+
+    consent = forms.BooleanField(label=_("I agree that the bank checks my data and credit history for this "
+                                         "application"), required=False)
+
+
+class InfoForm(_ApplicationFields):
+    """The customer (or their officer) answers a request for information: the figures that can change."""
+
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+    KEEP = ("monthly_income", "monthly_debt_payments", "months_employed", "housing", "note")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, products=[], **kwargs)
+        for name in list(self.fields):
+            if name not in self.KEEP:
+                del self.fields[name]
+
+
+class ReviewForm(forms.Form):
+    reason_code = forms.ChoiceField(label=_("Reason"), choices=[])
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+    def __init__(self, *args: Any, reasons: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason_code"].choices = reasons

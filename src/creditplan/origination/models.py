@@ -1,0 +1,105 @@
+"""Applications, the transitions of their state and the approvals on them.
+
+The decision itself lives in the decisions domain (`decision_id`); the figures the review queue filters and
+sorts on (grade, score, approved amount, required approvals) and a snapshot of the decision's explanation are
+copied here when the decision is made, so that the queue is one indexed query and the application page
+shows what the decision said at the time, whatever changes in the decisions domain later.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from creditplan.customers.models import Customer
+from creditplan.org.models import Branch
+from creditplan.origination.domain import Channel, Status
+
+
+class Application(models.Model):
+    ref = models.CharField(max_length=24, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="applications")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+    product = models.CharField(max_length=30)  # loans.Product code
+    currency = models.CharField(max_length=3, default="CNY")
+    amount_minor = models.BigIntegerField()
+    term = models.PositiveIntegerField()  # periods
+    channel = models.CharField(max_length=10, choices=[(c.value, c.value) for c in Channel])
+    inputs = models.JSONField(default=dict)  # applicant data the decision needs, as submitted (+ from the record)
+    status = models.CharField(max_length=20, choices=[(s.value, s.value) for s in Status], default=Status.DRAFT.value)
+    auto_approved = models.BooleanField(default=False)  # straight through: approved with no human touch
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    idempotency_key = models.CharField(max_length=120, unique=True, null=True, blank=True)  # "<user id>:<key>"
+    request_hash = models.CharField(max_length=64, blank=True)  # what the key was first used for
+    # the automated decision (decisions domain), and what of it the queue needs
+    decision = models.ForeignKey("decisions.Decision", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    decision_outcome = models.CharField(max_length=10, blank=True)  # approve | refer | decline
+    score = models.IntegerField(null=True, blank=True)
+    grade = models.CharField(max_length=8, blank=True, db_index=True)
+    approved_amount_minor = models.BigIntegerField(null=True, blank=True)
+    rate_ppm = models.IntegerField(null=True, blank=True)
+    installment_minor = models.BigIntegerField(null=True, blank=True)
+    required_level = models.CharField(max_length=30, blank=True)
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+    quota_status = models.CharField(max_length=20, blank=True)  # reserved, escalated, released, untracked, …
+    reasons = models.JSONField(default=list)
+    decision_snapshot = models.JSONField(default=dict)  # rules fired, limit and price steps, policy version
+    queued_at = models.DateTimeField(null=True, blank=True)  # entered the review queue (age filter, SLA)
+    decided_at = models.DateTimeField(null=True, blank=True)  # final approve / decline
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "queued_at"]), models.Index(fields=["customer", "-id"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_minor__gt=0), name="application_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ref} {self.status}"
+
+
+class Transition(models.Model):
+    """One change of an application's state: from, to, who, when, why. Append-only."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=20, blank=True)  # "" for creation
+    to_status = models.CharField(max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    actor_name = models.CharField(max_length=150)  # "system" for the automated decision
+    reason = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.from_status} → {self.to_status}"
+
+
+class Approval(models.Model):
+    """A reviewer's decision on a referred case: approve (one of the approvals required) or decline, with a
+    reason code. One approval per person per application, enforced by the database as well."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=10)  # approve | decline
+    reason_code = models.CharField(max_length=40)
+    note = models.CharField(max_length=500, blank=True)
+    level = models.CharField(max_length=30, blank=True)  # the authority it was given under
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "user"], condition=models.Q(decision="approve"),
+                                    name="one_approval_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.decision} by {self.user_id}"

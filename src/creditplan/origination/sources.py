@@ -1,0 +1,102 @@
+"""Where origination gathers applicant data beyond what the applicant typed.
+
+The decision's policy reads, besides the applicant's statements and the model's features: age, monthly income,
+residency, an existing overdue, the institution's blacklist and the credit bureau's adverse flags. What the bank
+already knows is taken from its own records (the customer record, its own loan book); the bureau is reached
+through a pluggable client, because every institution contracts its own (PBOC credit reference centre, a
+licensed private bureau, a partner's data):
+
+    CREDITPLAN_BUREAU_CLIENT = "package.module.function"   # Django setting or environment variable
+    def function(customer) -> dict    # e.g. {"bureau_flags": ["court_judgment"], "blacklist": False}
+
+With no client configured the bureau fields stay missing, and a policy rule that needs them refers the case to
+a person, naming the field — an application is never approved on data that was not there. `demo_bureau` is
+the client the demo and the tests configure: it reports a clean file for everybody, and says so in its name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+
+from creditplan.customers.models import Customer
+from creditplan.loans.models import Loan
+
+BureauClient = Callable[[Customer], dict[str, Any]]
+
+
+def _age(birth: dt.date, today: dt.date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def from_records(customer: Customer, today: dt.date) -> dict[str, Any]:
+    """What the institution's own records say: the customer file and the loan book."""
+    known: dict[str, Any] = {}
+    if customer.birth_date:
+        known["age"] = _age(customer.birth_date, today)
+    if customer.monthly_income_minor is not None and customer.currency == "CNY":
+        known["monthly_income_minor"] = int(customer.monthly_income_minor)
+    if customer.region_code:
+        known["region_code"] = customer.region_code
+    if customer.industry_code:
+        known["industry_code"] = customer.industry_code
+    if customer.kind == "individual" and customer.id_number_enc:
+        known["residency"] = "resident"  # a mainland resident identity number (GB 11643) is on file
+    return known
+
+
+def overdue_at_this_bank(customer: Customer) -> bool:
+    """Any of the customer's loans at this institution past due today (the bank's own book)."""
+    return Loan.objects.filter(customer=customer, dpd__gt=0).exclude(status="closed").exists()
+
+
+def _configured() -> str:
+    return str(getattr(settings, "CREDITPLAN_BUREAU_CLIENT", "") or os.environ.get("CREDITPLAN_BUREAU_CLIENT", ""))
+
+
+@cache
+def _load(path: str) -> BureauClient:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def bureau(customer: Customer) -> dict[str, Any]:
+    """The bureau's answer through the configured client, or nothing when none is configured."""
+    path = _configured()
+    if not path:
+        return {}
+    answer = _load(path)(customer)
+    return {k: v for k, v in dict(answer or {}).items() if k in ("bureau_flags", "blacklist", "existing_overdue")}
+
+
+def demo_bureau(customer: Customer) -> dict[str, Any]:
+    """Demo and tests only: a clean bureau file for every customer (no flags, not blacklisted)."""
+    return {"bureau_flags": [], "blacklist": False}
+
+
+def _said_yes(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value > 0
+    return isinstance(value, str) and value.strip().lower() in ("true", "yes", "y", "1", "是")
+
+
+def gather(customer: Customer, stated: dict[str, Any], today: dt.date, *, overdue_here: bool | None = None
+           ) -> dict[str, Any]:
+    """The decision's inputs: the bank's records and the bureau fill what the applicant did not state.
+
+    `existing_overdue` is the institution's own book (other lenders' arrears are the bureau's flags), or'ed with
+    what the bureau and the applicant say: nobody can state an overdue away."""
+    external = bureau(customer)
+    out = {**from_records(customer, today), **external, **stated}
+    here = overdue_at_this_bank(customer) if overdue_here is None else overdue_here  # the caller may have read it
+    out["existing_overdue"] = (here or _said_yes(external.get("existing_overdue"))
+                               or _said_yes(stated.get("existing_overdue")))
+    return out

@@ -1,0 +1,388 @@
+"""Application pages: the review queue (HTMX filters), the branch form for loan officers, the online form for
+customers (instant outcome), and the application page that shows the whole case with the review actions the
+user may take. Views only call services; amounts arrive in fen and are shown in yuan."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from creditplan.core.errors import CreditplanError, FieldProblem, NotFound
+from creditplan.core.money import Money
+from creditplan.org import services as org
+from creditplan.org.domain import Perm
+from creditplan.origination import services
+from creditplan.origination.forms import (
+    INPUT_FIELDS,
+    InfoForm,
+    OfficerApplicationForm,
+    OnlineApplicationForm,
+    ReviewForm,
+)
+from creditplan.web.views import problem_text
+
+STATUS_LABELS = {
+    "draft": gettext_lazy("Draft"), "submitted": gettext_lazy("Submitted"), "approved": gettext_lazy("Approved"),
+    "referred": gettext_lazy("In review"), "declined": gettext_lazy("Declined"),
+    "info_requested": gettext_lazy("Information requested"), "contract_offered": gettext_lazy("Contract offered"),
+    "signed": gettext_lazy("Signed"), "ready_to_disburse": gettext_lazy("Ready to disburse"),
+    "disbursed": gettext_lazy("Disbursed"), "withdrawn": gettext_lazy("Withdrawn"), "expired": gettext_lazy("Expired"),
+}
+QUOTA_LABELS = {
+    "reserved": gettext_lazy("Reserved"), "escalated": gettext_lazy("Escalated"), "released": gettext_lazy("Released"),
+    "expired": gettext_lazy("Expired"), "refused": gettext_lazy("Refused by the plan"),
+    "unavailable": gettext_lazy("No quota available"), "untracked": gettext_lazy("Not tracked (no active plan)"),
+    "not_checked": gettext_lazy("Not checked"), "not_requested": gettext_lazy("Not checked"),
+}
+CHANNEL_LABELS = {"web": gettext_lazy("Online"), "api": gettext_lazy("Mobile / API"),
+                  "branch": gettext_lazy("Branch")}
+REASON_LABELS = {
+    "within_policy": gettext_lazy("Within policy"), "compensating_factors": gettext_lazy("Compensating factors"),
+    "income_verified": gettext_lazy("Income verified"), "existing_customer": gettext_lazy("Good existing customer"),
+    "insufficient_income": gettext_lazy("Insufficient income"), "high_debt_burden": gettext_lazy("Debt burden too high"),
+    "credit_history": gettext_lazy("Credit history"), "incomplete_information": gettext_lazy("Incomplete information"),
+    "policy_exception_refused": gettext_lazy("Policy exception refused"),
+    "fraud_suspected": gettext_lazy("Fraud suspected"), "income_proof": gettext_lazy("Proof of income"),
+    "id_document": gettext_lazy("Identity document"), "employment": gettext_lazy("Employment details"),
+    "bank_statements": gettext_lazy("Bank statements"), "other": gettext_lazy("Other"),
+}
+INPUT_LABELS = {
+    "loan_purpose": gettext_lazy("Purpose of the loan"), "monthly_income_minor": gettext_lazy("Monthly income (yuan)"),
+    "existing_debt_service_minor": gettext_lazy("Existing monthly debt payments (yuan)"),
+    "employment": gettext_lazy("Employment"), "months_employed": gettext_lazy("Months with current employer"),
+    "housing": gettext_lazy("Housing"), "dependants": gettext_lazy("Dependants"), "age": gettext_lazy("Age"),
+    "residency": gettext_lazy("Residency"), "region_code": gettext_lazy("Region"),
+    "industry_code": gettext_lazy("Industry"), "existing_overdue": gettext_lazy("Overdue loan"),
+    "blacklist": gettext_lazy("On the blacklist"), "bureau_flags": gettext_lazy("Credit bureau flags"),
+    "segment": gettext_lazy("Customer segment"),
+}
+_TEXT = {
+    "maker_checker": gettext_lazy("Maker-checker: whoever entered or reviewed an application cannot approve it."),
+    "insufficient_authority": gettext_lazy("Your approval authority is not enough for this application."),
+    "already_approved": gettext_lazy("You have already approved this application; a second, different approver "
+                                     "is needed."),
+    "not_in_review": gettext_lazy("This application is not in review any more."),
+    "quota_exceeded": gettext_lazy("The credit-plan quota is used up: the approval is refused."),
+    "concentration_exceeded": gettext_lazy("The concentration limit for this customer would be exceeded."),
+    "unknown_customer": gettext_lazy("No such customer in your branch."),
+    "customer_inactive": gettext_lazy("The customer is archived."),
+    "unknown_product": gettext_lazy("No such product."),
+    "product_inactive": gettext_lazy("This product is not offered."),
+    "amount_out_of_range": gettext_lazy("The amount is outside the product's range."),
+    "term_out_of_range": gettext_lazy("The term is outside the product's range."),
+    "term_format": gettext_lazy("The term is a whole number of months."),
+    "unknown_reason_code": gettext_lazy("Choose a reason."),
+    "illegal_transition": gettext_lazy("This step is not possible in the application's current state."),
+    "not_positive": gettext_lazy("The amount must be positive."),
+    "sub_minor_amount": gettext_lazy("Amounts have at most 2 decimals (fen)."),
+    "invalid_amount": gettext_lazy("Not an amount, e.g. 12345.67."),
+    "application_not_found": gettext_lazy("No such application."),
+    "idempotency_key_reused": gettext_lazy("This request was already used for a different application."),
+}
+
+
+def origination_problem(code: str, message: str) -> str:
+    """A product error in the page's language; the authority refusal keeps the matrix's own explanation."""
+    text = _TEXT.get(code)
+    if text is None or (get_language() or "en").startswith("en"):
+        return problem_text(code, message)
+    if code == "insufficient_authority" and ":" in message:
+        return f"{text} ({message.split(':', 1)[1].strip()})"
+    return str(text)
+
+
+def yuan(minor: int | None, currency: str = "CNY") -> Any:
+    return None if minor is None else Money(minor, currency).amount
+
+
+def _reraise_access(exc: CreditplanError) -> None:
+    if exc.http_status in (401, 404) or (exc.http_status == 403 and exc.code == "permission_denied"):
+        raise exc
+
+
+def _product_choices() -> list[tuple[str, str]]:
+    return [(p.code, f"{p.name} ({yuan(p.min_amount_minor)}–{yuan(p.max_amount_minor)}, "
+                     f"{p.min_term}–{p.max_term})") for p in services.products_on_offer()]
+
+
+def _row(v: services.ApplicationView) -> dict[str, Any]:
+    return {"v": v, "status_label": STATUS_LABELS.get(v.status, v.status),
+            "channel_label": CHANNEL_LABELS.get(v.channel, v.channel)}
+
+
+# --- the queue and lists -------------------------------------------------------------------------------------
+
+QUEUE_FILTERS = ("branch", "product", "grade", "min_amount", "max_amount", "min_age_hours", "scope", "status")
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.role == "customer" or not org.may(user, Perm.APPLICATION_REVIEW) or request.GET.get("view") == "all":
+        rows = [_row(v) for v in services.list_applications(user)]
+        return render(request, "origination/list.html", {
+            "rows": rows, "may_submit": services.may_submit(user), "is_customer": user.role == "customer",
+            "may_review": org.may(user, Perm.APPLICATION_REVIEW)})
+    filters = {k: request.GET.get(k, "").strip() for k in QUEUE_FILTERS}
+    error = ""
+    try:
+        items = services.review_queue(user, {k: v for k, v in filters.items() if v})
+    except CreditplanError as exc:
+        _reraise_access(exc)
+        items, error = [], origination_problem(exc.code, exc.message)
+    rows = [dict(_row(i.application), item=i) for i in items]
+    ctx = {"rows": rows, "filters": filters, "error": error, "branches": services.branch_choices(user),
+           "products": [(p.code, p.name) for p in services.products_on_offer()],
+           "may_submit": services.may_submit(user), "may_approve": org.may(user, Perm.APPLICATION_APPROVE),
+           "age_choices": [("", _("Any age")), ("24", _("Waiting > 1 day")), ("72", _("Waiting > 3 days")),
+                           ("168", _("Waiting > 7 days"))]}
+    template = "origination/_queue_rows.html" if request.htmx else "origination/queue.html"  # type: ignore[attr-defined]
+    return render(request, template, ctx)
+
+
+# --- submitting ----------------------------------------------------------------------------------------------
+
+def _add_errors(form: Any, exc: CreditplanError) -> None:
+    for p in exc.problems or [FieldProblem("", exc.message, exc.code)]:
+        name = form.field_for(p.field.split(".", 1)[1]) if p.field.startswith("inputs.") else p.field
+        form.add_error(name if name in form.fields else None, origination_problem(p.code, p.message))
+
+
+@login_required
+def create(request: HttpRequest) -> HttpResponse:
+    """A loan officer enters an application at the branch."""
+    user = request.user
+    org.require(user, Perm.APPLICATION_CREATE)
+    form = OfficerApplicationForm(request.POST or None, products=_product_choices(),
+                                  initial={"customer_id": request.GET.get("customer", ""), "term": "12"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            view = services.submit_application(
+                user, customer_id=form.cleaned_data["customer_id"], product=form.cleaned_data["product"],
+                amount=form.cleaned_data["amount"], term=form.cleaned_data["term"], inputs=form.inputs(),
+                channel="branch", idempotency_key=request.POST.get("idempotency_key") or None)
+        except CreditplanError as exc:
+            _reraise_access(exc)
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _outcome_message(view))
+            return redirect("origination:application", ref=view.ref)
+    return render(request, "origination/form.html", {"form": form, "token": _form_token()},
+                  status=422 if form.errors else 200)
+
+
+def _form_token() -> str:
+    """A one-off key the form posts back: pressing submit twice (or reloading) cannot create two applications."""
+    import secrets
+
+    return "form-" + secrets.token_urlsafe(16)
+
+
+def _outcome_message(v: services.ApplicationView) -> str:
+    if v.status == "approved":
+        return _("Application %(ref)s approved: %(amount)s yuan.") % {
+            "ref": v.ref, "amount": f"{v.approved_amount or v.amount:,.2f}"}
+    if v.status == "referred":
+        return _("Application %(ref)s was referred to an approver for review.") % {"ref": v.ref}
+    return _("Application %(ref)s: %(status)s.") % {"ref": v.ref, "status": STATUS_LABELS.get(v.status, v.status)}
+
+
+@login_required
+def apply(request: HttpRequest) -> HttpResponse:
+    """A customer applies online for themselves and sees the outcome at once."""
+    user = request.user
+    org.require(user, Perm.APPLICATION_APPLY)
+    customer_id = services.own_customer_id(user)
+    form = OnlineApplicationForm(request.POST or None, products=_product_choices(), initial={"term": "12"})
+    if request.method == "POST" and form.is_valid():
+        if customer_id is None:
+            form.add_error(None, _("Your log-in is not linked to a customer record yet: please visit a branch."))
+        elif not form.cleaned_data.get("consent"):
+            form.add_error("consent", _("Please agree so that we can assess your application."))
+        else:
+            try:
+                view = services.submit_application(
+                    user, customer_id=customer_id, product=form.cleaned_data["product"],
+                    amount=form.cleaned_data["amount"], term=form.cleaned_data["term"], inputs=form.inputs(),
+                    channel="web", idempotency_key=request.POST.get("idempotency_key") or None)
+            except CreditplanError as exc:
+                _reraise_access(exc)
+                _add_errors(form, exc)
+            else:
+                return redirect("origination:application", ref=view.ref)
+    return render(request, "origination/apply.html", {"form": form, "token": _form_token(),
+                                                      "linked": customer_id is not None},
+                  status=422 if form.errors else 200)
+
+
+# --- the case --------------------------------------------------------------------------------------------
+
+def _reason_choices(action: str) -> list[tuple[str, Any]]:
+    return [(c, REASON_LABELS.get(c, c)) for c in services.reason_codes(action)]
+
+
+def _case(request: HttpRequest, ref: str, *, error: str = "", status: int = 200,
+          forms: dict[str, Any] | None = None) -> HttpResponse:
+    user = request.user
+    case = services.application_case(user, ref)
+    v = case.application
+    if user.role == "customer":
+        zh = not (get_language() or "zh").startswith("en")
+        return render(request, "origination/outcome.html", {
+            "case": case, "v": v, "reasons": v.reasons_zh if zh else v.reasons,
+            "apr_pct": _pct(v.decision.get("apr")), "rate_pct": _pct(v.rate), "status_label": STATUS_LABELS.get(v.status, v.status), "error": error,
+            "inputs": [(INPUT_LABELS.get(k, k), _shown(k, val)) for k, val in v.inputs.items() if k in INPUT_FIELDS],
+            "info_form": InfoForm(prefix="info"),
+        }, status=status)
+    forms = forms or {}
+    decision = v.decision
+    zh = not (get_language() or "zh").startswith("en")
+    ctx = {
+        "case": case, "v": v, "error": error, "status_label": STATUS_LABELS.get(v.status, v.status),
+        "channel_label": CHANNEL_LABELS.get(v.channel, v.channel),
+        "inputs": [(INPUT_LABELS.get(k, k), k, _shown(k, val)) for k, val in sorted(v.inputs.items())],
+        "rules": [_rule(r, zh) for r in decision.get("rules_fired") or []],
+        "limit_steps": [_step(x, zh) for x in decision.get("limit_steps") or []],
+        "price_steps": [_step(x, zh) for x in decision.get("price_steps") or []],
+        "reasons": v.reasons_zh if zh else v.reasons, "policy_version": decision.get("policy_version"),
+        "apr_pct": _pct(decision.get("apr")), "rate_pct": _pct(v.rate),
+        "quota_label": QUOTA_LABELS.get(v.quota_status, v.quota_status), "info_form_customer": InfoForm(prefix="info"),
+        "transitions": [{"t": t, "from_label": STATUS_LABELS.get(t.from_status, t.from_status),
+                         "to_label": STATUS_LABELS.get(t.to_status, t.to_status)} for t in case.transitions],
+        "approvals": [{"a": a, "reason_label": REASON_LABELS.get(a.reason_code, a.reason_code)}
+                      for a in case.approvals],
+        "quotas": [{"q": q, "limit": yuan(q.limit_minor), "reserved": yuan(q.reserved_minor),
+                    "consumed": yuan(q.consumed_minor), "available": yuan(q.available_minor)} for q in case.quotas],
+        "approve_form": forms.get("approve") or ReviewForm(reasons=_reason_choices("approve"), prefix="approve"),
+        "decline_form": forms.get("decline") or ReviewForm(reasons=_reason_choices("decline"), prefix="decline"),
+        "info_form": forms.get("info") or ReviewForm(reasons=_reason_choices("request_info"), prefix="info"),
+        "decision_url": _decision_url(v.decision_id),
+    }
+    return render(request, "origination/detail.html", ctx, status=status)
+
+
+def _pct(value: Any) -> str:
+    """A rate as a fraction ("0.0495" or Decimal) → "4.95 %" (exact to the hundredth of a percent)."""
+    if value in (None, "", "0"):
+        return ""
+    try:
+        return f"{Decimal(str(value)) * 100:.2f} %"
+    except InvalidOperation:
+        return str(value)
+
+
+def _rule(r: Any, zh: bool) -> dict[str, Any]:
+    """A fired rule as the page shows it: its table, its message in the page's language, its outcome."""
+    if not isinstance(r, dict):
+        return {"text": str(r), "table": "", "outcome": "", "reason": "", "set_aside": False}
+    text = r.get("message_zh" if zh else "message_en") or r.get("description") or r.get("reason") or ""
+    return {"text": text, "table": r.get("table", ""), "outcome": r.get("outcome", ""), "reason": r.get("reason", ""),
+            "set_aside": bool(r.get("set_aside"))}
+
+
+def _step(x: Any, zh: bool) -> str:
+    if isinstance(x, dict):
+        return str(x.get("zh" if zh else "en") or x.get("en") or x.get("step") or "")
+    return str(x)
+
+
+def _shown(key: str, value: Any) -> Any:
+    """Fen as yuan for people (the inputs keep the decision's units)."""
+    if key.endswith("_minor") and isinstance(value, int) and not isinstance(value, bool):
+        return f"{yuan(value):,.2f}"
+    if isinstance(value, list):
+        return ", ".join(str(x) for x in value) or "—"
+    return value
+
+
+def _decision_url(decision_id: int | None) -> str:
+    from django.urls import NoReverseMatch, reverse
+
+    if decision_id is None:
+        return ""
+    try:
+        return reverse("decisions:decision", args=[decision_id])
+    except NoReverseMatch:
+        return ""
+
+
+@login_required
+def application(request: HttpRequest, ref: str) -> HttpResponse:
+    return _case(request, ref)
+
+
+def _review(request: HttpRequest, ref: str, action: str) -> HttpResponse:
+    prefix = {"approve": "approve", "decline": "decline", "request_info": "info"}[action]
+    form = ReviewForm(request.POST, reasons=_reason_choices(action), prefix=prefix)
+    if not form.is_valid():
+        return _case(request, ref, error=_("Choose a reason."), status=422, forms={prefix: form})
+    fn = {"approve": services.approve, "decline": services.decline, "request_info": services.request_info}[action]
+    try:
+        v = fn(request.user, ref, form.cleaned_data["reason_code"], form.cleaned_data["note"])
+    except CreditplanError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _case(request, ref, error=origination_problem(exc.code, exc.message), status=exc.http_status,
+                     forms={prefix: form})
+    if action == "approve" and v.status == "referred":
+        messages.success(request, _("Your approval is recorded (%(n)s of %(m)s): a second approver must also "
+                                    "approve.") % {"n": v.approvals, "m": v.required_approvals})
+    else:
+        messages.success(request, _("Application %(ref)s: %(status)s.") % {
+            "ref": v.ref, "status": STATUS_LABELS.get(v.status, v.status)})
+    return redirect("origination:application", ref=ref)
+
+
+@login_required
+@require_POST
+def approve(request: HttpRequest, ref: str) -> HttpResponse:
+    return _review(request, ref, "approve")
+
+
+@login_required
+@require_POST
+def decline(request: HttpRequest, ref: str) -> HttpResponse:
+    return _review(request, ref, "decline")
+
+
+@login_required
+@require_POST
+def request_info(request: HttpRequest, ref: str) -> HttpResponse:
+    return _review(request, ref, "request_info")
+
+
+@login_required
+@require_POST
+def provide_info(request: HttpRequest, ref: str) -> HttpResponse:
+    form = InfoForm(request.POST, prefix="info")
+    if not form.is_valid():
+        return _case(request, ref, error=" ".join(str(e) for errs in form.errors.values() for e in errs), status=422)
+    try:
+        services.provide_info(request.user, ref, form.inputs(), form.cleaned_data.get("note", ""))
+    except CreditplanError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _case(request, ref, error=origination_problem(exc.code, exc.message), status=exc.http_status)
+    messages.success(request, _("Thank you: your application is back in review."))
+    return redirect("origination:application", ref=ref)
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, ref: str) -> HttpResponse:
+    try:
+        services.withdraw(request.user, ref, request.POST.get("reason", ""))
+    except CreditplanError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _case(request, ref, error=origination_problem(exc.code, exc.message), status=exc.http_status)
+    messages.success(request, _("The application was withdrawn."))
+    return redirect("origination:application", ref=ref)

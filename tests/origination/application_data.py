@@ -1,0 +1,84 @@
+"""Test data for the origination tests: a hand-made scorecard, the consumer product and applicant inputs.
+
+The scorecard (as in tests/decisions): 470 points + months_employed (<12: 10, <36: 30, else 50) + housing (own 40,
+rent 20, free 10). With the default consumer cut-offs (approve ≥ 530, refer 505–530, decline < 505):
+  GOOD: owner, 5 years in the job → 560 → approve straight through up to the grade's auto-approval amount;
+  REFER: renter, 2 years → 520 → referred;   DECLINE: lodger, 6 months → 490 → declined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+TINY_SCORECARD: dict[str, Any] = {
+    "format": "creditplan.model/1", "kind": "scorecard", "name": "tiny",
+    "inputs": [{"name": "months_employed", "type": "numeric"}, {"name": "housing", "type": "categorical"}],
+    "derived": [], "scaling": {"pdo": 20.0, "base_odds": 50.0, "base_score": 600.0},
+    "master_scale": [{"grade": g, "pd_max": p} for g, p in
+                     (("A", 0.02), ("B", 0.05), ("C", 0.10), ("D", 0.20), ("E", 0.35), ("F", 0.50), ("G", 1.0))],
+    "reason_texts": {"months_employed": {"en": "Time in current job", "zh": "现职工作年限"},
+                     "housing": {"en": "Housing", "zh": "住房情况"}},
+    "scorecard": {"intercept_points": 470.0, "features": [
+        {"name": "months_employed", "type": "numeric", "splits": [12.0, 36.0], "points": [10.0, 30.0, 50.0],
+         "missing_points": 10.0, "special_codes": [], "special_points": 0.0},
+        {"name": "housing", "type": "categorical", "bins": [["own"], ["rent"], ["free"]],
+         "points": [40.0, 20.0, 10.0], "missing_points": 15.0, "unseen_bin": 2}]},
+}
+
+CONSUMER = {"code": "consumer", "name": "个人消费贷", "min_amount": "1000", "max_amount": "2000000", "min_term": 3,
+            "max_term": 60, "method": "equal-installment", "day_count": "30/360", "rate": "0.0435",
+            "rate_floor": "0.03", "rate_cap": "0.18", "lpr_tenor": "1y"}
+
+# a clean applicant: every field the default knock-outs read, and the scorecard's features (score 560)
+GOOD: dict[str, Any] = {"loan_purpose": "consumption", "age": 35, "monthly_income_minor": 3_000_000,
+                        "existing_debt_service_minor": 200_000, "residency": "resident", "blacklist": False,
+                        "bureau_flags": [], "existing_overdue": False, "months_employed": 60, "housing": "own"}
+REFER = {**GOOD, "months_employed": 24, "housing": "rent"}  # 520: the review zone
+DECLINE = {**GOOD, "months_employed": 6, "housing": "free"}  # 490: below the cut-off
+
+
+
+
+def make_world(bank: dict[str, Any]) -> dict[str, Any]:
+    """bank + risk2 and three more approvers (BJ01 sub-branch, BJ branch, head office), the consumer product
+    (1,000–2,000,000 yuan, 3–60 months), LPR 1y 3.45 %, the tiny champion, default policies, a plan with ample
+    quota (BJ hard 20 m, SH soft 5 m), three customers in BJ01 (the first with a log-in of their own: the
+    `customer` user) and one in SH01."""
+    today = dt.date.today()
+    from creditplan.customers import services as customers
+    from creditplan.decisions import services as decisions
+    from creditplan.loans import services as loans
+    from creditplan.org import services as org
+    from creditplan.plans import services as plans
+    from creditplan.scoring import services as scoring
+    from factories import PASSWORD, individual
+
+    risk2 = org.create_user(None, username="risk2", password=PASSWORD, role="risk_manager", branch_code="HO")
+    approver_bj01 = org.create_user(None, username="approver_bj01", password=PASSWORD, role="approver",
+                                    branch_code="BJ01")
+    approver_ho = org.create_user(None, username="approver_ho", password=PASSWORD, role="approver", branch_code="HO")
+    approver_bj2 = org.create_user(None, username="approver_bj2", password=PASSWORD, role="approver", branch_code="BJ")
+    loans.create_product(bank["risk"], **CONSUMER)
+    loans.set_lpr(bank["risk"], tenor="1y", effective_date=today - dt.timedelta(days=30), rate="0.0345")
+    v = scoring.register_version(bank["risk"], model_name="retail-pd", artifact=TINY_SCORECARD,
+                                 report_html="<p>hand-made</p>")
+    scoring.validate_version(bank["risk"], v.id)
+    scoring.approve_version(risk2, v.id)
+    scoring.promote_champion(bank["risk"], v.id)
+    decisions.seed_default_policies()
+    p = plans.create_plan(bank["planner"], code="orig-plan", name="进件测试计划",
+                          period_start=today.replace(month=1, day=1), period_end=today.replace(month=12, day=31),
+                          net_capital="1000000000", new_lending_limit="50000000", balance_limit="40000000")
+    plans.split_quota(bank["planner"], p.root.id, [
+        {"branch": "BJ", "new_lending_limit": "20000000", "balance_limit": "15000000"},
+        {"branch": "SH", "new_lending_limit": "5000000", "balance_limit": "4000000", "control_mode": "soft"},
+    ])
+    plans.activate_plan(bank["planner"], p.id)
+    ids = [customers.create_customer(bank["officer_bj"], individual(n, branch="BJ01")).id for n in (1, 2, 3)]
+    sh = customers.create_customer(bank["officer_sh"], individual(4, branch="SH01")).id
+    customers.link_customer_user(ids[0], bank["customer"])
+    return {**bank, "risk2": risk2, "approver_bj01": approver_bj01, "approver_ho": approver_ho,
+            "approver_bj2": approver_bj2, "plan": p, "customers": ids, "customer_sh": sh}
+
+
