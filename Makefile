@@ -21,7 +21,8 @@ install: $(STAMP)
 demo: install
 	$(BIN)/creditplan migrate -v0
 	$(BIN)/creditplan seed-demo
-	$(BIN)/creditplan serve --host 127.0.0.1 --port 8000
+	CREDITPLAN_BUREAU_CLIENT=creditplan.origination.sources.demo_bureau \
+	  $(BIN)/creditplan serve --host 127.0.0.1 --port 8000
 
 system-deps:
 	bash scripts/install-system-deps.sh

@@ -106,8 +106,11 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register() -> None:
     from creditplan.customers.api import router as customers_router
+    from creditplan.decisions.api import router as decisions_router
     from creditplan.ledger.api import router as ledger_router
+    from creditplan.loans.api import router as loans_router
     from creditplan.org.api import router as org_router
+    from creditplan.origination.api import router as origination_router
     from creditplan.plans.api import router as plans_router
     from creditplan.scoring.api import router as scoring_router
 
@@ -116,6 +119,9 @@ def _register() -> None:
     api.add_router("/ledger", ledger_router)
     api.add_router("/models", scoring_router)
     api.add_router("/plans", plans_router)
+    api.add_router("/loans", loans_router)
+    api.add_router("/decisions", decisions_router)
+    api.add_router("/applications", origination_router)
 
 
 _register()

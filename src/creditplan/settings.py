@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "creditplan.ledger",
     "creditplan.scoring",
     "creditplan.plans",
+    "creditplan.loans",
+    "creditplan.decisions",
+    "creditplan.origination",
     "creditplan.web",
 ]
 

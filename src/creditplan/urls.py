@@ -9,5 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("models/", include("creditplan.scoring.urls")),
     path("plans/", include("creditplan.plans.urls")),
+    path("loans/", include("creditplan.loans.urls")),
+    path("decisions/", include("creditplan.decisions.urls")),
+    path("applications/", include("creditplan.origination.urls")),
     path("", include("creditplan.web.urls")),
 ]

@@ -15,7 +15,8 @@ from factories import PASSWORD
 
 def test_every_role_has_a_label_and_a_permission_set():
     assert set(ROLE_PERMISSIONS) == set(Role)
-    assert ROLE_PERMISSIONS[Role.CUSTOMER] == frozenset()
+    # a customer may apply and follow their own applications, nothing a member of staff may do
+    assert ROLE_PERMISSIONS[Role.CUSTOMER] == frozenset({Perm.APPLICATION_VIEW, Perm.APPLICATION_APPLY})
     assert has_perm("admin", Perm.USER_MANAGE) and not has_perm("loan_officer", Perm.USER_MANAGE)
     assert not has_perm("risk_manager", Perm.CUSTOMER_VIEW_PII)
     assert not has_perm("no-such-role", Perm.CUSTOMER_VIEW)

@@ -38,6 +38,25 @@ class Perm(StrEnum):
     PLAN_MANAGE = "plan.manage"
     QUOTA_RESERVE = "plan.reserve"
     QUOTA_REQUEST = "plan.request_adjustment"
+    LOAN_VIEW = "loan.view"
+    LOAN_DISBURSE = "loan.disburse"
+    LOAN_REPAY = "loan.repay"
+    LOAN_REVERSE = "loan.reverse"
+    LOAN_RESTRUCTURE = "loan.restructure"
+    LOAN_WRITE_OFF = "loan.write_off"
+    PRODUCT_MANAGE = "loan.product_manage"
+    CLOSE_RUN = "loan.close_run"
+    GL_VIEW = "loan.gl_view"
+    DECISION_MAKE = "decision.make"
+    DECISION_VIEW = "decision.view"
+    POLICY_VIEW = "policy.view"
+    POLICY_EDIT = "policy.edit"
+    POLICY_APPROVE = "policy.approve"
+    APPLICATION_VIEW = "application.view"  # customers: their own applications only
+    APPLICATION_APPLY = "application.apply"  # a customer applies for themselves (online, mobile API)
+    APPLICATION_CREATE = "application.create"  # staff enter an application for a customer
+    APPLICATION_REVIEW = "application.review"  # examine a referred case, ask for more information
+    APPLICATION_APPROVE = "application.approve"  # decide a referred case, within the authority matrix
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -51,26 +70,34 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.ADMIN: ("Administrator", "系统管理员"),
 }
 
-_STAFF_READ = {Perm.CUSTOMER_VIEW}
+_STAFF_READ = {Perm.CUSTOMER_VIEW, Perm.LOAN_VIEW}
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.CUSTOMER: frozenset(),
+    Role.CUSTOMER: frozenset({Perm.APPLICATION_VIEW, Perm.APPLICATION_APPLY}),  # their own applications
     Role.LOAN_OFFICER: frozenset(
         _STAFF_READ | {Perm.CUSTOMER_CREATE, Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE,
-                       Perm.PLAN_VIEW, Perm.QUOTA_REQUEST}
+                       Perm.PLAN_VIEW, Perm.QUOTA_REQUEST, Perm.LOAN_REPAY, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
+                       Perm.APPLICATION_VIEW, Perm.APPLICATION_CREATE, Perm.APPLICATION_REVIEW}
     ),
     Role.APPROVER: frozenset(
         _STAFF_READ | {Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE, Perm.PLAN_VIEW, Perm.QUOTA_RESERVE,
-                       Perm.QUOTA_REQUEST}
+                       Perm.QUOTA_REQUEST, Perm.LOAN_RESTRUCTURE, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
+                       Perm.POLICY_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE}
     ),
+    # risk managers write policies; publishing needs a second risk manager (four eyes, checked in decisions)
     Role.RISK_MANAGER: frozenset(
-        _STAFF_READ | {Perm.MODEL_VIEW, Perm.MODEL_MANAGE, Perm.MODEL_APPROVE, Perm.MODEL_SCORE, Perm.PLAN_VIEW}
+        _STAFF_READ | {Perm.MODEL_VIEW, Perm.MODEL_MANAGE, Perm.MODEL_APPROVE, Perm.MODEL_SCORE, Perm.PLAN_VIEW,
+                       Perm.LOAN_WRITE_OFF, Perm.PRODUCT_MANAGE, Perm.GL_VIEW, Perm.DECISION_VIEW,
+                       Perm.POLICY_VIEW, Perm.POLICY_EDIT, Perm.POLICY_APPROVE, Perm.APPLICATION_VIEW,
+                       Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE}
     ),
-    Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE}),
+    Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW}),
     Role.OPERATIONS: frozenset(
         _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII, Perm.PLAN_VIEW,
-                       Perm.QUOTA_RESERVE}
+                       Perm.QUOTA_RESERVE, Perm.LOAN_DISBURSE, Perm.LOAN_REPAY, Perm.LOAN_REVERSE, Perm.CLOSE_RUN,
+                       Perm.GL_VIEW, Perm.DECISION_VIEW, Perm.APPLICATION_VIEW}
     ),
-    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.MODEL_VIEW, Perm.PLAN_VIEW}),
+    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.MODEL_VIEW, Perm.PLAN_VIEW, Perm.GL_VIEW,
+                                           Perm.DECISION_VIEW, Perm.POLICY_VIEW, Perm.APPLICATION_VIEW}),
     Role.ADMIN: frozenset(set(Perm)),
 }
 

@@ -219,7 +219,7 @@ def set_challenger(actor: Any, model_name: str, version_id: int | None, pct: int
 
 # --- serving -----------------------------------------------------------------------------------------
 
-_cache: dict[int, Any] = {}
+_cache: dict[int, tuple[str, Any]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -229,9 +229,13 @@ def _compiled(version_id: int) -> tuple[ModelVersion, Any]:
     except ModelVersion.DoesNotExist:
         raise NotFound(f"model version {version_id} not found", code="model_not_found")
     with _cache_lock:
-        compiled = _cache.get(version.pk)
-        if compiled is None:  # artifacts are immutable once stored, so a per-process cache is always right
-            compiled = _cache[version.pk] = engine.compile_artifact(json.loads(version.artifact))
+        # Artifacts are immutable once stored, so a per-process cache is right; it is keyed by the artifact's
+        # SHA-256 too, so a version number reused by another database (a restore, a test run) is never served
+        # the wrong artifact.
+        sha, compiled = _cache.get(version.pk, ("", None))
+        if compiled is None or sha != version.artifact_sha256:
+            compiled = engine.compile_artifact(json.loads(version.artifact))
+            _cache[version.pk] = (version.artifact_sha256, compiled)
     return version, compiled
 
 
@@ -246,18 +250,45 @@ def score_records(actor: Any, version_id: int, records: list[dict[str, Any]]) ->
     return engine.score_records(compiled, records)
 
 
+@dataclass(frozen=True)
+class ServingModel:
+    """What choosing the version that serves an application reads about a model: its challenger and share, and
+    its champion (the highest-numbered version in status champion). The decision engine reads these for every
+    model in one statement with the rest of its configuration (decisions.services), `champion_for` by the ORM;
+    both route through `serving_version`, so they cannot disagree."""
+
+    name: str
+    challenger_id: int | None
+    challenger_pct: int
+    champion_id: int | None
+
+
+def serving_version(model: ServingModel, application_key: str) -> int:
+    """The challenger for its share of application keys (a stable hash), else the champion."""
+    if model.challenger_id and use_challenger(application_key, model.challenger_pct):
+        return model.challenger_id
+    if model.champion_id is None:
+        raise Conflict(f"model {model.name} has no champion", code="no_champion")
+    return model.champion_id
+
+
+def serving_version_in(models: dict[str, ServingModel], model_name: str, application_key: str) -> int:
+    """`champion_for` over models already read (keyed by name): the same errors for the same cases."""
+    model = models.get(_model_name(model_name))
+    if model is None:
+        raise NotFound(f"model {model_name} not found", code="model_not_found")
+    return serving_version(model, application_key)
+
+
 def champion_for(model_name: str, application_key: str) -> int:
     """The version that serves this application: the challenger for its share of keys, else the champion."""
     try:
         model = ScoringModel.objects.get(name=_model_name(model_name))
     except ScoringModel.DoesNotExist:
         raise NotFound(f"model {model_name} not found", code="model_not_found")
-    if model.challenger_id and use_challenger(application_key, model.challenger_pct):
-        return model.challenger_id
     champion = model.versions.filter(status=ModelStatus.CHAMPION).values_list("pk", flat=True).first()
-    if champion is None:
-        raise Conflict(f"model {model.name} has no champion", code="no_champion")
-    return champion
+    return serving_version(ServingModel(model.name, model.challenger_id, model.challenger_pct, champion),
+                           application_key)
 
 
 def list_versions(actor: Any) -> list[VersionView]:

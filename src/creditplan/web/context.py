@@ -14,9 +14,15 @@ _MENU: list[tuple[str, Any, Perm | None]] = [
     ("web:home", _("Dashboard"), None),
     ("web:customers", _("Customers"), Perm.CUSTOMER_VIEW),
     ("plans:plans", _("Credit plan"), Perm.PLAN_VIEW),
+    ("origination:queue", _("Applications"), Perm.APPLICATION_VIEW),
+    ("loans:loans", _("Loans"), Perm.LOAN_VIEW),
+    ("loans:calculator", _("Schedule calculator"), None),
     ("scoring:models", _("Models"), Perm.MODEL_VIEW),
+    ("decisions:policies", _("Credit policies"), Perm.POLICY_VIEW),
     ("web:audit", _("Audit trail"), Perm.AUDIT_VIEW),
 ]
+# A customer's own loans live on the staff list's URL (it shows them theirs only); they hold no staff permission.
+_CUSTOMER_MENU: list[tuple[str, Any]] = [("loans:loans", _("My loans"))]
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -29,6 +35,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         for name, label, perm in _MENU
         if perm is None or has_perm(user.role, perm)
     ]
+    if user.role == Role.CUSTOMER:
+        items[1:1] = [{"url": reverse(name), "label": label, "active": request.path.startswith(reverse(name))}
+                      for name, label in _CUSTOMER_MENU]
     try:
         en, zh = ROLE_LABELS[Role(user.role)]
     except ValueError:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -10,6 +12,8 @@ from creditplan.customers import demo
 from creditplan.customers import services as customers
 from creditplan.org import services as org
 
+DETAILED_LOANS = 300
+
 
 class Command(BaseCommand):
     help = "Load the deterministic demo data set (branches, staff of every role, customers). Skips if already loaded."
@@ -17,11 +21,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--customers", type=int, default=3000)
         parser.add_argument("--seed", type=int, default=20261129)
+        parser.add_argument("--loans", type=int, default=300,
+                            help="demo loans: up to 300 get a full history (payments, daily closes); beyond that "
+                                 "the rest are generated in bulk in their current state (default: 300)")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         n = opts["customers"]
         if n < 0:
             raise CommandError("--customers must be zero or more")
+        if opts["loans"] < 0:
+            raise CommandError("--loans must be zero or more")
         if org.list_all_branches():
             self.stdout.write("demo data already present: nothing loaded (use a fresh database to reseed)")
             self._print_logins()
@@ -29,6 +38,7 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 self._seed(n, opts["seed"])
+            self._seed_loans(opts["loans"], opts["seed"])
         except CreditplanError as exc:
             raise CommandError(exc.message)
         from creditplan.ledger import services as ledger
@@ -66,6 +76,40 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"loaded {len(demo.BRANCHES)} branches, {len(demo.STAFF)} users, {len(rows)} customers, "
             f"{models} model versions, a credit plan with {loans} approvals"))
+
+    def _seed_loans(self, count: int, seed: int) -> None:
+        """Loans with their history (products, LPR, repayments, every daily close) and, beyond
+        `DETAILED_LOANS`, a bulk-generated book in its state as of today (`loans.bulk.generate_loans`)."""
+        from creditplan.loans.demo import HISTORY_DAYS, seed_loans
+        from creditplan.org.models import User
+
+        admin = User.objects.get(username="admin")
+        detailed = min(count, DETAILED_LOANS)
+        with transaction.atomic():
+            book = seed_loans(admin, count=detailed, seed=seed, log=self.stdout.write)
+        self.stdout.write(self.style.SUCCESS(f"loans: {book.summary()}"))
+        from creditplan.decisions.services import seed_default_policies
+
+        with transaction.atomic():
+            seeded = seed_default_policies(None, model_name="retail-pd")
+        self.stdout.write(self.style.SUCCESS(f"decisions: default policy, pricing and authority for {len(seeded)} "
+                                             "products"))
+        if count > detailed:
+            from creditplan.loans import services as loan_services
+            from creditplan.loans.bulk import generate_loans
+
+            today = loan_services.business_date()
+            with Progress(transient=False) as progress:
+                task = progress.add_task("bulk loans", total=count - detailed)
+
+                def step(stage: str, done: int, total: int) -> None:
+                    progress.update(task, description=f"bulk {stage}", completed=done, total=total)
+
+                made = generate_loans(count - detailed, start_range=(today - dt.timedelta(days=HISTORY_DAYS),
+                                                                     today - dt.timedelta(days=1)),
+                                      as_of=today, seed=seed, progress=step)
+            self.stdout.write(self.style.SUCCESS(f"loans: {made.loans} more generated in bulk "
+                                                 f"({made.customers_created} customers) as of {made.as_of}"))
 
     def _print_logins(self) -> None:
         self.stdout.write(f"demo log-ins (password for all: {demo.DEMO_PASSWORD}):")
