@@ -398,8 +398,12 @@ def _plan_and_locked_quotas(on: dt.date, *, branch: str, product: str, industry:
     the checks are fresh. Otherwise they come back None and the caller reads them again under the locks."""
     b, d, q_t, p_t = Branch._meta.db_table, DimensionCode._meta.db_table, Quota._meta.db_table, Plan._meta.db_table
     path = f"(SELECT path FROM {b} WHERE code = %s AND is_active)"
-    checks, check_params = _checks_sql("p.id", ref, customer_ref, group_ref)
-    sql = (f"SELECT {', '.join('p.' + c for c in _PLAN_COLUMNS)}, "
+    # The plan id comes from a CTE that every subquery reads: uncorrelated, each runs once per statement
+    # (correlated with the joined plan row, PostgreSQL ran the exposure sums once per locked quota).
+    checks, check_params = _checks_sql("(SELECT id FROM pl)", ref, customer_ref, group_ref)
+    sql = (f"WITH pl AS (SELECT id FROM {p_t} WHERE status = 'active' AND period_start <= %s AND period_end >= %s "
+           "ORDER BY id LIMIT 1) "
+           f"SELECT {', '.join('p.' + c for c in _PLAN_COLUMNS)}, "
            f"(SELECT id FROM {b} WHERE code = %s AND is_active), {path}, "
            f"(SELECT name FROM {b} WHERE code = %s AND is_active), "
            f"(SELECT COUNT(*) FROM {d} WHERE dimension = 'product' AND code = %s), "
@@ -407,8 +411,7 @@ def _plan_and_locked_quotas(on: dt.date, *, branch: str, product: str, industry:
            f"{checks}, (SELECT s.version FROM {q_t} s WHERE s.id = q.id), "
            f"{', '.join('q.' + c for c in _QUOTA_COLUMNS)} "
            f"FROM {p_t} p JOIN {q_t} q ON q.plan_id = p.id "
-           f"WHERE p.id = (SELECT id FROM {p_t} WHERE status = 'active' AND period_start <= %s AND period_end >= %s "
-           "ORDER BY id LIMIT 1) "
+           "WHERE p.id = (SELECT id FROM pl) "
            f"AND (q.branch_id IS NULL OR q.branch_id IN (SELECT a.id FROM {b} a "
            f"WHERE substr({path}, 1, length(a.path)) = a.path)) "
            "AND (q.product = '' OR q.product = %s) AND (q.industry = '' OR q.industry = %s) "
@@ -416,7 +419,7 @@ def _plan_and_locked_quotas(on: dt.date, *, branch: str, product: str, industry:
     if connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF q"
     with connection.cursor() as cur:
-        cur.execute(sql, [branch, branch, branch, product, segment, *check_params, on, on, branch, product,
+        cur.execute(sql, [on, on, branch, branch, branch, product, segment, *check_params, branch, product,
                           industry, region, segment])
         rows = cur.fetchall()
     if not rows:
