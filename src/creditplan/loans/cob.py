@@ -736,7 +736,33 @@ def _close_loans(ctx: _Context, day: dt.date, where: str, params: list[Any], *, 
         else:
             accounting.post_entries(day, entries, batch_ref=batch_ref)
         _point("after_gl")
+        _clause_events(ctx, chunk, fx.activities, day)
+        _point("after_clause_events")
     return chunk, totals
+
+
+def _clause_events(ctx: _Context, chunk: _Chunk, activities: list[tuple[int, str, str, int, dict[str, Any]]],
+                   day: dt.date) -> None:
+    """Every contract clause the close executed is a ledger event naming the clause and the term sheet (by its
+    digest) it comes from — in the chunk's transaction, last, so a killed close leaves neither half."""
+    executed = [a for a in activities if a[2]]
+    if not executed:
+        return
+    ids = sorted({a[0] for a in executed})
+    refs: dict[int, str] = {}
+    for batch in _batches(ids):
+        sql, params = _id_list_sql(batch, "id")
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT id, ref FROM loans_loan WHERE {sql}", params)
+            refs.update(cur.fetchall())
+    row_of = {int(loan_id): row for row, loan_id in enumerate(chunk.ids.tolist())}
+    specs = []
+    for loan_id, kind, clause, amount, detail in executed:
+        sheet = ctx.sheets[int(chunk.keys["terms_key"][row_of[loan_id]])]
+        specs.append(ledger.EventSpec("loan.clause_executed", "loan", refs[loan_id], {
+            "clause": clause, "action": kind, "business_date": day, "amount_minor": amount, "detail": detail,
+            "term_sheet": sheet.digest}))
+    ledger.append_many(ctx.actor, specs)
 
 
 # --------------------------------------------------------------------------------------------------------

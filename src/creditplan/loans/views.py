@@ -403,6 +403,43 @@ def _activity_rows(activities: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+CLAUSE_LABELS = {"rate_reset": gettext_lazy("Rate reset"), "auto_debit": gettext_lazy("Automatic debit"),
+                 "penalty_interest": gettext_lazy("Penalty interest"), "late_fee": gettext_lazy("Late fee"),
+                 "limit_freeze": gettext_lazy("Limit freeze"), "maturity": gettext_lazy("Maturity and closure")}
+
+
+def _clause_text(kind: str, p: dict[str, Any]) -> str:
+    """A clause of the term sheet in plain words."""
+    if kind == "rate_reset":
+        return _("every %(n)s months the rate becomes the %(tenor)s LPR %(sign)s %(bp)s bp, between %(lo)s %% and "
+                 "%(hi)s %%") % {"n": p["every_months"], "tenor": p["tenor"],
+                                 "sign": "−" if p["spread_ppm"] < 0 else "+", "bp": abs(p["spread_ppm"]) // 100,
+                                 "lo": _rate_text(p["floor_ppm"]), "hi": _rate_text(p["cap_ppm"])}
+    if kind == "auto_debit":
+        return _("on each due date, money held for the customer pays what falls due")
+    if kind == "penalty_interest":
+        return _("from %(d)s days past due, penalty interest at the loan rate plus %(m)s %% on overdue principal "
+                 "and interest, daily") % {"d": p["after_days"] + 1, "m": p["markup_pct"]}
+    if kind == "late_fee":
+        return _("%(fee)s for each due date still unpaid %(d)s days after it") % {
+            "fee": _money_text(yuan(p["amount_minor"])), "d": p["after_days"] + 1}
+    if kind == "limit_freeze":
+        return _("the credit limit is frozen at %(d)s days past due") % {"d": p["after_dpd"]}
+    return _("the last installment falls due on the maturity date; the loan closes once everything is paid")
+
+
+def _contract_terms(loan: Any, activities: list[Any]) -> dict[str, Any]:
+    """The loan's term sheet, clause by clause, with the dates the daily close executed each one."""
+    sheet = services.term_sheet_of(loan)
+    runs: dict[str, list[Any]] = {}
+    for a in activities:
+        if a.clause:
+            runs.setdefault(a.clause, []).append(a.business_date)
+    clauses = [{"kind": kind, "label": CLAUSE_LABELS.get(kind, kind), "text": _clause_text(kind, dict(params)),
+                "runs": runs.get(kind, [])} for kind, params in sheet.clauses]
+    return {"digest": sheet.digest, "clauses": clauses}
+
+
 def _rate_text(rate_ppm: int) -> str:
     """ppm → percent with two decimals, more only when the rate has them (39500 → "3.95", 32050 → "3.205")."""
     pct = services.from_ppm(rate_ppm) * 100
@@ -458,7 +495,7 @@ def _detail(request: HttpRequest, ref: str, *, bound: dict[str, Any] | None = No
         "total_due": yuan(b.total_due_minor), "payoff": payoff,
         "today": today, "schedule": schedule, "sched_totals": sched_totals,
         "versions": sorted(versions.items()), "payments": _payment_rows(d.payments),
-        "activities": _activity_rows(d.activities), "accrual": [dict(a, scheduled=yuan(a["scheduled"]),
+        "activities": _activity_rows(d.activities), "terms": _contract_terms(loan, d.activities), "accrual": [dict(a, scheduled=yuan(a["scheduled"]),
                                                                        accrued=yuan(a["accrued"])) for a in accrual],
         "accrual_totals": {"scheduled": yuan(sum(a["scheduled"] for a in accrual)),
                            "accrued": yuan(sum(a["accrued"] for a in accrual))},

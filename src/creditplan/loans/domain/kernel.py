@@ -52,6 +52,7 @@ __all__ = [
     "fall_due",
     "group_sum",
     "roll",
+    "totals",
 ]
 
 STATE_COLUMNS: tuple[str, ...] = (
