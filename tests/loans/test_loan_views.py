@@ -360,9 +360,6 @@ def test_close_runs_page(client, book):
 
 
 def test_statement_pdf(client, book):
-    statement = pytest.importorskip("creditplan.loans.statement")
-    if not hasattr(statement, "statement_pdf"):
-        pytest.skip("statement_pdf not there yet")
     login(client, "officer_bj")
     response = client.get(f"/loans/{book['a'].ref}/statement.pdf")
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
