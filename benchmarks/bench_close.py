@@ -28,68 +28,34 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_ledger  # noqa: E402  (postgres_url, machine)
+
 RESULTS = ROOT / "benchmarks" / "results" / "close.json"
-PG_CTL = ROOT / "scripts" / "pg_ctl_as_postgres"
 AS_OF = dt.date(2025, 6, 30)
 CLOSE_DAY = AS_OF + dt.timedelta(days=1)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# fsync and friends off: the close's own work is measured, not the disk of a shared VM
+PG_OPTIONS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB "
+              "-c max_wal_size=4GB")
 
 
 @contextmanager
 def postgres_url():  # type: ignore[no-untyped-def]
-    url = os.environ.get("CREDITPLAN_BENCH_DATABASE_URL")
-    if url:
-        yield url, "CREDITPLAN_BENCH_DATABASE_URL"
-        return
-    base = Path(tempfile.mkdtemp(prefix="creditplan-bench-close-"))
-    data, port = base / "pg" / "data", _free_port()
-    subprocess.run([str(PG_CTL), "initdb", "-D", str(data), "-o", "--auth=trust --username=postgres"],
-                   check=True, stdout=subprocess.DEVNULL)
-    opts = (f"-p {port} -k /tmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c shared_buffers=1GB -c max_wal_size=4GB")
-    subprocess.run([str(PG_CTL), "start", "-D", str(data), "-o", opts, "-w", "-l", str(data.parent / "log")],
-                   check=True, stdout=subprocess.DEVNULL)
-    try:
-        import psycopg
-
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-            conn.execute("CREATE DATABASE bench")
-        yield (f"postgresql://postgres@127.0.0.1:{port}/bench",
-               "throwaway server (fsync, synchronous_commit, full_page_writes off; shared_buffers 1GB)")
-    finally:
-        subprocess.run([str(PG_CTL), "stop", "-D", str(data), "-m", "fast", "-w"], stdout=subprocess.DEVNULL)
-        subprocess.run(["rm", "-rf", str(base)])
+    with bench_ledger.postgres_url(PG_OPTIONS, "throwaway server (fsync, synchronous_commit, full_page_writes "
+                                               "off; shared_buffers 1GB)") as found:
+        yield found
 
 
-def _proc_field(path: str, name: str) -> str:
-    try:
-        with open(path) as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith(name)), "")
-    except OSError:
-        return ""
-
-
-def machine() -> dict:
-    return {"platform": platform.platform(), "cpu": _proc_field("/proc/cpuinfo", "model name") or platform.processor(),
-            "cpus": os.cpu_count(), "memory": _proc_field("/proc/meminfo", "MemTotal"),
-            "python": platform.python_version(),
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+machine = bench_ledger.machine
 
 
 def _progress(stage: str):  # type: ignore[no-untyped-def]

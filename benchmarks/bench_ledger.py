@@ -43,7 +43,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def postgres_url():  # type: ignore[no-untyped-def]
+def postgres_url(options: str = "", described: str = "throwaway server (initdb defaults)"):  # type: ignore[no-untyped-def]
+    """(url, source): CREDITPLAN_BENCH_DATABASE_URL, else a throwaway server started with `options`."""
     url = os.environ.get("CREDITPLAN_BENCH_DATABASE_URL")
     if url:
         yield url, "CREDITPLAN_BENCH_DATABASE_URL"
@@ -52,14 +53,14 @@ def postgres_url():  # type: ignore[no-untyped-def]
     data, port = base / "pg" / "data", _free_port()
     subprocess.run([str(PG_CTL), "initdb", "-D", str(data), "-o", "--auth=trust --username=postgres"],
                    check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([str(PG_CTL), "start", "-D", str(data), "-o", f"-p {port} -k /tmp", "-w", "-l",
+    subprocess.run([str(PG_CTL), "start", "-D", str(data), "-o", f"-p {port} -k /tmp {options}".strip(), "-w", "-l",
                     str(data.parent / "log")], check=True, stdout=subprocess.DEVNULL)
     try:
         import psycopg
 
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE bench")
-        yield f"postgresql://postgres@127.0.0.1:{port}/bench", "throwaway server (initdb defaults)"
+        yield f"postgresql://postgres@127.0.0.1:{port}/bench", described
     finally:
         subprocess.run([str(PG_CTL), "stop", "-D", str(data), "-m", "fast", "-w"], stdout=subprocess.DEVNULL)
         subprocess.run(["rm", "-rf", str(base)])
