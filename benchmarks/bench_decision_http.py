@@ -51,6 +51,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "decision_http.json"
@@ -192,12 +193,22 @@ def count_statements(seeded: dict, n: int = 20) -> dict:
     import django
 
     django.setup()
+    import psycopg
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from creditplan.org import services as org
     from creditplan.origination import services as origination
 
+    # COPY (the ledger's bulk append) runs on psycopg's cursor, past Django's query log: count it too.
+    real_copy = psycopg.Cursor.copy
+
+    def counted_copy(self: psycopg.Cursor, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if connection.queries_logged:
+            connection.queries_log.append({"sql": str(statement), "time": "0.000"})
+        return real_copy(self, statement, *args, **kwargs)
+
+    psycopg.Cursor.copy = counted_copy  # type: ignore[method-assign]
     rnd = random.Random(99)
     branch = sorted(seeded["tokens"])[0]
     actor = org.user_for_token(seeded["tokens"][branch])
@@ -213,7 +224,8 @@ def count_statements(seeded: dict, n: int = 20) -> dict:
             sample = [q["sql"][:160] for q in ctx.captured_queries]
     connection.close()
     return {"statements_per_submission": statistics.median(counts), "min": min(counts), "max": max(counts),
-            "last_submission": sample, "note": "token check not included (done by the API's auth)"}
+            "last_submission": sample,
+            "note": "token check (the API's auth, 1) and the per-request connection health check (1) not included"}
 
 
 # --- the load generator (a separate process) -----------------------------------------------------------
@@ -271,6 +283,29 @@ class Client(threading.Thread):
             with self.lock:
                 self.results.append({"due": due, "sent": sent, "done": done, "status": status, "outcome": outcome,
                                      "error": error, "warm": warm})
+
+
+def warm_workers(port: int, connections: int = 32, rounds: int = 3) -> float:
+    """Every worker loads the app on its first request (Django imports the URLconf and, through it, every
+    domain: pandas, scikit-learn... seconds of CPU per process). A client's kept-alive connection stays with the
+    worker that accepted it, so one connection warms one worker: open many at once, as a balancer would, and
+    send a few requests on each, so that no worker is still starting when the measurements begin."""
+    t = time.perf_counter()
+    conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(connections)]
+
+    def hit(conn: http.client.HTTPConnection) -> None:
+        for _ in range(rounds):
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+
+    threads = [threading.Thread(target=hit, args=(c,)) for c in conns]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for c in conns:
+        c.close()
+    return round(time.perf_counter() - t, 2)
 
 
 def baselines(port: int, seeded: dict, url: str, n: int = 200) -> dict:
@@ -461,6 +496,7 @@ def main() -> int:
                              "workers": args.workers or int(os.environ.get("CREDITPLAN_WORKERS", "2")),
                              "threads": args.threads or int(os.environ.get("CREDITPLAN_THREADS", "4")),
                              "keep_alive_s": 75}
+            out["server"]["warm_up_s"] = warm_workers(port)
             print("== baselines: one request at a time, and a bare commit", flush=True)
             out["baselines"] = baselines(port, seeded, url)
             print(json.dumps(out["baselines"]), flush=True)

@@ -102,7 +102,11 @@ def _database(url: str) -> dict:
         config["CONN_HEALTH_CHECKS"] = True
         # Server-side parameter binding lets psycopg prepare the statements a decision runs every time (after
         # five uses), so PostgreSQL stops re-planning them: the hot paths are a handful of fixed statements.
+        # Django leaves psycopg's prepared statements off unless prepare_threshold is set (for connection poolers
+        # in transaction mode): CREDITPLAN_DB_PREPARE_THRESHOLD=off behind such a pooler.
+        threshold = os.environ.get("CREDITPLAN_DB_PREPARE_THRESHOLD", "5").strip().lower()
         config.setdefault("OPTIONS", {})["server_side_binding"] = True
+        config["OPTIONS"]["prepare_threshold"] = None if threshold in ("", "off", "none") else int(threshold)
     config["ATOMIC_REQUESTS"] = False
     return config
 

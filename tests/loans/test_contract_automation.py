@@ -156,9 +156,8 @@ def test_penalty_and_late_fee_of_a_missed_installment_by_hand(loan_world: dict[s
 
 def test_the_customer_sees_each_clause_and_when_it_ran(loan_world: dict[str, Any], make_loan: Any, clock: Any,
                                                        client: Any) -> None:
-    from factories import PASSWORD
-
     from creditplan.customers import services as customers
+    from factories import PASSWORD
 
     clock.day = dt.date(2025, 1, 15)
     loan = make_loan(amount="12000.00", term=12, start=dt.date(2025, 1, 15))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -454,8 +454,6 @@ def _configuration(product: str, branch: str, day: dt.date) -> tuple[_Config, Br
     a promoted model, new settings, grid, authority matrix or LPR, a product edit, even a change made outside
     the services — the very next decision sees it, with no invalidation to forget. Nothing is cached across
     processes; within one, the cache holds only what was read last (per product)."""
-    from django.db import connection
-
     vendor = connection.vendor
     sql = _snapshot_sql.get(vendor)
     if sql is None:
@@ -600,7 +598,6 @@ def _reserve(prepared: _Prepared, *, ref: str, customer_id: int, inputs: Mapping
     return res.status, res.reason[:300], None
 
 
-@transaction.atomic
 def decide(actor: Any, *, application_ref: str, customer_id: int, product: str, branch: str, amount_minor: int,
            term: int, inputs: dict[str, Any], channel: str = "web", reserve: bool = True,
            on: dt.date | None = None) -> DecisionView:
@@ -610,8 +607,36 @@ def decide(actor: Any, *, application_ref: str, customer_id: int, product: str, 
     grade and the credit plan has quota (then a reservation is held); a soft quota exceeded, a hard quota refused,
     no plan, a missing field a rule needs, no model or no published policy → refer with the reason; knock-outs,
     cut-offs or no lendable amount → decline. Raises ValidationError only for a malformed request (unknown
-    product or branch, non-positive amount, bad term) and Forbidden for an actor who may not decide.
+    product or branch, non-positive amount, bad term) and Forbidden for an actor who may not decide — both
+    before anything is written.
     """
+    pending = begin_decision(actor, application_ref=application_ref, customer_id=customer_id, product=product,
+                             branch=branch, amount_minor=amount_minor, term=term, inputs=inputs, channel=channel,
+                             reserve=reserve, on=on)
+    # No savepoint of its own inside a caller's transaction (two round trips): everything that may refuse the
+    # request has been checked above, and what follows either succeeds or fails the caller's transaction.
+    with transaction.atomic(savepoint=False):
+        pending.reserve()
+        sql, params = pending.insert()
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            view, event = pending.stored(cur.fetchone()[0])
+        ledger.append(actor, event.kind, event.subject_type, event.subject_id, event.data)
+    return view
+
+
+def begin_decision(actor: Any, *, application_ref: str, customer_id: int, product: str, branch: str,
+                   amount_minor: int, term: int, inputs: dict[str, Any], channel: str = "web", reserve: bool = True,
+                   on: dt.date | None = None) -> PendingDecision:
+    """`decide` in steps, for a caller that stores the decision together with its own rows (origination): the
+    checks, the configuration, the kernel and the authority now — raising as `decide` does, before anything is
+    written — then, inside the caller's transaction, `reserve()`, `insert()` and `stored(id)`; the caller appends
+    the returned ledger event (with its own, `ledger.append_many`) before its transaction ends.
+
+    Why: a straight-through approval holds the credit plan's quota rows (and the ledger's sequencer) locked from
+    its reservation to the commit, and every other approval waits for them. So all the work is done before the
+    reservation, on the answer the plan usually gives (`view` is that provisional decision), and after it only
+    what the plan's answer changes: a few values, or — when the quota is refused or escalated — the rows again."""
     _require_decide(actor)
     started = time.perf_counter_ns()
     ref = _check_request(application_ref, amount_minor, term, inputs, channel)
@@ -619,52 +644,120 @@ def decide(actor: Any, *, application_ref: str, customer_id: int, product: str, 
         raise ValidationError("customer_id must be a number", field="customer_id")
     prepared = _prepare(actor, ref=ref, product=product, branch=branch, amount_minor=amount_minor, term=term,
                         inputs=inputs, channel=channel, on=on)
-    r = prepared.result
-    outcome, reasons = r.outcome, list(r.reasons)
-    level, approvals = _required(prepared.rules, prepared.settings, prepared.terms.code, r.limit.approved_minor or
-                                 amount_minor, r.grade)
-    quota_status, quota_detail = "not_checked", ""
-    if outcome == "approve":
-        auto_max = r.auto_approve_max_minor
-        if r.limit.approved_minor > auto_max:
-            outcome = "refer"
-            reasons.append(kernel.Reason(
-                "ABOVE_AUTO_APPROVAL", f"{yuan_text(r.limit.approved_minor)} is above the automatic approval amount "
-                f"for grade {r.grade or '-'} ({yuan_text(auto_max)}): a person with authority must approve",
-                f"{yuan_text(r.limit.approved_minor)} 超过等级 {r.grade or '-'} 的自动审批金额 {yuan_text(auto_max)}，"
-                "需有权人审批"))
-        elif not reserve:
-            quota_status = "not_requested"
-        else:
-            quota_status, quota_detail, problem = _reserve(prepared, ref=ref, customer_id=customer_id, inputs=inputs,
-                                                           on=on)
-            if problem is not None:
+    return PendingDecision(actor, prepared, ref=ref, customer_id=customer_id, amount_minor=amount_minor, term=term,
+                           inputs=inputs, channel=channel, reserve=reserve, on=on, started=started)
+
+
+_DECISION_FIELDS = [f for f in Decision._meta.concrete_fields if not f.primary_key]
+_DECISION_JSON = {f.attname for f in _DECISION_FIELDS if f.get_internal_type() == "JSONField"}
+#: What the plan's answer may change in a decision (everything else is adapted before the reservation).
+_QUOTA_FIELDS = ("outcome", "reasons", "quota_status", "quota_detail", "timings_us")
+
+
+def _db_value(field: Any, value: Any) -> Any:
+    """A value as the INSERT sends it: JSON already serialised (as the field would: ``json.dumps`` with its
+    encoder; the statement casts it), everything else through the field's own adaptation."""
+    if field.attname in _DECISION_JSON:
+        return None if value is None else json.dumps(value, cls=field.encoder)
+    return field.get_db_prep_save(value, connection)
+
+
+def _decision_insert_sql() -> str:
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    return (f"INSERT INTO {Decision._meta.db_table} ({', '.join(f.column for f in _DECISION_FIELDS)}) VALUES ("
+            + ", ".join(f"%s{cast}" if f.attname in _DECISION_JSON else "%s" for f in _DECISION_FIELDS)
+            + ") RETURNING id")
+
+
+class PendingDecision:
+    """A decision made but not yet final nor stored (see `begin_decision`)."""
+
+    def __init__(self, actor: Any, prepared: _Prepared, *, ref: str, customer_id: int, amount_minor: int, term: int,
+                 inputs: Mapping[str, Any], channel: str, reserve: bool, on: dt.date | None, started: int) -> None:
+        self.actor, self._prepared, self._ref, self._customer_id = actor, prepared, ref, customer_id
+        self._inputs, self._on, self._started = inputs, on, started
+        r = prepared.result
+        outcome, reasons = r.outcome, list(r.reasons)
+        level, approvals = _required(prepared.rules, prepared.settings, prepared.terms.code,
+                                     r.limit.approved_minor or amount_minor, r.grade)
+        quota_status, self._needs_quota = "not_checked", False
+        if outcome == "approve":
+            auto_max = r.auto_approve_max_minor
+            if r.limit.approved_minor > auto_max:
                 outcome = "refer"
-                reasons.append(problem)
-    t_done = time.perf_counter_ns()
-    timings = {**r.timings_us, "total": (t_done - started) // 1000}
-    branch_obj = prepared.branch
-    d = Decision.objects.create(
-        application_ref=ref, customer_id=customer_id, product=prepared.terms.code, branch=branch_obj.code,
-        branch_path=branch_obj.path, channel=channel, requested_minor=amount_minor, term=term,
-        segment=str(r.facts.get("segment", "")), inputs=_jsonable(inputs), inputs_hash=inputs_hash(inputs),
-        facts=_jsonable(r.facts), model_version_id=prepared.model_version,
-        score=r.scored.score if r.scored else None, pd=r.scored.pd if r.scored else None, grade=r.grade,
-        policy_version_id=prepared.version.pk if prepared.version else None, outcome=outcome,
-        policy_outcome=r.outcome, reasons=[x.as_json() for x in reasons], rules_fired=r.rules_fired,
-        limit_steps=r.limit.steps, price_steps=r.price.steps, approved_minor=r.limit.approved_minor,
-        rate_ppm=r.price.rate_ppm, apr_ppm=int(r.apr * 1_000_000), installment_minor=r.installment_minor,
-        quota_status=quota_status, quota_detail=quota_detail, required_level=level, required_approvals=approvals,
-        timings_us=timings, actor=actor if getattr(actor, "pk", None) else None,
-        actor_name=getattr(actor, "username", None) or "system")
-    ledger.append(actor, "decision.made", "decision", d.pk, {
-        "application_ref": ref, "inputs_sha256": d.inputs_hash, "outcome": outcome, "product": d.product,
-        "policy_version": d.policy_version_id,
-        "policy_sha256": prepared.version.jdm_sha256 if prepared.version else None,
-        "model_version": d.model_version_id, "score": None if d.score is None else f"{d.score:.4f}", "grade": d.grade,
-        "approved_minor": d.approved_minor, "rate_ppm": d.rate_ppm, "quota": quota_status,
-        "reasons": [x.code for x in reasons]})
-    return _decision_view(d, prepared.version)
+                reasons.append(kernel.Reason(
+                    "ABOVE_AUTO_APPROVAL", f"{yuan_text(r.limit.approved_minor)} is above the automatic approval "
+                    f"amount for grade {r.grade or '-'} ({yuan_text(auto_max)}): a person with authority must approve",
+                    f"{yuan_text(r.limit.approved_minor)} 超过等级 {r.grade or '-'} 的自动审批金额 {yuan_text(auto_max)}，"
+                    "需有权人审批"))
+            elif not reserve:
+                quota_status = "not_requested"
+            else:
+                quota_status, self._needs_quota = "reserved", True  # provisional: what the plan usually answers
+        branch_obj = prepared.branch
+        self._reasons = reasons
+        self.row = d = Decision(
+            application_ref=ref, customer_id=customer_id, product=prepared.terms.code, branch=branch_obj.code,
+            branch_path=branch_obj.path, channel=channel, requested_minor=amount_minor, term=term,
+            segment=str(r.facts.get("segment", "")), inputs=_jsonable(inputs), inputs_hash=inputs_hash(inputs),
+            facts=_jsonable(r.facts), model_version_id=prepared.model_version,
+            score=r.scored.score if r.scored else None, pd=r.scored.pd if r.scored else None, grade=r.grade,
+            policy_version_id=prepared.version.pk if prepared.version else None, outcome=outcome,
+            policy_outcome=r.outcome, reasons=[x.as_json() for x in reasons], rules_fired=r.rules_fired,
+            limit_steps=r.limit.steps, price_steps=r.price.steps, approved_minor=r.limit.approved_minor,
+            rate_ppm=r.price.rate_ppm, apr_ppm=int(r.apr * 1_000_000), installment_minor=r.installment_minor,
+            quota_status=quota_status, quota_detail="", required_level=level, required_approvals=approvals,
+            timings_us={**r.timings_us, "total": 0}, actor=actor if getattr(actor, "pk", None) else None,
+            actor_name=getattr(actor, "username", None) or "system", created_at=timezone.now())
+        self._values = {f.attname: _db_value(f, getattr(d, f.attname)) for f in _DECISION_FIELDS}
+        self.view = _decision_view(d, prepared.version)
+        """The decision as it stands: provisional (as if the plan grants the quota) until `reserve()`."""
+
+    def reserve(self) -> bool:
+        """Hold plan quota for a straight-through approval (inside the caller's transaction). True when the plan's
+        answer changed the decision (outcome, reasons or quota status): the caller's rows built from `view` are
+        then to be built again."""
+        d, changed = self.row, False
+        if self._needs_quota:
+            status, detail, problem = _reserve(self._prepared, ref=self._ref, customer_id=self._customer_id,
+                                               inputs=self._inputs, on=self._on)
+            changed = status != d.quota_status or problem is not None
+            d.quota_status, d.quota_detail = status, detail
+            if problem is not None:
+                d.outcome = "refer"
+                self._reasons.append(problem)
+                d.reasons = [x.as_json() for x in self._reasons]
+            self._needs_quota = False
+        d.timings_us = {**d.timings_us, "total": (time.perf_counter_ns() - self._started) // 1000}
+        for name in _QUOTA_FIELDS:
+            self._values[name] = _db_value(Decision._meta.get_field(name), getattr(d, name))
+        self.view = _decision_view(d, self._prepared.version)
+        return changed
+
+    def insert(self) -> tuple[str, list[Any]]:
+        """The INSERT … RETURNING id that stores the decision (a caller may run it inside a CTE)."""
+        sql = _decision_sql.get(connection.vendor)
+        if sql is None:
+            sql = _decision_sql[connection.vendor] = _decision_insert_sql()
+        return sql, [self._values[f.attname] for f in _DECISION_FIELDS]
+
+    def stored(self, decision_id: int) -> tuple[DecisionView, ledger.EventSpec]:
+        """After the INSERT: the decision (with its id) and its ``decision.made`` ledger event, for the caller to
+        append in the same transaction."""
+        d, version = self.row, self._prepared.version
+        d.pk = d.id = decision_id
+        d._state.adding, d._state.db = False, connection.alias
+        self.view = _decision_view(d, version)
+        event = ledger.EventSpec("decision.made", "decision", str(d.pk), {
+            "application_ref": self._ref, "inputs_sha256": d.inputs_hash, "outcome": d.outcome, "product": d.product,
+            "policy_version": d.policy_version_id, "policy_sha256": version.jdm_sha256 if version else None,
+            "model_version": d.model_version_id, "score": None if d.score is None else f"{d.score:.4f}",
+            "grade": d.grade, "approved_minor": d.approved_minor, "rate_ppm": d.rate_ppm, "quota": d.quota_status,
+            "reasons": [x["code"] for x in d.reasons]})
+        return self.view, event
+
+
+_decision_sql: dict[str, str] = {}
 
 
 def evaluate(actor: Any, *, product: str, branch: str, amount_minor: int, term: int, inputs: dict[str, Any],

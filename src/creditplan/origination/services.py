@@ -390,53 +390,103 @@ def _submit(actor: Any, customer_id: Any, product: Any, amount: Any, term: Any, 
     today = timezone.localdate(now)
     gathered = sources.gather(customer, clean_inputs, today, overdue_here=overdue)
     ref = domain.new_ref(today)
-    d = decisions.decide(actor, application_ref=ref, customer_id=customer.pk, product=p.code,
-                         branch=customer.branch.code, amount_minor=minor, term=n, inputs=gathered, channel=ch.value,
-                         reserve=True)
-    target = domain.transition(Status.SUBMITTED, domain.outcome_status(d.outcome))
-    a = Application(ref=ref, customer=customer, branch=customer.branch, product=p.code, currency=p.currency,
-                    amount_minor=minor, term=n, channel=ch.value, inputs=gathered, status=target.value,
-                    auto_approved=target is Status.APPROVED, entered_by=actor, idempotency_key=scoped_key,
-                    request_hash=_request_hash(customer.pk, p.code, minor, n, ch.value, clean_inputs),
-                    queued_at=now if target is Status.REFERRED else None,
-                    decided_at=now if target in (Status.APPROVED, Status.DECLINED) else None,
-                    created_at=now, updated_at=now)
-    _apply_decision(a, d)
-    why = "; ".join(d.reasons[:5]) if d.reasons else d.outcome
-    # The row is written once, whole, after the decision (a second request with the same Idempotency-Key fails
-    # here on the unique index, and its whole transaction — decision and reservation included — rolls back).
-    _insert(a, [_transition_row(a, Status.DRAFT, Status.SUBMITTED, actor, f"submitted via {ch.value}", now),
-                _transition_row(a, Status.SUBMITTED, target, None, f"automated decision: {why}", now)])
-    ledger.append(actor, "application.submitted", "application", a.ref, {
+    pending = decisions.begin_decision(actor, application_ref=ref, customer_id=customer.pk, product=p.code,
+                                       branch=customer.branch.code, amount_minor=minor, term=n, inputs=gathered,
+                                       channel=ch.value, reserve=True)
+    request_hash = _request_hash(customer.pk, p.code, minor, n, ch.value, clean_inputs)
+
+    def rows(d: Any) -> tuple[Application, list[Transition], _Rows]:
+        """The application and its first transitions, from the decision as it stands."""
+        target = domain.transition(Status.SUBMITTED, domain.outcome_status(d.outcome))
+        a = Application(ref=ref, customer=customer, branch=customer.branch, product=p.code, currency=p.currency,
+                        amount_minor=minor, term=n, channel=ch.value, inputs=gathered, status=target.value,
+                        auto_approved=target is Status.APPROVED, entered_by=actor, idempotency_key=scoped_key,
+                        request_hash=request_hash, queued_at=now if target is Status.REFERRED else None,
+                        decided_at=now if target in (Status.APPROVED, Status.DECLINED) else None,
+                        created_at=now, updated_at=now)
+        _apply_decision(a, d)
+        why = "; ".join(d.reasons[:5]) if d.reasons else d.outcome
+        transitions = [_transition_row(a, Status.DRAFT, Status.SUBMITTED, actor, f"submitted via {ch.value}", now),
+                       _transition_row(a, Status.SUBMITTED, target, None, f"automated decision: {why}", now)]
+        return a, transitions, _Rows(a, transitions)
+
+    # Everything is built before the quota is reserved: a straight-through approval holds the plan's quota rows
+    # and the ledger's sequencer from its reservation to the commit, and other approvals wait for them. Built on
+    # the answer the plan usually gives; built again in the rare case it answers otherwise.
+    a, transitions, built = rows(pending.view)
+    if pending.reserve():
+        a, transitions, built = rows(pending.view)
+    # The decision, the application and its transitions: one statement on PostgreSQL. A second request with the
+    # same Idempotency-Key fails here on the unique index, and its whole transaction — decision and reservation
+    # included — rolls back.
+    d, decision_event = pending.stored(_insert(pending, a, transitions, built))
+    a.decision_id = d.id
+    # Both events in one append (one sequencer round trip), last: the sequencer's row lock is held from here to
+    # the commit, so nothing else of this transaction runs while other submissions wait for it.
+    ledger.append_many(actor, [decision_event, ledger.EventSpec("application.submitted", "application", a.ref, {
         "customer": customer.pk, "branch": customer.branch.code, "product": p.code, "amount_minor": minor,
         "term": n, "channel": ch.value, "decision": d.id, "outcome": d.outcome, "status": a.status,
-        "auto_approved": a.auto_approved, "quota": a.quota_status})
+        "auto_approved": a.auto_approved, "quota": a.quota_status})])
     return _view(a, approvals=0)
 
 
-def _insert(a: Application, transitions: list[Transition]) -> None:
-    """INSERT the application and its first transitions: one statement on PostgreSQL (a data-modifying CTE),
-    two elsewhere. Values go through each field's own adaptation (JSON, datetimes), as the ORM would do."""
-    fields = [f for f in Application._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(getattr(a, f.attname), connection) for f in fields]
-    tfields = [f for f in Transition._meta.concrete_fields if not f.primary_key and f.attname != "application_id"]
-    insert = (f"INSERT INTO {Application._meta.db_table} ({', '.join(f.column for f in fields)}) "
-              f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id")
-    tcols = ", ".join(f.column for f in tfields)
-    if connection.vendor == "postgresql":
-        rows = ", ".join(f"((SELECT id FROM a), {', '.join(['%s'] * len(tfields))})" for _ in transitions)
-        params = values + [f.get_db_prep_save(getattr(t, f.attname), connection) for t in transitions for f in tfields]
+_APP_FIELDS = [f for f in Application._meta.concrete_fields if not f.primary_key]
+_TRANSITION_FIELDS = [f for f in Transition._meta.concrete_fields
+                      if not f.primary_key and f.attname != "application_id"]
+
+
+def _db_value(field: Any, value: Any) -> Any:
+    """A value as the INSERT sends it: JSON already serialised (as the field would: ``json.dumps`` with its
+    encoder; the statement casts it), everything else through the field's own adaptation."""
+    if field.get_internal_type() == "JSONField":
+        return None if value is None else json.dumps(value, cls=field.encoder)
+    return field.get_db_prep_save(value, connection)
+
+
+class _Rows:
+    """The application's and its transitions' INSERT values, adapted ahead (the application's decision_id is
+    filled in by the statement: the decision is inserted with it)."""
+
+    def __init__(self, a: Application, transitions: list[Transition]) -> None:
+        self.app = [_db_value(f, getattr(a, f.attname)) for f in _APP_FIELDS]
+        self.transitions = [_db_value(f, getattr(t, f.attname)) for t in transitions for f in _TRANSITION_FIELDS]
+
+
+def _insert(pending: Any, a: Application, transitions: list[Transition], rows: _Rows) -> int:
+    """INSERT the decision, the application (naming the decision) and its first transitions: one statement on
+    PostgreSQL (data-modifying CTEs), one by one elsewhere. Values go through each field's own adaptation (JSON,
+    datetimes), as the ORM would do. Returns the decision's id."""
+    decision_sql, decision_params = pending.insert()
+    pg = connection.vendor == "postgresql"
+
+    def slot(f: Any) -> str:
+        if f.attname == "decision_id" and pg:
+            return "(SELECT id FROM d)"
+        return "%s::jsonb" if pg and f.get_internal_type() == "JSONField" else "%s"
+
+    app_params = [v for f, v in zip(_APP_FIELDS, rows.app, strict=True) if not (pg and f.attname == "decision_id")]
+    insert = (f"INSERT INTO {Application._meta.db_table} ({', '.join(f.column for f in _APP_FIELDS)}) "
+              f"VALUES ({', '.join(slot(f) for f in _APP_FIELDS)}) RETURNING id")
+    tcols = ", ".join(f.column for f in _TRANSITION_FIELDS)
+    if pg:
+        tvalues = ", ".join(f"((SELECT id FROM a), {', '.join(['%s'] * len(_TRANSITION_FIELDS))})" for _ in transitions)
         with connection.cursor() as cur:
-            cur.execute(f"WITH a AS ({insert}) INSERT INTO {Transition._meta.db_table} (application_id, {tcols}) "
-                        f"VALUES {rows} RETURNING application_id", params)
-            a.pk = a.id = cur.fetchone()[0]
-        return
+            cur.execute(f"WITH d AS ({decision_sql}), a AS ({insert}) INSERT INTO {Transition._meta.db_table} "
+                        f"(application_id, {tcols}) VALUES {tvalues} RETURNING application_id, (SELECT id FROM d)",
+                        [*decision_params, *app_params, *rows.transitions])
+            a.pk, decision_id = cur.fetchone()
+            a.id = a.pk
+        return decision_id
     with connection.cursor() as cur:
-        cur.execute(insert, values)
+        cur.execute(decision_sql, decision_params)
+        decision_id = cur.fetchone()[0]
+        app_params[[f.attname for f in _APP_FIELDS].index("decision_id")] = decision_id
+        cur.execute(insert, app_params)
         a.pk = a.id = cur.fetchone()[0]
     for t in transitions:
         t.application = a
     Transition.objects.bulk_create(transitions)
+    return decision_id
 
 
 def _apply_decision(a: Application, d: Any) -> None:

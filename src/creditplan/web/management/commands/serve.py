@@ -21,5 +21,5 @@ class Command(BaseCommand):
         os.execvp(sys.executable, [
             sys.executable, "-m", "gunicorn", "creditplan.wsgi:application",
             "--bind", f"{opts['host']}:{opts['port']}", "--workers", str(opts["workers"]),
-            "--threads", str(opts["threads"]), "--access-logfile", "-", "--graceful-timeout", "5",
+            "--threads", str(opts["threads"]), "--worker-class", "gthread", "--access-logfile", "-", "--graceful-timeout", "5",
         ])
