@@ -493,8 +493,9 @@ def main() -> int:
         try:
             _wait_for(port, server, cwd / "server.log")
             out["server"] = {"command": "creditplan serve (gunicorn, gthread workers)",
-                             "workers": args.workers or int(os.environ.get("CREDITPLAN_WORKERS", "2")),
-                             "threads": args.threads or int(os.environ.get("CREDITPLAN_THREADS", "4")),
+                             "workers": args.workers or int(os.environ.get("CREDITPLAN_WORKERS") or
+                                                            2 * (os.cpu_count() or 1)),
+                             "threads": args.threads or int(os.environ.get("CREDITPLAN_THREADS", "1")),
                              "keep_alive_s": 75}
             out["server"]["warm_up_s"] = warm_workers(port)
             print("== baselines: one request at a time, and a bare commit", flush=True)

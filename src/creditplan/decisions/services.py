@@ -239,11 +239,7 @@ def _published(product: str) -> tuple[PolicyVersion | None, pol.CompiledPolicy |
     if row is None:
         return None, None, f"no published policy for product {product}"
     version = PolicyVersion(id=row["id"], number=row["number"], jdm_sha256=row["jdm_sha256"])
-    compiled = ENGINE.get(f"jdm-{row['jdm_sha256']}")
-    if compiled is None:
-        text = PolicyVersion.objects.values_list("jdm", flat=True).get(pk=row["id"])
-        compiled = ENGINE.install_text(text)
-    return version, compiled, ""
+    return version, _installed(version), ""
 
 
 _scorers: dict[int, tuple[str, FastScorer]] = {}
@@ -616,27 +612,31 @@ def decide(actor: Any, *, application_ref: str, customer_id: int, product: str, 
     # No savepoint of its own inside a caller's transaction (two round trips): everything that may refuse the
     # request has been checked above, and what follows either succeeds or fails the caller's transaction.
     with transaction.atomic(savepoint=False):
-        pending.reserve()
         sql, params = pending.insert()
         with connection.cursor() as cur:
             cur.execute(sql, params)
-            view, event = pending.stored(cur.fetchone()[0])
+            pending.inserted(cur.fetchone()[0])
+        pending.reserve()
+        event = pending.event()
         ledger.append(actor, event.kind, event.subject_type, event.subject_id, event.data)
-    return view
+    return pending.view
 
 
 def begin_decision(actor: Any, *, application_ref: str, customer_id: int, product: str, branch: str,
                    amount_minor: int, term: int, inputs: dict[str, Any], channel: str = "web", reserve: bool = True,
                    on: dt.date | None = None) -> PendingDecision:
-    """`decide` in steps, for a caller that stores the decision together with its own rows (origination): the
-    checks, the configuration, the kernel and the authority now — raising as `decide` does, before anything is
-    written — then, inside the caller's transaction, `reserve()`, `insert()` and `stored(id)`; the caller appends
-    the returned ledger event (with its own, `ledger.append_many`) before its transaction ends.
+    """`decide` in steps, for a caller that stores the decision together with its own rows (origination).
 
-    Why: a straight-through approval holds the credit plan's quota rows (and the ledger's sequencer) locked from
-    its reservation to the commit, and every other approval waits for them. So all the work is done before the
-    reservation, on the answer the plan usually gives (`view` is that provisional decision), and after it only
-    what the plan's answer changes: a few values, or — when the quota is refused or escalated — the rows again."""
+    Now: the checks, the configuration, the kernel and the authority — raising as `decide` does, before anything
+    is written. Then, inside the caller's transaction: run `insert()`'s statement (the caller may make it part
+    of its own) and hand its id to `inserted(id)`; `reserve()` the plan quota; append `event()` to the ledger
+    (with the caller's events: `ledger.append_many`) before the transaction ends. `view` is the decision.
+
+    Why in this order: a straight-through approval holds the credit plan's quota rows (and the ledger's
+    sequencer) locked from its reservation to the commit, and every other approval waits for them. So the rows
+    are written before the reservation, as the plan usually answers ("reserved"), and after it comes only the
+    commit. When the plan answers otherwise (quota refused or escalated: the application is referred), `reserve()`
+    corrects the stored decision and tells the caller to correct its rows from `view`."""
     _require_decide(actor)
     started = time.perf_counter_ns()
     ref = _check_request(application_ref, amount_minor, term, inputs, channel)
@@ -650,8 +650,8 @@ def begin_decision(actor: Any, *, application_ref: str, customer_id: int, produc
 
 _DECISION_FIELDS = [f for f in Decision._meta.concrete_fields if not f.primary_key]
 _DECISION_JSON = {f.attname for f in _DECISION_FIELDS if f.get_internal_type() == "JSONField"}
-#: What the plan's answer may change in a decision (everything else is adapted before the reservation).
-_QUOTA_FIELDS = ("outcome", "reasons", "quota_status", "quota_detail", "timings_us")
+#: What the plan's answer may change in a decision already written.
+_QUOTA_FIELDS = ("outcome", "reasons", "quota_status", "quota_detail")
 
 
 def _db_value(field: Any, value: Any) -> Any:
@@ -662,19 +662,16 @@ def _db_value(field: Any, value: Any) -> Any:
     return field.get_db_prep_save(value, connection)
 
 
-def _decision_insert_sql() -> str:
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    return (f"INSERT INTO {Decision._meta.db_table} ({', '.join(f.column for f in _DECISION_FIELDS)}) VALUES ("
-            + ", ".join(f"%s{cast}" if f.attname in _DECISION_JSON else "%s" for f in _DECISION_FIELDS)
-            + ") RETURNING id")
+def _slot(attname: str) -> str:
+    return "%s::jsonb" if attname in _DECISION_JSON and connection.vendor == "postgresql" else "%s"
 
 
 class PendingDecision:
-    """A decision made but not yet final nor stored (see `begin_decision`)."""
+    """A decision made but not yet stored, nor final until the plan has answered (see `begin_decision`)."""
 
     def __init__(self, actor: Any, prepared: _Prepared, *, ref: str, customer_id: int, amount_minor: int, term: int,
                  inputs: Mapping[str, Any], channel: str, reserve: bool, on: dt.date | None, started: int) -> None:
-        self.actor, self._prepared, self._ref, self._customer_id = actor, prepared, ref, customer_id
+        self._prepared, self._ref, self._customer_id = prepared, ref, customer_id
         self._inputs, self._on, self._started = inputs, on, started
         r = prepared.result
         outcome, reasons = r.outcome, list(r.reasons)
@@ -693,10 +690,10 @@ class PendingDecision:
             elif not reserve:
                 quota_status = "not_requested"
             else:
-                quota_status, self._needs_quota = "reserved", True  # provisional: what the plan usually answers
+                quota_status, self._needs_quota = "reserved", True  # as the plan usually answers: see reserve()
         branch_obj = prepared.branch
         self._reasons = reasons
-        self.row = d = Decision(
+        self.row = Decision(
             application_ref=ref, customer_id=customer_id, product=prepared.terms.code, branch=branch_obj.code,
             branch_path=branch_obj.path, channel=channel, requested_minor=amount_minor, term=term,
             segment=str(r.facts.get("segment", "")), inputs=_jsonable(inputs), inputs_hash=inputs_hash(inputs),
@@ -707,54 +704,65 @@ class PendingDecision:
             limit_steps=r.limit.steps, price_steps=r.price.steps, approved_minor=r.limit.approved_minor,
             rate_ppm=r.price.rate_ppm, apr_ppm=int(r.apr * 1_000_000), installment_minor=r.installment_minor,
             quota_status=quota_status, quota_detail="", required_level=level, required_approvals=approvals,
-            timings_us={**r.timings_us, "total": 0}, actor=actor if getattr(actor, "pk", None) else None,
-            actor_name=getattr(actor, "username", None) or "system", created_at=timezone.now())
-        self._values = {f.attname: _db_value(f, getattr(d, f.attname)) for f in _DECISION_FIELDS}
-        self.view = _decision_view(d, prepared.version)
-        """The decision as it stands: provisional (as if the plan grants the quota) until `reserve()`."""
-
-    def reserve(self) -> bool:
-        """Hold plan quota for a straight-through approval (inside the caller's transaction). True when the plan's
-        answer changed the decision (outcome, reasons or quota status): the caller's rows built from `view` are
-        then to be built again."""
-        d, changed = self.row, False
-        if self._needs_quota:
-            status, detail, problem = _reserve(self._prepared, ref=self._ref, customer_id=self._customer_id,
-                                               inputs=self._inputs, on=self._on)
-            changed = status != d.quota_status or problem is not None
-            d.quota_status, d.quota_detail = status, detail
-            if problem is not None:
-                d.outcome = "refer"
-                self._reasons.append(problem)
-                d.reasons = [x.as_json() for x in self._reasons]
-            self._needs_quota = False
-        d.timings_us = {**d.timings_us, "total": (time.perf_counter_ns() - self._started) // 1000}
-        for name in _QUOTA_FIELDS:
-            self._values[name] = _db_value(Decision._meta.get_field(name), getattr(d, name))
-        self.view = _decision_view(d, self._prepared.version)
-        return changed
+            timings_us=r.timings_us, actor=actor if getattr(actor, "pk", None) else None,
+            actor_name=getattr(actor, "username", None) or "system")
+        self.view = _decision_view(self.row, prepared.version)
+        """The decision as it stands: before `reserve()`, as if the plan grants the quota."""
 
     def insert(self) -> tuple[str, list[Any]]:
-        """The INSERT … RETURNING id that stores the decision (a caller may run it inside a CTE)."""
+        """The INSERT … RETURNING id that stores the decision as it stands (a caller may run it in a CTE)."""
+        d = self.row
+        d.timings_us = {**d.timings_us, "total": (time.perf_counter_ns() - self._started) // 1000}
+        d.created_at = timezone.now()
         sql = _decision_sql.get(connection.vendor)
         if sql is None:
-            sql = _decision_sql[connection.vendor] = _decision_insert_sql()
-        return sql, [self._values[f.attname] for f in _DECISION_FIELDS]
+            sql = _decision_sql[connection.vendor] = (
+                f"INSERT INTO {Decision._meta.db_table} ({', '.join(f.column for f in _DECISION_FIELDS)}) "
+                f"VALUES ({', '.join(_slot(f.attname) for f in _DECISION_FIELDS)}) RETURNING id")
+        return sql, [_db_value(f, getattr(d, f.attname)) for f in _DECISION_FIELDS]
 
-    def stored(self, decision_id: int) -> tuple[DecisionView, ledger.EventSpec]:
-        """After the INSERT: the decision (with its id) and its ``decision.made`` ledger event, for the caller to
-        append in the same transaction."""
-        d, version = self.row, self._prepared.version
+    def inserted(self, decision_id: int) -> None:
+        """The id the INSERT returned."""
+        d = self.row
         d.pk = d.id = decision_id
         d._state.adding, d._state.db = False, connection.alias
-        self.view = _decision_view(d, version)
-        event = ledger.EventSpec("decision.made", "decision", str(d.pk), {
+        self.view = _decision_view(d, self._prepared.version)
+
+    def reserve(self) -> bool:
+        """Hold plan quota for a straight-through approval (inside the caller's transaction, after the insert).
+        When the plan answers otherwise than "reserved" — a hard quota refuses, a soft one escalates, no plan
+        covers the loan: the application is referred — the stored decision is corrected here, and True says that
+        `view` changed (outcome, reasons, quota status): the caller corrects the rows it built from it."""
+        if not self._needs_quota:
+            return False
+        self._needs_quota = False
+        d = self.row
+        status, detail, problem = _reserve(self._prepared, ref=self._ref, customer_id=self._customer_id,
+                                           inputs=self._inputs, on=self._on)
+        changed = status != d.quota_status or problem is not None
+        d.quota_status, d.quota_detail = status, detail
+        if problem is not None:
+            d.outcome = "refer"
+            self._reasons.append(problem)
+            d.reasons = [x.as_json() for x in self._reasons]
+        if changed or detail:  # (a monitor-only quota may grant it with a note: the note is kept)
+            fields = [Decision._meta.get_field(name) for name in _QUOTA_FIELDS]
+            with connection.cursor() as cur:
+                cur.execute(f"UPDATE {Decision._meta.db_table} SET "
+                            f"{', '.join(f'{f.column} = {_slot(f.attname)}' for f in fields)} WHERE id = %s",
+                            [*(_db_value(f, getattr(d, f.attname)) for f in fields), d.pk])
+            self.view = _decision_view(d, self._prepared.version)
+        return changed
+
+    def event(self) -> ledger.EventSpec:
+        """The ``decision.made`` ledger event, for the caller to append in the same transaction."""
+        d, version = self.row, self._prepared.version
+        return ledger.EventSpec("decision.made", "decision", str(d.pk), {
             "application_ref": self._ref, "inputs_sha256": d.inputs_hash, "outcome": d.outcome, "product": d.product,
             "policy_version": d.policy_version_id, "policy_sha256": version.jdm_sha256 if version else None,
             "model_version": d.model_version_id, "score": None if d.score is None else f"{d.score:.4f}",
             "grade": d.grade, "approved_minor": d.approved_minor, "rate_ppm": d.rate_ppm, "quota": d.quota_status,
             "reasons": [x["code"] for x in d.reasons]})
-        return self.view, event
 
 
 _decision_sql: dict[str, str] = {}

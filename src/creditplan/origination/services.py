@@ -410,20 +410,19 @@ def _submit(actor: Any, customer_id: Any, product: Any, amount: Any, term: Any, 
                        _transition_row(a, Status.SUBMITTED, target, None, f"automated decision: {why}", now)]
         return a, transitions, _Rows(a, transitions)
 
-    # Everything is built before the quota is reserved: a straight-through approval holds the plan's quota rows
-    # and the ledger's sequencer from its reservation to the commit, and other approvals wait for them. Built on
-    # the answer the plan usually gives; built again in the rare case it answers otherwise.
+    # The rows are written before the quota is reserved: a straight-through approval holds the plan's quota rows
+    # and the ledger's sequencer from its reservation to the commit, and other approvals wait for them. Written
+    # as the plan usually answers; corrected in the rare case it answers otherwise (the case is then referred).
+    # A second request with the same Idempotency-Key fails at this INSERT on the unique index, and its whole
+    # transaction rolls back.
     a, transitions, built = rows(pending.view)
+    _insert(pending, a, transitions, built)
     if pending.reserve():
-        a, transitions, built = rows(pending.view)
-    # The decision, the application and its transitions: one statement on PostgreSQL. A second request with the
-    # same Idempotency-Key fails here on the unique index, and its whole transaction — decision and reservation
-    # included — rolls back.
-    d, decision_event = pending.stored(_insert(pending, a, transitions, built))
-    a.decision_id = d.id
+        a, transitions, built = _correct(a, built, *rows(pending.view))
+    d = pending.view
     # Both events in one append (one sequencer round trip), last: the sequencer's row lock is held from here to
     # the commit, so nothing else of this transaction runs while other submissions wait for it.
-    ledger.append_many(actor, [decision_event, ledger.EventSpec("application.submitted", "application", a.ref, {
+    ledger.append_many(actor, [pending.event(), ledger.EventSpec("application.submitted", "application", a.ref, {
         "customer": customer.pk, "branch": customer.branch.code, "product": p.code, "amount_minor": minor,
         "term": n, "channel": ch.value, "decision": d.id, "outcome": d.outcome, "status": a.status,
         "auto_approved": a.auto_approved, "quota": a.quota_status})])
@@ -435,10 +434,13 @@ _TRANSITION_FIELDS = [f for f in Transition._meta.concrete_fields
                       if not f.primary_key and f.attname != "application_id"]
 
 
+_JSON_FIELDS = frozenset(f for f in (*_APP_FIELDS, *_TRANSITION_FIELDS) if f.get_internal_type() == "JSONField")
+
+
 def _db_value(field: Any, value: Any) -> Any:
     """A value as the INSERT sends it: JSON already serialised (as the field would: ``json.dumps`` with its
     encoder; the statement casts it), everything else through the field's own adaptation."""
-    if field.get_internal_type() == "JSONField":
+    if field in _JSON_FIELDS:
         return None if value is None else json.dumps(value, cls=field.encoder)
     return field.get_db_prep_save(value, connection)
 
@@ -452,21 +454,32 @@ class _Rows:
         self.transitions = [_db_value(f, getattr(t, f.attname)) for t in transitions for f in _TRANSITION_FIELDS]
 
 
-def _insert(pending: Any, a: Application, transitions: list[Transition], rows: _Rows) -> int:
+def _slot(f: Any) -> str:
+    return "%s::jsonb" if f in _JSON_FIELDS and connection.vendor == "postgresql" else "%s"
+
+
+_app_sql: dict[str, str] = {}
+
+
+def _app_insert_sql(pg: bool) -> str:
+    """The application's INSERT (on PostgreSQL its decision_id is the decision inserted by the same statement)."""
+    sql = _app_sql.get(connection.vendor)
+    if sql is None:
+        sql = _app_sql[connection.vendor] = (
+            f"INSERT INTO {Application._meta.db_table} ({', '.join(f.column for f in _APP_FIELDS)}) VALUES ("
+            + ", ".join("(SELECT id FROM d)" if pg and f.attname == "decision_id" else _slot(f) for f in _APP_FIELDS)
+            + ") RETURNING id")
+    return sql
+
+
+def _insert(pending: Any, a: Application, transitions: list[Transition], rows: _Rows) -> None:
     """INSERT the decision, the application (naming the decision) and its first transitions: one statement on
     PostgreSQL (data-modifying CTEs), one by one elsewhere. Values go through each field's own adaptation (JSON,
-    datetimes), as the ORM would do. Returns the decision's id."""
+    datetimes), as the ORM would do."""
     decision_sql, decision_params = pending.insert()
     pg = connection.vendor == "postgresql"
-
-    def slot(f: Any) -> str:
-        if f.attname == "decision_id" and pg:
-            return "(SELECT id FROM d)"
-        return "%s::jsonb" if pg and f.get_internal_type() == "JSONField" else "%s"
-
     app_params = [v for f, v in zip(_APP_FIELDS, rows.app, strict=True) if not (pg and f.attname == "decision_id")]
-    insert = (f"INSERT INTO {Application._meta.db_table} ({', '.join(f.column for f in _APP_FIELDS)}) "
-              f"VALUES ({', '.join(slot(f) for f in _APP_FIELDS)}) RETURNING id")
+    insert = _app_insert_sql(pg)
     tcols = ", ".join(f.column for f in _TRANSITION_FIELDS)
     if pg:
         tvalues = ", ".join(f"((SELECT id FROM a), {', '.join(['%s'] * len(_TRANSITION_FIELDS))})" for _ in transitions)
@@ -475,18 +488,43 @@ def _insert(pending: Any, a: Application, transitions: list[Transition], rows: _
                         f"(application_id, {tcols}) VALUES {tvalues} RETURNING application_id, (SELECT id FROM d)",
                         [*decision_params, *app_params, *rows.transitions])
             a.pk, decision_id = cur.fetchone()
-            a.id = a.pk
-        return decision_id
+    else:
+        with connection.cursor() as cur:
+            cur.execute(decision_sql, decision_params)
+            decision_id = cur.fetchone()[0]
+            app_params[[f.attname for f in _APP_FIELDS].index("decision_id")] = decision_id
+            cur.execute(insert, app_params)
+            a.pk = cur.fetchone()[0]
+        for t in transitions:
+            t.application = a
+        Transition.objects.bulk_create(transitions)
+    a.id, a.decision_id = a.pk, decision_id
+    pending.inserted(decision_id)
+
+
+def _correct(stored: Application, stored_rows: _Rows, a: Application, transitions: list[Transition], rows: _Rows
+             ) -> tuple[Application, list[Transition], _Rows]:
+    """The plan did not grant the quota after the rows were written (rare): UPDATE the application and its
+    transitions where they differ from the rows built from the corrected decision."""
+    a.pk = a.id = stored.pk
+    a.decision_id = stored.decision_id
+    changed = [(f, v) for f, old, v in zip(_APP_FIELDS, stored_rows.app, rows.app, strict=True)
+               if f.attname != "decision_id" and old != v]
+    n, at_from = len(_TRANSITION_FIELDS), [f.attname for f in _TRANSITION_FIELDS].index("from_status")
     with connection.cursor() as cur:
-        cur.execute(decision_sql, decision_params)
-        decision_id = cur.fetchone()[0]
-        app_params[[f.attname for f in _APP_FIELDS].index("decision_id")] = decision_id
-        cur.execute(insert, app_params)
-        a.pk = a.id = cur.fetchone()[0]
-    for t in transitions:
-        t.application = a
-    Transition.objects.bulk_create(transitions)
-    return decision_id
+        if changed:
+            cur.execute(f"UPDATE {Application._meta.db_table} SET "
+                        f"{', '.join(f'{f.column} = {_slot(f)}' for f, _v in changed)} WHERE id = %s",
+                        [*(v for _f, v in changed), a.pk])
+        for i in range(len(transitions)):
+            old, new = stored_rows.transitions[i * n:(i + 1) * n], rows.transitions[i * n:(i + 1) * n]
+            diff = [(f, v) for f, o, v in zip(_TRANSITION_FIELDS, old, new, strict=True) if o != v]
+            if diff:
+                cur.execute(f"UPDATE {Transition._meta.db_table} SET "
+                            f"{', '.join(f'{f.column} = %s' for f, _v in diff)} "
+                            "WHERE application_id = %s AND from_status = %s",
+                            [*(v for _f, v in diff), a.pk, old[at_from]])
+    return a, transitions, rows
 
 
 def _apply_decision(a: Application, d: Any) -> None:
