@@ -35,7 +35,7 @@ test-sqlite: install
 	$(BIN)/python -m pytest tests -q -n 2 --dist loadgroup -m "not postgres_only"
 
 test-postgres: install
-	CREDITPLAN_TEST_DB=postgresql $(BIN)/python -m pytest tests -q -m "not pure and not e2e"
+	CREDITPLAN_TEST_DB=postgresql $(BIN)/python -m pytest tests -q -n 2 --dist loadgroup -m "not pure and not e2e"
 
 test: system-deps lint test-sqlite test-postgres
 	@echo "make test: lint, SQLite suite and PostgreSQL suite passed"
