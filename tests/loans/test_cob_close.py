@@ -324,6 +324,25 @@ def test_a_floating_loan_resets_on_a_due_date_and_rebuilds_its_schedule(floating
     assert_reconciles()
 
 
+def test_a_loan_due_on_the_31st_stays_due_on_the_month_end_through_a_rate_reset(floating: dict[str, Any],
+                                                                               make_loan: Any) -> None:
+    """Paid out on 31 January: due on 28 February, then 31 March and 30 April — the contract's day, clamped to
+    short months — and the schedule rebuilt by the rate reset on 28 February keeps that day (no drift to the
+    28th)."""
+    loan = make_loan(amount="60000.00", term=6, start=D(2025, 1, 31), product="float-monthly")
+    assert loans.contract_due_day(loan) == 31
+    first = [r.due_date for r in Installment.objects.filter(loan=loan).order_by("seq")]
+    assert first == [D(2025, 2, 28), D(2025, 3, 31), D(2025, 4, 30), D(2025, 5, 31), D(2025, 6, 30), D(2025, 7, 31)]
+    loans.set_lpr(floating["risk"], tenor="1y", effective_date="2025-02-20", rate="0.0300")
+    close_through(D(2025, 2, 1), D(2025, 2, 28))
+    loan.refresh_from_db()
+    assert loan.schedule_version == 2 and loan.rate_ppm == 40_000
+    rebuilt = [r.due_date for r in Installment.objects.filter(loan=loan).exclude(status="superseded")
+               .order_by("seq")]
+    assert rebuilt == first
+    assert_reconciles()
+
+
 def test_a_reset_inside_a_period_leaves_the_accruing_installment_alone(floating: dict[str, Any],
                                                                      make_loan: Any) -> None:
     loan = make_loan(amount="120000.00", term=4, start=D(2025, 1, 15), product="float-quarterly")

@@ -6,6 +6,7 @@ they share the helpers at the bottom of this module (state snapshots, installmen
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -209,6 +210,29 @@ def lpr_on(tenor: str, day: dt.date) -> int:
     return row.rate_ppm
 
 
+@transaction.atomic
+def set_rate_bounds(actor: Any, code: str, *, rate_floor_ppm: int, rate_cap_ppm: int) -> Product:
+    """Change a product's rate floor and cap (the decision engine's pricing page). Only new loans see it: a
+    disbursed loan keeps the bounds its term sheet signed."""
+    org.require(actor, Perm.PRODUCT_MANAGE)
+    for name, value in (("rate_floor", rate_floor_ppm), ("rate_cap", rate_cap_ppm)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 360_000:
+            raise ValidationError(f"{name} must be between 0 and 36 %", field=name, code="rate_out_of_range")
+    if rate_floor_ppm > rate_cap_ppm:
+        raise ValidationError("the rate cap is below the floor", field="rate_cap", code="floor_above_cap")
+    p = Product.objects.select_for_update().filter(code=code).first()
+    if p is None:
+        raise NotFound(f"no product {code!r}", field="product", code="unknown_product")
+    before = [p.rate_floor_ppm, p.rate_cap_ppm]
+    if before == [rate_floor_ppm, rate_cap_ppm]:
+        return p
+    p.rate_floor_ppm, p.rate_cap_ppm = rate_floor_ppm, rate_cap_ppm
+    p.save(update_fields=["rate_floor_ppm", "rate_cap_ppm"])
+    ledger.append(actor, "loan.product_rate_bounds", "product", p.code,
+                  {"rate_floor_ppm": rate_floor_ppm, "rate_cap_ppm": rate_cap_ppm, "before": before})
+    return p
+
+
 def floating_rate_ppm(product_or_loan: Any, tenor: str, spread_ppm: int, day: dt.date, floor: int, cap: int
                       ) -> int:
     return min(max(lpr_on(tenor, day) + spread_ppm, floor), cap)
@@ -218,13 +242,29 @@ def floating_rate_ppm(product_or_loan: Any, tenor: str, spread_ppm: int, day: dt
 
 def terms_for(loan: Loan, *, principal_minor: int, periods: int, start: dt.date, first_due: dt.date,
               rate_ppm: int | None = None, method: str | None = None, grace_periods: int = 0) -> ScheduleTerms:
-    """Schedule terms for (the rest of) a loan, from the terms copied onto it."""
+    """Schedule terms for (the rest of) a loan, from the terms copied onto it. Due dates keep the contract's
+    day of the month (`contract_due_day`): a loan due on the 31st is due on 30 April and 31 May, not on the
+    28th forever after a February due date — whatever rebuilds the schedule (a rate reset, a prepayment, a
+    restructuring)."""
+    due_day = contract_due_day(loan)
+    if first_due is not None and first_due.day != min(due_day, calendar.monthrange(first_due.year,
+                                                                                     first_due.month)[1]):
+        due_day = None  # a schedule already off the contract day (made before this rule): keep its own dates
     return ScheduleTerms(
         principal_minor=principal_minor, annual_rate=from_ppm(loan.rate_ppm if rate_ppm is None else rate_ppm),
         periods=periods, method=Method.coerce(method or loan.method), start=start, first_due=first_due,
         months_per_period=loan.months_per_period, day_count=DayCount.coerce(loan.day_count),
         rounding=Rounding.coerce(loan.rounding), grace_periods=grace_periods,
-        fee_per_installment_minor=loan.product.installment_fee_minor)
+        fee_per_installment_minor=loan.product.installment_fee_minor, due_day=due_day)
+
+
+def contract_due_day(loan: Loan) -> int:
+    """The day of the month a loan's installments fall due: the disbursement's day when the first due date is
+    one period after it (a loan paid out on 31 January is due on the 31st, its first due date clamped to
+    28 February), else the first due date's own day."""
+    if add_months(loan.start_date, loan.months_per_period) == loan.first_due_date:
+        return loan.start_date.day
+    return loan.first_due_date.day
 
 
 def next_loan_ref() -> str:
