@@ -11,6 +11,7 @@ change is a ledger event. Published versions never change: decisions name the ex
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -26,10 +27,11 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from creditplan.core.errors import Conflict, Forbidden, LimitExceeded, NotFound, ValidationError
+from creditplan.core.errors import Conflict, FieldProblem, Forbidden, LimitExceeded, NotFound, ValidationError
 from creditplan.core.money import from_ppm
 from creditplan.customers.domain import INDUSTRY_SECTIONS, PROVINCES
 from creditplan.decisions.domain import authority as authz
+from creditplan.decisions.domain import configuration as cfg
 from creditplan.decisions.domain import defaults, kernel
 from creditplan.decisions.domain import policy as pol
 from creditplan.decisions.domain import simulation as sim
@@ -48,8 +50,9 @@ from creditplan.decisions.models import (
 )
 from creditplan.ledger import services as ledger
 from creditplan.loans import services as loans
+from creditplan.loans.models import LprRate
 from creditplan.org import services as org
-from creditplan.org.domain import BranchLevel, Perm, sees_all_branches
+from creditplan.org.domain import BranchLevel, Perm, Role, has_perm, sees_all_branches
 from creditplan.org.models import Branch, User
 from creditplan.plans import services as plans
 from creditplan.scoring import services as scoring
@@ -1359,7 +1362,9 @@ def simulate(actor: Any, *, product: str, version_id: int | None = None, cutoff_
              limit: int = 5000) -> SimulationView:
     """Replay a policy version (default: the published one) — or the same with every score cut-off moved by
     `cutoff_shift` points — over the product's past decisions, from their stored inputs and scores, and compare
-    approval rate, expected bad rate (mean PD of the approved) and volume with what the policy said then."""
+    approval rate, expected bad rate (mean PD of the approved) and volume with what the policy said then. Each
+    application is priced at the LPR in force on the day it was decided; the grid, floor, cap and limits are
+    today's (their history is only in the ledger)."""
     org.require(actor, Perm.POLICY_VIEW)
     if isinstance(cutoff_shift, bool) or not isinstance(cutoff_shift, int) or abs(cutoff_shift) > 300:
         raise ValidationError("the cut-off shift is a whole number of points from -300 to 300", field="cutoff_shift")
@@ -1374,13 +1379,20 @@ def simulate(actor: Any, *, product: str, version_id: int | None = None, cutoff_
         if version.policy.product != prod.code:
             raise ValidationError(f"policy version {version_id} is not a {prod.code} policy", field="version_id")
         compiled = ENGINE.install_text(version.jdm)
-    terms, settings, _settings_row, grades, benchmark, name = _replay_context(prod.code)
+    terms, settings, _settings_row, grades, _benchmark_today, _name = _replay_context(prod.code)
     rows = list(Decision.objects.filter(product=prod.code).order_by("-id")
                 .values("id", "application_ref", "inputs", "requested_minor", "term", "channel", "score", "pd",
-                        "grade", "outcome", "policy_outcome", "approved_minor")[: max(1, min(int(limit), 50_000))])
+                        "grade", "outcome", "policy_outcome", "approved_minor", "created_at")
+                [: max(1, min(int(limit), 50_000))])
     rows.reverse()
+    lpr_days, lpr_rates = _lpr_history(prod.lpr_tenor)  # each application priced at the LPR of its own day
     before, after, changed = [], [], []
     for d in rows:
+        at = bisect.bisect_right(lpr_days, timezone.localdate(d["created_at"])) - 1
+        if at >= 0:
+            benchmark, name = lpr_rates[at], f"LPR {prod.lpr_tenor}"
+        else:
+            benchmark, name = prod.rate_ppm, "product base rate (no LPR published)"
         old = d["policy_outcome"] or d["outcome"]
         before.append(sim.Case(old, d["approved_minor"] if old == "approve" else 0, d["pd"], d["grade"]))
         scored = None
@@ -1444,3 +1456,201 @@ def seed_default_policies(actor: Any = None, *, products: Iterable[str] | None =
         ledger.append(actor, "decision.authority_set", "authority_matrix", "all",
                       {"rules": [list(r) for r in defaults.AUTHORITY], "seeded": True})
     return seeded
+
+
+# --- configuration pages: the authority matrix, the pricing grid, the LPR table --------------------------
+# Each change goes through one function below: permission first, then every check (named by the box it came
+# from), then the writes and their ledger event in one transaction. `_configuration` re-reads all of it for
+# the next decision (tests/decisions/test_decisions_cache.py), so nothing needs invalidating here.
+
+def approver_roles() -> list[str]:
+    """The roles the matrix may name: those allowed to approve applications at all."""
+    return [r.value for r in Role if has_perm(r.value, Perm.APPLICATION_APPROVE)]
+
+
+def _lendable() -> dict[str, dict[str, int]]:
+    """product → grade → the most it may lend to that grade (grade limit, at most the product maximum)."""
+    products = {p.code: p.max_amount_minor for p in loans.list_products() if p.is_active}
+    out: dict[str, dict[str, int]] = {code: {} for code in products}
+    for g in GradeTerms.objects.filter(product__in=list(products)):
+        out[g.product][g.grade] = min(g.limit_minor, products[g.product])
+    return out
+
+
+@dataclass(frozen=True)
+class MatrixReview:
+    """The matrix as the page shows it: the rules, what is wrong with it (gaps), the two-approval thresholds."""
+
+    rules: list[authz.Authority]
+    gaps: list[cfg.MatrixFinding]
+    thresholds: list[tuple[str, int]]  # (product, two approvals above this amount)
+    roles: list[str]
+    products: list[str]
+
+
+def authority_review(actor: Any) -> MatrixReview:
+    org.require(actor, Perm.POLICY_VIEW)
+    rules = _authority_rules()
+    products = [p.code for p in loans.list_products()]
+    settings = {s.product: s.dual_approval_above_minor for s in ProductSettings.objects.all()}
+    return MatrixReview(rules, cfg.gaps(rules, _lendable()),
+                        [(p, settings.get(p, ProductSettings().dual_approval_above_minor)) for p in products],
+                        approver_roles(), products)
+
+
+@transaction.atomic
+def update_authority_matrix(actor: Any, rows: list[dict[str, Any]]) -> MatrixReview:
+    """Replace the authority matrix with `rows` (role, branch_level, product ("" = all), max_amount in yuan
+    as text — or max_amount_minor — and worst_grade). Refused, with each box named (`role-3`), for an unknown
+    role, level, product or grade, an amount that is not positive yuan, or a rule that lies inside another
+    (overlap). Gaps — amounts a product lends that nobody may approve — are saved and reported. A
+    `decision.authority_set` ledger event records the matrix before and after."""
+    org.require(actor, Perm.POLICY_APPROVE)
+    typed = []
+    for r in rows:
+        r = dict(r)
+        if "max_amount" not in r and isinstance(r.get("max_amount_minor"), int):
+            r["max_amount"] = yuan_text(r["max_amount_minor"]).replace(",", "")
+        typed.append(r)
+    products = [p.code for p in loans.list_products()]
+    parsed, problems = cfg.parse_matrix(typed, roles=approver_roles(), products=products)
+    if problems:
+        raise ValidationError.collect(problems)
+    overlapping = cfg.overlaps(parsed)
+    if overlapping:
+        exc = ValidationError.collect([FieldProblem(f"row-{f.row}", f.en, "authority_overlap") for f in overlapping])
+        exc.extra["zh"] = {f"row-{f.row}": f.zh for f in overlapping}
+        raise exc
+    if not parsed:
+        raise ValidationError("the matrix needs at least one rule: without one nobody may approve",
+                              field="row-0", code="authority_empty")
+    before = [[r.role, r.branch_level, r.product, r.max_amount_minor, r.worst_grade] for r in _authority_rules()]
+    AuthorityRule.objects.all().delete()
+    AuthorityRule.objects.bulk_create([AuthorityRule(role=a.role, branch_level=a.branch_level, product=a.product,
+                                                     max_amount_minor=a.max_amount_minor, worst_grade=a.worst_grade)
+                                       for _i, a in parsed])
+    after = [[a.role, a.branch_level, a.product, a.max_amount_minor, a.worst_grade] for _i, a in parsed]
+    review = authority_review(actor)
+    ledger.append(actor, "decision.authority_set", "authority_matrix", "all",
+                  {"rules": after, "before": before, "gaps": [g.en for g in review.gaps]})
+    return review
+
+
+@dataclass(frozen=True)
+class PricingView:
+    """A product's pricing grid and decision settings, with the rate each grade gets at today's benchmark."""
+
+    product: str
+    name: str
+    lpr_tenor: str
+    benchmark_ppm: int
+    benchmark_name: str
+    rate_floor_ppm: int
+    rate_cap_ppm: int
+    dsr_pct: int
+    dual_approval_above_minor: int
+    grades: list[cfg.GridRow]
+    preview: list[cfg.RatePreview]
+    warnings: list[str]
+
+
+def _pricing_view(prod: Any, data: cfg.PricingInput, warnings: list[str]) -> PricingView:
+    benchmark, name = _benchmark(prod, timezone.localdate())
+    return PricingView(prod.code, prod.name, prod.lpr_tenor, benchmark, name, data.rate_floor_ppm, data.rate_cap_ppm,
+                       data.dsr_pct, data.dual_approval_above_minor, list(data.grades),
+                       cfg.preview_rates(benchmark, data.rate_floor_ppm, data.rate_cap_ppm, data.grades), warnings)
+
+
+def pricing_setup(actor: Any, product: str) -> PricingView:
+    """The product's pricing as stored (a grade missing from the grid shows as not lent)."""
+    org.require(actor, Perm.POLICY_VIEW)
+    prod, _terms = _product_any(product)
+    s = ProductSettings.objects.filter(product=prod.code).first() or ProductSettings(product=prod.code)
+    stored = {g.grade: g for g in GradeTerms.objects.filter(product=prod.code)}
+    rows = tuple(cfg.GridRow(g, stored[g].spread_bp, stored[g].limit_minor, stored[g].auto_approve_max_minor)
+                 if g in stored else cfg.GridRow(g, 0, 0, 0) for g in authz.GRADES)
+    return _pricing_view(prod, cfg.PricingInput(prod.rate_floor_ppm, prod.rate_cap_ppm, s.dsr_pct,
+                                                s.dual_approval_above_minor, rows), [])
+
+
+def _product_any(product: str) -> tuple[Any, ProductTerms]:
+    """The product, on sale or not (its pricing may be prepared before it goes on sale)."""
+    try:
+        p = loans.get_product(str(product or "").strip().lower())
+    except NotFound as exc:
+        raise NotFound(exc.message, field="product", code="unknown_product") from None
+    return p, ProductTerms(code=p.code, min_amount_minor=p.min_amount_minor, max_amount_minor=p.max_amount_minor)
+
+
+def _parse_pricing(data: Mapping[str, Any]) -> tuple[cfg.PricingInput, list[str]]:
+    clean, problems, warnings = cfg.parse_pricing(data)
+    if problems or clean is None:
+        raise ValidationError.collect(problems or [FieldProblem("rate_floor", "is required", "required")])
+    return clean, warnings
+
+
+def preview_pricing(actor: Any, product: str, data: Mapping[str, Any]) -> PricingView:
+    """What the typed grid would price each grade at today's benchmark; nothing is stored."""
+    org.require(actor, Perm.POLICY_VIEW)
+    prod, _terms = _product_any(product)
+    clean, warnings = _parse_pricing(data)
+    return _pricing_view(prod, clean, warnings)
+
+
+@transaction.atomic
+def update_pricing(actor: Any, product: str, data: Mapping[str, Any]) -> PricingView:
+    """Store a product's floor and cap (loans, `product.manage`), affordability factor, two-approval threshold
+    and pricing grid (`policy.approve`) in one transaction, each part with its ledger event. `data` is the
+    form as typed: rate_floor / rate_cap in percent, dsr_pct, dual_above in yuan, and per grade
+    spread-<G> (bp), limit-<G> and auto-<G> (yuan)."""
+    org.require(actor, Perm.POLICY_APPROVE)
+    prod, _terms = _product_any(product)
+    clean, warnings = _parse_pricing(data)
+    if (clean.rate_floor_ppm, clean.rate_cap_ppm) != (prod.rate_floor_ppm, prod.rate_cap_ppm):
+        prod = loans.set_rate_bounds(actor, prod.code, rate_floor_ppm=clean.rate_floor_ppm,
+                                     rate_cap_ppm=clean.rate_cap_ppm)
+    set_product_settings(actor, prod.code, dsr_pct=clean.dsr_pct,
+                         dual_approval_above_minor=clean.dual_approval_above_minor,
+                         grades=[{"grade": g.grade, "spread_bp": g.spread_bp, "limit_minor": g.limit_minor,
+                                  "auto_approve_max_minor": g.auto_approve_max_minor} for g in clean.grades])
+    return _pricing_view(prod, clean, warnings)
+
+
+@dataclass(frozen=True)
+class LprRow:
+    tenor: str
+    effective_date: dt.date
+    rate_ppm: int
+    in_force: bool  # the publication a decision made today uses
+
+
+def lpr_table(actor: Any) -> list[LprRow]:
+    """Every LPR publication, newest first, marking the one in force today per tenor."""
+    if not (org.may(actor, Perm.POLICY_VIEW) or org.may(actor, Perm.PRODUCT_MANAGE)):
+        org.require(actor, Perm.POLICY_VIEW)
+    today = timezone.localdate()
+    rows = list(LprRate.objects.order_by("tenor", "-effective_date").values_list("tenor", "effective_date",
+                                                                                 "rate_ppm"))
+    current = {}
+    for tenor, day, _rate in rows:
+        if day <= today and tenor not in current:
+            current[tenor] = day
+    return [LprRow(t, d, r, current.get(t) == d) for t, d, r in rows]
+
+
+def publish_lpr(actor: Any, *, tenor: str, effective_date: Any, rate_pct: Any) -> LprRow:
+    """Record an LPR publication typed in percent ("3.45"); loans keeps the table (`product.manage`)."""
+    org.require(actor, Perm.PRODUCT_MANAGE)
+    rate, problem = cfg.parse_pct(rate_pct, "rate")
+    if problem is not None:
+        raise ValidationError(problem.message, field="rate", code=problem.code)
+    row = loans.set_lpr(actor, tenor=str(tenor or ""), effective_date=effective_date,
+                        rate=str(Decimal(rate) / Decimal(1_000_000)))
+    return LprRow(row.tenor, row.effective_date, row.rate_ppm, False)
+
+
+def _lpr_history(tenor: str) -> tuple[list[dt.date], list[int]]:
+    """One tenor's publications, oldest first, for looking up the rate in force on many past days at once."""
+    rows = list(LprRate.objects.filter(tenor=tenor).order_by("effective_date").values_list("effective_date",
+                                                                                           "rate_ppm"))
+    return [d for d, _r in rows], [r for _d, r in rows]

@@ -12,5 +12,9 @@ urlpatterns = [
     path("versions/<int:version_id>/tables/<str:table_id>/", views.grid, name="grid"),
     path("versions/<int:version_id>/<str:action>/", views.version_action, name="action"),
     path("simulation/", views.simulation, name="simulation"),
+    path("authority/", views.authority, name="authority"),
+    path("pricing/", views.pricing_index, name="pricing_index"),
+    path("pricing/<str:product>/", views.pricing, name="pricing"),
+    path("lpr/", views.lpr, name="lpr"),
     path("<int:decision_id>/", views.decision_detail, name="decision"),
 ]

@@ -18,10 +18,12 @@ from django.views.decorators.http import require_POST
 from creditplan.core.errors import CreditplanError
 from creditplan.core.money import from_ppm
 from creditplan.decisions import services
-from creditplan.decisions.domain.authority import LEVEL_TEXT
+from creditplan.decisions.domain import configuration as cfg
+from creditplan.decisions.domain.authority import GRADES, LEVEL_TEXT, LEVELS
+from creditplan.decisions.domain.pricing import pct_text
 from creditplan.loans.services import list_products, yuan
 from creditplan.org import services as org
-from creditplan.org.domain import Perm
+from creditplan.org.domain import ROLE_LABELS, Perm, Role
 from creditplan.web.views import problem_text
 
 STATUS_LABELS = {
@@ -273,3 +275,203 @@ def decision_detail(request: HttpRequest, decision_id: int) -> HttpResponse:
                    "text": r.get("message_zh" if zh else "message_en"), "set_aside": r.get("set_aside", False)}
                   for r in d.rules_fired],
     })
+
+
+# --- configuration: the authority matrix, the pricing grid, the LPR table --------------------------------
+
+# What a box's problem says on a Chinese page (the English page shows the service's own, more precise words).
+_CELL_TEXT = {
+    "unknown_role": gettext_lazy("Unknown role"), "unknown_level": gettext_lazy("Unknown branch level"),
+    "unknown_product": gettext_lazy("Unknown product"), "unknown_grade": gettext_lazy("Unknown grade"),
+    "required": gettext_lazy("Required"), "invalid_amount": gettext_lazy("Not an amount in yuan"),
+    "sub_minor_amount": gettext_lazy("At most 2 decimals"), "not_positive": gettext_lazy("Must be positive"),
+    "negative": gettext_lazy("Must not be negative"), "invalid_rate": gettext_lazy("Not a percentage"),
+    "rate_out_of_range": gettext_lazy("Must be between 0 % and 36 %"),
+    "floor_above_cap": gettext_lazy("The cap is below the floor"),
+    "not_whole": gettext_lazy("A whole number"), "out_of_range": gettext_lazy("Out of range"),
+    "auto_above_limit": gettext_lazy("Above the grade limit"),
+    "authority_empty": gettext_lazy("The matrix needs at least one rule"),
+    "invalid_date": gettext_lazy("Not a date (YYYY-MM-DD)"),
+}
+SPARE_AUTHORITY_ROWS = 3
+
+
+def _field_errors(exc: CreditplanError) -> dict[str, str]:
+    """Box name → what to show next to it, in the page's language."""
+    zh = _zh()
+    zh_texts = exc.extra.get("zh", {}) if zh else {}
+    out = {}
+    for p in exc.problems:
+        if p.field in zh_texts:
+            out[p.field] = zh_texts[p.field]
+        elif zh and p.code in _CELL_TEXT:
+            out[p.field] = str(_CELL_TEXT[p.code])
+        else:
+            out[p.field] = p.message[:1].upper() + p.message[1:]
+    if not out and exc.field:
+        out[exc.field] = problem_text(exc.code, exc.message)
+    return out
+
+
+def _plain_yuan(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def _pct(ppm: int) -> str:
+    return pct_text(ppm).rstrip("%")
+
+
+def _level_label(level: str) -> str:
+    return LEVEL_TEXT.get(level, (level, level))[1 if _zh() else 0]
+
+
+def _role_label(role: str) -> str:
+    try:
+        return ROLE_LABELS[Role(role)][1 if _zh() else 0]
+    except ValueError:
+        return role
+
+
+@login_required
+def authority(request: HttpRequest) -> HttpResponse:
+    """The approval authority matrix as an editable table: a row per rule (remove with the box at its end),
+    spare rows to add rules; refused saves keep what was typed, each problem next to its box."""
+    user = request.user
+    review = services.authority_review(user)
+    may_edit = org.may(user, Perm.POLICY_APPROVE)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        org.require(user, Perm.POLICY_APPROVE)
+        rows_text = request.POST.get("rows", "0")
+        count = min(int(rows_text), 500) if rows_text.isdigit() else 0
+        typed = []
+        for i in range(count):
+            row = {f: request.POST.get(f"{f}-{i}", "").strip() for f in cfg.MATRIX_FIELDS}
+            row["remove"] = bool(request.POST.get(f"remove-{i}"))
+            typed.append(row)
+        try:
+            review = services.update_authority_matrix(
+                user, [{} if r["remove"] else {f: r[f] for f in cfg.MATRIX_FIELDS} for r in typed])
+        except CreditplanError as exc:
+            if exc.http_status in (401, 403, 404):
+                raise
+            errors = _field_errors(exc)
+            messages.error(request, _("The matrix was not saved: correct the boxes marked below."))
+            rows = typed
+        else:
+            messages.success(request, _("Authority matrix saved (%(n)d rules): the next decision uses it.")
+                             % {"n": len(review.rules)})
+            return redirect("decisions:authority")
+    else:
+        rows = [{"role": r.role, "branch_level": r.branch_level, "product": r.product,
+                 "max_amount": _plain_yuan(r.max_amount_minor), "worst_grade": r.worst_grade, "remove": False}
+                for r in review.rules]
+    if may_edit:
+        rows = [*rows, *({f: "" for f in cfg.MATRIX_FIELDS} for _ in range(SPARE_AUTHORITY_ROWS))]
+    shown = []
+    for i, r in enumerate(rows):
+        shown.append({**r, "i": i, "row_error": errors.get(f"row-{i}", ""),
+                      "errors": {f: errors.get(f"{f}-{i}", "") for f in cfg.MATRIX_FIELDS},
+                      "level_label": _level_label(r.get("branch_level", "")),
+                      "role_label": _role_label(r.get("role", ""))})
+    zh = _zh()
+    return render(request, "decisions/authority.html", {
+        "rows": shown, "count": len(shown), "may_edit": may_edit, "errors": errors,
+        "roles": [(r, _role_label(r)) for r in review.roles],
+        "levels": [(lv, _level_label(lv)) for lv in LEVELS], "grades": GRADES, "products": review.products,
+        "gaps": [g.zh if zh else g.en for g in review.gaps],
+        "thresholds": [(p, yuan(v)) for p, v in review.thresholds],
+    }, status=422 if errors else 200)
+
+
+@login_required
+def pricing_index(request: HttpRequest) -> HttpResponse:
+    org.require(request.user, Perm.POLICY_VIEW)
+    products = list_products()
+    if not products:
+        messages.error(request, _("No loan product yet."))
+        return redirect("decisions:policies")
+    return redirect("decisions:pricing", product=products[0].code)
+
+
+def _pricing_form(view: services.PricingView) -> dict[str, str]:
+    form = {"rate_floor": _pct(view.rate_floor_ppm), "rate_cap": _pct(view.rate_cap_ppm),
+            "dsr_pct": str(view.dsr_pct), "dual_above": _plain_yuan(view.dual_approval_above_minor)}
+    for g in view.grades:
+        form[f"spread-{g.grade}"] = str(g.spread_bp)
+        form[f"limit-{g.grade}"] = _plain_yuan(g.limit_minor)
+        form[f"auto-{g.grade}"] = _plain_yuan(g.auto_approve_max_minor)
+    return form
+
+
+@login_required
+def pricing(request: HttpRequest, product: str) -> HttpResponse:
+    """A product's pricing grid and decision settings. "Preview" prices each grade at today's LPR from what is
+    typed without storing it; "Save" stores it (policy.approve; the floor and cap also need product.manage)."""
+    user = request.user
+    view = services.pricing_setup(user, product)
+    form = _pricing_form(view)
+    errors: dict[str, str] = {}
+    previewed = False
+    if request.method == "POST":
+        names = ["rate_floor", "rate_cap", "dsr_pct", "dual_above"]
+        names += [f"{k}-{g}" for g in GRADES for k in ("spread", "limit", "auto")]
+        form = {n: request.POST.get(n, "").strip() for n in names}
+        try:
+            if request.POST.get("preview"):
+                view, previewed = services.preview_pricing(user, product, form), True
+            else:
+                view = services.update_pricing(user, product, form)
+                messages.success(request, _("Pricing of %(p)s saved: the next decision uses it.") % {"p": view.product})
+                for w in view.warnings:
+                    messages.warning(request, w)
+                return redirect("decisions:pricing", product=view.product)
+        except CreditplanError as exc:
+            if exc.http_status in (401, 403, 404):
+                raise
+            errors = _field_errors(exc)
+            messages.error(request, _("Nothing was saved: correct the boxes marked below."))
+    grades = [{"grade": g, "spread": form.get(f"spread-{g}", ""), "limit": form.get(f"limit-{g}", ""),
+               "auto": form.get(f"auto-{g}", ""), "e_spread": errors.get(f"spread-{g}", ""),
+               "e_limit": errors.get(f"limit-{g}", ""), "e_auto": errors.get(f"auto-{g}", "")} for g in GRADES]
+    preview = {p.grade: p for p in view.preview}
+    for row in grades:
+        p = preview.get(row["grade"])
+        row["rate"] = _pct(p.rate_ppm) if p else ""
+        row["bound"] = p.bound if p else ""
+        row["lent"] = p.lent if p else False
+    return render(request, "decisions/pricing.html", {
+        "view": view, "form": form, "errors": errors, "grades": grades, "previewed": previewed,
+        "products": [p.code for p in list_products()], "benchmark": _pct(view.benchmark_ppm),
+        "may_edit": org.may(user, Perm.POLICY_APPROVE),
+        "may_bounds": org.may(user, Perm.PRODUCT_MANAGE),
+        "warnings": view.warnings if previewed else [],
+    }, status=422 if errors else 200)
+
+
+@login_required
+def lpr(request: HttpRequest) -> HttpResponse:
+    """The LPR table: every publication, the one in force today marked; product managers add publications."""
+    user = request.user
+    rows = services.lpr_table(user)
+    may_edit = org.may(user, Perm.PRODUCT_MANAGE)
+    form = {"tenor": "1y", "effective_date": "", "rate": ""}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        org.require(user, Perm.PRODUCT_MANAGE)
+        form = {k: request.POST.get(k, "").strip() for k in form}
+        try:
+            row = services.publish_lpr(user, tenor=form["tenor"], effective_date=form["effective_date"],
+                                       rate_pct=form["rate"])
+        except CreditplanError as exc:
+            if exc.http_status in (401, 403, 404):
+                raise
+            errors = _field_errors(exc)
+        else:
+            messages.success(request, _("LPR %(tenor)s %(rate)s %% from %(day)s recorded.") % {
+                "tenor": row.tenor, "rate": _pct(row.rate_ppm), "day": row.effective_date.isoformat()})
+            return redirect("decisions:lpr")
+    return render(request, "decisions/lpr.html", {
+        "rows": [{"r": r, "rate": _pct(r.rate_ppm)} for r in rows], "may_edit": may_edit, "form": form,
+        "errors": errors, "tenors": ("1y", "5y"),
+    }, status=422 if errors else 200)
