@@ -21,7 +21,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/creditplan migrate -v0
 	$(BIN)/creditplan seed-demo
-	CREDITPLAN_BUREAU_CLIENT=creditplan.origination.sources.demo_bureau \
+	CREDITPLAN_BUREAU_CLIENT=creditplan.origination.sources.demo_credit_file \
 	  $(BIN)/creditplan serve --host 127.0.0.1 --port 8000
 
 system-deps:

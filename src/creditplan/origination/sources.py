@@ -10,8 +10,10 @@ licensed private bureau, a partner's data):
     def function(customer) -> dict    # e.g. {"bureau_flags": ["court_judgment"], "blacklist": False}
 
 With no client configured the bureau fields stay missing, and a policy rule that needs them refers the case to
-a person, naming the field — an application is never approved on data that was not there. `demo_bureau` is
-the client the demo and the tests configure: it reports a clean file for everybody, and says so in its name.
+a person, naming the field — an application is never approved on data that was not there. A client may also
+return `"attributes": {...}`, the bureau's file in the model's features (used where the applicant stated nothing
+under that name). `demo_bureau` (the tests) reports a clean file for everybody; `demo_credit_file` (`make demo`)
+adds a credit history from the German credit data set; both say so in their names.
 """
 
 from __future__ import annotations
@@ -71,13 +73,33 @@ def bureau(customer: Customer) -> dict[str, Any]:
     path = _configured()
     if not path:
         return {}
-    answer = _load(path)(customer)
-    return {k: v for k, v in dict(answer or {}).items() if k in ("bureau_flags", "blacklist", "existing_overdue")}
+    answer = dict(_load(path)(customer) or {})
+    out = {k: v for k, v in answer.items() if k in ("bureau_flags", "blacklist", "existing_overdue")}
+    attributes = answer.get("attributes")
+    if isinstance(attributes, dict):  # the bureau's file: model features the applicant is not asked for
+        out["attributes"] = {str(k): v for k, v in attributes.items()}
+    return out
 
 
 def demo_bureau(customer: Customer) -> dict[str, Any]:
     """Demo and tests only: a clean bureau file for every customer (no flags, not blacklisted)."""
     return {"bureau_flags": [], "blacklist": False}
+
+
+def demo_credit_file(customer: Customer) -> dict[str, Any]:
+    """The demo's bureau (`make demo`): a clean file (no flags, not blacklisted) plus a credit history — one row
+    of the German credit data set, the same row for the same customer — in the attributes the demo scorecard
+    reads (scoring.demo.BUREAU_FILE). Demo only: a real bureau client reports the customer's real file."""
+    import hashlib
+
+    from creditplan.scoring import demo
+
+    answer: dict[str, Any] = {"bureau_flags": [], "blacklist": False}
+    if demo.german_source().exists():
+        rows = demo.german_rows()
+        i = int.from_bytes(hashlib.sha256(f"creditplan-demo:{customer.pk}".encode()).digest()[:8], "big") % len(rows)
+        answer["attributes"] = {k: rows.iloc[i][k] for k in demo.BUREAU_FILE}
+    return answer
 
 
 def _said_yes(value: Any) -> bool:
@@ -95,7 +117,8 @@ def gather(customer: Customer, stated: dict[str, Any], today: dt.date, *, overdu
     `existing_overdue` is the institution's own book (other lenders' arrears are the bureau's flags), or'ed with
     what the bureau and the applicant say: nobody can state an overdue away."""
     external = bureau(customer)
-    out = {**from_records(customer, today), **external, **stated}
+    attributes = external.pop("attributes", {})
+    out = {**from_records(customer, today), **attributes, **external, **stated}
     here = overdue_at_this_bank(customer) if overdue_here is None else overdue_here  # the caller may have read it
     out["existing_overdue"] = (here or _said_yes(external.get("existing_overdue"))
                                or _said_yes(stated.get("existing_overdue")))
