@@ -107,6 +107,9 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _register() -> None:
     from creditplan.customers.api import router as customers_router
     from creditplan.decisions.api import router as decisions_router
+    from creditplan.documents.api import contracts_router
+    from creditplan.documents.api import router as documents_router
+    from creditplan.integration.api import router as integration_router
     from creditplan.ledger.api import router as ledger_router
     from creditplan.loans.api import router as loans_router
     from creditplan.org.api import router as org_router
@@ -122,6 +125,9 @@ def _register() -> None:
     api.add_router("/loans", loans_router)
     api.add_router("/decisions", decisions_router)
     api.add_router("/applications", origination_router)
+    api.add_router("/documents", documents_router)
+    api.add_router("/contracts", contracts_router)
+    api.add_router("/integration", integration_router)
 
 
 _register()

@@ -6,6 +6,7 @@ CREDITPLAN_PII_KEY       urlsafe base64 32-byte key(s) for encrypting ID and pho
                          newest first, to rotate keys. Derived from the secret key in development.
 CREDITPLAN_DEBUG         1/0
 CREDITPLAN_DATA_DIR      where the public credit data sets live (default ../shared/data)
+CREDITPLAN_DOCUMENT_DIR  where uploaded documents are stored, encrypted (default var/documents)
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ if not SECRET_KEY:
     raise RuntimeError("CREDITPLAN_SECRET_KEY must be set when CREDITPLAN_DEBUG=0")
 PII_KEYS = [k.strip() for k in os.environ.get("CREDITPLAN_PII_KEY", "").split(",") if k.strip()]
 DATA_DIR = Path(os.environ.get("CREDITPLAN_DATA_DIR", Path.cwd().parent / "shared" / "data"))
+# application documents (encrypted, content-addressed), beside the SQLite database by default
+DOCUMENT_DIR = Path(os.environ.get("CREDITPLAN_DOCUMENT_DIR", VAR_DIR / "documents"))
+DOCUMENT_MAX_BYTES = int(os.environ.get("CREDITPLAN_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024))
 
 ALLOWED_HOSTS = [h for h in os.environ.get("CREDITPLAN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CREDITPLAN_CSRF_ORIGINS", "").split(",") if o]
@@ -47,6 +51,8 @@ INSTALLED_APPS = [
     "creditplan.loans",
     "creditplan.decisions",
     "creditplan.origination",
+    "creditplan.documents",
+    "creditplan.integration",
     "creditplan.web",
 ]
 

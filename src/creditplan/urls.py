@@ -12,5 +12,7 @@ urlpatterns = [
     path("loans/", include("creditplan.loans.urls")),
     path("decisions/", include("creditplan.decisions.urls")),
     path("applications/", include("creditplan.origination.urls")),
+    path("integration/", include("creditplan.integration.urls")),
+    path("documents/", include("creditplan.documents.urls")),
     path("", include("creditplan.web.urls")),
 ]

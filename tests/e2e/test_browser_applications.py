@@ -100,10 +100,26 @@ def test_a_customer_applies_online_and_is_approved_straight_through(page, log_in
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     page.get_by_role("link", name="申请贷款").click()
     expect(page.get_by_role("heading", name="申请贷款")).to_be_visible()
-    _fill_applicant(page, amount="30000", term="12")
+    # the form in steps, each saved as a draft: product and an indicative offer → details → consent → send
+    page.get_by_label("产品").select_option("consumer")
+    page.get_by_label("金额（元）").fill("30000")
+    page.get_by_label("期限（月）").fill("12")
+    page.get_by_role("button", name="查看报价并继续").click()
+    expect(page.locator("#offer")).to_contain_text("参考报价")
+    page.get_by_label("贷款用途").select_option("consumption")
+    page.get_by_label("月收入（元）").fill("30000")
+    page.get_by_label("现有每月还款额（元）").fill("2000")
+    page.get_by_label("就业情况").select_option("employed")
+    page.get_by_label("现单位工作月数").fill("60")
+    page.get_by_label("住房情况").select_option("own")
+    page.reload()  # the page is lost before Continue: the copy kept in the browser fills the fields again
+    expect(page.get_by_label("月收入（元）")).to_have_value("30000")
+    expect(page.get_by_label("住房情况")).to_have_value("own")
+    expect(page.locator("#restored-note")).to_be_visible()
+    page.get_by_role("button", name="继续").click()
+    expect(page.get_by_role("heading", name="授权并提交")).to_be_visible()
     page.get_by_role("button", name="提交申请").click()
-    expect(page.locator(".errorlist, .msg.error").first).to_contain_text("请勾选同意")  # consent first; input kept
-    expect(page.get_by_label("金额（元）")).to_have_value("30000")
+    expect(page.locator(".errorlist, .msg.error").first).to_contain_text("请勾选同意")  # consent first
     page.get_by_label("本人同意银行为本次申请核查本人资料及征信记录").check()
     page.get_by_role("button", name="提交申请").click()
 

@@ -58,9 +58,19 @@ def test_submit_read_and_idempotent_resubmission(call, world):
 
 
 def test_a_customer_applies_through_the_mobile_api(call, world):
+    """The app's steps: an indicative offer, then the application with the applicant's consent."""
+    r = call("get", f"{URL}/offer?product=consumer&amount=30000.00&term=12", "customer")
+    offer = r.json()
+    assert r.status_code == 200 and offer["indicative"] is True and offer["amount"] == "30000.00"
+    assert offer["term"] == 12 and offer["rate"] == "0.0435" and offer["first_payment"] == "2559.30"
+    r = call("get", f"{URL}/offer?product=consumer&amount=30000.00&term=999", "customer")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "term"
     r = call("post", URL, "customer", _body(world))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "consent"
+    assert not Application.objects.exists()
+    r = call("post", URL, "customer", _body(world, consent=True))
     assert r.status_code == 201 and r.json()["status"] == "approved" and r.json()["channel"] == "api"
-    r = call("post", URL, "customer", _body(world, customer_id=world["customers"][1]))
+    r = call("post", URL, "customer", _body(world, customer_id=world["customers"][1], consent=True))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
 
 

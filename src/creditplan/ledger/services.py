@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from creditplan.core.crypto import derive_key
@@ -194,6 +194,24 @@ def history(actor: Any, subject_type: str, subject_id: Any, *, limit: int = 200)
 def count_events(kind: str | None = None) -> int:
     qs = Event.objects.all()
     return qs.filter(kind=kind).count() if kind else qs.count()
+
+
+def last_seq() -> int:
+    """The number of the last event appended (0 for an empty log). Numbers are handed out under the
+    sequencer's row lock, held to the commit, so every event up to the last visible one has committed: a
+    reader that follows the log by number (an outbox) never skips one that commits later."""
+    return int(Event.objects.aggregate(m=Max("seq"))["m"] or 0)
+
+
+def events_between(after: int, upto: int, kind_prefixes: Iterable[str]) -> list[tuple[int, str, str, str, str, str]]:
+    """(seq, kind, subject_type, subject_id, entry, leaf_hash) of the events numbered after..upto whose kind
+    starts with one of the prefixes, in order — for system readers that follow the log (integration's outbox);
+    no permission check, as no user asks."""
+    q = Q()
+    for prefix in kind_prefixes:
+        q |= Q(kind__startswith=prefix)
+    return list(Event.objects.filter(q, seq__gt=after, seq__lte=upto).order_by("seq")
+                .values_list("seq", "kind", "subject_type", "subject_id", "entry", "leaf_hash"))
 
 
 @dataclass(frozen=True)

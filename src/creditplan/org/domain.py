@@ -57,6 +57,8 @@ class Perm(StrEnum):
     APPLICATION_CREATE = "application.create"  # staff enter an application for a customer
     APPLICATION_REVIEW = "application.review"  # examine a referred case, ask for more information
     APPLICATION_APPROVE = "application.approve"  # decide a referred case, within the authority matrix
+    APPLICATION_ANALYTICS = "application.analytics"  # process analytics of their branch scope
+    INTEGRATION_MANAGE = "integration.manage"  # webhooks and their delivery log (administrators / IT)
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -81,23 +83,26 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.APPROVER: frozenset(
         _STAFF_READ | {Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE, Perm.PLAN_VIEW, Perm.QUOTA_RESERVE,
                        Perm.QUOTA_REQUEST, Perm.LOAN_RESTRUCTURE, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
-                       Perm.POLICY_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE}
+                       Perm.POLICY_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE,
+                       Perm.APPLICATION_ANALYTICS}
     ),
     # risk managers write policies; publishing needs a second risk manager (four eyes, checked in decisions)
     Role.RISK_MANAGER: frozenset(
         _STAFF_READ | {Perm.MODEL_VIEW, Perm.MODEL_MANAGE, Perm.MODEL_APPROVE, Perm.MODEL_SCORE, Perm.PLAN_VIEW,
                        Perm.LOAN_WRITE_OFF, Perm.PRODUCT_MANAGE, Perm.GL_VIEW, Perm.DECISION_VIEW,
                        Perm.POLICY_VIEW, Perm.POLICY_EDIT, Perm.POLICY_APPROVE, Perm.APPLICATION_VIEW,
-                       Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE}
+                       Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE, Perm.APPLICATION_ANALYTICS}
     ),
-    Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW}),
+    Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW,
+                                           Perm.APPLICATION_ANALYTICS}),
     Role.OPERATIONS: frozenset(
         _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII, Perm.PLAN_VIEW,
                        Perm.QUOTA_RESERVE, Perm.LOAN_DISBURSE, Perm.LOAN_REPAY, Perm.LOAN_REVERSE, Perm.CLOSE_RUN,
-                       Perm.GL_VIEW, Perm.DECISION_VIEW, Perm.APPLICATION_VIEW}
+                       Perm.GL_VIEW, Perm.DECISION_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_ANALYTICS}
     ),
     Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.MODEL_VIEW, Perm.PLAN_VIEW, Perm.GL_VIEW,
-                                           Perm.DECISION_VIEW, Perm.POLICY_VIEW, Perm.APPLICATION_VIEW}),
+                                           Perm.DECISION_VIEW, Perm.POLICY_VIEW, Perm.APPLICATION_VIEW,
+                                           Perm.APPLICATION_ANALYTICS}),
     Role.ADMIN: frozenset(set(Perm)),
 }
 

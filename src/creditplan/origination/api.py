@@ -4,6 +4,7 @@ approve / decline / request-info. Errors are problem+json with a stable `code` (
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -11,7 +12,10 @@ from ninja import Header, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
-from creditplan.origination import services
+from creditplan.core.errors import ValidationError
+from creditplan.core.money import from_ppm
+from creditplan.org.domain import Role
+from creditplan.origination import drafts, services
 from creditplan.origination.services import ApplicationView, QueueItem
 
 router = Router(tags=["origination"])
@@ -27,6 +31,24 @@ class ApplicationCreate(Schema):
     inputs: dict[str, Any] = Field(default_factory=dict,
                                    description="applicant data the decision needs (purpose is always required)")
     channel: Literal["web", "api", "branch"] = "api"
+    consent: bool = Field(False, description="the applicant agrees that the bank checks their data and credit "
+                                             "history for this application: required when customers apply for "
+                                             "themselves (a branch keeps the signed paper form)")
+
+
+class OfferRead(Schema):
+    product: str
+    product_name: str
+    amount: str
+    term: int
+    months_per_period: int
+    rate: str = Field(description="the product's standard annual rate (a fraction), before the applicant's grade")
+    rate_floor: str
+    rate_cap: str
+    first_payment: str
+    last_payment: str
+    total_interest: str
+    indicative: bool = True
 
 
 class DecisionSummary(Schema):
@@ -138,8 +160,12 @@ def submit(request: HttpRequest, response: HttpResponse, payload: ApplicationCre
            idempotency_key: str | None = Header(None, alias="Idempotency-Key",
                                                 description="your request's id: a retry with it never creates "
                                                             "a second application")) -> Status:
+    actor = _actor(request)
+    if getattr(actor, "role", None) == Role.CUSTOMER and not payload.consent:
+        raise ValidationError("agree that the bank checks your data and credit history (consent: true) to apply",
+                              field="consent", code="consent_required")
     view = services.submit_application(
-        _actor(request), customer_id=payload.customer_id, product=payload.product, amount=payload.amount,
+        actor, customer_id=payload.customer_id, product=payload.product, amount=payload.amount,
         term=payload.term, inputs=payload.inputs, channel=payload.channel, idempotency_key=idempotency_key)
     response["Location"] = f"/api/v1/applications/{view.ref}"
     if view.replayed:
@@ -157,6 +183,23 @@ def list_applications(request: HttpRequest, status: str | None = None) -> list[A
             summary="The review queue: referred cases the caller may approve (authority, branch, maker-checker)")
 def queue(request: HttpRequest, filters: Query[QueueFilters]) -> list[QueueRead]:
     return [_queue(i) for i in services.review_queue(_actor(request), filters.model_dump(exclude_none=True))]
+
+
+def _fraction(rate_ppm: int) -> str:
+    return format(from_ppm(rate_ppm).normalize(), "f")
+
+
+@router.get("/offer", response=OfferRead,
+            summary="An indicative offer for a product, amount and term (the product's standard terms; the decision "
+                    "sets the real limit and price)")
+def offer(request: HttpRequest, product: str, amount: str, term: int) -> OfferRead:
+    o = drafts.indicative_offer(product, amount, term)
+    yuan = lambda minor: f"{Decimal(minor) / 100:.2f}"  # noqa: E731
+    return OfferRead(product=o.product, product_name=o.product_name, amount=yuan(o.amount_minor), term=o.term,
+                     months_per_period=o.months_per_period, rate=_fraction(o.rate_ppm),
+                     rate_floor=_fraction(o.rate_floor_ppm), rate_cap=_fraction(o.rate_cap_ppm),
+                     first_payment=yuan(o.first_payment_minor), last_payment=yuan(o.last_payment_minor),
+                     total_interest=yuan(o.total_interest_minor))
 
 
 @router.get("/{ref}", response=ApplicationRead, summary="One application: status and decision summary")

@@ -103,3 +103,59 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} {self.decision} by {self.user_id}"
+
+
+class ApplicationDraft(models.Model):
+    """The online form, saved on the server after each step: what the customer typed so far (text, as typed),
+    the furthest step reached and when each step was first reached (the form's drop-off is counted from these).
+
+    `token` is the draft's unguessable name in its URL. `stash` holds fields posted after the session expired
+    (the browser could not say who it was): they are put back into the form once the owner logs in again.
+    Old unsubmitted drafts are purged by the daily job: their data and stash are wiped, the step timestamps kept
+    so the drop-off figures of past periods do not change."""
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    branch = models.ForeignKey(Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    product = models.CharField(max_length=30, blank=True)
+    channel = models.CharField(max_length=10, default="web")
+    data = models.JSONField(default=dict, blank=True)
+    stash = models.JSONField(default=dict, blank=True)
+    furthest_step = models.PositiveSmallIntegerField(default=1)  # 1 offer, 2 details, 3 consent, 4 submitted
+    step_times = models.JSONField(default=dict, blank=True)  # step name → ISO time first reached
+    application_ref = models.CharField(max_length=24, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return f"draft {self.pk} step {self.furthest_step}"
+
+
+class Escalation(models.Model):
+    """A case that waited longer than its state's service level, brought to the next level of the branch
+    hierarchy: who (the system job), when, why, and to which branch. One row per wait and level, so running the
+    job twice escalates nothing twice (the database refuses a duplicate)."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="escalations")
+    status = models.CharField(max_length=20)  # the state it waited in
+    since = models.DateTimeField()  # when it entered that state
+    level = models.PositiveSmallIntegerField()  # 1: the next level up, 2: the one above that
+    to_branch = models.ForeignKey(Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    due_at = models.DateTimeField()
+    at = models.DateTimeField()
+    actor_name = models.CharField(max_length=150, default="system")
+    reason = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["application", "status", "since", "level"],
+                                               name="one_escalation_per_wait_and_level")]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} {self.status} level {self.level}"

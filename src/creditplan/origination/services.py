@@ -1025,3 +1025,8 @@ def branch_choices(actor: Any) -> list[tuple[str, str]]:
     if sees_all_branches(actor.role) or actor.branch_id:
         return [(b.code, b.name) for b in org.list_branches(actor)]
     return []
+
+
+def customers_of(refs: Iterable[str]) -> dict[str, int]:
+    """Application ref → customer id, for system readers (integration's notifications); no permission check."""
+    return dict(Application.objects.filter(ref__in=list(refs)).values_list("ref", "customer_id"))

@@ -19,7 +19,8 @@ from creditplan.core.errors import CreditplanError, FieldProblem, NotFound
 from creditplan.core.money import Money
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
-from creditplan.origination import services
+from creditplan.origination import analytics, drafts, services, sla
+from creditplan.origination.apply_forms import StepForm
 from creditplan.origination.forms import (
     INPUT_FIELDS,
     InfoForm,
@@ -121,6 +122,9 @@ def _row(v: services.ApplicationView) -> dict[str, Any]:
 # --- the queue and lists -------------------------------------------------------------------------------------
 
 QUEUE_FILTERS = ("branch", "product", "grade", "min_amount", "max_amount", "min_age_hours", "scope", "status")
+SLA_FILTERS = ("overdue", "due_soon", "escalated")
+TIMER_LABELS = {"ok": gettext_lazy("On time"), "due_soon": gettext_lazy("Due soon"),
+                "overdue": gettext_lazy("Overdue")}
 
 
 @login_required
@@ -132,16 +136,26 @@ def queue(request: HttpRequest) -> HttpResponse:
             "rows": rows, "may_submit": services.may_submit(user), "is_customer": user.role == "customer",
             "may_review": org.may(user, Perm.APPLICATION_REVIEW)})
     filters = {k: request.GET.get(k, "").strip() for k in QUEUE_FILTERS}
+    sla_filter = request.GET.get("sla", "").strip()
     error = ""
     try:
         items = services.review_queue(user, {k: v for k, v in filters.items() if v})
     except CreditplanError as exc:
         _reraise_access(exc)
         items, error = [], origination_problem(exc.code, exc.message)
-    rows = [dict(_row(i.application), item=i) for i in items]
+    timers = sla.timers([i.application for i in items])
+    if sla_filter in SLA_FILTERS:
+        items = sla.overdue_only(items, timers, sla_filter)
+    filters["sla"] = sla_filter
+    rows = [dict(_row(i.application), item=i, timer=timers.get(i.application.id),
+                 timer_label=TIMER_LABELS.get(getattr(timers.get(i.application.id), "state", ""), ""))
+            for i in items]
     ctx = {"rows": rows, "filters": filters, "error": error, "branches": services.branch_choices(user),
            "products": [(p.code, p.name) for p in services.products_on_offer()],
            "may_submit": services.may_submit(user), "may_approve": org.may(user, Perm.APPLICATION_APPROVE),
+           "may_analytics": org.may(user, Perm.APPLICATION_ANALYTICS),
+           "sla_choices": [("", _("Any timer")), ("overdue", _("Overdue")), ("due_soon", _("Due soon")),
+                           ("escalated", _("Escalated"))],
            "age_choices": [("", _("Any age")), ("24", _("Waiting > 1 day")), ("72", _("Waiting > 3 days")),
                            ("168", _("Waiting > 7 days"))]}
     template = "origination/_queue_rows.html" if request.htmx else "origination/queue.html"  # type: ignore[attr-defined]
@@ -197,9 +211,14 @@ def _outcome_message(v: services.ApplicationView) -> str:
 
 @login_required
 def apply(request: HttpRequest) -> HttpResponse:
-    """A customer applies online for themselves and sees the outcome at once."""
+    """A customer applies online for themselves and sees the outcome at once. Opening the page starts (or
+    resumes) the stepwise form, saved as a draft after each step (`apply_step`); a POST of the whole form at once
+    (a client without the steps) is still accepted."""
     user = request.user
     org.require(user, Perm.APPLICATION_APPLY)
+    if request.method != "POST":
+        d = drafts.start_or_resume(user)
+        return _step_page(request, d, d.current_step, _step_form(d, d.current_step))
     customer_id = services.own_customer_id(user)
     form = OnlineApplicationForm(request.POST or None, products=_product_choices(), initial={"term": "12"})
     if request.method == "POST" and form.is_valid():
@@ -218,9 +237,209 @@ def apply(request: HttpRequest) -> HttpResponse:
                 _add_errors(form, exc)
             else:
                 return redirect("origination:application", ref=view.ref)
-    return render(request, "origination/apply.html", {"form": form, "token": _form_token(),
+    return render(request, "origination/apply.html", {"form": form, "token": _form_token(), "onepage": True,
                                                       "linked": customer_id is not None},
                   status=422 if form.errors else 200)
+
+
+# --- the stepwise online form (drafts) -----------------------------------------------------------------------
+
+STEP_LABELS = {"offer": gettext_lazy("Product and offer"), "details": gettext_lazy("Your details"),
+               "consent": gettext_lazy("Consent and send")}
+
+
+def _step_url(token: str, step: str = "") -> str:
+    from django.urls import reverse
+
+    url = reverse("origination:apply_step", args=[token])
+    return f"{url}?step={step}" if step in drafts.STEP_NO else url
+
+
+def _step_form(d: drafts.DraftView, step: str, data: Any = None) -> StepForm:
+    if data is not None:
+        return StepForm(data, step=step, products=_product_choices())
+    initial = {k: v for k, v in d.data.items() if k in drafts.FIELDS[step]}
+    if step == "consent":
+        initial["consent"] = d.data.get("consent") in ("on", "true", "True", "1")
+    if step == "offer":
+        initial.setdefault("term", "12")
+    return StepForm(initial=initial, step=step, products=_product_choices())
+
+
+def _offer(data: dict[str, Any]) -> Any:
+    try:
+        return drafts.indicative_offer(data.get("product"), data.get("amount"), data.get("term"))
+    except CreditplanError:
+        return None
+
+
+def _offer_context(offer: Any) -> dict[str, Any] | None:
+    if offer is None:
+        return None
+    return {"product": offer.product_name, "amount": yuan(offer.amount_minor), "term": offer.term,
+            "rate": _pct(Decimal(offer.rate_ppm) / 1_000_000), "floor": _pct(Decimal(offer.rate_floor_ppm) / 1_000_000),
+            "cap": _pct(Decimal(offer.rate_cap_ppm) / 1_000_000), "first": yuan(offer.first_payment_minor),
+            "last": yuan(offer.last_payment_minor), "interest": yuan(offer.total_interest_minor),
+            "level": offer.first_payment_minor == offer.last_payment_minor, "monthly": offer.months_per_period == 1}
+
+
+def _step_page(request: HttpRequest, d: drafts.DraftView, step: str, form: Any, *, status: int = 200,
+               offer: Any = None) -> HttpResponse:
+    data = {**d.data, **(drafts.clean_fields(form.data) if form.is_bound else {})}
+    if offer is None and step != "offer":
+        offer = _offer(data)
+    steps = [{"name": s, "label": STEP_LABELS[s], "n": i + 1, "current": s == step, "reachable": d.may_show(s),
+              "url": _step_url(d.token, s)} for i, s in enumerate(drafts.STEPS)]
+    summary = []
+    if step == "consent":
+        for name in (*drafts.FIELDS["offer"], *drafts.FIELDS["details"]):
+            value = data.get(name, "")
+            if value:
+                summary.append((StepForm.base_fields[name].label, dict(getattr(StepForm.base_fields[name], "choices",
+                                                                              None) or []).get(value, value)))
+    return render(request, "origination/apply.html", {
+        "form": form, "draft": d, "step": step, "steps": steps, "step_label": STEP_LABELS[step],
+        "action": _step_url(d.token), "offer": _offer_context(offer), "summary": summary,
+        "first_step": step == drafts.STEPS[0], "last_step": step == drafts.STEPS[-1],
+        "linked": services.own_customer_id(request.user) is not None}, status=status)
+
+
+def _field_step(name: str) -> str:
+    return next((s for s in drafts.STEPS if name in drafts.FIELDS[s]), drafts.STEPS[-1])
+
+
+def apply_step(request: HttpRequest, token: str) -> HttpResponse:
+    """One step of the online form, saved to the draft the token names. Without a session (it expired while the
+    customer was typing) a POST is kept on the draft and the customer is sent to log in; afterwards they land on
+    the same step with what they typed."""
+    from django.contrib.auth.views import redirect_to_login
+
+    step = (request.POST.get("step") if request.method == "POST" else request.GET.get("step")) or ""
+    if not request.user.is_authenticated:
+        if request.method == "POST" and drafts.stash(token, step, request.POST):
+            messages.warning(request, _("Your session had expired. Please log in again: what you typed is kept."))
+        return redirect_to_login(_step_url(token, step))
+    user = request.user
+    d = drafts.open_draft(user, token)
+    if d.submitted:
+        return redirect("origination:application", ref=d.application_ref)
+    if d.restored_step:
+        messages.info(request, _("Welcome back: what you typed before your session expired is filled in again."))
+        step = d.restored_step
+    if not d.may_show(step):
+        step = d.current_step
+    if request.method != "POST":
+        return _step_page(request, d, step, _step_form(d, step))
+    if "back" in request.POST:
+        drafts.save_step(user, token, step, request.POST, complete=False)
+        return redirect(_step_url(token, drafts.STEPS[max(0, drafts.STEP_NO[step] - 2)]))
+    form = _step_form(d, step, request.POST)
+    ok, offer = form.is_valid(), None
+    if ok and step == "offer":
+        try:
+            offer = drafts.indicative_offer(form.cleaned_data["product"], form.cleaned_data["amount"],
+                                            form.cleaned_data["term"])
+        except CreditplanError as exc:
+            _add_errors(form, exc)
+            ok = False
+    d = drafts.save_step(user, token, step, request.POST, complete=ok)
+    if not ok:
+        return _step_page(request, d, step, form, status=422, offer=offer)
+    if step != "consent":
+        return redirect(_step_url(token, drafts.STEPS[drafts.STEP_NO[step]]))
+    return _send_draft(request, d)
+
+
+def _send_draft(request: HttpRequest, d: drafts.DraftView) -> HttpResponse:
+    """The last step: the whole form checked once more and sent; a problem sends the customer back to the step
+    of the first field concerned, with the message next to it and their input in place."""
+    user = request.user
+    full = OnlineApplicationForm(d.data, products=_product_choices())
+    if services.own_customer_id(user) is None:
+        form = _step_form(d, "consent", d.data)
+        form.is_valid()
+        form.add_error(None, _("Your log-in is not linked to a customer record yet: please visit a branch."))
+        return _step_page(request, d, "consent", form, status=422)
+    if not full.is_valid():
+        step = _field_step(next(iter(full.errors)))
+        form = _step_form(d, step, d.data)
+        form.is_valid()
+        return _step_page(request, d, step, form, status=422)
+    try:
+        view = drafts.submit_draft(user, d.token, product=full.cleaned_data["product"],
+                                   amount=full.cleaned_data["amount"], term=full.cleaned_data["term"],
+                                   inputs=full.inputs())
+    except CreditplanError as exc:
+        _reraise_access(exc)
+        first = (exc.problems[0].field if exc.problems else "") or ""
+        name = full.field_for(first.split(".", 1)[1]) if first.startswith("inputs.") else first
+        step = _field_step(name) if name else "consent"
+        form = _step_form(d, step, d.data)
+        form.is_valid()
+        _add_errors(form, exc)
+        return _step_page(request, d, step, form, status=exc.http_status if exc.http_status != 404 else 422)
+    return redirect("origination:application", ref=view.ref)
+
+
+# --- process analytics ---------------------------------------------------------------------------------------
+
+STATE_ORDER_LABELS = STATUS_LABELS
+
+
+def _hours(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.2f}"
+
+
+@login_required
+def analytics_page(request: HttpRequest) -> HttpResponse:
+    """Process analytics for managers: where applications spend their time and where customers give up."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    user = request.user
+    org.require(user, Perm.APPLICATION_ANALYTICS)
+    today = timezone.localdate()
+    q = {k: request.GET.get(k, "").strip() for k in ("date_from", "date_to", "branch", "product", "channel")}
+    q["date_from"] = q["date_from"] or (today - dt.timedelta(days=29)).isoformat()
+    q["date_to"] = q["date_to"] or today.isoformat()
+    errors: dict[str, str] = {}
+    report = None
+    try:
+        report = analytics.process_report(user, **q)
+    except CreditplanError as exc:
+        _reraise_access(exc)
+        for p in exc.problems or [FieldProblem("", exc.message, exc.code)]:
+            errors[p.field or "_"] = problem_text(p.code, p.message)
+    ctx: dict[str, Any] = {"q": q, "errors": errors, "report": report, "branches": services.branch_choices(user),
+                           "products": [(p.code, p.name) for p in services.products_on_offer()],
+                           "channels": list(CHANNEL_LABELS.items())}
+    if report is not None:
+        step_labels = {**STEP_LABELS, "submitted": _("Submitted")}
+        ctx["states"] = [{"label": STATUS_LABELS.get(r.status, r.status), "s": r.stat} for r in report.states]
+        ctx["waiting"] = [{"label": STATUS_LABELS.get(r.status, r.status), "s": r.stat} for r in report.waiting]
+        ctx["by_channel"] = [{"label": CHANNEL_LABELS.get(g.key, g.key), "g": g,
+                              "stp": None if not g.decided else round(100 * g.straight_through / g.decided, 2)}
+                             for g in report.by_channel]
+        ctx["by_branch"] = [{"label": g.label, "g": g,
+                             "stp": None if not g.decided else round(100 * g.straight_through / g.decided, 2)}
+                            for g in report.by_branch]
+        ctx["form_steps"] = [{"label": step_labels.get(s.step, s.step), "s": s} for s in report.form]
+        ctx["chart"] = {
+            "labels": {"median": _("Median (h)"), "p90": _("p90 (h)"), "reached": _("Reached"),
+                       "decision": _("Time to decision, median (h)"), "cash": _("Time to cash, median (h)")},
+            "states": {"names": [r["label"] for r in ctx["states"]],
+                       "median": [r["s"].median_h for r in ctx["states"]],
+                       "p90": [r["s"].p90_h for r in ctx["states"]]},
+            "funnel": [{"name": r["label"], "value": r["s"].reached} for r in ctx["form_steps"]],
+            "channel": {"names": [r["label"] for r in ctx["by_channel"]],
+                        "decision": [r["g"].to_decision.median_h for r in ctx["by_channel"]],
+                        "cash": [r["g"].to_cash.median_h for r in ctx["by_channel"]]},
+            "branch": {"names": [r["label"] for r in ctx["by_branch"]],
+                       "decision": [r["g"].to_decision.median_h for r in ctx["by_branch"]],
+                       "cash": [r["g"].to_cash.median_h for r in ctx["by_branch"]]},
+        }
+    return render(request, "origination/analytics.html", ctx, status=422 if errors else 200)
 
 
 # --- the case --------------------------------------------------------------------------------------------

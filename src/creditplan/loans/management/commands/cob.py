@@ -150,6 +150,8 @@ User={opts['user']}
 WorkingDirectory={workdir}
 EnvironmentFile=-{workdir}/.env
 Environment=TZ=Asia/Shanghai
+# origination's daily job first (expire stale cases, purge old form drafts); "-": its failure does not stop the close
+ExecStart=-{exe} applications expire
 ExecStart={exe} cob run --plain
 
 # ---- /etc/systemd/system/creditplan-cob.timer ----
@@ -166,4 +168,7 @@ WantedBy=timers.target
 # ---- or cron (crontab -e as {opts['user']}), same effect ----
 # CRON_TZ=Asia/Shanghai
 # {int(mm)} {int(hh)} * * * cd {shlex.quote(workdir)} && {exe} cob run --plain >> var/cob.log 2>&1
+# {int(mm) + 1 if int(mm) < 59 else 0} {int(hh)} * * * cd {shlex.quote(workdir)} && {exe} applications expire >> var/applications.log 2>&1
+# SLA escalation of waiting applications: every 15 minutes (idempotent; cases escalate once per level)
+# */15 * * * * cd {shlex.quote(workdir)} && {exe} applications sla >> var/applications.log 2>&1
 """)

@@ -94,6 +94,14 @@ class Command(BaseCommand):
             seeded = seed_default_policies(None, model_name="retail-pd")
         self.stdout.write(self.style.SUCCESS(f"decisions: default policy, pricing and authority for {len(seeded)} "
                                              "products"))
+        from creditplan.origination.demo import seed_applications, seed_open_cases
+
+        with transaction.atomic():
+            apps, forms = seed_applications(seed=seed)
+        open_cases = seed_open_cases(seed=seed)
+        self.stdout.write(self.style.SUCCESS(
+            f"applications: {apps} finished ones with six weeks of history, {forms} online forms, "
+            f"{sum(open_cases.values())} open ones submitted now ({', '.join(f'{k} {n}' for k, n in open_cases.items())})"))
         if count > detailed:
             from creditplan.loans import services as loan_services
             from creditplan.loans.bulk import generate_loans

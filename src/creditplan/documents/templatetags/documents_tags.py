@@ -1,0 +1,37 @@
+"""`{% application_documents ref %}`: the documents and contract panel of the application page (staff and the
+customer's outcome page), so that origination's templates need one line to show it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from creditplan.documents import services
+from creditplan.documents.views import KIND_LABELS, _kind_choices
+from creditplan.origination import contracts
+
+register = template.Library()
+
+
+@register.inclusion_tag("documents/_panel.html", takes_context=True)
+def application_documents(context: template.Context, ref: str) -> dict[str, Any]:
+    request = context["request"]
+    panel = services.panel(request.user, ref)
+    contract = contracts.contract_panel(request.user, ref)
+    terms = contract.contract.terms if contract.contract else {}
+    return {
+        "ref": ref, "panel": panel, "contract": contract, "terms": terms,
+        "first_installment": _yuan(terms.get("first_installment_minor")),
+        "amount": _yuan(terms.get("amount_minor")),
+        "documents": [{"label": KIND_LABELS.get(d.kind, d.kind), "d": d} for d in panel.documents],
+        "kinds": _kind_choices(), "csrf_token": context.get("csrf_token"), "request": request,
+        "is_customer": request.user.role == "customer",
+    }
+
+
+def _yuan(minor: Any) -> str:
+    if minor is None:
+        return ""
+    whole, cents = divmod(int(minor), 100)
+    return f"{whole:,}.{cents:02d}"
