@@ -31,15 +31,13 @@ accrued interest and penalty as of the last checkpoint inside it.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import glob
-import os
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from creditplan.core.errors import ValidationError
+from creditplan.core.pdf import PdfDocument, cjk_font, latin1
 from creditplan.loans import services as loans
 from creditplan.loans.domain import accounts
 from creditplan.loans.models import JournalEntry, Loan, LoanActivity, Payment
@@ -450,88 +448,18 @@ def statement(actor: Any, loan_ref: str, *, date_from: Any = None, date_to: Any 
 
 # --- the PDF ------------------------------------------------------------------------------------------------
 
-_FONT_GLOBS = ("/usr/share/fonts/**/NotoSansCJK-Regular.ttc", "/usr/share/fonts/**/NotoSansCJK*.ttc",
-               "/usr/share/fonts/**/NotoSansSC-Regular.*", "/usr/share/fonts/**/NotoSerifCJK-Regular.ttc",
-               "/usr/share/fonts/**/wqy-microhei.ttc", "/usr/share/fonts/**/wqy-zenhei.ttc",
-               "/usr/share/fonts/**/DroidSansFallback*.ttf")
-
-
-@functools.lru_cache(maxsize=1)
-def cjk_font() -> tuple[str, int] | None:
-    """(path, index in the collection) of a font with simplified Chinese, or None: fonts-noto-cjk where
-    installed (scripts/install-system-deps.sh); CREDITPLAN_PDF_FONT names another file."""
-    configured = os.environ.get("CREDITPLAN_PDF_FONT", "")
-    candidates = [configured] if configured and os.path.isfile(configured) else []
-    for pattern in _FONT_GLOBS:
-        candidates += sorted(glob.glob(pattern, recursive=True))
-    for path in candidates:
-        try:
-            return path, _simplified_chinese_index(path)
-        except Exception:  # noqa: BLE001 - an unreadable font is skipped, the next one tried
-            continue
-    return None
-
-
-def _simplified_chinese_index(path: str) -> int:
-    """In a TrueType/OpenType collection, the face for simplified Chinese ("SC"); 0 for a single font."""
-    if not path.lower().endswith(".ttc"):
-        return 0
-    from fontTools.ttLib import TTCollection
-
-    faces = TTCollection(path, lazy=True).fonts
-    for i, face in enumerate(faces):
-        name = str(face["name"].getDebugName(4) or "")
-        if " SC" in name and "Mono" not in name:
-            return i
-    return 0
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-class _Pdf:
-    """A thin layer over fpdf2: latin text in Helvetica (so it is searchable as plain text), anything else in
-    the CJK font — or, without one, with the characters Helvetica cannot show replaced by '?'."""
+class _Pdf(PdfDocument):
+    """The statement's PDF: A4 landscape (see core.pdf.PdfDocument for the fonts)."""
 
     def __init__(self, title: str) -> None:
-        from fpdf import FPDF
-
-        self.pdf = FPDF(orientation="L", unit="mm", format="A4")
-        self.pdf.set_auto_page_break(auto=True, margin=12)
-        self.pdf.set_margins(12, 12, 12)
-        self.pdf.set_title(title)
-        self.pdf.set_creator("creditplan")
-        font = cjk_font()
-        self.cjk = False
-        if font is not None:
-            try:
-                self.pdf.add_font("cjk", fname=font[0], collection_font_number=font[1])
-                self.cjk = True
-            except Exception:  # noqa: BLE001 - a font fpdf2 cannot read: fall back to Latin only
-                self.cjk = False
-        self.pdf.add_page()
-
-    def _font(self, text: str, size: float, bold: bool) -> str:
-        if _latin1(text):
-            self.pdf.set_font("helvetica", "B" if bold else "", size)
-            return text
-        if self.cjk:
-            self.pdf.set_font("cjk", "", size)
-            return text
-        self.pdf.set_font("helvetica", "B" if bold else "", size)
-        return text.encode("latin-1", "replace").decode("latin-1")
+        super().__init__(title, orientation="L", margin=12, font=cjk_font())
 
     def cell(self, w: float, text: str, *, size: float = 8, bold: bool = False, align: str = "L",
              border: int | str = 0, h: float = 5, ln: bool = False) -> None:
-        text = self._font(text, size, bold)
+        text = self.font(text, size, bold)
         while w and len(text) > 1 and self.pdf.get_string_width(text) > w - 1:
-            text = text[:-2] + "…" if self.cjk and not _latin1(text) else text[:-2] + "."
-            text = self._font(text, size, bold)
+            text = text[:-2] + "…" if self.cjk and not latin1(text) else text[:-2] + "."
+            text = self.font(text, size, bold)
         self.pdf.cell(w, h, text, border=border, align=align)
         if ln:
             self.pdf.ln(h)

@@ -2,7 +2,7 @@
 
 The template is code: every clause is a fixed text with the terms filled in, so the same terms always give the
 same wording; its identifier (`TEMPLATE`) is stored with the terms. Latin text is set in Helvetica (searchable
-as plain text), Chinese in the CJK font found by loans.statement.cjk_font (fonts-noto-cjk); without one the
+as plain text), Chinese in the CJK font found by core.pdf.cjk_font (fonts-noto-cjk); without one the
 English text alone is printed.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from creditplan.loans.statement import cjk_font
+from creditplan.core.pdf import PdfDocument, cjk_font
 
 TEMPLATE = "personal-loan-contract/1"
 
@@ -26,45 +26,14 @@ def money(minor: int) -> str:
     return f"{sign}{whole:,}.{cents:02d}"
 
 
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
+class _Doc(PdfDocument):
+    """The contract: A4 portrait (see core.pdf.PdfDocument for the fonts)."""
 
-
-class _Doc:
     def __init__(self, title: str) -> None:
-        from fpdf import FPDF
-
-        self.pdf = FPDF(orientation="P", unit="mm", format="A4")
-        self.pdf.set_auto_page_break(auto=True, margin=15)
-        self.pdf.set_margins(15, 15, 15)
-        self.pdf.set_title(title)
-        self.pdf.set_creator("creditplan")
-        self.cjk = False
-        font = cjk_font()
-        if font is not None:
-            try:
-                self.pdf.add_font("cjk", fname=font[0], collection_font_number=font[1])
-                self.cjk = True
-            except Exception:  # noqa: BLE001 - a font fpdf2 cannot read: English only
-                self.cjk = False
-        self.pdf.add_page()
-
-    def _set(self, text: str, size: float, bold: bool) -> str:
-        if _latin1(text):
-            self.pdf.set_font("helvetica", "B" if bold else "", size)
-            return text
-        if self.cjk:
-            self.pdf.set_font("cjk", "", size)
-            return text
-        self.pdf.set_font("helvetica", "B" if bold else "", size)
-        return text.encode("latin-1", "replace").decode("latin-1")
+        super().__init__(title, orientation="P", margin=15, font=cjk_font())
 
     def line(self, text: str, *, size: float = 9, bold: bool = False, h: float = 5) -> None:
-        text = self._set(text, size, bold)
+        text = self.font(text, size, bold)
         self.pdf.multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT")
 
     def zh(self, text: str, *, size: float = 9, h: float = 5) -> None:
@@ -78,7 +47,7 @@ class _Doc:
 
     def cell(self, w: float, text: str, *, size: float = 8, bold: bool = False, align: str = "L",
              border: int | str = 0, h: float = 5) -> None:
-        self.pdf.cell(w, h, self._set(text, size, bold), border=border, align=align)
+        self.pdf.cell(w, h, self.font(text, size, bold), border=border, align=align)
 
 
 def contract_pdf(t: dict[str, Any]) -> bytes:
