@@ -155,7 +155,7 @@ def seed_open_cases(*, count: int = 48, seed: int = 20261129, now: dt.datetime |
             income = rng.randrange(600_000, 4_000_000, 50_000)
             inputs = {"loan_purpose": rng.choice(["consumption", "education", "renovation", "car"]),
                       "monthly_income_minor": income,
-                      "existing_debt_service_minor": rng.randrange(0, income // 6, 10_000),
+                      "existing_debt_service_minor": rng.randrange(0, income // 10, 10_000),
                       "employment": rng.choice(["employed", "employed", "self_employed"]),
                       "months_employed": rng.randrange(3, 180), "housing": rng.choice(["own", "rent", "free"]),
                       "dependants": rng.randrange(0, 4)}

@@ -111,7 +111,8 @@ def _reraise_access(exc: CreditplanError) -> None:
 
 def _product_choices() -> list[tuple[str, str]]:
     return [(p.code, f"{p.name} ({yuan(p.min_amount_minor)}–{yuan(p.max_amount_minor)}, "
-                     f"{p.min_term}–{p.max_term})") for p in services.products_on_offer()]
+                     f"{p.min_term}–{p.max_term})")
+            for p in sorted(services.products_on_offer(), key=lambda p: (p.min_amount_minor, p.code))]  # small first
 
 
 def _row(v: services.ApplicationView) -> dict[str, Any]:
