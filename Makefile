@@ -21,8 +21,10 @@ install: $(STAMP)
 demo: install
 	$(BIN)/creditplan migrate -v0
 	$(BIN)/creditplan seed-demo
-	CREDITPLAN_BUREAU_CLIENT=creditplan.origination.sources.demo_credit_file \
-	  $(BIN)/creditplan serve --host 127.0.0.1 --port 8000
+	@echo "webhooks and notifications: creditplan integration run, every 15 s, console sender → var/integration.log"
+	$(BIN)/creditplan integration run --interval 15 >> var/integration.log 2>&1 & \
+	  CREDITPLAN_BUREAU_CLIENT=creditplan.origination.sources.demo_credit_file \
+	  $(BIN)/creditplan serve --host 127.0.0.1 --port 8000; kill $$! 2>/dev/null || true
 
 system-deps:
 	bash scripts/install-system-deps.sh
