@@ -111,6 +111,12 @@ def test_the_queue_shows_timers_and_filters_overdue_cases(customer, bank, client
     assert "AP-OLD" in overdue and "AP-NEW" not in overdue
     escalated = client.get("/applications/?scope=all&sla=escalated", HTTP_HX_REQUEST="true", **en).content.decode()
     assert "AP-OLD" in escalated and "AP-NEW" not in escalated
+    # the case page: its timer, and each escalation with when, where to and why
+    case = client.get("/applications/AP-OLD/", **en).content.decode()
+    assert "Service level" in case and "Overdue" in case
+    assert "Escalated to 北京分行 (level 1)" in case and "Escalated to 总行 (level 2)" in case
+    assert "longer than 1 × 8 working hours" in case
+    assert "Escalated to" not in client.get("/applications/AP-NEW/", **en).content.decode()
 
 
 def test_the_expire_job_closes_stale_cases_and_purges_old_drafts_idempotently(customer, bank):

@@ -275,3 +275,22 @@ def overdue_only(items: list[Any], timers_by_id: dict[int, Timer], which: str) -
         return t.state == "overdue"
 
     return [i for i in items if keep(timers_by_id.get(i.application.id))]
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    status: str
+    level: int
+    to_branch: str
+    due_at: dt.datetime
+    at: dt.datetime
+    reason: str
+
+
+def case_escalations(application_id: int) -> list[EscalationView]:
+    """Every escalation of one application, oldest first (the case page; the caller has checked access)."""
+    from creditplan.origination.models import Escalation
+
+    return [EscalationView(e.status, e.level, e.to_branch.name if e.to_branch else "", e.due_at, e.at, e.reason)
+            for e in Escalation.objects.filter(application_id=application_id).select_related("to_branch")
+            .order_by("at", "level")]

@@ -22,7 +22,10 @@ from creditplan.org.domain import Perm
 from creditplan.origination import analytics, drafts, services, sla
 from creditplan.origination.apply_forms import StepForm
 from creditplan.origination.forms import (
+    EMPLOYMENT,
+    HOUSING,
     INPUT_FIELDS,
+    PURPOSES,
     InfoForm,
     OfficerApplicationForm,
     OnlineApplicationForm,
@@ -486,6 +489,10 @@ def _case(request: HttpRequest, ref: str, *, error: str = "", status: int = 200,
         "info_form": forms.get("info") or ReviewForm(reasons=_reason_choices("request_info"), prefix="info"),
         "decision_url": _decision_url(v.decision_id),
     }
+    timer = sla.timers([v]).get(v.id)  # the service level of the wait it is in now, if its state has one
+    ctx.update(timer=timer, timer_label=TIMER_LABELS.get(timer.state, "") if timer else "",
+               escalations=[{"e": e, "status_label": STATUS_LABELS.get(e.status, e.status)}
+                            for e in sla.case_escalations(v.id)])
     return render(request, "origination/detail.html", ctx, status=status)
 
 
@@ -514,8 +521,13 @@ def _step(x: Any, zh: bool) -> str:
     return str(x)
 
 
+_CHOICE_LABELS = {"loan_purpose": dict(PURPOSES), "employment": dict(EMPLOYMENT), "housing": dict(HOUSING)}
+
+
 def _shown(key: str, value: Any) -> Any:
-    """Fen as yuan for people (the inputs keep the decision's units)."""
+    """Fen as yuan and the form's choices in words, for people (the inputs keep the decision's units and codes)."""
+    if isinstance(value, str) and value in _CHOICE_LABELS.get(key, {}):
+        return _CHOICE_LABELS[key][value]
     if key.endswith("_minor") and isinstance(value, int) and not isinstance(value, bool):
         return f"{yuan(value):,.2f}"
     if isinstance(value, list):
