@@ -56,6 +56,27 @@ def test_append_refuses_floats_without_leaving_a_gap(bank, specs):  # type: igno
     assert _seqs() == [*before, len(before) + 1]
 
 
+def test_one_event_a_few_and_a_batch_are_numbered_in_order_and_verify_alike(bank, specs):  # type: ignore[no-untyped-def]
+    """A use case's one or two events are written in one statement with their numbers (PostgreSQL), a batch job's
+    thousands through COPY: the same rows either way — numbers in order, the actor, the time, a ledger that
+    verifies."""
+    before = _seqs()
+    with transaction.atomic():
+        one = ledger.append(bank["admin"], "loan.repaid", "loan", 7, {"amount": "1.50"})
+        assert ledger.append_many(bank["admin"], specs(2)) == 2
+        assert ledger.append_many(None, specs(30, start=2)) == 30
+    n = len(before)
+    assert one.seq == n + 1 and one.pk == n + 1
+    assert _seqs() == [*before, *range(n + 1, n + 34)]
+    rows = list(Event.objects.filter(seq__gt=n).order_by("seq").values_list("actor_id", "actor_name", "kind"))
+    assert rows[0] == (bank["admin"].pk, bank["admin"].username, "loan.repaid")
+    assert {r[:2] for r in rows[1:3]} == {(bank["admin"].pk, bank["admin"].username)}
+    assert {r[:2] for r in rows[3:]} == {(None, "system")}
+    stored = Event.objects.get(seq=one.seq)
+    assert (stored.entry, stored.leaf_hash, stored.occurred_at) == (one.entry, one.leaf_hash, one.occurred_at)
+    assert ledger.verify_ledger(bank["auditor"], record=False).ok
+
+
 def test_events_and_heads_are_append_only(make_ledger):  # type: ignore[no-untyped-def]
     make_ledger(20)
     with pytest.raises(AppendOnlyError):

@@ -105,3 +105,25 @@ def test_expiry_compares_stored_times_correctly(bank, plan):
     assert Reservation.objects.get(application_ref="OLD").status == "expired"
     assert Reservation.objects.get(application_ref="NEW").status == "reserved"
     assert plans.expire_reservations(timezone.now() + _dt.timedelta(days=31)) == 1
+
+
+def test_a_refusal_inside_the_callers_transaction_writes_nothing_and_the_caller_carries_on(bank, plan):
+    """The decision engine reserves inside its own transaction, without a savepoint: a refused amount must leave
+    no reservation, movement or event behind, and the caller's transaction must still commit its own work."""
+    from django.db import transaction
+
+    from creditplan.ledger.models import Event
+    from creditplan.plans.models import Reservation
+
+    events = Event.objects.count()
+    with transaction.atomic():
+        with pytest.raises(LimitExceeded):
+            plans.reserve_quota_in_transaction(bank["admin"], application_ref="BIG", amount="60000000.01",
+                                               branch="BJ01")
+        r = plans.reserve_quota_in_transaction(bank["admin"], application_ref="OK", amount="1000000", branch="BJ01")
+    assert r.status == "reserved"
+    assert list(Reservation.objects.values_list("application_ref", flat=True)) == ["OK"]
+    assert Movement.objects.filter(reservation__application_ref="BIG").count() == 0
+    assert plans.quota_states(plan["plan"].id)[plan["bj"]].reserved == 100_000_000
+    assert list(Event.objects.filter(seq__gt=events).values_list("kind", "subject_id")) == [
+        ("plan.quota_reserved", "OK")]

@@ -578,7 +578,8 @@ def _reserve(prepared: _Prepared, *, ref: str, customer_id: int, inputs: Mapping
     segment = str(inputs.get("segment") or "")
     known_segments = {c for c, _ in plans.dimension_codes("segment")} if segment else set()
     try:
-        res = plans.reserve_quota(
+        # inside the caller's transaction, no savepoint: every refusal comes before the plan writes anything
+        res = plans.reserve_quota_in_transaction(
             ENGINE_ACTOR, application_ref=ref, amount=plans.yuan(prepared.result.limit.approved_minor),
             branch=prepared.branch.code, product=prepared.terms.code,
             industry=industry if industry in INDUSTRY_SECTIONS else "",
@@ -657,9 +658,18 @@ _DECISION_JSON = {f.attname for f in _DECISION_FIELDS if f.get_internal_type() =
 _QUOTA_FIELDS = ("outcome", "reasons", "quota_status", "quota_detail")
 
 
+#: Fields whose adaptation gives back a value of this exact type unchanged (None too): skipped on the hot path.
+_PLAIN = {"CharField": str, "TextField": str, "BigIntegerField": int, "IntegerField": int, "PositiveIntegerField": int,
+          "PositiveSmallIntegerField": int, "BooleanField": bool, "FloatField": float, "ForeignKey": int}
+_PASS_TYPE = {f.attname: _PLAIN.get(f.get_internal_type()) for f in _DECISION_FIELDS}
+
+
 def _db_value(field: Any, value: Any) -> Any:
     """A value as the INSERT sends it: JSON already serialised (as the field would: ``json.dumps`` with its
-    encoder; the statement casts it), everything else through the field's own adaptation."""
+    encoder; the statement casts it), text, numbers and ids as they are, the rest through the field's own
+    adaptation."""
+    if value is None and field.attname not in _DECISION_JSON or type(value) is _PASS_TYPE.get(field.attname):
+        return value
     if field.attname in _DECISION_JSON:
         return None if value is None else json.dumps(value, cls=field.encoder)
     return field.get_db_prep_save(value, connection)

@@ -128,10 +128,48 @@ def append(actor: Any, kind: str, subject_type: str, subject_id: Any, data: dict
     spec = EventSpec(kind, subject_type, str(subject_id), data)
     when = timezone.now()
     event = _build(actor, spec, when, 0)  # build (and validate: no floats) before taking the lock
+    conn = transaction.get_connection()
+    if conn.vendor == "postgresql":
+        # No savepoint of its own (two round trips): should the statement fail, the caller's transaction can
+        # only roll back, and the number goes back with it (no gap, even if the error is caught).
+        with transaction.atomic(savepoint=False):
+            first = _insert_numbered(conn, event.actor_id, event.actor_name, when,
+                                     [(spec, (event.entry, event.leaf_hash))])
+        if first is not None:
+            event.seq = first
+            event._state.adding, event._state.db = False, conn.alias
+            return event
     with transaction.atomic():  # should the insert fail, the number goes back too (no gap, even if caught)
         event.seq = _reserve_seqs(1)
         event.save(force_insert=True)
     return event
+
+
+#: Up to this many events, `append_many` builds (and so validates) every entry before it takes the sequencer,
+#: and writes them with the sequencer's UPDATE in one statement; larger batches stream through COPY.
+_ONE_STATEMENT_MAX = 8
+
+
+def _insert_numbered(conn: Any, actor_id: int | None, actor_name: str, when: Any,
+                     entries: list[tuple[EventSpec, tuple[str, str]]]) -> int | None:
+    """PostgreSQL: number and insert a few events in ONE statement (the sequencer's UPDATE … RETURNING in a CTE,
+    one VALUES row per event: plain parameters, nothing to escape); the first number, or None when the sequencer
+    row does not exist yet (nothing written: the caller takes the path that creates it)."""
+    table, events = conn.ops.quote_name(Sequencer._meta.db_table), conn.ops.quote_name(Event._meta.db_table)
+    n = len(entries)
+    rows = ", ".join(f"({i}, %s, %s, %s, %s, %s)" for i in range(n))
+    params: list[Any] = [n, n, when, actor_id, actor_name]
+    for spec, (entry, leaf) in entries:
+        params += [spec.kind, spec.subject_type, spec.subject_id, entry, leaf]
+    with conn.cursor() as cur:
+        cur.execute(
+            f"WITH s AS (UPDATE {table} SET next_seq = next_seq + %s WHERE id = 1 RETURNING next_seq) "
+            f"INSERT INTO {events} (seq, occurred_at, actor_id, actor_name, kind, subject_type, subject_id, entry, "
+            "leaf_hash) SELECT s.next_seq - %s + v.i, %s::timestamptz, %s::bigint, %s, v.kind, v.subject_type, "
+            f"v.subject_id, v.entry, v.leaf_hash FROM s, (VALUES {rows}) AS v(i, kind, subject_type, subject_id, "
+            "entry, leaf_hash) RETURNING (SELECT next_seq FROM s)", params)
+        row = cur.fetchone()
+    return None if row is None else int(row[0]) - n
 
 
 def append_many(actor: Any, specs: Iterable[EventSpec]) -> int:
@@ -150,6 +188,14 @@ def append_many(actor: Any, specs: Iterable[EventSpec]) -> int:
     actor_name = getattr(actor, "username", None) or "system"
     actor_id = actor.pk if getattr(actor, "pk", None) else None
     conn = transaction.get_connection()
+    if conn.vendor == "postgresql" and len(specs) <= _ONE_STATEMENT_MAX:
+        # A use case's few events (a submission: two): every entry built (and validated: a float raises here,
+        # before anything is written), then one statement numbers and inserts them. No savepoint (two round
+        # trips): should the statement fail, the caller's transaction can only roll back, numbers included.
+        entries = [(s, _entry(actor_name, s, when_iso)) for s in specs]
+        with transaction.atomic(savepoint=False):
+            if _insert_numbered(conn, actor_id, actor_name, when, entries) is not None:
+                return len(specs)
     with transaction.atomic():
         first = _reserve_seqs(len(specs))
         if conn.vendor == "postgresql":

@@ -88,19 +88,25 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _read(v: ApplicationView) -> ApplicationRead:
+def _data(v: ApplicationView) -> dict[str, Any]:
+    """ApplicationRead's fields as a plain dict: an endpoint that returns it has it validated once, by ninja on the
+    way out (a model built here would be validated twice: here, then again from its attributes)."""
     policy = v.decision.get("policy_version")
-    return ApplicationRead(
+    return dict(
         ref=v.ref, status=v.status, auto_approved=v.auto_approved, customer_id=v.customer_id, branch=v.branch_code,
         product=v.product, amount=str(v.amount), currency=v.currency, term=v.term, channel=v.channel,
         created_at=v.created_at, decided_at=v.decided_at,
-        decision=DecisionSummary(
+        decision=dict(
             id=v.decision_id, outcome=v.decision_outcome, reasons=v.reasons, score=v.score, grade=v.grade,
             approved_amount=_text(v.approved_amount), rate=_text(v.rate), apr=_text(v.decision.get("apr")),
             installment=_text(v.installment), required_level=v.required_level,
             required_approvals=v.required_approvals, approvals=v.approvals, quota_status=v.quota_status,
             policy_version=None if policy is None else str(policy)),
     )
+
+
+def _read(v: ApplicationView) -> ApplicationRead:
+    return ApplicationRead(**_data(v))
 
 
 class ReviewAction(Schema):
@@ -170,8 +176,8 @@ def submit(request: HttpRequest, response: HttpResponse, payload: ApplicationCre
     response["Location"] = f"/api/v1/applications/{view.ref}"
     if view.replayed:
         response["Idempotent-Replayed"] = "true"
-        return Status(200, _read(view))
-    return Status(201, _read(view))
+        return Status(200, _data(view))
+    return Status(201, _data(view))
 
 
 @router.get("", response=list[ApplicationRead], summary="Applications: a customer's own, or the branch's")

@@ -539,7 +539,8 @@ def reserve_quota(actor: Any, *, application_ref: str, amount: Any, branch: str,
                   group_ref: str = "", on: dt.date | None = None) -> ReservationView:
     """Hold plan quota for an approved application. Hard quotas refuse (LimitExceeded), soft ones escalate,
     monitor-only ones record. Concentration limits are checked at the same moment. Idempotent per
-    application: asking again returns the existing reservation."""
+    application: asking again returns the existing reservation. Every refusal is raised before the first write
+    (`reserve_quota_in_transaction` relies on it)."""
     org.require(actor, Perm.QUOTA_RESERVE)
     ref = (application_ref or "").strip()
     if not ref or len(ref) > 60:
@@ -599,6 +600,17 @@ def reserve_quota(actor: Any, *, application_ref: str, amount: Any, branch: str,
                   {"plan": plan.code, "amount_minor": minor, "status": r.status, "quotas": [q.pk for q in quotas],
                    "large_exposure": r.large_exposure, "reason": r.reason})
     return _reservation_view(r, [q.pk for q in quotas])
+
+
+def reserve_quota_in_transaction(actor: Any, **kwargs: Any) -> ReservationView:
+    """`reserve_quota` for a caller already inside its own transaction, without a savepoint of its own (two round
+    trips fewer: the decision engine calls it on every straight-through approval). Every refusal (LimitExceeded,
+    Conflict, ValidationError, Forbidden) is raised before the first write, so the caller may catch it and carry
+    on; the quota rows it locked stay locked to the caller's commit. Any other error (the database's) leaves the
+    caller's transaction to be rolled back whole."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("reserve_quota_in_transaction must be called inside the caller's transaction")
+    return reserve_quota.__wrapped__(actor, **kwargs)  # the body, without @transaction.atomic
 
 
 def _reservation_for_update(application_ref: str, on: dt.date | None = None) -> Reservation:
