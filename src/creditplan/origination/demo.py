@@ -162,7 +162,7 @@ def seed_open_cases(*, count: int = 48, seed: int = 20261129, now: dt.datetime |
             try:
                 v = services.submit_application(
                     officer, customer_id=rng.choice(ids), product="consumer",
-                    amount=f"{rng.randrange(10, 200) * 1000}.00", term=rng.choice([12, 24, 36]), inputs=inputs,
+                    amount=f"{rng.randrange(5, 80) * 1000}.00", term=rng.choice([12, 24, 36]), inputs=inputs,
                     channel="branch")
             except Exception:  # noqa: BLE001 - a demo customer the product refuses (age, income…): skip them
                 continue

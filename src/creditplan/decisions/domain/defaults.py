@@ -90,8 +90,9 @@ def _outputs() -> list[dict[str, str]]:
             {"id": "out_zh", "type": "expression", "field": "message_zh", "name": "Message (中文)"}]
 
 
-def cutoff_table(product: str) -> dict[str, Any]:
-    approve, refer = CUTOFFS.get(product, DEFAULT_CUTOFF)
+def cutoff_table(product: str, shift: int = 0) -> dict[str, Any]:
+    """The score cut-offs of a product, every one moved by `shift` points (a recalibration)."""
+    approve, refer = (c + shift for c in CUTOFFS.get(product, DEFAULT_CUTOFF))
     rules = []
     segments = [(s, shift) for s, shift in SEGMENT_SHIFT.items()] + [("", 0)]
     for segment, shift in segments:
@@ -116,14 +117,15 @@ def cutoff_table(product: str) -> dict[str, Any]:
                         "outputs": _outputs(), "rules": rules}}
 
 
-def default_policy(product: str) -> dict[str, Any]:
-    """The default JDM document of a product (see the module docstring)."""
+def default_policy(product: str, cutoff_shift: int = 0) -> dict[str, Any]:
+    """The default JDM document of a product (see the module docstring); `cutoff_shift` moves every score
+    cut-off by that many points."""
     return {
         "contentType": CONTENT_TYPE,
         "nodes": [
             {"id": "request", "type": "inputNode", "name": "Application", "position": {"x": 80, "y": 200}},
             knockout_table(),
-            cutoff_table(product),
+            cutoff_table(product, cutoff_shift),
             {"id": "response", "type": "outputNode", "name": "Decision", "position": {"x": 720, "y": 200}},
         ],
         "edges": [

@@ -92,6 +92,9 @@ class Command(BaseCommand):
 
         with transaction.atomic():
             seeded = seed_default_policies(None, model_name="retail-pd")
+            from creditplan.decisions.demo import recalibrate
+
+            recalibrate(User.objects.get(username="risk"), User.objects.get(username="risk2"))
         self.stdout.write(self.style.SUCCESS(f"decisions: default policy, pricing and authority for {len(seeded)} "
                                              "products"))
         from creditplan.origination.demo import seed_applications, seed_open_cases
