@@ -8,11 +8,12 @@ The scorecard: 470 intercept points, ``months_employed`` (splits 12 and 36 → 1
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
-from decisions_data import CONSUMER, GOOD, TINY_SCORECARD, TODAY
+from decisions_data import CONSUMER, GOOD, TODAY
+
+from decision_world import seed_decision_world
 
 
 @pytest.fixture
@@ -27,30 +28,13 @@ def world(bank: dict[str, Any], risk2: Any) -> dict[str, Any]:
     """bank + risk2, the consumer product, LPR 1y 3.45 %, the tiny model as champion of `retail-pd`, the default
     policies, pricing grid and authority matrix, and an active plan (root 50 m; BJ 1 m hard, SH 100 k soft)."""
     from creditplan.customers import services as customers
-    from creditplan.decisions import services as decisions
-    from creditplan.loans import services as loans
-    from creditplan.plans import services as plans
-    from creditplan.scoring import services as scoring
     from factories import individual
 
-    loans.create_product(bank["risk"], **CONSUMER)
-    loans.set_lpr(bank["risk"], tenor="1y", effective_date=TODAY - dt.timedelta(days=30), rate="0.0345")
-    v = scoring.register_version(bank["risk"], model_name="retail-pd", artifact=TINY_SCORECARD,
-                                 report_html="<p>hand-made</p>")
-    scoring.validate_version(bank["risk"], v.id)
-    scoring.approve_version(risk2, v.id)
-    scoring.promote_champion(bank["risk"], v.id)
-    decisions.seed_default_policies()
-    p = plans.create_plan(bank["planner"], code="dec-plan", name="决策测试计划",
-                          period_start=TODAY.replace(month=1, day=1), period_end=TODAY.replace(month=12, day=31),
-                          net_capital="1000000000", new_lending_limit="50000000", balance_limit="40000000")
-    plans.split_quota(bank["planner"], p.root.id, [
-        {"branch": "BJ", "new_lending_limit": "1000000", "balance_limit": "1000000"},
-        {"branch": "SH", "new_lending_limit": "100000", "balance_limit": "100000", "control_mode": "soft"},
-    ])
-    plans.activate_plan(bank["planner"], p.id)
+    model_version, p = seed_decision_world(bank, risk2, product=CONSUMER, today=TODAY, plan_code="dec-plan",
+                                           plan_name="决策测试计划", bj=("1000000", "1000000"),
+                                           sh=("100000", "100000"))
     customer = customers.create_customer(bank["officer_bj"], individual(1, branch="BJ01"))
-    return {**bank, "risk2": risk2, "model_version": v.id, "plan": p, "customer_id": customer.id}
+    return {**bank, "risk2": risk2, "model_version": model_version, "plan": p, "customer_id": customer.id}
 
 
 @pytest.fixture

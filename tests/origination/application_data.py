@@ -11,20 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-TINY_SCORECARD: dict[str, Any] = {
-    "format": "creditplan.model/1", "kind": "scorecard", "name": "tiny",
-    "inputs": [{"name": "months_employed", "type": "numeric"}, {"name": "housing", "type": "categorical"}],
-    "derived": [], "scaling": {"pdo": 20.0, "base_odds": 50.0, "base_score": 600.0},
-    "master_scale": [{"grade": g, "pd_max": p} for g, p in
-                     (("A", 0.02), ("B", 0.05), ("C", 0.10), ("D", 0.20), ("E", 0.35), ("F", 0.50), ("G", 1.0))],
-    "reason_texts": {"months_employed": {"en": "Time in current job", "zh": "现职工作年限"},
-                     "housing": {"en": "Housing", "zh": "住房情况"}},
-    "scorecard": {"intercept_points": 470.0, "features": [
-        {"name": "months_employed", "type": "numeric", "splits": [12.0, 36.0], "points": [10.0, 30.0, 50.0],
-         "missing_points": 10.0, "special_codes": [], "special_points": 0.0},
-        {"name": "housing", "type": "categorical", "bins": [["own"], ["rent"], ["free"]],
-         "points": [40.0, 20.0, 10.0], "missing_points": 15.0, "unseen_bin": 2}]},
-}
+from decision_world import seed_decision_world
 
 CONSUMER = {"code": "consumer", "name": "个人消费贷", "min_amount": "1000", "max_amount": "2000000", "min_term": 3,
             "max_term": 60, "method": "equal-installment", "day_count": "30/360", "rate": "0.0435",
@@ -47,11 +34,7 @@ def make_world(bank: dict[str, Any]) -> dict[str, Any]:
     `customer` user) and one in SH01."""
     today = dt.date.today()
     from creditplan.customers import services as customers
-    from creditplan.decisions import services as decisions
-    from creditplan.loans import services as loans
     from creditplan.org import services as org
-    from creditplan.plans import services as plans
-    from creditplan.scoring import services as scoring
     from factories import PASSWORD, individual
 
     risk2 = org.create_user(None, username="risk2", password=PASSWORD, role="risk_manager", branch_code="HO")
@@ -59,22 +42,8 @@ def make_world(bank: dict[str, Any]) -> dict[str, Any]:
                                     branch_code="BJ01")
     approver_ho = org.create_user(None, username="approver_ho", password=PASSWORD, role="approver", branch_code="HO")
     approver_bj2 = org.create_user(None, username="approver_bj2", password=PASSWORD, role="approver", branch_code="BJ")
-    loans.create_product(bank["risk"], **CONSUMER)
-    loans.set_lpr(bank["risk"], tenor="1y", effective_date=today - dt.timedelta(days=30), rate="0.0345")
-    v = scoring.register_version(bank["risk"], model_name="retail-pd", artifact=TINY_SCORECARD,
-                                 report_html="<p>hand-made</p>")
-    scoring.validate_version(bank["risk"], v.id)
-    scoring.approve_version(risk2, v.id)
-    scoring.promote_champion(bank["risk"], v.id)
-    decisions.seed_default_policies()
-    p = plans.create_plan(bank["planner"], code="orig-plan", name="进件测试计划",
-                          period_start=today.replace(month=1, day=1), period_end=today.replace(month=12, day=31),
-                          net_capital="1000000000", new_lending_limit="50000000", balance_limit="40000000")
-    plans.split_quota(bank["planner"], p.root.id, [
-        {"branch": "BJ", "new_lending_limit": "20000000", "balance_limit": "15000000"},
-        {"branch": "SH", "new_lending_limit": "5000000", "balance_limit": "4000000", "control_mode": "soft"},
-    ])
-    plans.activate_plan(bank["planner"], p.id)
+    _, p = seed_decision_world(bank, risk2, product=CONSUMER, today=today, plan_code="orig-plan",
+                               plan_name="进件测试计划", bj=("20000000", "15000000"), sh=("5000000", "4000000"))
     ids = [customers.create_customer(bank["officer_bj"], individual(n, branch="BJ01")).id for n in (1, 2, 3)]
     sh = customers.create_customer(bank["officer_sh"], individual(4, branch="SH01")).id
     customers.link_customer_user(ids[0], bank["customer"])

@@ -1167,15 +1167,12 @@ def _decode(content: bytes | str) -> str:
     raw = bytes(content)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030")  # a superset of GBK and GB2312
-    except UnicodeDecodeError:
-        raise ValidationError("the bank file is neither UTF-8 nor GBK text", field="content",
-                              code="invalid_encoding") from None
+    for encoding in ("utf-8", "gb18030"):  # GB18030: a superset of GBK and GB2312
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValidationError("the bank file is neither UTF-8 nor GBK text", field="content", code="invalid_encoding")
 
 
 class _Line(NamedTuple):
