@@ -81,3 +81,34 @@ def test_upfront_fee_is_income_and_the_customer_receives_the_net(loan_world: dic
     balances = accounting.account_balances()
     assert balances["6021"] == -10_000 and balances["1001"] == -1_000_000 + 10_000
     assert loan.fee_income_minor == 10_000
+
+
+@pytest.mark.parametrize("rule", ["running-total", "per-line"])
+def test_the_products_interest_rule_is_the_loans_and_every_rebuild_keeps_it(loan_world: dict[str, Any],
+                                                                            make_loan: Any, rule: str) -> None:
+    from tests.loans.conftest import CONSUMER
+
+    from creditplan.loans.domain.schedule import ScheduleTerms, build_schedule, totals
+
+    loans.create_product(loan_world["risk"], **{**CONSUMER, "code": f"c-{rule}", "interest_rule": rule})
+    loan = make_loan(amount="1000000.00", term=360, start=dt.date(2025, 1, 1), product=f"c-{rule}")
+    assert loan.interest_rule == rule
+    rows = list(Installment.objects.filter(loan=loan).order_by("seq"))
+    expected = build_schedule(ScheduleTerms(principal_minor=100_000_000, annual_rate=loans.from_ppm(43_500),
+                                            periods=360, method="equal-installment", start=dt.date(2025, 1, 1),
+                                            interest_rule=rule))
+    assert [(r.principal_minor, r.interest_minor) for r in rows] == [(ln.principal, ln.interest) for ln in expected]
+    # 4.35 % over 30 years: the exact A × 360 − P is 792,122.45(378); rounding each month on the balance leaves 0.86 less
+    assert sum(r.interest_minor for r in rows) == totals(expected)["interest"]
+    assert totals(expected)["interest"] == {"running-total": 79_212_245, "per-line": 79_212_159}[rule]
+    rebuilt = loans.terms_for(loan, principal_minor=50_000_000, periods=100, start=dt.date(2026, 1, 1),
+                              first_due=dt.date(2026, 2, 1))
+    assert rebuilt.interest_rule.value == rule
+
+
+def test_an_unknown_interest_rule_is_refused_by_name(loan_world: dict[str, Any]) -> None:
+    from tests.loans.conftest import CONSUMER
+
+    with pytest.raises(CreditplanError) as err:
+        loans.create_product(loan_world["risk"], **{**CONSUMER, "code": "odd", "interest_rule": "exact"})
+    assert err.value.field == "interest_rule" and "running-total, per-line" in err.value.message

@@ -284,12 +284,14 @@ def test_calculator_for_any_logged_in_user(client, book):
     page = client.get("/loans/calculator/", CALC, **EN).content.decode()
     assert re.search(r'id="first-payment">4,745\.37<', page)
     totals = page[page.index('id="calc-totals"'):]
-    assert "1,000,000.00" in totals and "708,334.90" in totals
+    assert "1,000,000.00" in totals and "708,334.05" in totals
     assert page.count("<tr><td class=\"num\">") == 360
     chart = json.loads(re.search(r'<script id="chart-data" type="application/json">(.*?)</script>', page).group(1))
     assert len(chart["principal"]) == 360 and chart["principal"][0] == "1453.70" and chart["interest"][0] == "3291.67"
     ep = client.get("/loans/calculator/", {**CALC, "method": "equal-principal"}, **EN).content.decode()
-    assert "6,069.44" in ep and "2,786.92" in ep
+    assert "6,069.44" in ep and "2,786.92" in ep and "594,145.83" in ep
+    per_line = client.get("/loans/calculator/", {**CALC, "interest_rule": "per-line"}, **EN).content.decode()
+    assert "708,334.90" in per_line[per_line.index('id="calc-totals"'):]
     quarterly = client.get("/loans/calculator/", {**CALC, "term": "8", "frequency": "3"}, **EN).content.decode()
     assert quarterly.count("<tr><td class=\"num\">") == 8 and "2028" in quarterly
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -24,6 +25,7 @@ from creditplan.loans.domain.schedule import (
     MAX_PERIODS,
     Frequency,
     Installment,
+    InterestRule,
     Method,
     ScheduleTerms,
     build_schedule,
@@ -71,23 +73,45 @@ def test_equal_installment_reference_loan_pays_4745_37_a_month() -> None:
     assert {line.payment for line in lines[:-1]} == {474_537}
     first = lines[0]
     assert (first.interest, first.principal, first.balance_after) == (329_167, 145_370, 99_854_630)
-    # The level payment is rounded down by 0.23 fen; 359 months of that, with interest on the balance
-    # actually outstanding, leave CNY 1.70 more for the last month (the residue rule).
-    assert lines[-1].payment == 474_707 and lines[-1].balance_after == 0
-    assert totals(lines) == {"principal": MILLION, "interest": 70_833_490, "fees": 0, "payments": 170_833_490}
+    # DESIGN.md: interest 708,334.05 in all. The level payment is 4,745.3723… rounded to 4,745.37; the interest
+    # column is the exact schedule's (running total rounded), so the last month pays 4,746.22 and the total is
+    # A_exact × 360 − P to the fen.
+    assert lines[-1].payment == 474_622 and lines[-1].balance_after == 0
+    assert totals(lines) == {"principal": MILLION, "interest": 70_833_405, "fees": 0, "payments": 170_833_405}
+
+
+def test_per_line_interest_leaves_the_payment_rounding_in_the_last_month() -> None:
+    """The other rule a product may name: each month's interest rounded on the balance actually outstanding.
+    Paying 0.23 fen a month less principal than the exact annuity leaves CNY 1.70 more for the last month
+    and 0.85 more interest in all."""
+    lines = build_schedule(reference(Method.EQUAL_INSTALLMENT, interest_rule="per-line"))
+    assert {line.payment for line in lines[:-1]} == {474_537}
+    assert lines[0].interest == 329_167 and lines[-1].payment == 474_707
+    assert totals(lines)["interest"] == 70_833_490
+    balance = MILLION
+    for line in lines:
+        assert line.interest == round_fraction(balance * Fraction(RATE) / 12)
+        balance = line.balance_after
+    ep = build_schedule(reference(Method.EQUAL_PRINCIPAL, interest_rule=InterestRule.PER_LINE))
+    assert (ep[0].payment, ep[-1].payment, totals(ep)["interest"]) == (606_944, 278_692, 59_414_621)
 
 
 def test_design_total_interest_figures_are_the_closed_form_ones() -> None:
-    """DESIGN.md's totals (708,334.05 and 594,145.83) are the unrounded formulas, A_exact × n − P and
-    P·r·(n + 1)/2. A real schedule pays fen: a level 4,745.37 (not 4,745.3723…) and each month's interest
-    rounded, so the schedule's own totals differ by 85 and 38 fen; both are pinned here."""
+    """DESIGN.md's totals (708,334.05 and 594,145.83) are the exact formulas, A_exact × n − P and P·r·(n + 1)/2;
+    the default interest rule reproduces them to the fen, each line within 2 fen of balance outstanding × r
+    (1.07 and 1.15 fen at most here)."""
     monthly = Fraction(RATE) / 12
     exact_payment = textbook_payment(MILLION, monthly, 360)
     assert round_fraction(exact_payment) == 474_537
     assert round_fraction(exact_payment * 360 - MILLION) == 70_833_405  # DESIGN: 708,334.05
     assert round_fraction(MILLION * monthly * 361 / 2) == 59_414_583  # DESIGN: 594,145.83
-    assert totals(build_schedule(reference(Method.EQUAL_INSTALLMENT)))["interest"] == 70_833_490
-    assert totals(build_schedule(reference(Method.EQUAL_PRINCIPAL)))["interest"] == 59_414_621
+    for method, total in ((Method.EQUAL_INSTALLMENT, 70_833_405), (Method.EQUAL_PRINCIPAL, 59_414_583)):
+        lines = build_schedule(reference(method))
+        assert totals(lines)["interest"] == total
+        balance = MILLION
+        for line in lines:
+            assert abs(line.interest - balance * monthly) < 2
+            balance = line.balance_after
 
 
 def test_equal_principal_reference_loan_first_6069_44_last_2786_92() -> None:
@@ -442,6 +466,7 @@ def loan_terms(draw: st.DrawFn) -> ScheduleTerms:
         rounding=draw(st.sampled_from(Rounding)),
         grace_periods=draw(st.integers(0, min(periods - 1, 24))),
         fee_per_installment_minor=draw(st.sampled_from([0, 0, 1, 2_500])),
+        interest_rule=draw(st.sampled_from(InterestRule)),
     )
 
 
@@ -454,6 +479,32 @@ def expected_share(terms: ScheduleTerms, index: int, start: date, due: date) -> 
         if add_months(start, months) == due or add_months(due, -months) == start:
             return Fraction(months, 12)
     return year_fraction(start, due, terms.day_count)
+
+
+def exact_running_interest(terms: ScheduleTerms, rates: list[Fraction]) -> list[Fraction]:
+    """Running totals of the interest of the exact (unrounded) schedule's amortising lines, computed here with
+    Fractions, independently of the module: equal principal repays P/n a line; equal installment pays the A
+    with P = Σ_k A / Π_(j≤k) (1 + x_j)."""
+    amortising = rates[terms.grace_periods:]
+    n = len(amortising)
+    principal = Fraction(terms.principal_minor)
+    if terms.method is Method.EQUAL_PRINCIPAL:
+        repaid = [principal / n] * n
+        payment = None
+    else:
+        discount, annuity_factor = Fraction(1), Fraction(0)
+        for x in amortising:
+            discount /= 1 + x
+            annuity_factor += discount
+        payment = principal / annuity_factor
+    balance, total, out = principal, Fraction(0), []
+    for j, x in enumerate(amortising):
+        interest = balance * x
+        total += interest
+        out.append(total)
+        balance -= (payment - interest) if payment is not None else repaid[j]
+    assert balance == 0
+    return out
 
 
 @FAST
@@ -492,12 +543,29 @@ def test_every_schedule_is_exact_and_well_formed(terms: ScheduleTerms) -> None:
         assert line.start_date < line.due_date
         if k:
             assert line.start_date == lines[k - 1].due_date
-    # Every line's interest is the once-rounded interest on the balance outstanding.
+    # Interest. Per line: each line's the once-rounded interest on the balance outstanding (also every grace
+    # line, and an interest-only loan's, under either rule). Running total, amortising lines: the column's
+    # running total is the exact schedule's, rounded; or, where a period's interest would exceed the level
+    # payment, the per-line schedule (the documented fallback).
+    shares = [expected_share(terms, k, line.start_date, line.due_date) for k, line in enumerate(lines)]
     balance = terms.principal_minor
-    for k, line in enumerate(lines):
-        share = expected_share(terms, k, line.start_date, line.due_date)
-        assert line.interest == round_fraction(balance * rate * share, terms.rounding)
+    per_line = []
+    for share, line in zip(shares, lines, strict=True):
+        per_line.append(line.interest == round_fraction(balance * rate * share, terms.rounding))
         balance = line.balance_after
+    amortising = terms.method in (Method.EQUAL_INSTALLMENT, Method.EQUAL_PRINCIPAL)
+    if terms.interest_rule is InterestRule.PER_LINE or not amortising:
+        assert all(per_line)
+    else:
+        assert all(per_line[: terms.grace_periods])
+        exact = exact_running_interest(terms, [rate * share for share in shares])
+        paid = 0
+        running = []
+        for line in lines[terms.grace_periods:]:
+            paid += line.interest
+            running.append(paid)
+        assert running == [round_fraction(c, terms.rounding) for c in exact] or lines == build_schedule(
+            replace(terms, interest_rule=InterestRule.PER_LINE))
     # Method shapes.
     grace = terms.grace_periods
     assert all(line.principal == 0 for line in lines[:grace] if line is not lines[-1])

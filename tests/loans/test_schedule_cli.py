@@ -44,15 +44,19 @@ def test_json_schedule_of_the_reference_loan() -> None:
         "remaining_balance": "998546.30",
     }
     assert {row["payment"] for row in data[:-1]} == {"4745.37"}
-    assert data[-1]["payment"] == "4747.07" and data[-1]["remaining_balance"] == "0.00"
+    assert data[-1]["payment"] == "4746.22" and data[-1]["remaining_balance"] == "0.00"
     assert data[-1]["due_date"] == "2056-01-01"
     assert sum(Decimal(row["principal"]) for row in data) == Decimal("1000000.00")
-    assert sum(Decimal(row["interest"]) for row in data) == Decimal("708334.90")
+    assert sum(Decimal(row["interest"]) for row in data) == Decimal("708334.05")  # DESIGN.md
+    per_line = rows(*REFERENCE, "--interest-rule", "per-line")
+    assert per_line[0] == data[0] and per_line[-1]["payment"] == "4747.07"
+    assert sum(Decimal(row["interest"]) for row in per_line) == Decimal("708334.90")
 
 
 def test_equal_principal_first_and_last_payments() -> None:
     data = rows(*REFERENCE, "--method", "equal-principal")
     assert (data[0]["payment"], data[-1]["payment"]) == ("6069.44", "2786.92")
+    assert sum(Decimal(row["interest"]) for row in data) == Decimal("594145.83")  # DESIGN.md
 
 
 def test_table_is_aligned_with_totals_at_the_bottom() -> None:
@@ -64,7 +68,7 @@ def test_table_is_aligned_with_totals_at_the_bottom() -> None:
     body = [line for line in lines[4:] if line[:1] != "-"]
     assert len({len(line) for line in body[:-1]}) == 1  # every installment line as wide as the next
     assert "4,745.37" in body[0] and "998,546.30" in body[0]
-    assert lines[-1].split() == ["total", "1,000,000.00", "708,334.90", "1,708,334.90"]
+    assert lines[-1].split() == ["total", "1,000,000.00", "708,334.05", "1,708,334.05"]
 
 
 def test_options_reach_the_schedule() -> None:
@@ -113,6 +117,7 @@ def test_start_defaults_to_today() -> None:
         (("--amount", "100", "--rate", "3.95", "--term", "12", "--frequency", "weekly"), "--frequency"),
         (("--amount", "100", "--rate", "3.95", "--term", "12", "--grace", "12"), "--grace"),
         (("--amount", "100", "--rate", "3.95", "--term", "12", "--rounding", "nearest"), "--rounding"),
+        (("--amount", "100", "--rate", "3.95", "--term", "12", "--interest-rule", "exact"), "--interest-rule"),
         (("--amount", "100", "--rate", "3.95", "--term", "12", "--fee", "-1"), "--fee"),
         (("--amount", "100", "--rate", "3.95", "--term", "12", "--currency", "XYZ"), "--currency"),
         (("--amount", "100", "--rate", "3.95", "--term", "12", "--format", "xml"), "--format"),

@@ -51,6 +51,7 @@ class ProductRead(Schema):
     method: str
     months_per_period: int
     day_count: str
+    interest_rule: str
     rate_type: str
     rate: str = Field(description="annual rate as a fraction, e.g. 0.043500")
     upfront_fee_bp: int
@@ -68,7 +69,8 @@ class ProductRead(Schema):
 def _product(p: Any) -> ProductRead:
     return ProductRead(code=p.code, name=p.name, currency=p.currency, min_amount=_y(p.min_amount_minor),
                        max_amount=_y(p.max_amount_minor), min_term=p.min_term, max_term=p.max_term, method=p.method,
-                       months_per_period=p.months_per_period, day_count=p.day_count, rate_type=p.rate_type,
+                       months_per_period=p.months_per_period, day_count=p.day_count,
+                       interest_rule=p.interest_rule, rate_type=p.rate_type,
                        rate=str(from_ppm(p.rate_ppm)), upfront_fee_bp=p.upfront_fee_bp,
                        installment_fee=_y(p.installment_fee_minor), late_fee=_y(p.late_fee_minor),
                        penalty_markup_pct=p.penalty_markup_pct, grace_days=p.grace_days,
@@ -284,6 +286,7 @@ class CalculatorParams(Schema):
     first_due: dt.date | None = None
     months_per_period: int = Field(1, ge=1, le=12)
     rounding: str = "half_up"
+    interest_rule: str = Field("running-total", description="running-total | per-line")
     grace_periods: int = Field(0, ge=0)
     fee: str = Field("0", description="fee per installment (yuan)")
 
@@ -317,7 +320,8 @@ def calculator(request: HttpRequest, params: Query[CalculatorParams]) -> Calcula
         principal_minor=principal, annual_rate=rate, periods=params.term, method=sched.Method.coerce(params.method),
         start=params.start or services.business_date(), first_due=params.first_due,
         months_per_period=params.months_per_period, day_count=DayCount.coerce(params.day_count),
-        rounding=Rounding.coerce(params.rounding), grace_periods=params.grace_periods, fee_per_installment_minor=fee)
+        rounding=Rounding.coerce(params.rounding), grace_periods=params.grace_periods, fee_per_installment_minor=fee,
+        interest_rule=params.interest_rule)
     lines = sched.build_schedule(terms)
     return CalculatorRead(amount=_y(principal), rate=str(rate), method=terms.method.value,
                           day_count=terms.day_count.value, installments=[ln.as_json() for ln in lines],

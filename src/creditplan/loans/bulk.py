@@ -305,7 +305,8 @@ def _compute(n: int, rng: random.Random, book: list[tuple[int, int]], products: 
                 principal_minor=amount, annual_rate=from_ppm(rate), periods=term, method=Method.coerce(p.method),
                 start=start, first_due=add_months(start, p.months_per_period), months_per_period=p.months_per_period,
                 day_count=DayCount.coerce(p.day_count), rounding=Rounding.coerce(p.rounding),
-                grace_periods=p.grace_periods, fee_per_installment_minor=p.installment_fee_minor)))
+                grace_periods=p.grace_periods, fee_per_installment_minor=p.installment_fee_minor,
+                interest_rule=p.interest_rule)))
             schedules[key] = sch
         keys.append(key)
         k_due = bisect.bisect_right(sch.due, a)
@@ -387,7 +388,7 @@ def _loan_rows(cols: dict[str, np.ndarray], products: dict[int, Product], lo: in
                     v = v or None
             elif c == "ref":
                 v = f"LN{lists['id'][j]:010d}"
-            elif c in ("method", "day_count", "rounding", "rate_type", "currency"):
+            elif c in ("method", "day_count", "rounding", "interest_rule", "rate_type", "currency"):
                 v = getattr(p, c)
             elif c == "spread_ppm":
                 v = p.spread_ppm

@@ -19,6 +19,10 @@ METHOD_CHOICES = [
     ("bullet", _("Bullet: all at maturity (到期一次还本付息)")),
 ]
 DAY_COUNT_CHOICES = [(d.value, d.value) for d in DayCount]
+INTEREST_RULE_CHOICES = [
+    ("running-total", _("Exact schedule, total as the formula (default)")),
+    ("per-line", _("Each period rounded on the balance outstanding")),
+]
 FREQUENCY_CHOICES = [("1", _("Monthly")), ("3", _("Quarterly")), ("6", _("Half-yearly")), ("12", _("Yearly"))]
 STATUS_CHOICES = [("", _("All statuses")), ("active", pgettext_lazy("loan", "Active")),
                   ("closed", pgettext_lazy("loan", "Closed")),
@@ -71,6 +75,8 @@ class CalculatorForm(forms.Form):
     day_count = forms.ChoiceField(label=_("Day count"), choices=DAY_COUNT_CHOICES, initial="30/360")
     frequency = forms.ChoiceField(label=_("Frequency"), choices=FREQUENCY_CHOICES, initial="1")
     start = _text(_("Start (value) date"), attrs=_DATE, max_length=20)
+    interest_rule = forms.ChoiceField(label=_("Interest rounding"), choices=INTEREST_RULE_CHOICES,
+                                      initial="running-total", required=False)
 
 
 class PaymentForm(forms.Form):

@@ -36,6 +36,7 @@ class Product(models.Model):
     grace_periods = models.PositiveSmallIntegerField(default=0)  # interest-only periods before amortising
     day_count = models.CharField(max_length=8, default="30/360")  # DayCount values
     rounding = models.CharField(max_length=10, default="half_up")  # Rounding values
+    interest_rule = models.CharField(max_length=16, default="running-total")  # schedule.InterestRule values
     rate_type = models.CharField(max_length=8, default="fixed")  # fixed | floating
     rate_ppm = models.PositiveIntegerField()  # fixed: the rate; floating: informative (LPR + spread at launch)
     lpr_tenor = models.CharField(max_length=2, default="1y")  # floating: "1y" or "5y"
@@ -122,6 +123,7 @@ class Loan(models.Model):
     months_per_period = models.PositiveSmallIntegerField(default=1)
     day_count = models.CharField(max_length=8, default="30/360")
     rounding = models.CharField(max_length=10, default="half_up")
+    interest_rule = models.CharField(max_length=16, default="running-total")  # copied from the product
     start_date = models.DateField()  # value date of the disbursement
     first_due_date = models.DateField()
     maturity_date = models.DateField()

@@ -25,7 +25,7 @@ from creditplan.ledger import services as ledger
 from creditplan.loans import accounting
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line
-from creditplan.loans.domain.schedule import Method, ScheduleTerms, build_schedule
+from creditplan.loans.domain.schedule import InterestRule, Method, ScheduleTerms, build_schedule
 from creditplan.loans.domain.terms import TermSheet as Sheet
 from creditplan.loans.domain.terms import sheet_for_product, sheet_from_json
 from creditplan.loans.models import (
@@ -127,6 +127,7 @@ def _clean_product(data: dict[str, Any]) -> dict[str, Any]:
     out["method"] = Method.coerce(data.get("method") or "equal-installment").value
     out["day_count"] = DayCount.coerce(data.get("day_count") or "30/360").value
     out["rounding"] = Rounding.coerce(data.get("rounding") or "half_up").value
+    out["interest_rule"] = InterestRule.coerce(data.get("interest_rule") or "running-total").value
     out["rate_type"] = str(data.get("rate_type") or "fixed")
     if out["rate_type"] not in ("fixed", "floating"):
         raise ValidationError("rate_type must be fixed or floating", field="rate_type")
@@ -255,7 +256,8 @@ def terms_for(loan: Loan, *, principal_minor: int, periods: int, start: dt.date,
         periods=periods, method=Method.coerce(method or loan.method), start=start, first_due=first_due,
         months_per_period=loan.months_per_period, day_count=DayCount.coerce(loan.day_count),
         rounding=Rounding.coerce(loan.rounding), grace_periods=grace_periods,
-        fee_per_installment_minor=loan.product.installment_fee_minor, due_day=due_day)
+        fee_per_installment_minor=loan.product.installment_fee_minor, due_day=due_day,
+        interest_rule=InterestRule.coerce(loan.interest_rule))
 
 
 def contract_due_day(loan: Loan) -> int:
@@ -326,7 +328,7 @@ def disburse(actor: Any, *, customer_id: int, product: str, amount: Any, term: i
     loan = Loan(ref=reference.strip() or next_loan_ref(), customer=customer, branch=customer.branch, product=p,
                 currency=p.currency, principal_minor=minor, rate_ppm=rate_ppm, spread_ppm=p.spread_ppm,
                 rate_type=p.rate_type, method=p.method, term=term, months_per_period=p.months_per_period,
-                day_count=p.day_count, rounding=p.rounding, start_date=start, first_due_date=first_due,
+                day_count=p.day_count, rounding=p.rounding, interest_rule=p.interest_rule, start_date=start, first_due_date=first_due,
                 maturity_date=first_due, principal_outstanding_minor=minor, period_start_date=start,
                 closed_through=start, disbursed_by=actor,
                 next_reset_date=add_months(start, p.reset_months) if p.rate_type == "floating" else None)

@@ -601,7 +601,8 @@ def statement_pdf(request: HttpRequest, ref: str) -> HttpResponse:
 
 _CALC_FIELD = {"principal_minor": "amount", "amount": "amount", "annual_rate": "rate", "rate": "rate",
                "periods": "term", "method": "method", "start": "start", "first_due": "start",
-               "months_per_period": "frequency", "day_count": "day_count", "grace_periods": "term"}
+               "months_per_period": "frequency", "day_count": "day_count", "grace_periods": "term",
+               "interest_rule": "interest_rule"}
 
 
 def _calc_terms(data: dict[str, Any]) -> ScheduleTerms:
@@ -649,7 +650,8 @@ def _calc_terms(data: dict[str, Any]) -> ScheduleTerms:
         return ScheduleTerms(principal_minor=principal, annual_rate=rate, periods=term or 0,
                              method=Method.coerce(data.get("method") or "equal-installment"), start=start,
                              first_due=None, months_per_period=parse_frequency(data.get("frequency") or "1"),
-                             day_count=DayCount.coerce(data.get("day_count") or "30/360"))
+                             day_count=DayCount.coerce(data.get("day_count") or "30/360"),
+                             interest_rule=data.get("interest_rule") or "running-total")
     except CreditplanError as exc:
         field = _CALC_FIELD.get(exc.field or "", "")
         raise ValidationError(exc.message, code=exc.code, field=field or None) from None
@@ -661,7 +663,7 @@ def calculator(request: HttpRequest) -> HttpResponse:
     bound = "amount" in request.GET
     form = CalculatorForm(request.GET if bound else None,
                           initial={"start": services.business_date().isoformat(), "method": "equal-installment",
-                                   "day_count": "30/360", "frequency": "1"})
+                                   "day_count": "30/360", "frequency": "1", "interest_rule": "running-total"})
     ctx: dict[str, Any] = {"form": form}
     status = 200
     if bound and form.is_valid():

@@ -20,6 +20,12 @@ METHODS = {"equal-installment": ("equal installments of principal and interest",
            "bullet": ("principal and interest at maturity", "到期一次还本付息")}
 
 
+RULES = {
+    "running-total": "exact schedule, fen carried to the next period",
+    "per-line": "each period on the principal outstanding",
+}
+
+
 def money(minor: int) -> str:
     sign = "-" if minor < 0 else ""
     whole, cents = divmod(abs(int(minor)), 100)
@@ -75,6 +81,7 @@ def contract_pdf(t: dict[str, Any]) -> bytes:
         ("Annual interest rate", "年利率", f"{t['rate']} %"),
         ("APR", "年化利率 (APR)", f"{t['apr']} %" if t.get("apr") else "-"),
         ("Day count", "计息基础", t["day_count"]),
+        ("Interest rounding", "利息舍入", RULES.get(t.get("interest_rule", "per-line"), t.get("interest_rule", ""))),
         ("Repayment method", "还款方式", f"{method_en}" + (f" / {method_zh}" if doc.cjk else "")),
         ("Value date (assumed)", "起息日（预计）", t["start"]),
         ("First due date", "首期还款日", t["first_due"]),

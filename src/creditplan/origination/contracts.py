@@ -66,7 +66,7 @@ def contract_terms(a: Application, today: Any = None) -> dict[str, Any]:
         principal_minor=amount, annual_rate=from_ppm(rate_ppm), periods=a.term, method=Method.coerce(p.method),
         start=start, first_due=first_due, months_per_period=p.months_per_period,
         day_count=DayCount.coerce(p.day_count), rounding=Rounding.coerce(p.rounding), grace_periods=p.grace_periods,
-        fee_per_installment_minor=p.installment_fee_minor))
+        fee_per_installment_minor=p.installment_fee_minor, interest_rule=p.interest_rule))
     apr = (a.decision_snapshot or {}).get("apr")
     upfront = round_fraction(Fraction(amount * p.upfront_fee_bp, 10_000), p.rounding)  # as disbursement charges it
     return {
@@ -77,7 +77,7 @@ def contract_terms(a: Application, today: Any = None) -> dict[str, Any]:
         "rate_ppm": rate_ppm, "rate": f"{from_ppm(rate_ppm) * 100:.2f}",
         "apr": f"{float(apr) * 100:.2f}" if apr not in (None, "", "0") else "",
         "rate_type": p.rate_type, "term": a.term, "months_per_period": p.months_per_period, "method": p.method,
-        "day_count": p.day_count, "start": start.isoformat(), "first_due": lines[0].due_date.isoformat(),
+        "day_count": p.day_count, "interest_rule": p.interest_rule, "start": start.isoformat(), "first_due": lines[0].due_date.isoformat(),
         "maturity": lines[-1].due_date.isoformat(), "purpose": str((a.inputs or {}).get("loan_purpose") or ""),
         "installments": [[ln.seq, ln.due_date.isoformat(), ln.principal, ln.interest, ln.fee, ln.payment,
                           ln.balance_after] for ln in lines],

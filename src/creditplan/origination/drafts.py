@@ -279,6 +279,7 @@ def indicative_offer(product: Any, amount: Any, term: Any, *, today: dt.date | N
     lines = build_schedule(ScheduleTerms(
         principal_minor=minor, annual_rate=from_ppm(rate), periods=n, method=Method.coerce(p.method), start=today,
         months_per_period=p.months_per_period, day_count=p.day_count, rounding=Rounding.coerce(p.rounding),
-        grace_periods=p.grace_periods, fee_per_installment_minor=p.installment_fee_minor))
+        grace_periods=p.grace_periods, fee_per_installment_minor=p.installment_fee_minor,
+        interest_rule=p.interest_rule))
     return Offer(p.code, p.name, minor, n, p.months_per_period, rate, p.rate_floor_ppm, p.rate_cap_ppm,
                  lines[0].payment, lines[-1].payment, sum(ln.interest for ln in lines))

@@ -8,9 +8,16 @@ each figure is rounded exactly once, by the rounding the product names.
 
 The rules every schedule obeys (and tests/loans/test_schedule.py checks on random loans):
 
-* the interest of a period is ``round(balance before × annual rate × year fraction of the period)``,
-  on the balance actually outstanding, so the schedule, the daily accrual and a re-schedule of the
-  remaining balance always agree (30/360 counts a whole period as months / 12, see _period_rows);
+* the interest of the lines follows the product's :class:`InterestRule`. By default
+  (``running-total``) it is the interest of the exact, unrounded schedule, with the fen handed out so
+  that the running total of the interest column is always the exact running total rounded: the
+  schedule's total interest is then the closed-form figure a loan calculator and the offer disclose
+  (708,334.05 for DESIGN.md's reference loan), each line is within a fen of ``balance × rate``, and the
+  level payment is still the rounded annuity. ``per-line`` rounds each line's
+  ``balance before × annual rate × year fraction`` on its own, on the balance actually outstanding,
+  which leaves the rounding of 360 payments in the total (708,334.90). Lines on which no principal has
+  been repaid yet (grace periods, interest-only loans, a bullet) are the same under both rules (30/360
+  counts a whole period as months / 12, see _period_rows);
 * the principal of the lines sums exactly to the amount lent: what rounding leaves over (the
   residue) lands on the last installment(s), never spread invisibly;
 * no line has negative principal or interest, balances never increase and end at zero;
@@ -31,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from creditplan.core.daycount import DayCount, add_months, year_fraction
 from creditplan.core.errors import CreditplanError, ValidationError
@@ -43,6 +50,7 @@ __all__ = [
     "RATE_CAP",
     "Frequency",
     "Installment",
+    "InterestRule",
     "Method",
     "ScheduleTerms",
     "build_schedule",
@@ -79,18 +87,41 @@ class Method(enum.StrEnum):
     @classmethod
     def coerce(cls, value: Method | str) -> Method:
         """Accept the stored text (also with underscores or capitals, as people type it)."""
-        if isinstance(value, Method):
-            return value
-        if isinstance(value, str):
-            wanted = value.strip().lower().replace("_", "-")
-            for member in cls:
-                if member.value == wanted:
-                    return member
-        raise ValidationError(
-            f"Unknown repayment method {value!r}; expected one of {', '.join(m.value for m in cls)}.",
-            code="unknown_method",
-            field="method",
-        )
+        return _member(cls, value, "repayment method", "unknown_method", "method")
+
+
+class InterestRule(enum.StrEnum):
+    """How the interest column of an amortising schedule is rounded to the fen (stored by products and loans)."""
+
+    RUNNING_TOTAL = "running-total"
+    """The exact schedule's interest, each line rounded so the column's running total is the exact one rounded:
+    the total interest is the closed-form figure (A·n − P for equal installments, P·r·(n + 1)/2 for equal
+    principal). The default."""
+    PER_LINE = "per-line"
+    """Each line's interest rounded on its own on the balance actually outstanding; the rounding of the level
+    payment accumulates into the last line and the total."""
+
+    @classmethod
+    def coerce(cls, value: InterestRule | str) -> InterestRule:
+        return _member(cls, value, "interest rule", "unknown_interest_rule", "interest_rule")
+
+
+_E = TypeVar("_E", Method, InterestRule)
+
+
+def _member(cls: type[_E], value: _E | str, what: str, code: str, field: str) -> _E:
+    """The member of a text enum named by ``value`` (blanks, capitals and underscores forgiven), or a
+    ValidationError listing the allowed values."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, str):
+        wanted = value.strip().lower().replace("_", "-")
+        for member in cls:
+            if member.value == wanted:
+                return member
+    raise ValidationError(
+        f"Unknown {what} {value!r}; expected one of {', '.join(m.value for m in cls)}.", code=code, field=field
+    )
 
 
 class Frequency(enum.StrEnum):
@@ -189,8 +220,8 @@ class ScheduleTerms:
 
     Also what a re-schedule is built from: a remaining balance, the rate now in force and the
     periods left, starting at the last due date paid (see :func:`remaining_schedule`).
-    ``method``, ``day_count`` and ``rounding`` may be given as their stored text; they are enum
-    members once constructed.
+    ``method``, ``day_count``, ``rounding`` and ``interest_rule`` may be given as their stored text; they are
+    enum members once constructed.
 
     Due dates are counted from an anchor, never chained: from ``first_due`` when it is given
     (``add_months(first_due, k × months_per_period)``), otherwise from ``start``
@@ -215,6 +246,7 @@ class ScheduleTerms:
     fee_per_installment_minor: int = 0
     due_day: int | None = None
     """Contract day of the month (1-31, clamped to short months); default: the anchor's day."""
+    interest_rule: InterestRule = InterestRule.RUNNING_TOTAL
 
     def __post_init__(self) -> None:
         _check_int(self.principal_minor, "principal_minor")
@@ -251,8 +283,7 @@ class ScheduleTerms:
             raise ValidationError(
                 "The installment fee must not be negative.", code="negative_fee", field="fee_per_installment_minor"
             )
-        for name in ("day_count", "rounding"):
-            kind = DayCount if name == "day_count" else Rounding
+        for name, kind in (("day_count", DayCount), ("rounding", Rounding), ("interest_rule", InterestRule)):
             try:
                 object.__setattr__(self, name, kind.coerce(getattr(self, name)))
             except CreditplanError as exc:
@@ -362,7 +393,10 @@ def build_schedule(terms: ScheduleTerms) -> tuple[Installment, ...]:
     if terms.method is Method.EQUAL_INSTALLMENT:
         amounts = _installment_plan(terms, rows)[1]
     else:
-        amounts = _amortise(terms, rows, 0)[0]
+        carried = None
+        if terms.method is Method.EQUAL_PRINCIPAL and terms.interest_rule is InterestRule.RUNNING_TOTAL:
+            carried = _running_total(terms, rows, None)
+        amounts = _amortise(terms, rows, 0)[0] if carried is None else carried
     fee = terms.fee_per_installment_minor
     balance = terms.principal_minor
     lines = []
@@ -476,8 +510,12 @@ def _installment_plan(terms: ScheduleTerms, rows: Sequence[_Row]) -> tuple[int, 
     not exceed it, found by search on the actual schedule (the last line is a non-increasing function
     of the payment).
     """
-    payment = _level_payment(terms.principal_minor, [rate for _, _, rate in rows[terms.grace_periods :]],
-                             terms.rounding)
+    exact = _annuity(terms.principal_minor, [rate for _, _, rate in rows[terms.grace_periods :]])
+    payment = _round_div(*exact, terms.rounding)
+    if terms.interest_rule is InterestRule.RUNNING_TOTAL:
+        carried = _running_total(terms, rows, exact)
+        if carried is not None:
+            return payment, carried
     amounts, clamped = _amortise(terms, rows, payment)
     if not clamped:
         return payment, amounts
@@ -523,6 +561,81 @@ def _round_div(numerator: int, denominator: int, rounding: Rounding) -> int:
     return floor if floor % 2 == 0 else floor + 1
 
 
+def _running_total(
+    terms: ScheduleTerms, rows: Sequence[_Row], annuity: tuple[int, int] | None
+) -> list[tuple[int, int]] | None:
+    """(principal, interest) of every line under :attr:`InterestRule.RUNNING_TOTAL`, or None when that rule
+    cannot give a valid schedule (a period whose interest exceeds the level payment: the caller falls back
+    to :func:`_amortise`, which handles it).
+
+    The exact schedule: grace lines pay P·x_k; then, for equal installments, B_j = B_(j-1)·(1 + x_j) − A with
+    the exact annuity A = ``annuity`` (numerator, denominator), and for equal principal B_j = P·(n − j)/n. Its
+    interest I_j = B_(j-1)·x_j. Line j's interest is round(C_j) − round(C_(j-1)), C_j = I_1 + … + I_j, so the
+    column's running total is never more than half a fen (one fen for ``up``/``down``) from the exact one and
+    the total is the closed form. Principal: the rounded level payment less that interest (equal
+    installment), or P/n split as :func:`_amortise` splits it (equal principal); the last line takes what
+    is left. Equal-installment arithmetic is on integers scaled by D_j = den(A)·q^j (q: the common
+    denominator of the period rates), as :func:`_annuity`, so no Fraction reduces a 2,000-digit number.
+    """
+    rounding = terms.rounding
+    grace = terms.grace_periods
+    total = terms.principal_minor
+    amounts = [(0, _round_div(total * num, den, rounding)) for _, _, (num, den) in rows[:grace]]
+    amortising = rows[grace:]
+    count = len(amortising)
+    balance = total
+    carried = 0
+    if annuity is None:  # equal principal
+        base, extra = divmod(total, count)
+        cumulative = Fraction(0)
+        for j, (_, _, (num, den)) in enumerate(amortising):
+            cumulative += Fraction(total * (count - j) * num, count * den)
+            rounded = round_fraction(cumulative, rounding)
+            principal = base + (j >= count - extra)
+            balance -= principal
+            amounts.append((principal, rounded - carried))
+            carried = rounded
+        return amounts
+    a_num, a_den = annuity
+    payment = _round_div(a_num, a_den, rounding)
+    q = math.lcm(*(den for _, _, (_, den) in amortising))
+    scaled_balance = total * a_den  # B_j · D_j
+    scaled_interest = 0  # C_j · D_j
+    scale = a_den  # D_j
+    scaled_annuity = a_num  # A · a_den · q^j, i.e. a_num · q^j
+    last = count - 1
+    for j, (_, _, (num, den)) in enumerate(amortising):
+        growth = num * (q // den)  # q · x_j
+        scaled_interest = scaled_interest * q + scaled_balance * growth
+        scale *= q
+        scaled_annuity *= q
+        scaled_balance = scaled_balance * (q + growth) - scaled_annuity
+        rounded = _round_div(scaled_interest, scale, rounding)
+        interest = rounded - carried
+        carried = rounded
+        principal = balance if j == last else payment - interest
+        if principal < 0 or principal > balance or interest < 0:
+            return None
+        balance -= principal
+        amounts.append((principal, interest))
+    return amounts
+
+
+def _annuity(principal: int, period_rates: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """The exact level payment that brings ``principal`` to zero over periods with these rates, as
+    (numerator, denominator); see :func:`_level_payment`."""
+    if not period_rates:
+        return principal, 1
+    q = math.lcm(*(den for _, den in period_rates))
+    product, weights, q_power = 1, 0, 1
+    for num, den in period_rates:
+        m = q + num * (q // den)
+        q_power *= q
+        product *= m
+        weights = weights * m + q_power
+    return principal * product, weights
+
+
 def _level_payment(principal: int, period_rates: Sequence[tuple[int, int]], rounding: Rounding) -> int:
     """The level payment that brings ``principal`` exactly to zero over periods with these rates, rounded.
 
@@ -535,16 +648,7 @@ def _level_payment(principal: int, period_rates: Sequence[tuple[int, int]], roun
     Computed on integers scaled by a common denominator q (so no Fraction normalises a 2,000-digit
     number in the loop): m_k = q·(1 + x_k), A = P·Π m_k / Σ_k q^k·Π_{j>k} m_j.
     """
-    if not period_rates:
-        return principal
-    q = math.lcm(*(den for _, den in period_rates))
-    product, weights, q_power = 1, 0, 1
-    for num, den in period_rates:
-        m = q + num * (q // den)
-        q_power *= q
-        product *= m
-        weights = weights * m + q_power
-    return _round_div(principal * product, weights, rounding)
+    return _round_div(*_annuity(principal, period_rates), rounding)
 
 
 def _bullet_line(terms: ScheduleTerms, rows: Sequence[_Row]) -> Installment:

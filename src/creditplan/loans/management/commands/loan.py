@@ -2,7 +2,8 @@
 
     creditplan loan schedule --amount 1000000 --rate 3.95 --term 360 [--method equal-installment]
         [--day-count 30/360] [--start 2026-01-01] [--first-due DATE] [--frequency monthly|quarterly|N]
-        [--grace N] [--rounding half_up] [--fee 0] [--currency CNY] [--format table|json]
+        [--grace N] [--rounding half_up] [--interest-rule running-total|per-line] [--fee 0] [--currency CNY]
+        [--format table|json]
 
 `--amount` and `--fee` are in yuan (major units, plain decimal text), `--rate` is a percent a year
 (3.95 means 3.95 %). The schedule is computed by `creditplan.loans.domain.schedule`, the same code the
@@ -25,6 +26,7 @@ from creditplan.core.money import Money, Rounding, format_rate, get_currency, pa
 from creditplan.loans.domain.schedule import (
     RATE_CAP,
     Installment,
+    InterestRule,
     Method,
     ScheduleTerms,
     build_schedule,
@@ -46,6 +48,7 @@ _OPTION_OF_FIELD = {
     "months_per_period": "--frequency",
     "day_count": "--day-count",
     "rounding": "--rounding",
+    "interest_rule": "--interest-rule",
     "grace_periods": "--grace",
     "fee_per_installment_minor": "--fee",
     "currency": "--currency",
@@ -79,6 +82,10 @@ class Command(BaseCommand):
         p.add_argument("--grace", default="0", help="interest-only periods before amortising (default: 0)")
         p.add_argument("--rounding", default=Rounding.HALF_UP.value,
                        help=f"{' | '.join(r.value for r in Rounding)} (default: %(default)s)")
+        p.add_argument("--interest-rule", default=InterestRule.RUNNING_TOTAL.value,
+                       help=f"{' | '.join(r.value for r in InterestRule)}: interest of the exact schedule with "
+                            "the fen carried so the total is the closed form, or each line rounded on the balance "
+                            "outstanding (default: %(default)s)")
         p.add_argument("--fee", default="0", help="fee per installment, in yuan (default: 0)")
         p.add_argument("--currency", default="CNY", help="ISO 4217 code (default: %(default)s)")
         p.add_argument("--format", default="table", help="table | json (default: %(default)s)")
@@ -126,6 +133,7 @@ def _terms_from_options(opts: dict[str, Any], currency: str) -> ScheduleTerms:
             months_per_period=months,
             day_count=opts["day_count"],
             rounding=opts["rounding"].strip().replace("-", "_"),
+            interest_rule=opts["interest_rule"],
             grace_periods=grace,
             fee_per_installment_minor=fee.minor,
         )
@@ -209,7 +217,7 @@ def _table(terms: ScheduleTerms, lines: tuple[Installment, ...], currency: str) 
     frequency = {1: "monthly", 3: "quarterly"}.get(terms.months_per_period, f"every {terms.months_per_period} months")
     title = (f"{currency} {_amount(terms.principal_minor, currency)} at {format_rate(terms.annual_rate)} a year, "
              f"{terms.periods} {frequency} periods, {terms.method.value}, {terms.day_count.value}, "
-             f"{terms.rounding.value}, value date {terms.start.isoformat()}"
+             f"{terms.rounding.value}, {terms.interest_rule.value} interest, value date {terms.start.isoformat()}"
              + (f", {terms.grace_periods} grace periods" if terms.grace_periods else ""))
     rule = "-" * len(render(headers))
     return "\n".join([title, "", render(headers), rule, *(render(row) for row in body), rule, render(footer)])
