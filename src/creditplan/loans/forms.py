@@ -20,8 +20,8 @@ METHOD_CHOICES = [
 ]
 DAY_COUNT_CHOICES = [(d.value, d.value) for d in DayCount]
 INTEREST_RULE_CHOICES = [
-    ("running-total", _("Exact schedule, total as the formula (default)")),
-    ("per-line", _("Each period rounded on the balance outstanding")),
+    ("running-total", _("Exact schedule, fen carried (default)")),
+    ("per-line", _("Each period on the balance outstanding")),
 ]
 FREQUENCY_CHOICES = [("1", _("Monthly")), ("3", _("Quarterly")), ("6", _("Half-yearly")), ("12", _("Yearly"))]
 STATUS_CHOICES = [("", _("All statuses")), ("active", pgettext_lazy("loan", "Active")),
