@@ -165,6 +165,8 @@ def test_loan_page_shows_terms_balances_schedule_activities_and_chart(client, bo
     page = response.content.decode()
     assert response.status_code == 200
     assert "4.35 %" in page and "Equal installment" in page and "12 periods" in page
+    terms = page[page.index('id="terms"'):page.index("</dl>", page.index('id="terms"'))]
+    assert "round half up · Exact schedule, fen carried (default)" in terms
     cards = page[page.index('id="cards"'):page.index('id="terms"')]
     assert money(a.principal_outstanding_minor) in cards
     assert money(loans.balances(a).total_due_minor) in cards

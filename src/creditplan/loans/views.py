@@ -36,6 +36,7 @@ from creditplan.loans.domain.schedule import (
     totals,
 )
 from creditplan.loans.forms import (
+    INTEREST_RULE_CHOICES,
     CalculatorForm,
     LoanFilterForm,
     PaymentForm,
@@ -62,6 +63,9 @@ STATUS_LABELS = {"active": pgettext_lazy("loan", "Active"), "closed": pgettext_l
 METHOD_LABELS = {"equal-installment": gettext_lazy("Equal installment"),
                  "equal-principal": gettext_lazy("Equal principal"),
                  "interest-only": gettext_lazy("Interest only"), "bullet": gettext_lazy("Bullet")}
+ROUNDING_LABELS = {"half_up": gettext_lazy("round half up"), "half_even": gettext_lazy("round half to even"),
+                   "down": gettext_lazy("round down"), "up": gettext_lazy("round up")}
+INTEREST_RULE_LABELS = dict(INTEREST_RULE_CHOICES)
 PAYMENT_KIND_LABELS = {"regular": gettext_lazy("Repayment"), "prepay_full": gettext_lazy("Repay in full"),
                        "prepay_term": gettext_lazy("Prepayment (shorter term)"),
                        "prepay_pmt": gettext_lazy("Prepayment (lower payment)"),
@@ -484,6 +488,8 @@ def _detail(request: HttpRequest, ref: str, *, bound: dict[str, Any] | None = No
     ctx = {
         "loan": loan, "row": _loan_row(loan), "customer_view": _is_customer(user),
         "rate": _rate_text(loan.rate_ppm), "method_label": METHOD_LABELS.get(loan.method, loan.method),
+        "rounding_label": ROUNDING_LABELS.get(loan.rounding, loan.rounding),
+        "interest_rule_label": INTEREST_RULE_LABELS.get(loan.interest_rule, loan.interest_rule),
         "balances": [
             (_("Outstanding principal"), yuan(b.principal_minor)),
             (_("of which overdue principal"), yuan(b.overdue_principal_minor)),
