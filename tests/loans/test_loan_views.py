@@ -150,6 +150,22 @@ def test_customer_sees_only_their_own_loans_with_next_payment_and_payoff(client,
     assert Payment.objects.count() == 0
 
 
+def test_a_customers_home_page_leads_with_what_to_pay_next(client, book):
+    a, b = book["a"], book["b"]
+    customers.link_customer_user(a.customer_id, book["customer"])
+    login(client, "customer")
+    page = client.get("/", **EN).content.decode()
+    cards = page[page.index('id="my-loans"'):page.index('id="my-applications"')]
+    assert a.ref in cards and b.ref not in cards
+    nxt = reports.next_installment(a)
+    assert money(nxt.principal_minor + nxt.interest_minor + nxt.fee_minor) in cards and "overdue" in cards
+    assert money(payments.payoff_quote(book["customer"], a.ref).total_minor) in cards
+    assert "No application yet." in page and "No message yet." in page and 'href="/applications/apply/"' in page
+    login(client, "officer_bj")
+    staff = client.get("/", **EN).content.decode()
+    assert 'id="my-loans"' not in staff and "Dashboard" in staff
+
+
 def test_customer_without_loans_sees_an_empty_list(client, book):
     login(client, "customer")
     page = client.get("/loans/", **EN).content.decode()

@@ -259,7 +259,11 @@ def loan_list(request: HttpRequest) -> HttpResponse:
 
 def _customer_loans(request: HttpRequest) -> HttpResponse:
     """A customer's own loans with what to pay next and what it takes to repay in full today."""
-    user = request.user
+    return render(request, "loans/my_loans.html", {"rows": customer_loan_rows(request.user)})
+
+
+def customer_loan_rows(user: Any) -> list[dict[str, Any]]:
+    """A customer's own loans as the cards of `loans/_my_loan_cards.html` show them (also on their home page)."""
     rows = []
     for loan in reports.customer_loans(user):
         row = _loan_row(loan)
@@ -271,7 +275,7 @@ def _customer_loans(request: HttpRequest) -> HttpResponse:
         row["total_due"] = yuan(services.balances(loan).total_due_minor)
         row["payoff"] = _payoff(user, loan) if loan.status == "active" else None
         rows.append(row)
-    return render(request, "loans/my_loans.html", {"rows": rows})
+    return rows
 
 
 # --- one loan ----------------------------------------------------------------------------------------------

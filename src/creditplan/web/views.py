@@ -78,6 +78,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
+    if getattr(user, "role", None) == "customer":
+        return _customer_home(request)
     ctx: dict = {"may_customers": org.may(user, Perm.CUSTOMER_VIEW)}
     if ctx["may_customers"]:
         series = customers.onboarding_by_month(user)
@@ -89,6 +91,23 @@ def home(request: HttpRequest) -> HttpResponse:
             branches=len(org.list_branches(user)),
         )
     return render(request, "web/home.html", ctx)
+
+
+def _customer_home(request: HttpRequest) -> HttpResponse:
+    """A customer's first page: their loans (what to pay next, the payoff today), their applications and their
+    latest messages. The apps are imported here: they build on web, not web on them."""
+    from creditplan.integration import services as integration
+    from creditplan.loans.views import customer_loan_rows
+    from creditplan.origination import services as origination
+    from creditplan.origination.views import STATUS_LABELS
+
+    user = request.user
+    applications = [{"v": v, "status_label": STATUS_LABELS.get(v.status, v.status)}
+                    for v in origination.list_applications(user, limit=5)]
+    notes = integration.my_notifications(user, language=get_language() or "zh-hans", limit=3)
+    return render(request, "web/customer_home.html", {
+        "loans": customer_loan_rows(user), "applications": applications, "messages_": notes,
+        "linked": origination.own_customer_id(user) is not None})
 
 
 @login_required
