@@ -166,6 +166,19 @@ def test_a_customers_home_page_leads_with_what_to_pay_next(client, book):
     assert 'id="my-loans"' not in staff and "Dashboard" in staff
 
 
+def test_the_staff_dashboard_opens_with_the_loan_book_they_may_see(client, book):
+    login(client, "officer_bj")
+    page = client.get("/", **EN).content.decode()
+    overview = page[page.index('id="overview"'):page.index("</div>\n", page.index('id="overview"'))]
+    mine = [ln for ln in Loan.objects.filter(status="active") if ln.branch.code.startswith("BJ")]
+    outstanding = sum(ln.principal_outstanding_minor for ln in mine)
+    npl = sum(ln.principal_outstanding_minor for ln in mine if ln.risk_class >= 3)
+    assert f"{round(outstanding / 100):,}" in overview and f"{len(mine)} active loan" in overview
+    assert f"{round(100 * npl / outstanding, 2)} %" in overview
+    assert book["sh"].branch.code.startswith("SH")  # a Shanghai loan exists and is not counted
+    assert sum(ln.principal_outstanding_minor for ln in Loan.objects.filter(status="active")) > outstanding
+
+
 def test_customer_without_loans_sees_an_empty_list(client, book):
     login(client, "customer")
     page = client.get("/loans/", **EN).content.decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -80,7 +81,7 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     if getattr(user, "role", None) == "customer":
         return _customer_home(request)
-    ctx: dict = {"may_customers": org.may(user, Perm.CUSTOMER_VIEW)}
+    ctx: dict = {"may_customers": org.may(user, Perm.CUSTOMER_VIEW), "overview": _overview(user)}
     if ctx["may_customers"]:
         series = customers.onboarding_by_month(user)
         ctx.update(
@@ -91,6 +92,45 @@ def home(request: HttpRequest) -> HttpResponse:
             branches=len(org.list_branches(user)),
         )
     return render(request, "web/home.html", ctx)
+
+
+def _overview(user: Any) -> dict[str, Any]:
+    """The credit business at a glance, as far as the user may see it: the loan book (live), the active credit
+    plan's new lending against its limit, the cases waiting for review and their service level, the last daily
+    close. Each part only with its permission; the apps are imported here (they build on web)."""
+    from creditplan.loans import reports
+    from creditplan.loans.services import yuan
+    from creditplan.origination import services as origination
+    from creditplan.origination import sla
+    from creditplan.plans import services as plans
+
+    out: dict[str, Any] = {}
+    if org.may(user, Perm.LOAN_VIEW):
+        dist = reports.portfolio_distribution(user)
+        by_class, by_bucket = dist["risk_class"], dist["bucket"]
+        principal = sum(v["principal"] for v in by_class.values())
+        npl = sum(v["principal"] for k, v in by_class.items() if k >= 3)
+        out["book"] = {"loans": sum(v["count"] for v in by_class.values()), "principal": yuan(principal),
+                       "overdue_loans": sum(v["count"] for k, v in by_bucket.items() if k >= 1),
+                       "npl_ratio": round(100 * npl / principal, 2) if principal else None}
+    if org.may(user, Perm.PLAN_VIEW):
+        active = [p for p in plans.list_plans(user) if p.status == "active" and p.root is not None]
+        if active:
+            p = active[0]
+            s = p.root.state  # type: ignore[union-attr]
+            out["plan"] = {"id": p.id, "name": p.name, "limit": yuan(s.new_lending_limit),
+                           "used": yuan(s.consumed + s.reserved), "utilisation": round(100 * float(s.utilisation), 1)}
+    if org.may(user, Perm.APPLICATION_REVIEW):
+        items = origination.review_queue(user, {})
+        states = [t.state for t in sla.timers([i.application for i in items]).values()]
+        out["queue"] = {"waiting": len(items), "overdue": states.count("overdue"),
+                        "due_soon": states.count("due_soon")}
+    if org.may(user, Perm.CLOSE_RUN) or org.may(user, Perm.GL_VIEW):
+        runs = reports.close_runs(user, limit=1)
+        if runs:
+            out["close"] = {"date": runs[0].business_date,
+                            "status": _("done") if runs[0].status == "done" else _("running")}
+    return out
 
 
 def _customer_home(request: HttpRequest) -> HttpResponse:
