@@ -328,8 +328,9 @@ def disburse(actor: Any, *, customer_id: int, product: str, amount: Any, term: i
     loan = Loan(ref=reference.strip() or next_loan_ref(), customer=customer, branch=customer.branch, product=p,
                 currency=p.currency, principal_minor=minor, rate_ppm=rate_ppm, spread_ppm=p.spread_ppm,
                 rate_type=p.rate_type, method=p.method, term=term, months_per_period=p.months_per_period,
-                day_count=p.day_count, rounding=p.rounding, interest_rule=p.interest_rule, start_date=start, first_due_date=first_due,
-                maturity_date=first_due, principal_outstanding_minor=minor, period_start_date=start,
+                day_count=p.day_count, rounding=p.rounding, interest_rule=p.interest_rule, start_date=start,
+                first_due_date=first_due, maturity_date=first_due, principal_outstanding_minor=minor,
+                period_start_date=start,
                 closed_through=start, disbursed_by=actor,
                 next_reset_date=add_months(start, p.reset_months) if p.rate_type == "floating" else None)
     loan.product = p

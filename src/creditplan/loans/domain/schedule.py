@@ -12,7 +12,7 @@ The rules every schedule obeys (and tests/loans/test_schedule.py checks on rando
   (``running-total``) it is the interest of the exact, unrounded schedule, with the fen handed out so
   that the running total of the interest column is always the exact running total rounded: the
   schedule's total interest is then the closed-form figure a loan calculator and the offer disclose
-  (708,334.05 for DESIGN.md's reference loan), each line is within a fen of ``balance × rate``, and the
+  (708,334.05 for DESIGN.md's reference loan), each line is within two fen of ``balance × rate``, and the
   level payment is still the rounded annuity. ``per-line`` rounds each line's
   ``balance before × annual rate × year fraction`` on its own, on the balance actually outstanding,
   which leaves the rounding of 360 payments in the total (708,334.90). Lines on which no principal has
@@ -583,7 +583,6 @@ def _running_total(
     amounts = [(0, _round_div(total * num, den, rounding)) for _, _, (num, den) in rows[:grace]]
     amortising = rows[grace:]
     count = len(amortising)
-    balance = total
     carried = 0
     if annuity is None:  # equal principal
         base, extra = divmod(total, count)
@@ -591,9 +590,7 @@ def _running_total(
         for j, (_, _, (num, den)) in enumerate(amortising):
             cumulative += Fraction(total * (count - j) * num, count * den)
             rounded = round_fraction(cumulative, rounding)
-            principal = base + (j >= count - extra)
-            balance -= principal
-            amounts.append((principal, rounded - carried))
+            amounts.append((base + (j >= count - extra), rounded - carried))
             carried = rounded
         return amounts
     a_num, a_den = annuity
@@ -603,7 +600,7 @@ def _running_total(
     scaled_interest = 0  # C_j · D_j
     scale = a_den  # D_j
     scaled_annuity = a_num  # A · a_den · q^j, i.e. a_num · q^j
-    last = count - 1
+    balance, last = total, count - 1
     for j, (_, _, (num, den)) in enumerate(amortising):
         growth = num * (q // den)  # q · x_j
         scaled_interest = scaled_interest * q + scaled_balance * growth
@@ -622,22 +619,8 @@ def _running_total(
 
 
 def _annuity(principal: int, period_rates: Sequence[tuple[int, int]]) -> tuple[int, int]:
-    """The exact level payment that brings ``principal`` to zero over periods with these rates, as
-    (numerator, denominator); see :func:`_level_payment`."""
-    if not period_rates:
-        return principal, 1
-    q = math.lcm(*(den for _, den in period_rates))
-    product, weights, q_power = 1, 0, 1
-    for num, den in period_rates:
-        m = q + num * (q // den)
-        q_power *= q
-        product *= m
-        weights = weights * m + q_power
-    return principal * product, weights
-
-
-def _level_payment(principal: int, period_rates: Sequence[tuple[int, int]], rounding: Rounding) -> int:
-    """The level payment that brings ``principal`` exactly to zero over periods with these rates, rounded.
+    """The exact level payment that brings ``principal`` to zero over periods with these rates, as (numerator,
+    denominator); the schedule rounds it by the product's rounding.
 
     Why not only the textbook A = P·i·(1+i)^n / ((1+i)^n − 1): that assumes every period earns the same
     rate i. With 30/360 and whole periods it does (i = annual / 12 × months), and this function returns
@@ -648,7 +631,16 @@ def _level_payment(principal: int, period_rates: Sequence[tuple[int, int]], roun
     Computed on integers scaled by a common denominator q (so no Fraction normalises a 2,000-digit
     number in the loop): m_k = q·(1 + x_k), A = P·Π m_k / Σ_k q^k·Π_{j>k} m_j.
     """
-    return _round_div(*_annuity(principal, period_rates), rounding)
+    if not period_rates:
+        return principal, 1
+    q = math.lcm(*(den for _, den in period_rates))
+    product, weights, q_power = 1, 0, 1
+    for num, den in period_rates:
+        m = q + num * (q // den)
+        q_power *= q
+        product *= m
+        weights = weights * m + q_power
+    return principal * product, weights
 
 
 def _bullet_line(terms: ScheduleTerms, rows: Sequence[_Row]) -> Installment:
