@@ -100,6 +100,7 @@ def _overview(user: Any) -> dict[str, Any]:
     close. Each part only with its permission; the apps are imported here (they build on web)."""
     from creditplan.loans import reports
     from creditplan.loans.services import yuan
+    from creditplan.loans.views import STATUS_LABELS as LOAN_STATUS_LABELS
     from creditplan.origination import services as origination
     from creditplan.origination import sla
     from creditplan.plans import services as plans
@@ -129,7 +130,7 @@ def _overview(user: Any) -> dict[str, Any]:
         runs = reports.close_runs(user, limit=1)
         if runs:
             out["close"] = {"date": runs[0].business_date,
-                            "status": _("done") if runs[0].status == "done" else _("running")}
+                            "status": LOAN_STATUS_LABELS.get(runs[0].status, runs[0].status)}
     return out
 
 
