@@ -78,6 +78,10 @@ def test_a_referred_application_is_approved_by_an_approver_with_enough_authority
     expect(approver.locator("#rules")).to_contain_text("评分不低于核准线")
     expect(approver.locator("#limit-steps")).to_be_visible()
     expect(approver.locator("#price-steps")).to_contain_text("LPR")
+    inputs = approver.locator("#inputs")  # where each input came from, in words
+    expect(inputs.locator("tr", has_text="月收入")).to_contain_text("本行记录")  # the customer record's, not typed
+    expect(inputs.locator("tr", has_text="住房情况")).to_contain_text("申请人填报")
+    expect(inputs.locator("tr", has_text="黑名单")).to_contain_text("征信机构")
     form = approver.get_by_role("form", name="审批通过")
     form.get_by_label("原因").select_option("income_verified")
     form.get_by_label("备注").fill("工资流水已核实")

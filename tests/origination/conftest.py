@@ -6,16 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import application_data
 import pytest
 from application_data import make_world
 
 
 @pytest.fixture
-def world(bank: dict[str, Any]) -> dict[str, Any]:
+def world(bank: dict[str, Any], settings: Any) -> Any:
     """bank + risk2, an approver at BJ01 (sub-branch authority) and one at head office, the consumer product
     (1,000–2,000,000 yuan, 3–60 months), LPR 1y 3.45 %, the tiny champion, default policies, a plan with ample
-    quota (BJ hard 20 m, SH soft 5 m) and three customers in BJ01 (the first with a log-in of their own)."""
-    return make_world(bank)
+    quota (BJ hard 20 m, SH soft 5 m) and three customers in BJ01 (the first with a log-in of their own); the
+    tests' bureau (a clean file: application_data.BUREAU, its BUREAU_FILE empty at the start)."""
+    settings.CREDITPLAN_BUREAU_CLIENT = application_data.BUREAU
+    application_data.BUREAU_FILE.clear()
+    yield make_world(bank)
+    application_data.BUREAU_FILE.clear()
 
 
 @pytest.fixture

@@ -100,9 +100,9 @@ def test_malformed_bodies_never_500(call, world):
     assert r.status_code in (404, 422)
 
 
-def test_missing_field_a_rule_needs_is_referred_not_approved(call, world):
-    inputs = {k: v for k, v in GOOD.items() if k not in ("bureau_flags",)}
-    r = call("post", URL, "officer_bj", _body(world, inputs=inputs))
+def test_missing_field_a_rule_needs_is_referred_not_approved(call, world, settings):
+    settings.CREDITPLAN_BUREAU_CLIENT = ""  # no bureau: no flags (and the applicant cannot state them)
+    r = call("post", URL, "officer_bj", _body(world))
     assert r.status_code == 201 and r.json()["status"] == "referred"
     assert any("bureau_flags" in x for x in r.json()["decision"]["reasons"])
 
@@ -114,9 +114,11 @@ def test_authority_matrix_and_maker_checker_over_the_api(call, world):
     assert r.json()["code"] == "insufficient_authority" and "authority" in r.json()["detail"]
     r = call("post", f"{URL}/{ref}/approve", "officer_bj", {"reason_code": "within_policy"})
     assert r.status_code == 403 and r.json()["code"] == "permission_denied"
-    r = call("post", f"{URL}/{ref}/request-info", "approver_bj", {"reason_code": "income_proof", "note": "payslips"})
+    r = call("post", f"{URL}/{ref}/request-info", "approver_bj", {"reason_code": "employment", "note": "letter",
+                                                                   "inputs": ["months_employed"]})
     assert r.status_code == 200 and r.json()["status"] == "info_requested"
-    r = call("post", f"{URL}/{ref}/provide-info", "customer", {"inputs": {"monthly_income_minor": 3_200_000}})
+    assert r.json()["requested_inputs"] == ["months_employed"]
+    r = call("post", f"{URL}/{ref}/provide-info", "customer", {"inputs": {"months_employed": 72}})
     assert r.status_code == 200 and r.json()["status"] == "referred"
     r = call("post", f"{URL}/{ref}/approve", "approver_bj", {"reason_code": "within_policy"})
     assert r.status_code == 403 and r.json()["code"] == "maker_checker"

@@ -42,7 +42,8 @@ ACTORS = {"race": [("approver_bj", "approve"), ("approver_bj2", "approve"), ("ap
 
 def _env(url: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(DJANGO_SETTINGS_MODULE="creditplan.settings", CREDITPLAN_DATABASE_URL=url, PYTHONUNBUFFERED="1")
+    env.update(DJANGO_SETTINGS_MODULE="creditplan.settings", CREDITPLAN_DATABASE_URL=url, PYTHONUNBUFFERED="1",
+               CREDITPLAN_BUREAU_CLIENT="application_data.bureau_client")  # a clean bureau file, as in the tests
     return env
 
 

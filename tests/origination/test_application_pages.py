@@ -132,15 +132,16 @@ def test_only_users_who_may_decide_see_the_forms_and_a_refusal_is_shown_on_the_p
 def test_maker_checker_and_request_info_on_the_page(as_user, world, submit):
     a = submit(amount="150000.00", term=36)
     c = as_user("approver_bj")
-    r = c.post(f"/applications/{a.ref}/request-info/", {"info-reason_code": "income_proof", "info-note": "payslips"},
-               **EN)
+    r = c.post(f"/applications/{a.ref}/request-info/", {"info-reason_code": "employment", "info-note": "letter",
+                                                        "info-inputs": ["months_employed"]}, **EN)
     assert r.status_code == 302 and Application.objects.get(ref=a.ref).status == "info_requested"
     customer = as_user("customer")
     page = customer.get(f"/applications/{a.ref}/", **EN).content.decode()
-    assert "Information requested" in page and 'name="info-monthly_income"' in page
-    r = customer.post(f"/applications/{a.ref}/provide-info/", {"info-monthly_income": "35000", "info-note": "sent"},
+    assert "Information requested" in page and 'name="info-months_employed"' in page
+    assert 'name="info-monthly_income"' not in page  # only what the reviewer asked for
+    r = customer.post(f"/applications/{a.ref}/provide-info/", {"info-months_employed": "70", "info-note": "sent"},
                       **EN)
-    assert r.status_code == 302 and Application.objects.get(ref=a.ref).inputs["monthly_income_minor"] == 3_500_000
+    assert r.status_code == 302 and Application.objects.get(ref=a.ref).inputs["months_employed"] == 70
     page = as_user("approver_bj").get(f"/applications/{a.ref}/", **EN).content.decode()
     assert f'action="/applications/{a.ref}/approve/"' not in page and "reviewed this application" in page
     r = as_user("approver_bj").post(f"/applications/{a.ref}/approve/", {"approve-reason_code": "within_policy"}, **EN)

@@ -67,26 +67,31 @@ def test_referred_and_declined_outcomes(submit):
     assert any("automatic approval" in r for r in above.reasons)
 
 
-def test_a_missing_field_a_rule_needs_refers_the_case_naming_it(submit):
-    inputs = {k: v for k, v in GOOD.items() if k != "blacklist"}
-    a = submit(inputs)
+def test_a_missing_field_a_rule_needs_refers_the_case_naming_it(submit, settings):
+    settings.CREDITPLAN_BUREAU_CLIENT = ""  # no bureau: nobody holds the blacklist (the applicant cannot state it)
+    a = submit(GOOD)
     assert a.status == "referred" and not a.auto_approved
     assert any("blacklist" in r and "missing" in r for r in a.reasons)
-    bad = submit({**GOOD, "monthly_income_minor": "lots"})  # unreadable: refer, never a 500
-    assert bad.status == "referred" and any("monthly_income_minor" in r for r in bad.reasons)
+    bad = submit({**GOOD, "existing_debt_service_minor": "lots"})  # unreadable: refer, never a 500
+    assert bad.status == "referred" and any("existing_debt_service_minor" in r for r in bad.reasons)
 
 
 def test_the_customer_record_and_the_bureau_fill_what_the_applicant_did_not_state(submit, world, settings):
+    settings.CREDITPLAN_BUREAU_CLIENT = ""
     stated = {"loan_purpose": "car", "months_employed": 60, "housing": "own", "existing_debt_service_minor": 0}
     a = submit(stated)
     assert a.inputs["age"] > 18 and a.inputs["residency"] == "resident"
-    assert a.inputs["monthly_income_minor"] == 1_500_000  # 15,000.00 yuan on the customer record
+    assert a.inputs["monthly_income_minor"] == 3_000_000  # 30,000.00 yuan on the customer record
     assert a.inputs["existing_overdue"] is False
     assert a.status == "referred" and any("bureau_flag" in r or "blacklist" in r for r in a.reasons)
     settings.CREDITPLAN_BUREAU_CLIENT = "creditplan.origination.sources.demo_bureau"
     b = submit(stated)
     assert b.inputs["bureau_flags"] == [] and b.inputs["blacklist"] is False
     assert b.status == "approved" and b.auto_approved
+    assert b.input_sources == {"loan_purpose": "stated", "months_employed": "stated", "housing": "stated",
+                               "existing_debt_service_minor": "stated", "age": "records", "residency": "records",
+                               "monthly_income_minor": "records", "region_code": "records", "bureau_flags": "bureau",
+                               "blacklist": "bureau", "existing_overdue": "derived"}
 
 
 @pytest.mark.parametrize(("change", "field", "code"), [
@@ -276,7 +281,7 @@ def test_maker_checker_the_person_who_entered_or_reviewed_may_not_approve(submit
     # the approver who reviewed it (asked for information) may not approve it either
     b = submit(amount=ABOVE_AUTO, term=36, customer=1, actor=world["admin"])
     origination.request_info(world["approver_bj"], b.ref, "income_proof", "latest payslips please")
-    origination.provide_info(world["officer_bj"], b.ref, {"monthly_income_minor": 3_500_000}, "payslips attached")
+    origination.provide_info(world["officer_bj"], b.ref, {}, "payslips attached")
     assert Application.objects.get(ref=b.ref).status == "referred"
     with pytest.raises(Forbidden) as exc:
         origination.approve(world["approver_bj"], b.ref, "income_verified")
@@ -324,8 +329,9 @@ def test_a_hard_quota_refuses_the_approval_and_leaves_the_case_in_review(submit,
 
 def test_decline_request_info_provide_info(submit, world):
     a = submit(amount=ABOVE_AUTO, term=36)
-    info = origination.request_info(world["officer_bj"], a.ref, "employment", "employer letter")
+    info = origination.request_info(world["officer_bj"], a.ref, "employment", "employer letter", ["months_employed"])
     assert info.status == "info_requested" and info.reviewed_by == "officer_bj"
+    assert info.requested_inputs == ["months_employed"]
     with pytest.raises(Conflict):
         origination.approve(world["approver_bj"], a.ref, "within_policy")
     assert origination.review_queue(world["approver_bj"], {"status": "info_requested", "scope": "all"})
@@ -335,6 +341,7 @@ def test_decline_request_info_provide_info(submit, world):
         origination.provide_info(world["customer"], a.ref, {})
     back = origination.provide_info(world["customer"], a.ref, {"months_employed": 70}, "letter uploaded")
     assert back.status == "referred" and back.inputs["months_employed"] == 70
+    assert back.input_sources["months_employed"] == "stated"
     declined = origination.decline(world["approver_bj"], a.ref, "high_debt_burden", "too much debt")
     assert declined.status == "declined" and declined.decided_at is not None
     assert [t[1] for t in _path(a.ref)] == ["submitted", "referred", "info_requested", "referred", "declined"]

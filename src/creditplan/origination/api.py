@@ -16,6 +16,7 @@ from creditplan.core.errors import ValidationError
 from creditplan.core.money import from_ppm
 from creditplan.org.domain import Role
 from creditplan.origination import drafts, services
+from creditplan.origination.domain import STATED_INPUTS
 from creditplan.origination.services import ApplicationView, QueueItem
 
 router = Router(tags=["origination"])
@@ -29,7 +30,11 @@ class ApplicationCreate(Schema):
     amount: Amount = Field(description="yuan, as a decimal string (\"50000.00\"); never a float")
     term: int = Field(description="number of repayment periods")
     inputs: dict[str, Any] = Field(default_factory=dict,
-                                   description="applicant data the decision needs (purpose is always required)")
+                                   description="what the applicant states, under these names only: "
+                                               f"{', '.join(STATED_INPUTS)} (loan_purpose is required; money in "
+                                               "fen). Any other name is refused (422, inputs.<name>, "
+                                               "input_not_allowed). Where the bank's records or the credit bureau "
+                                               "hold the same name, theirs is used.")
     channel: Literal["web", "api", "branch"] = "api"
     consent: bool = Field(False, description="the applicant agrees that the bank checks their data and credit "
                                              "history for this application: required when customers apply for "
@@ -82,6 +87,9 @@ class ApplicationRead(Schema):
     created_at: dt.datetime
     decided_at: dt.datetime | None
     decision: DecisionSummary
+    requested_inputs: list[str] = Field(default_factory=list,
+                                        description="the fields the last request for information asked for: "
+                                                    "provide-info accepts these and nothing else")
 
 
 def _text(value: Any) -> str | None:
@@ -95,7 +103,7 @@ def _data(v: ApplicationView) -> dict[str, Any]:
     return dict(
         ref=v.ref, status=v.status, auto_approved=v.auto_approved, customer_id=v.customer_id, branch=v.branch_code,
         product=v.product, amount=str(v.amount), currency=v.currency, term=v.term, channel=v.channel,
-        created_at=v.created_at, decided_at=v.decided_at,
+        created_at=v.created_at, decided_at=v.decided_at, requested_inputs=list(v.requested_inputs),
         decision=dict(
             id=v.decision_id, outcome=v.decision_outcome, reasons=v.reasons, score=v.score, grade=v.grade,
             approved_amount=_text(v.approved_amount), rate=_text(v.rate), apr=_text(v.decision.get("apr")),
@@ -116,6 +124,13 @@ class ReviewAction(Schema):
                                          "fraud_suspected, other; request-info: income_proof, id_document, "
                                          "employment, bank_statements, other")
     note: str = ""
+
+
+class InfoRequest(ReviewAction):
+    inputs: list[str] = Field(default_factory=list,
+                              description="the applicant fields the customer is to send (names an applicant may "
+                                          f"state: {', '.join(STATED_INPUTS)}; not one the bank's records or the "
+                                          "bureau hold for this case)")
 
 
 class InfoProvided(Schema):
@@ -225,11 +240,12 @@ def decline(request: HttpRequest, ref: str, payload: ReviewAction) -> Applicatio
 
 
 @router.post("/{ref}/request-info", response=ApplicationRead, summary="Ask the customer for more information")
-def request_info(request: HttpRequest, ref: str, payload: ReviewAction) -> ApplicationRead:
-    return _read(services.request_info(_actor(request), ref, payload.reason_code, payload.note))
+def request_info(request: HttpRequest, ref: str, payload: InfoRequest) -> ApplicationRead:
+    return _read(services.request_info(_actor(request), ref, payload.reason_code, payload.note, payload.inputs))
 
 
-@router.post("/{ref}/provide-info", response=ApplicationRead, summary="Answer a request for information")
+@router.post("/{ref}/provide-info", response=ApplicationRead,
+             summary="Answer a request for information (only the fields asked for: requested_inputs)")
 def provide_info(request: HttpRequest, ref: str, payload: InfoProvided) -> ApplicationRead:
     return _read(services.provide_info(_actor(request), ref, payload.inputs, payload.note))
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from creditplan.core.errors import Conflict, ValidationError
+from creditplan.core.errors import Conflict, FieldProblem, ValidationError
 
 
 class Status(StrEnum):
@@ -93,6 +94,121 @@ def outcome_status(outcome: str) -> Status:
 # must be stated and is checked after disbursement). Fields the decision rules need are the policy's business:
 # a missing one refers the case with that reason rather than refusing the submission.
 REQUIRED_INPUTS: tuple[str, ...] = ("loan_purpose",)
+
+
+# --- what an applicant states, and where every other input comes from ------------------------------------
+
+#: The only inputs an applicant may state — exactly what the online form, the branch form and the API collect
+#: (money in fen): the purpose, their income and existing debt payments, employment, housing, dependants. Staff
+#: entering an application at the branch are held to the same list: what the bank itself knows belongs on the
+#: customer record (checked and audited there), not on an application. Anything else is refused by name.
+STATED_INPUTS: tuple[str, ...] = ("loan_purpose", "monthly_income_minor", "existing_debt_service_minor",
+                                  "employment", "months_employed", "housing", "dependants")
+
+
+class Source(StrEnum):
+    """Where a decision input came from."""
+
+    STATED = "stated"  # the applicant (or their loan officer for them) stated it
+    RECORDS = "records"  # the bank's own records: the customer file
+    BUREAU = "bureau"  # the credit bureau's answer (its flags, its blacklist, its file)
+    DERIVED = "derived"  # worked out by the bank from several sources (an overdue: its loan book or the bureau)
+
+
+HELD_BY_BANK: frozenset[str] = frozenset({Source.RECORDS, Source.BUREAU, Source.DERIVED})
+
+
+def not_allowed(name: str) -> FieldProblem:
+    return FieldProblem(f"inputs.{name}", f"{name} cannot be stated by the applicant: the bank takes it from its own "
+                                          f"records or the credit bureau. An applicant may state only "
+                                          f"{', '.join(STATED_INPUTS)}.", "input_not_allowed")
+
+
+def undeclared(names: Iterable[str]) -> list[FieldProblem]:
+    """A problem for each input name an applicant may not state (every one at once)."""
+    return [not_allowed(n) for n in names if n not in STATED_INPUTS]
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """The decision's inputs and, for each, where it came from (a Source value)."""
+
+    inputs: dict[str, Any]
+    sources: dict[str, str]
+
+
+def said_yes(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value > 0
+    return isinstance(value, str) and value.strip().lower() in ("true", "yes", "y", "1", "是")
+
+
+def merge_inputs(stated: Mapping[str, Any], records: Mapping[str, Any], bureau_file: Mapping[str, Any],
+                 bureau_answer: Mapping[str, Any], overdue_here: bool) -> Gathered:
+    """The decision's inputs from every source. Where two hold the same name the bureau's answer (flags,
+    blacklist) wins, then the bureau's file, then the bank's records; the applicant's statement is used only where
+    none of them holds that name, and only for the names an applicant may state. `existing_overdue` is the bank's
+    loan book or'ed with the bureau: nobody can state an overdue away."""
+    inputs: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    own = {k: v for k, v in stated.items() if k in STATED_INPUTS}
+    for layer, source in ((own, Source.STATED), (records, Source.RECORDS), (bureau_file, Source.BUREAU),
+                          (bureau_answer, Source.BUREAU)):
+        for key, value in layer.items():
+            inputs[key] = value
+            sources[key] = source.value
+    inputs["existing_overdue"] = bool(overdue_here or said_yes(bureau_answer.get("existing_overdue"))
+                                      or said_yes(bureau_file.get("existing_overdue")))
+    sources["existing_overdue"] = Source.DERIVED.value
+    return Gathered(inputs, sources)
+
+
+def requestable(inputs: Mapping[str, Any], sources: Mapping[str, str]) -> tuple[str, ...]:
+    """The stated inputs a reviewer may ask the applicant for: those the bank does not hold for this case (a name
+    whose source was not recorded — an application from before sources were kept — counts as held)."""
+    return tuple(n for n in STATED_INPUTS if n not in inputs or sources.get(n) == Source.STATED)
+
+
+def clean_requested(names: Any, inputs: Mapping[str, Any], sources: Mapping[str, str]) -> tuple[str, ...]:
+    """The inputs a reviewer asks for, checked: a list of names an applicant may state and the bank does not
+    already hold for this case."""
+    if names is None:
+        return ()
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise ValidationError("inputs must be a list of the applicant fields asked for", field="inputs",
+                              code="inputs_format")
+    wanted = list(dict.fromkeys(str(n).strip() for n in names if str(n).strip()))
+    open_ = requestable(inputs, sources)
+    problems = [not_allowed(n) if n not in STATED_INPUTS else FieldProblem(
+        f"inputs.{n}", f"{n} comes from the bank's records or the credit bureau for this application; the applicant "
+                       f"cannot be asked to change it.", "input_held_by_bank")
+        for n in wanted if n not in open_]
+    if problems:
+        raise ValidationError.collect(problems)
+    return tuple(wanted)
+
+
+def answer_problems(added: Mapping[str, Any], requested: Iterable[str], inputs: Mapping[str, Any],
+                    sources: Mapping[str, str]) -> list[FieldProblem]:
+    """What is wrong with an applicant's answer to a request for information: a name an applicant may not state,
+    one the reviewer did not ask for, or one the bank holds (records, bureau) — each named."""
+    asked = list(requested)
+    open_ = requestable(inputs, sources)
+    problems: list[FieldProblem] = []
+    for name in added:
+        if name not in STATED_INPUTS:
+            problems.append(not_allowed(name))
+        elif name not in open_:
+            problems.append(FieldProblem(f"inputs.{name}", f"{name} comes from the bank's records or the credit "
+                                                           f"bureau for this application and cannot be changed by "
+                                                           f"the applicant.", "input_held_by_bank"))
+        elif name not in asked:
+            problems.append(FieldProblem(f"inputs.{name}", f"{name} was not asked for: the reviewer asked for "
+                                                           f"{', '.join(asked) or 'no figures (send a note)'}.",
+                                         "input_not_requested"))
+    return problems
 
 
 # --- reason codes ---------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from creditplan.origination.domain import STATED_INPUTS
+
 PURPOSES = [
     ("consumption", _("Household consumption")), ("car", _("Car purchase")), ("renovation", _("Home renovation")),
     ("education", _("Education")), ("travel", _("Travel")), ("medical", _("Medical")),
@@ -24,9 +26,9 @@ _AMOUNT = {"inputmode": "decimal", "placeholder": _("yuan, e.g. 50000.00")}
 _INT = {"inputmode": "numeric"}
 
 # Applicant data the forms collect, under the names the decision reads (decisions.domain.kernel.KNOWN_INPUTS and
-# the scorecard's features): money in fen, counts as whole numbers.
-INPUT_FIELDS = ("loan_purpose", "monthly_income_minor", "existing_debt_service_minor", "employment",
-                "months_employed", "housing", "dependants")
+# the scorecard's features): money in fen, counts as whole numbers. Exactly what an applicant may state
+# (origination.domain.STATED_INPUTS, declared there once); each has its form field below.
+INPUT_FIELDS = STATED_INPUTS
 _FORM_TO_INPUT = {"loan_purpose": "loan_purpose", "monthly_income": "monthly_income_minor",
                   "monthly_debt_payments": "existing_debt_service_minor", "employment": "employment",
                   "months_employed": "months_employed", "housing": "housing", "dependants": "dependants"}
@@ -119,15 +121,16 @@ class OnlineApplicationForm(_ApplicationFields):
 
 
 class InfoForm(_ApplicationFields):
-    """The customer (or their officer) answers a request for information: the figures that can change."""
+    """The customer (or their officer) answers a request for information: the fields the reviewer asked for
+    (`requested`, input names) and a note — nothing else."""
 
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
-    KEEP = ("monthly_income", "monthly_debt_payments", "months_employed", "housing", "note")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, requested: tuple[str, ...] | list[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, products=[], **kwargs)
+        keep = {"note", *(self.field_for(n) for n in requested if n in INPUT_FIELDS)}
         for name in list(self.fields):
-            if name not in self.KEEP:
+            if name not in keep:
                 del self.fields[name]
 
 
@@ -138,3 +141,15 @@ class ReviewForm(forms.Form):
     def __init__(self, *args: Any, reasons: list[tuple[str, Any]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["reason_code"].choices = reasons
+
+
+class InfoRequestForm(ReviewForm):
+    """A reviewer asks the customer for more information: the reason, a note, and which of the applicant's
+    fields the customer is to send (those the bank does not hold for the case)."""
+
+    inputs = forms.MultipleChoiceField(label=_("Figures the customer is to send"), choices=[], required=False,
+                                       widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, requestable: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["inputs"].choices = requestable

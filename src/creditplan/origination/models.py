@@ -25,7 +25,9 @@ class Application(models.Model):
     amount_minor = models.BigIntegerField()
     term = models.PositiveIntegerField()  # periods
     channel = models.CharField(max_length=10, choices=[(c.value, c.value) for c in Channel])
-    inputs = models.JSONField(default=dict)  # applicant data the decision needs, as submitted (+ from the record)
+    inputs = models.JSONField(default=dict)  # the decision's inputs: stated, from the records and the bureau
+    input_sources = models.JSONField(default=dict)  # input name → stated | records | bureau | derived
+    requested_inputs = models.JSONField(default=list)  # the stated inputs the last request for information asked for
     status = models.CharField(max_length=20, choices=[(s.value, s.value) for s in Status], default=Status.DRAFT.value)
     auto_approved = models.BooleanField(default=False)  # straight through: approved with no human touch
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")

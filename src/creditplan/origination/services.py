@@ -110,6 +110,8 @@ class ApplicationView:
     created_at: dt.datetime
     updated_at: dt.datetime
     replayed: bool = False  # the same Idempotency-Key again: this is the application the first request made
+    input_sources: dict[str, str] = field(default_factory=dict)  # input → stated | records | bureau | derived
+    requested_inputs: list[str] = field(default_factory=list)  # what the last request for information asked for
 
     @property
     def amount(self) -> Decimal:
@@ -154,7 +156,7 @@ def _view(a: Application, *, approvals: int | None = None, replayed: bool = Fals
         reasons_zh=[_reason(r, "zh") for r in a.reasons or []], reason_codes=[_reason(r, "code") for r in a.reasons or []],
         decision=dict(a.decision_snapshot or {}),
         queued_at=a.queued_at, decided_at=a.decided_at, created_at=a.created_at, updated_at=a.updated_at,
-        replayed=replayed,
+        replayed=replayed, input_sources=dict(a.input_sources or {}), requested_inputs=list(a.requested_inputs or []),
     )
 
 
@@ -169,8 +171,9 @@ def _transition_row(a: Application, frm: str, to: str, actor: Any, reason: str, 
 
 # --- submission ------------------------------------------------------------------------------------------
 
-def _clean_inputs(inputs: Any) -> dict[str, Any]:
-    """Applicant data: a flat JSON object of named values (no floats on money: amounts as decimal text)."""
+def _clean_inputs(inputs: Any, *, declared_only: bool = True) -> dict[str, Any]:
+    """Applicant data: a flat JSON object of named values (no floats on money: amounts as decimal text), under the
+    names an applicant may state (domain.STATED_INPUTS) only — every other name is refused, each by name."""
     if inputs is None:
         return {}
     if not isinstance(inputs, dict):
@@ -192,6 +195,9 @@ def _clean_inputs(inputs: Any) -> dict[str, Any]:
                               code="inputs_format") from None
     if size > MAX_INPUT_BYTES:
         raise ValidationError("the inputs are too large", field="inputs", code="inputs_too_large")
+    problems = domain.undeclared(out) if declared_only else []
+    if problems:
+        raise ValidationError.collect(problems)
     return out
 
 
@@ -391,7 +397,7 @@ def _submit(actor: Any, customer_id: Any, product: Any, amount: Any, term: Any, 
     gathered = sources.gather(customer, clean_inputs, today, overdue_here=overdue)
     ref = domain.new_ref(today)
     pending = decisions.begin_decision(actor, application_ref=ref, customer_id=customer.pk, product=p.code,
-                                       branch=customer.branch.code, amount_minor=minor, term=n, inputs=gathered,
+                                       branch=customer.branch.code, amount_minor=minor, term=n, inputs=gathered.inputs,
                                        channel=ch.value, reserve=True)
     request_hash = _request_hash(customer.pk, p.code, minor, n, ch.value, clean_inputs)
 
@@ -399,7 +405,8 @@ def _submit(actor: Any, customer_id: Any, product: Any, amount: Any, term: Any, 
         """The application and its first transitions, from the decision as it stands."""
         target = domain.transition(Status.SUBMITTED, domain.outcome_status(d.outcome))
         a = Application(ref=ref, customer=customer, branch=customer.branch, product=p.code, currency=p.currency,
-                        amount_minor=minor, term=n, channel=ch.value, inputs=gathered, status=target.value,
+                        amount_minor=minor, term=n, channel=ch.value, inputs=gathered.inputs,
+                        input_sources=gathered.sources, status=target.value,
                         auto_approved=target is Status.APPROVED, entered_by=actor, idempotency_key=scoped_key,
                         request_hash=request_hash, queued_at=now if target is Status.REFERRED else None,
                         decided_at=now if target in (Status.APPROVED, Status.DECLINED) else None,
@@ -932,18 +939,28 @@ def decline(actor: Any, ref: str, reason_code: str, note: str = "") -> Applicati
 
 
 @transaction.atomic
-def request_info(actor: Any, ref: str, reason_code: str, note: str = "") -> ApplicationView:
-    """Send a referred case back to the customer for more information. The reviewer may not then approve it."""
+def request_info(actor: Any, ref: str, reason_code: str, note: str = "", inputs: Any = None) -> ApplicationView:
+    """Send a referred case back to the customer for more information. The reviewer may not then approve it.
+    `inputs`: the applicant fields the customer is to send (names an applicant may state and the bank does not
+    hold for this case); the answer may carry those and nothing else."""
     org.require(actor, Perm.APPLICATION_REVIEW)
     code, note = domain.clean_reason("request_info", reason_code, note)
     a = _get(actor, ref, for_update=True)
     _review_checks(actor, a)
+    asked = domain.clean_requested(inputs, a.inputs or {}, a.input_sources or {})
     now = timezone.now()
     a.reviewed_by = actor
+    a.requested_inputs = list(asked)
     _move(a, Status.INFO_REQUESTED, actor, f"information requested ({code}){': ' + note if note else ''}", now,
-          fields=["reviewed_by"])
-    ledger.append(actor, "application.info_requested", "application", a.ref, {"reason_code": code, "note": note})
+          fields=["reviewed_by", "requested_inputs"])
+    ledger.append(actor, "application.info_requested", "application", a.ref,
+                  {"reason_code": code, "note": note, "inputs": list(asked)})
     return _view(a)
+
+
+def requestable_inputs(v: ApplicationView) -> tuple[str, ...]:
+    """The applicant fields a reviewer may ask for on this case (those the bank does not hold)."""
+    return domain.requestable(v.inputs, v.input_sources)
 
 
 def _may_act_for_customer(actor: Any, a: Application) -> bool:
@@ -954,20 +971,26 @@ def _may_act_for_customer(actor: Any, a: Application) -> bool:
 
 @transaction.atomic
 def provide_info(actor: Any, ref: str, inputs: Any, note: str = "") -> ApplicationView:
-    """The customer (or their loan officer) answers: the new data is added and the case goes back to the queue."""
+    """The customer (or their loan officer) answers: the fields the reviewer asked for are added (as stated) and
+    the case goes back to the queue. Any other field is refused by name, and so is a value the bank's records or
+    the bureau hold for this case: an answer never overwrites them."""
     org.require(actor, Perm.APPLICATION_VIEW)
     a = _get(actor, ref, for_update=True)
     if not _may_act_for_customer(actor, a):
         raise Forbidden("only the customer or their loan officer can add information", code="permission_denied")
     if a.status != Status.INFO_REQUESTED:
         raise Conflict(f"application {a.ref} is {a.status}; no information was requested", code="not_info_requested")
-    added = _clean_inputs(inputs)
+    added = _clean_inputs(inputs, declared_only=False)  # answer_problems names every field not allowed
+    problems = domain.answer_problems(added, a.requested_inputs or [], a.inputs or {}, a.input_sources or {})
+    if problems:
+        raise ValidationError.collect(problems)
     if not added and not (note or "").strip():
         raise ValidationError("send the information asked for (inputs or a note)", field="inputs", code="required")
     a.inputs = {**(a.inputs or {}), **added}
+    a.input_sources = {**(a.input_sources or {}), **{k: domain.Source.STATED.value for k in added}}
     now = timezone.now()
     _move(a, Status.REFERRED, actor, f"information provided: {', '.join(sorted(added)) or (note or '').strip()}"[:500],
-          now, fields=["inputs"])
+          now, fields=["inputs", "input_sources"])
     ledger.append(actor, "application.info_provided", "application", a.ref,
                   {"inputs": sorted(added), "note": (note or "").strip()[:500]})
     return _view(a)

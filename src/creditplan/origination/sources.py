@@ -11,9 +11,12 @@ licensed private bureau, a partner's data):
 
 With no client configured the bureau fields stay missing, and a policy rule that needs them refers the case to
 a person, naming the field — an application is never approved on data that was not there. A client may also
-return `"attributes": {...}`, the bureau's file in the model's features (used where the applicant stated nothing
-under that name). `demo_bureau` (the tests) reports a clean file for everybody; `demo_credit_file` (`make demo`)
-adds a credit history from the German credit data set; both say so in their names.
+return `"attributes": {...}`, the bureau's file in the model's features. `demo_bureau` (the tests) reports a clean
+file for everybody; `demo_credit_file` (`make demo`) adds a credit history from the German credit data set; both
+say so in their names.
+
+The applicant states only `domain.STATED_INPUTS`; where the bureau or the bank's records hold the same name, theirs
+wins (`domain.merge_inputs`), and every input keeps its source (stated, records, bureau, derived).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from django.conf import settings
 
 from creditplan.customers.models import Customer
 from creditplan.loans.models import Loan
+from creditplan.origination.domain import Gathered, merge_inputs
 
 BureauClient = Callable[[Customer], dict[str, Any]]
 
@@ -105,24 +109,14 @@ def demo_credit_file(customer: Customer) -> dict[str, Any]:
     return answer
 
 
-def _said_yes(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value > 0
-    return isinstance(value, str) and value.strip().lower() in ("true", "yes", "y", "1", "是")
-
-
 def gather(customer: Customer, stated: dict[str, Any], today: dt.date, *, overdue_here: bool | None = None
-           ) -> dict[str, Any]:
-    """The decision's inputs: the bank's records and the bureau fill what the applicant did not state.
+           ) -> Gathered:
+    """The decision's inputs and the source of each: the bureau, then the bank's records, then what the applicant
+    stated (only the names an applicant may state, and only where neither the bureau nor the records hold them).
 
     `existing_overdue` is the institution's own book (other lenders' arrears are the bureau's flags), or'ed with
-    what the bureau and the applicant say: nobody can state an overdue away."""
+    what the bureau says: nobody can state an overdue away."""
     external = bureau(customer)
     attributes = external.pop("attributes", {})
-    out = {**from_records(customer, today), **attributes, **external, **stated}
     here = overdue_at_this_bank(customer) if overdue_here is None else overdue_here  # the caller may have read it
-    out["existing_overdue"] = (here or _said_yes(external.get("existing_overdue"))
-                               or _said_yes(stated.get("existing_overdue")))
-    return out
+    return merge_inputs(stated, from_records(customer, today), attributes, external, here)

@@ -27,6 +27,7 @@ from creditplan.origination.forms import (
     INPUT_FIELDS,
     PURPOSES,
     InfoForm,
+    InfoRequestForm,
     OfficerApplicationForm,
     OnlineApplicationForm,
     ReviewForm,
@@ -68,6 +69,19 @@ INPUT_LABELS = {
     "blacklist": gettext_lazy("On the blacklist"), "bureau_flags": gettext_lazy("Credit bureau flags"),
     "segment": gettext_lazy("Customer segment"),
 }
+SOURCE_LABELS = {
+    "stated": gettext_lazy("Stated by the applicant"), "records": gettext_lazy("The bank's records"),
+    "bureau": gettext_lazy("Credit bureau"), "derived": gettext_lazy("Worked out by the bank"),
+}
+NO_SOURCE = gettext_lazy("Not recorded")
+# Problems with an input the applicant sent, said with the field's name in words.
+_INPUT_TEXT = {
+    "input_not_allowed": gettext_lazy("“%(field)s” cannot be given on an application: the bank takes it from its "
+                                      "own records or the credit bureau."),
+    "input_held_by_bank": gettext_lazy("“%(field)s” comes from the bank's records or the credit bureau for this "
+                                       "application and cannot be changed here."),
+    "input_not_requested": gettext_lazy("“%(field)s” was not asked for: send only what the reviewer asked for."),
+}
 _TEXT = {
     "maker_checker": gettext_lazy("Maker-checker: whoever entered or reviewed an application cannot approve it."),
     "insufficient_authority": gettext_lazy("Your approval authority is not enough for this application."),
@@ -93,8 +107,24 @@ _TEXT = {
 }
 
 
-def origination_problem(code: str, message: str) -> str:
+def _input_label(name: str) -> str:
+    """An input (or form field) name in words: its label, else the name as the client sent it."""
+    if name in INPUT_LABELS:
+        return str(INPUT_LABELS[name])
+    base = OfficerApplicationForm.base_fields.get(name) or InfoForm.base_fields.get(name)
+    return str(base.label) if base is not None else name
+
+
+def _input_problem(code: str, field: str) -> str:
+    """A problem with one input, naming the field in words ("inputs.blacklist" → “On the blacklist”)."""
+    name = field.split(".", 1)[1] if field.startswith("inputs.") else field
+    return str(_INPUT_TEXT[code]) % {"field": _input_label(name)}
+
+
+def origination_problem(code: str, message: str, field: str = "") -> str:
     """A product error in the page's language; the authority refusal keeps the matrix's own explanation."""
+    if code in _INPUT_TEXT and field:
+        return _input_problem(code, field)
     text = _TEXT.get(code)
     if text is None or (get_language() or "en").startswith("en"):
         return problem_text(code, message)
@@ -171,7 +201,28 @@ def queue(request: HttpRequest) -> HttpResponse:
 def _add_errors(form: Any, exc: CreditplanError) -> None:
     for p in exc.problems or [FieldProblem("", exc.message, exc.code)]:
         name = form.field_for(p.field.split(".", 1)[1]) if p.field.startswith("inputs.") else p.field
-        form.add_error(name if name in form.fields else None, origination_problem(p.code, p.message))
+        form.add_error(name if name in form.fields else None, origination_problem(p.code, p.message, p.field))
+
+
+# What the application pages post besides their form's fields.
+_PAGE_CONTROLS = frozenset({"csrfmiddlewaretoken", "idempotency_key", "step", "back"})
+
+
+def _unexpected(form: Any, data: Any) -> list[str]:
+    """Names posted that the form does not have (an applicant states only the form's fields), unprefixed."""
+    known = {form.add_prefix(n) for n in form.fields} | _PAGE_CONTROLS
+    prefix = f"{form.prefix}-" if form.prefix else ""
+    return sorted(k.removeprefix(prefix) for k in data if k not in known)
+
+
+def _refuse_unexpected(form: Any, data: Any) -> bool:
+    """Refuse, next to the form, each field posted that the form does not have; True when there was one."""
+    names = _unexpected(form, data)
+    if names:
+        form.is_valid()
+        for name in names:
+            form.add_error(None, _input_problem("input_not_allowed", name))
+    return bool(names)
 
 
 @login_required
@@ -181,7 +232,7 @@ def create(request: HttpRequest) -> HttpResponse:
     org.require(user, Perm.APPLICATION_CREATE)
     form = OfficerApplicationForm(request.POST or None, products=_product_choices(),
                                   initial={"customer_id": request.GET.get("customer", ""), "term": "12"})
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not _refuse_unexpected(form, request.POST) and form.is_valid():
         try:
             view = services.submit_application(
                 user, customer_id=form.cleaned_data["customer_id"], product=form.cleaned_data["product"],
@@ -225,7 +276,7 @@ def apply(request: HttpRequest) -> HttpResponse:
         return _step_page(request, d, d.current_step, _step_form(d, d.current_step))
     customer_id = services.own_customer_id(user)
     form = OnlineApplicationForm(request.POST or None, products=_product_choices(), initial={"term": "12"})
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not _refuse_unexpected(form, request.POST) and form.is_valid():
         if customer_id is None:
             form.add_error(None, _("Your log-in is not linked to a customer record yet: please visit a branch."))
         elif not form.cleaned_data.get("consent"):
@@ -338,6 +389,8 @@ def apply_step(request: HttpRequest, token: str) -> HttpResponse:
         drafts.save_step(user, token, step, request.POST, complete=False)
         return redirect(_step_url(token, drafts.STEPS[max(0, drafts.STEP_NO[step] - 2)]))
     form = _step_form(d, step, request.POST)
+    if _refuse_unexpected(form, request.POST):
+        return _step_page(request, d, step, form, status=422)
     ok, offer = form.is_valid(), None
     if ok and step == "offer":
         try:
@@ -462,8 +515,10 @@ def _case(request: HttpRequest, ref: str, *, error: str = "", status: int = 200,
         return render(request, "origination/outcome.html", {
             "case": case, "v": v, "reasons": v.reasons_zh if zh else v.reasons,
             "apr_pct": _pct(v.decision.get("apr")), "rate_pct": _pct(v.rate), "status_label": STATUS_LABELS.get(v.status, v.status), "error": error,
-            "inputs": [(INPUT_LABELS.get(k, k), _shown(k, val)) for k, val in v.inputs.items() if k in INPUT_FIELDS],
-            "info_form": InfoForm(prefix="info"),
+            "inputs": [(INPUT_LABELS.get(k, k), _shown(k, val), _source(v, k)) for k, val in v.inputs.items()
+                       if k in INPUT_FIELDS],
+            "info_form": InfoForm(prefix="info", requested=v.requested_inputs),
+            "asked_for": [INPUT_LABELS.get(k, k) for k in v.requested_inputs],
         }, status=status)
     forms = forms or {}
     decision = v.decision
@@ -471,13 +526,15 @@ def _case(request: HttpRequest, ref: str, *, error: str = "", status: int = 200,
     ctx = {
         "case": case, "v": v, "error": error, "status_label": STATUS_LABELS.get(v.status, v.status),
         "channel_label": CHANNEL_LABELS.get(v.channel, v.channel),
-        "inputs": [(INPUT_LABELS.get(k, k), k, _shown(k, val)) for k, val in sorted(v.inputs.items())],
+        "inputs": [(INPUT_LABELS.get(k, k), k, _shown(k, val), _source(v, k)) for k, val in sorted(v.inputs.items())],
+        "asked_for": [INPUT_LABELS.get(k, k) for k in v.requested_inputs],
         "rules": [_rule(r, zh) for r in decision.get("rules_fired") or []],
         "limit_steps": [_step(x, zh) for x in decision.get("limit_steps") or []],
         "price_steps": [_step(x, zh) for x in decision.get("price_steps") or []],
         "reasons": v.reasons_zh if zh else v.reasons, "policy_version": decision.get("policy_version"),
         "apr_pct": _pct(decision.get("apr")), "rate_pct": _pct(v.rate),
-        "quota_label": QUOTA_LABELS.get(v.quota_status, v.quota_status), "info_form_customer": InfoForm(prefix="info"),
+        "quota_label": QUOTA_LABELS.get(v.quota_status, v.quota_status),
+        "info_form_customer": InfoForm(prefix="info", requested=v.requested_inputs),
         "transitions": [{"t": t, "from_label": STATUS_LABELS.get(t.from_status, t.from_status),
                          "to_label": STATUS_LABELS.get(t.to_status, t.to_status)} for t in case.transitions],
         "approvals": [{"a": a, "reason_label": REASON_LABELS.get(a.reason_code, a.reason_code)}
@@ -486,7 +543,7 @@ def _case(request: HttpRequest, ref: str, *, error: str = "", status: int = 200,
                     "consumed": yuan(q.consumed_minor), "available": yuan(q.available_minor)} for q in case.quotas],
         "approve_form": forms.get("approve") or ReviewForm(reasons=_reason_choices("approve"), prefix="approve"),
         "decline_form": forms.get("decline") or ReviewForm(reasons=_reason_choices("decline"), prefix="decline"),
-        "info_form": forms.get("info") or ReviewForm(reasons=_reason_choices("request_info"), prefix="info"),
+        "info_form": forms.get("info") or _info_request_form(v),
         "decision_url": _decision_url(v.decision_id),
     }
     timer = sla.timers([v]).get(v.id)  # the service level of the wait it is in now, if its state has one
@@ -494,6 +551,16 @@ def _case(request: HttpRequest, ref: str, *, error: str = "", status: int = 200,
                escalations=[{"e": e, "status_label": STATUS_LABELS.get(e.status, e.status)}
                             for e in sla.case_escalations(v.id)])
     return render(request, "origination/detail.html", ctx, status=status)
+
+
+def _source(v: services.ApplicationView, key: str) -> Any:
+    """Where an input came from, in words."""
+    return SOURCE_LABELS.get(v.input_sources.get(key, ""), NO_SOURCE)
+
+
+def _info_request_form(v: services.ApplicationView, data: Any = None) -> InfoRequestForm:
+    return InfoRequestForm(data, reasons=_reason_choices("request_info"), prefix="info",
+                           requestable=[(k, INPUT_LABELS.get(k, k)) for k in services.requestable_inputs(v)])
 
 
 def _pct(value: Any) -> str:
@@ -553,17 +620,24 @@ def application(request: HttpRequest, ref: str) -> HttpResponse:
 
 def _review(request: HttpRequest, ref: str, action: str) -> HttpResponse:
     prefix = {"approve": "approve", "decline": "decline", "request_info": "info"}[action]
-    form = ReviewForm(request.POST, reasons=_reason_choices(action), prefix=prefix)
+    if action == "request_info":
+        form: ReviewForm = _info_request_form(services.get_application(request.user, ref), request.POST)
+    else:
+        form = ReviewForm(request.POST, reasons=_reason_choices(action), prefix=prefix)
     if not form.is_valid():
-        return _case(request, ref, error=_("Choose a reason."), status=422, forms={prefix: form})
+        error = _("Choose a reason.") if "reason_code" in form.errors else " ".join(
+            str(e) for errs in form.errors.values() for e in errs)
+        return _case(request, ref, error=error, status=422, forms={prefix: form})
     fn = {"approve": services.approve, "decline": services.decline, "request_info": services.request_info}[action]
+    extra = {"inputs": form.cleaned_data["inputs"]} if action == "request_info" else {}
     try:
-        v = fn(request.user, ref, form.cleaned_data["reason_code"], form.cleaned_data["note"])
+        v = fn(request.user, ref, form.cleaned_data["reason_code"], form.cleaned_data["note"], **extra)
     except CreditplanError as exc:
         if isinstance(exc, NotFound):
             raise
-        return _case(request, ref, error=origination_problem(exc.code, exc.message), status=exc.http_status,
-                     forms={prefix: form})
+        first = exc.problems[0] if exc.problems else FieldProblem("", exc.message, exc.code)
+        return _case(request, ref, error=origination_problem(first.code, exc.message, first.field),
+                     status=exc.http_status, forms={prefix: form})
     if action == "approve" and v.status == "referred":
         messages.success(request, _("Your approval is recorded (%(n)s of %(m)s): a second approver must also "
                                     "approve.") % {"n": v.approvals, "m": v.required_approvals})
@@ -594,15 +668,18 @@ def request_info(request: HttpRequest, ref: str) -> HttpResponse:
 @login_required
 @require_POST
 def provide_info(request: HttpRequest, ref: str) -> HttpResponse:
-    form = InfoForm(request.POST, prefix="info")
-    if not form.is_valid():
+    # Read with every field an applicant may state: the service refuses, by name, any the reviewer did not ask for.
+    form = InfoForm(request.POST, prefix="info", requested=INPUT_FIELDS)
+    if _refuse_unexpected(form, request.POST) or not form.is_valid():
         return _case(request, ref, error=" ".join(str(e) for errs in form.errors.values() for e in errs), status=422)
     try:
         services.provide_info(request.user, ref, form.inputs(), form.cleaned_data.get("note", ""))
     except CreditplanError as exc:
         if isinstance(exc, NotFound):
             raise
-        return _case(request, ref, error=origination_problem(exc.code, exc.message), status=exc.http_status)
+        problems = exc.problems or [FieldProblem("", exc.message, exc.code)]
+        return _case(request, ref, error=" ".join(origination_problem(p.code, p.message, p.field) for p in problems),
+                     status=exc.http_status)
     messages.success(request, _("Thank you: your application is back in review."))
     return redirect("origination:application", ref=ref)
 
