@@ -35,7 +35,7 @@ def late_and_current(bank: dict[str, Any]) -> dict[str, Any]:
     today = loans.business_date()
 
     def make(customer: int, amount: str, term: int, days_ago: int) -> Loan:
-        return loans.disburse(bank["ops"], customer_id=customer, product="consumer", amount=amount, term=term,
+        return loans.disburse(None, customer_id=customer, product="consumer", amount=amount, term=term,
                               start_date=today - dt.timedelta(days=days_ago))
 
     late = make(c1.id, "12000.00", 12, 75)

@@ -32,7 +32,7 @@ def books_ok() -> None:
 
 
 @pytest.fixture
-def book(make_loan: Any, clock: None) -> list[Loan]:
+def book(make_loan: Any, clock: None, loan_world: Any) -> list[Loan]:
     """Three loans whose first installment fell due on 15 Feb (closed through it), and one repaid loan."""
     out = []
     for k in range(3):
@@ -42,7 +42,7 @@ def book(make_loan: Any, clock: None) -> list[Loan]:
     closed = make_loan(amount="5000.00", term=1, start=START)
     cob.advance_loan(closed, dt.date(2025, 2, 15))
     row = closed.installments.get()
-    payments.post_payment(closed.disbursed_by, loan_ref=closed.ref, reference="PAID-OFF",
+    payments.post_payment(loan_world["ops"], loan_ref=closed.ref, reference="PAID-OFF",
                           amount=loans.yuan(row.principal_minor + row.interest_minor))
     closed.refresh_from_db()
     assert closed.status == "closed"

@@ -76,7 +76,7 @@ def test_only_operations_may_disburse(loan_world: dict[str, Any]) -> None:
 
 def test_upfront_fee_is_income_and_the_customer_receives_the_net(loan_world: dict[str, Any]) -> None:
     loans.create_product(loan_world["risk"], code="feeloan", name="fee", rate="0.06", upfront_fee_bp=100)
-    loan = loans.disburse(loan_world["ops"], customer_id=loan_world["customers"][0], product="feeloan",
+    loan = loans.disburse(None, customer_id=loan_world["customers"][0], product="feeloan",  # trusted booking
                           amount="10000.00", term=6, start_date="2025-02-01")
     balances = accounting.account_balances()
     assert balances["6021"] == -10_000 and balances["1001"] == -1_000_000 + 10_000

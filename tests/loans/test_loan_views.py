@@ -42,8 +42,8 @@ def book(loan_world: dict[str, Any], make_loan: Any) -> dict[str, Any]:
     a = make_loan(start=start)
     b = make_loan(start=start, customer=1, amount="50000.00", term=24)
     sh = customers.create_customer(loan_world["officer_sh"], individual(3, branch="SH01", name="李四"))
-    c = loans.disburse(loan_world["ops"], customer_id=sh.id, product="consumer", amount="30000", term=12,
-                       start_date=start)
+    c = loans.disburse(None, customer_id=sh.id, product="consumer", amount="30000", term=12,
+                       start_date=start)  # booked by trusted code
     day = start + dt.timedelta(days=1)
     while day <= today:
         cob.run_close(day)

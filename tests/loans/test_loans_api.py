@@ -18,8 +18,7 @@ from factories import PASSWORD
 TODAY = dt.date(2025, 2, 16)
 
 
-@pytest.fixture
-def call(client: Any, loan_world: Any, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def _caller(client: Any, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(loans, "business_date", lambda: TODAY)
     tokens: dict[str, str] = {}
 
@@ -38,6 +37,18 @@ def call(client: Any, loan_world: Any, monkeypatch: pytest.MonkeyPatch):  # type
     return _call
 
 
+@pytest.fixture
+def call(client: Any, loan_world: Any, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The API as a user of `loan_world` (loans booked by trusted code through `make_loan`)."""
+    return _caller(client, monkeypatch)
+
+
+@pytest.fixture
+def app_call(client: Any, app_world: Any, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The API as a user of `app_world`, where loans are paid out against signed applications."""
+    return _caller(client, monkeypatch)
+
+
 def books_ok() -> None:
     diffs = [(r.account, r.gl_minor, r.loans_minor) for r in accounting.reconcile() if r.difference_minor]
     assert not diffs, diffs
@@ -52,16 +63,22 @@ def problem(r: Any, status: int, field: str) -> dict[str, Any]:
     return body
 
 
-def test_loan_life_over_the_api(call: Any, loan_world: Any) -> None:
+def test_loan_life_over_the_api(app_call: Any, app_world: Any, signed_application: Any) -> None:
+    call = app_call
     r = call("get", "/api/v1/loans/products")
     assert r.status_code == 200 and r.json()[0]["code"] == "consumer" and r.json()[0]["rate"] == "0.043500"
-    r = call("post", "/api/v1/loans", body={"customer_id": loan_world["customers"][0], "product": "consumer",
-                                            "amount": "12000.00", "term": 12, "start_date": "2025-01-15"})
+    app = signed_application(amount="12000.00", term=12)  # approved straight through, signed by the customer
+    r = call("post", "/api/v1/loans", body={"customer_id": app_world["customers"][0], "product": "consumer",
+                                            "amount": "12000.00", "term": 12, "start_date": "2025-01-15",
+                                            "application_ref": app.ref})
     assert r.status_code == 201, r.content
     ref = r.json()["ref"]
     assert r.json()["balances"]["principal_outstanding"] == "12000.00"
+    assert Loan.objects.get(ref=ref).rate_ppm == app.rate_ppm  # the rate the customer signed
     sched = call("get", f"/api/v1/loans/{ref}/schedule").json()
-    assert len(sched) == 12 and sched[0]["interest"] == "43.50" and sched[0]["due_date"] == "2025-02-15"
+    interest = Decimal(sched[0]["interest"])  # 30/360: 12,000 × the signed rate / 12
+    assert interest == (Decimal(12_000) * app.rate_ppm / 1_000_000 / 12).quantize(Decimal("0.01"))
+    assert len(sched) == 12 and sched[0]["due_date"] == "2025-02-15"
     cob.advance_loan(Loan.objects.get(ref=ref), dt.date(2025, 2, 15))
 
     first = call("post", f"/api/v1/loans/{ref}/payments", body={"amount": "500.00"}, HTTP_IDEMPOTENCY_KEY="K-1")
@@ -70,11 +87,12 @@ def test_loan_life_over_the_api(call: Any, loan_world: Any) -> None:
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert Payment.objects.filter(loan__ref=ref).count() == 1
     body = first.json()
-    assert body["reference"] == "K-1" and body["allocation"]["interest"] == "43.50"
-    assert body["allocation"]["principal"] == "456.50" and body["balances"]["overdue_interest"] == "0.00"
+    assert body["reference"] == "K-1" and body["allocation"]["interest"] == str(interest)
+    assert Decimal(body["allocation"]["principal"]) == 500 - interest
+    assert body["balances"]["overdue_interest"] == "0.00"
 
     r = call("get", f"/api/v1/loans/{ref}")
-    assert r.json()["balances"]["principal_outstanding"] == "11543.50"
+    assert Decimal(r.json()["balances"]["principal_outstanding"]) == 12_000 - (500 - interest)
     listing = call("get", "/api/v1/loans?status=active&bucket=0&class=2&branch=BJ01").json()
     assert listing["total"] in (0, 1)
     listing = call("get", "/api/v1/loans?status=active&page_size=10").json()
@@ -82,7 +100,7 @@ def test_loan_life_over_the_api(call: Any, loan_world: Any) -> None:
 
     r = call("post", "/api/v1/loans/payments/K-1/reversal", body={"reason": "duplicate transfer"})
     assert r.status_code == 200 and r.json()["status"] == "reversed"
-    assert call("get", f"/api/v1/loans/{ref}").json()["balances"]["overdue_interest"] == "43.50"
+    assert call("get", f"/api/v1/loans/{ref}").json()["balances"]["overdue_interest"] == str(interest)
     problem(call("post", "/api/v1/loans/payments/K-1/reversal", body={"reason": "again"}), 409, "reference")
 
     q = call("get", f"/api/v1/loans/{ref}/payoff?on=2025-02-16")
@@ -156,9 +174,10 @@ def test_bad_input_is_problem_json_naming_the_field(call: Any, make_loan: Any, l
                                                                      "mode": "sideways"}), 422, "mode")
     problem(call("post", "/api/v1/loans/payments/NOPE/reversal", body={"reason": "x"}), 404, "reference")
     problem(call("post", "/api/v1/loans", body={"customer_id": loan_world["customers"][0], "product": "consumer",
-                                                "amount": "5", "term": 12}), 422, "amount")
+                                                "amount": "5", "term": 12}), 422, "application_ref")
     problem(call("post", "/api/v1/loans", body={"customer_id": loan_world["customers"][0], "product": "consumer",
-                                                "amount": 5000.5, "term": 12}), 422, "amount")
+                                                "amount": 5000.5, "term": 12, "application_ref": "AP-X"}),
+            422, "amount")
     r = call("post", url, user="auditor", body={"amount": "1.00", "reference": "F"})
     assert r.status_code == 403
     assert Payment.objects.count() == 0

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-from creditplan.core.errors import Conflict, CreditplanError, Forbidden, NotFound, ValidationError
+from creditplan.core.errors import Conflict, CreditplanError, NotFound, ValidationError
 from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
 from creditplan.loans import services as loans
@@ -255,8 +255,9 @@ def test_closed_and_written_off_loans_refuse_payments(loan_world: Any, due_loan:
 def test_permissions_and_branch_scope(loan_world: Any, due_loan: Loan) -> None:
     with pytest.raises(CreditplanError):
         payments.post_payment(loan_world["auditor"], loan_ref=due_loan.ref, amount="10.00", reference="NOPE-1")
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound) as other:  # another branch's loan: as a loan that does not exist
         payments.post_payment(loan_world["officer_sh"], loan_ref=due_loan.ref, amount="10.00", reference="NOPE-2")
+    assert (other.value.code, other.value.field) == ("unknown_loan", "loan_ref")
     r = payments.post_payment(loan_world["officer_bj"], loan_ref=due_loan.ref, amount="10.00", reference="OK-BJ")
     assert r.status == "posted"
     assert Payment.objects.count() == 1

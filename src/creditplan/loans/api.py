@@ -184,8 +184,12 @@ class DisburseRequest(Schema):
     term: int = Field(description="number of periods")
     start_date: dt.date | None = None
     first_due_date: dt.date | None = None
-    rate: str | None = Field(None, description="agreed annual rate (fixed-rate products), e.g. \"0.0395\"")
-    application_ref: str = ""
+    rate: str | None = Field(None, description="fixed-rate products: the rate the contract was signed at "
+                                               "(default); another rate is refused")
+    application_ref: str = Field("", description="required: the application approved and signed by the "
+                                                 "customer (status ready_to_disburse) this loan pays out")
+    currency: str | None = Field(None, description="optional; must be the application's and the product's "
+                                                   "currency")
     reference: str = ""
 
 
@@ -193,7 +197,9 @@ class PaymentRequest(Schema):
     amount: Amount = Field(description="yuan, decimal string, e.g. \"1024.50\"")
     reference: str | None = Field(None, description="the payer's unique reference; else the Idempotency-Key header")
     value_date: dt.date | None = None
-    channel: Literal["teller", "api", "file", "auto"] = "api"
+    channel: Literal["teller", "api"] = Field(
+        "api", description="teller (at the counter) or api; bank-file and auto-debit payments are recorded "
+                           "by the import and the daily close, never sent by a client")
 
 
 class PrepayRequest(Schema):
@@ -337,7 +343,9 @@ def list_loans(request: HttpRequest, filters: Query[LoanFilters]) -> LoanList:
                     outstanding=_y(page.outstanding_minor), overdue=_y(page.overdue_minor))
 
 
-@router.post("", response={201: LoanRead}, summary="Disburse a loan")
+@router.post("", response={201: LoanRead},
+             summary="Disburse the loan of an approved application the customer has signed (same customer, "
+                     "product, currency and term; at most the approved amount)")
 def disburse(request: HttpRequest, payload: DisburseRequest) -> Status:
     loan = services.disburse(_actor(request), **payload.model_dump())
     return Status(201, _loan(services.get_loan(_actor(request), loan.ref)))

@@ -38,7 +38,7 @@ from django.db import DatabaseError, IntegrityError, connection, connections, tr
 from django.utils import timezone
 
 from creditplan.core.daycount import add_months
-from creditplan.core.errors import Conflict, CreditplanError, Forbidden, NotFound, ValidationError
+from creditplan.core.errors import Conflict, CreditplanError, NotFound, ValidationError
 from creditplan.core.money import from_ppm
 from creditplan.ledger import services as ledger
 from creditplan.loans import accounting, services
@@ -65,6 +65,14 @@ from creditplan.plans import services as plans
 log = logging.getLogger(__name__)
 
 CHANNELS = ("teller", "api", "file", "auto")
+# Who may say how the money arrived (a payment's `channel`), whatever a client sends:
+#   teller — staff with loan.repay at the counter: the loan page, or a teller system over the API;
+#   api    — staff with loan.repay posting over the API from another system (the API's default);
+#   file   — the bank-file import only (operations; set by import_bank_file, never accepted from a caller);
+#   auto   — the daily close's auto-debit only (the system); recovery — record_recovery only.
+# Customers pay by transfer (bank file) or at the counter: no customer role holds loan.repay, so there is no
+# self-service channel. Trusted code (`actor` None) may name any channel.
+STAFF_CHANNELS = ("teller", "api")
 # Payment.kind per mode (the models comment says "prepay_payment", which is longer than its max_length of 12)
 PREPAY_MODES = {"full": "prepay_full", "shorten_term": "prepay_term", "reduce_installment": "prepay_pmt"}
 MAX_REFERENCE = 64
@@ -237,16 +245,31 @@ def _parse_value_date(value: Any, today: dt.date) -> dt.date:
     return day
 
 
+def _check_channel(actor: Any, channel: Any) -> str:
+    """The channel a payment is recorded under, refused when the actor may not use it (see STAFF_CHANNELS)."""
+    allowed = CHANNELS if actor is None else STAFF_CHANNELS
+    if channel not in allowed:
+        raise ValidationError(f"channel must be one of {', '.join(allowed)}: bank-file and auto-debit "
+                              "payments are recorded by the import and the daily close", field="channel",
+                              code="invalid_channel")
+    return str(channel)
+
+
+def _require_loan_in_scope(actor: Any, loan: Any, field: str = "loan_ref") -> None:
+    """A loan of a branch outside the actor's is answered exactly as a loan that does not exist (404, the same
+    body): checked as soon as the loan is found, before its status, balances or payments are looked at."""
+    org.require_in_scope(actor, loan.branch, message=f"no loan {loan.ref}", code="unknown_loan", field=field)
+
+
 def _check_loan(actor: Any, loan: Loan, day: dt.date, today: dt.date) -> None:
     """What refuses a payment for this loan on `day` (nothing is written before these checks)."""
+    _require_loan_in_scope(actor, loan)
     if loan.status == LoanStatus.CLOSED:
         raise Conflict(f"loan {loan.ref} is closed (repaid on {loan.closed_on})", field="loan_ref",
                        code="loan_closed")
     if loan.status == LoanStatus.WRITTEN_OFF:
         raise Conflict(f"loan {loan.ref} is written off; record the money as a recovery", field="loan_ref",
                        code="loan_written_off")
-    if actor is not None and not org.branch_in_scope(actor, loan.branch):
-        raise Forbidden(f"loan {loan.ref} belongs to a branch outside yours", code="branch_out_of_scope")
     oldest = today - dt.timedelta(days=loan.product.max_backdate_days)
     if day < oldest:
         raise ValidationError(f"value_date {day} is more than {loan.product.max_backdate_days} days back "
@@ -576,15 +599,29 @@ def _result(p: Payment, loan: Loan, *, duplicate: bool = False, backdated: bool 
                          adjustment=dict(adjustment or {}))
 
 
-def _existing(reference: str, loan_ref: str, amount: int) -> PaymentResult | None:
-    """The payment already posted under `reference` (idempotency), or a Conflict when it differs."""
-    p = Payment.objects.select_related("loan").filter(reference=reference).first()
+def _reference_reused(reference: str, same_loan_amount: int | None = None) -> Conflict:
+    """A reference already taken. Another loan's payment is never described (not its loan, not its amount: the
+    loan may be another branch's, and references are predictable); a payment of the same loan — one the actor
+    may see — says the amount it was for."""
+    if same_loan_amount is None:
+        return Conflict(f"reference {reference} is already used by another payment; give this payment its "
+                        "own reference", field="reference", code="reference_reused")
+    return Conflict(f"reference {reference} was already used on this loan for "
+                    f"{services.yuan(same_loan_amount)}", field="reference", code="reference_reused")
+
+
+def _existing(reference: str, loan: Any, amount: int) -> PaymentResult | None:
+    """The payment already posted under `reference` on this loan for this amount (idempotency), or a Conflict
+    when the reference was used otherwise. The caller has found `loan` and checked it is in the actor's scope:
+    this runs after the scope check, so a duplicate never reveals another branch's loan or balances."""
+    p = Payment.objects.filter(reference=reference).first()
     if p is None:
         return None
-    if p.loan.ref != loan_ref or p.amount_minor != amount:
-        raise Conflict(f"reference {reference} was already used for {services.yuan(p.amount_minor)} on loan "
-                       f"{p.loan.ref}", field="reference", code="reference_reused")
-    return _result(p, p.loan, duplicate=True)
+    if p.loan_id != loan.pk:
+        raise _reference_reused(reference)
+    if p.amount_minor != amount:
+        raise _reference_reused(reference, p.amount_minor)
+    return _result(p, loan, duplicate=True)
 
 
 def _event_data(p: Any, loan: Loan, **extra: Any) -> dict[str, Any]:
@@ -610,19 +647,24 @@ def post_payment(actor: Any, *, loan_ref: Any, amount: Any, reference: Any, valu
     if kind != "regular":
         raise ValidationError("post_payment posts regular payments; prepayments go through prepay()",
                               field="kind", code="invalid_kind")
-    if channel not in CHANNELS:
-        raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}", field="channel", code="invalid_channel")
+    return _post_payment(actor, loan_ref=loan_ref, amount=amount, reference=reference, value_date=value_date,
+                         channel=_check_channel(actor, channel))
+
+
+def _post_payment(actor: Any, *, loan_ref: Any, amount: Any, reference: Any, value_date: Any, channel: str
+                  ) -> PaymentResult:
+    """post_payment once the permission and the channel are settled (the bank file's one-by-one lines come
+    here with channel "file"). The loan is found and its branch scope checked before anything is said about
+    the reference or the loan."""
     ref = _clean_reference(reference)
     lref = _clean_loan_ref(loan_ref)
     minor = parse_amount(amount)
     today = services.business_date()
     day = _parse_value_date(value_date, today)
-    found = _existing(ref, lref, minor)
-    if found is not None:
-        return found
     with transaction.atomic():
         loan = _lock_loan(lref)
-        found = _existing(ref, lref, minor)  # posted while we waited for the lock
+        _require_loan_in_scope(actor, loan)
+        found = _existing(ref, loan, minor)
         if found is not None:
             return found
         _check_loan(actor, loan, day, today)
@@ -645,7 +687,7 @@ def _insert_payment(actor: Any, loan: Loan, ref: str, minor: int, day: dt.date, 
             return Payment.objects.create(reference=ref, loan=loan, value_date=day, amount_minor=minor,
                                           channel=channel, kind=kind, state_before=snap, posted_by=actor)
     except IntegrityError:
-        found = _existing(ref, loan.ref, minor)
+        found = _existing(ref, loan, minor)
         if found is None:
             raise
         return found
@@ -819,13 +861,14 @@ def reverse_payment(actor: Any, *, reference: Any, reason: Any) -> PaymentResult
         if found is None:
             raise NotFound(f"no payment {ref}", field="reference", code="unknown_payment")
         loan = services.loan_for_update(found)
+        # another branch's payment is answered as a payment that does not exist, before anything about it
+        org.require_in_scope(actor, loan.branch, message=f"no payment {ref}", code="unknown_payment",
+                             field="reference")
         p = Payment.objects.get(reference=ref)
         if p.status == "reversed":
             raise Conflict(f"payment {ref} was already reversed", field="reference", code="already_reversed")
         if loan.status == LoanStatus.WRITTEN_OFF:
             raise Conflict(f"loan {loan.ref} is written off", field="reference", code="loan_written_off")
-        if not org.branch_in_scope(actor, loan.branch):
-            raise Forbidden(f"loan {loan.ref} belongs to a branch outside yours", code="branch_out_of_scope")
         ordered = _posted_in_order(loan)
         idx = next(i for i, q in enumerate(ordered) if q.pk == p.pk)
         later = ordered[idx + 1:]
@@ -946,19 +989,16 @@ def prepay(actor: Any, *, loan_ref: Any, amount: Any, reference: Any, value_date
     org.require(actor, Perm.LOAN_REPAY)
     if mode not in PREPAY_MODES:
         raise ValidationError(f"mode must be one of {', '.join(PREPAY_MODES)}", field="mode", code="invalid_mode")
-    if channel not in CHANNELS:
-        raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}", field="channel", code="invalid_channel")
+    channel = _check_channel(actor, channel)
     ref = _clean_reference(reference)
     lref = _clean_loan_ref(loan_ref)
     minor = parse_amount(amount)
     today = services.business_date()
     day = _parse_value_date(value_date, today)
-    found = _existing(ref, lref, minor)
-    if found is not None:
-        return found
     with transaction.atomic():
         loan = _lock_loan(lref)
-        found = _existing(ref, lref, minor)
+        _require_loan_in_scope(actor, loan)
+        found = _existing(ref, loan, minor)
         if found is not None:
             return found
         _check_loan(actor, loan, day, today)
@@ -1290,8 +1330,8 @@ def import_bank_file(actor: Any, content: bytes | str, *, filename: str = "") ->
 def _post_line(actor: Any, line: _Line, report: BankFileReport) -> None:
     """One line on its own (its own transaction, through post_payment): the replay path and the fallback."""
     try:
-        result = post_payment(actor, loan_ref=line.loan_ref, amount=services.yuan(line.amount_minor),
-                              reference=line.reference, value_date=line.value_date, channel="file")
+        result = _post_payment(actor, loan_ref=line.loan_ref, amount=services.yuan(line.amount_minor),
+                               reference=line.reference, value_date=line.value_date, channel="file")
     except CreditplanError as exc:
         report.rejected.append(Rejected(line.number, line.reference, _reason(exc)))
         return
@@ -1452,6 +1492,10 @@ def _post_batch(actor: Any, batch: Sequence[_Line], today: dt.date, batch_ref: s
     loans = _lock_loan_rows(sorted(wanted)) if wanted else {}
     if locked is not None:
         locked()
+    # the loans named by lines whose reference is already taken: read (not locked) only to check their scope
+    named = sorted({ln.loan_ref for ln in batch if ln.reference in existing})
+    visible = ({x.ref for x in _where_in(Loan.objects.select_related("branch"), "ref", named)
+                if org.branch_in_scope(actor, x.branch)} if named else set())
     branches = {x.branch.pk: x.branch for x in loans.values()}
     due = _due_rows(loan.pk for loan in loans.values())
     layouts = _layouts(loan.pk for loan in loans.values())
@@ -1465,22 +1509,22 @@ def _post_batch(actor: Any, batch: Sequence[_Line], today: dt.date, batch_ref: s
     totals = out.totals
     slow_loans: set[str] = set()
     for ln in batch:
-        if ln.reference in existing:
+        if ln.reference in existing:  # the named loan's scope first, as post_payment does
             lr, amt = existing[ln.reference]
-            if lr == ln.loan_ref and amt == ln.amount_minor:
+            if ln.loan_ref not in visible:
+                rejected.append(Rejected(ln.number, ln.reference, f"unknown loan: no loan {ln.loan_ref}"))
+            elif lr == ln.loan_ref and amt == ln.amount_minor:
                 duplicates += 1
                 dup_minor += ln.amount_minor
             else:
-                rejected.append(Rejected(ln.number, ln.reference, f"reference already used: for "
-                                                                  f"{services.yuan(amt)} on loan {lr}"))
+                exc = _reference_reused(ln.reference, amt if lr == ln.loan_ref else None)
+                rejected.append(Rejected(ln.number, ln.reference, _reason(exc)))
             continue
         loan = loans.get(ln.loan_ref)
-        if loan is None:
+        if loan is None or not in_scope[loan.branch.pk]:  # another branch's loan: as unknown as a missing one
             rejected.append(Rejected(ln.number, ln.reference, f"unknown loan: no loan {ln.loan_ref}"))
             continue
         try:
-            if not in_scope[loan.branch.pk]:
-                raise Forbidden(f"loan {loan.ref} belongs to a branch outside yours", code="branch_out_of_scope")
             _check_loan(None, loan, ln.value_date, today)
         except CreditplanError as exc:
             rejected.append(Rejected(ln.number, ln.reference, _reason(exc)))

@@ -62,7 +62,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from creditplan.core.daycount import add_months
-from creditplan.core.errors import Conflict, CreditplanError, Forbidden, ValidationError
+from creditplan.core.errors import Conflict, CreditplanError, ValidationError
 from creditplan.ledger import services as ledger
 from creditplan.loans import accounting
 from creditplan.loans import services as loans
@@ -107,8 +107,8 @@ def _whole(value: Any, field: str, *, required: bool) -> int | None:
 
 
 def _require_in_scope(actor: Any, loan: Loan) -> None:
-    if not org.branch_in_scope(actor, loan.branch):
-        raise Forbidden(f"loan {loan.ref} belongs to a branch outside yours", code="branch_out_of_scope")
+    """Another branch's loan is answered as a loan that does not exist (the same 404 as loan_for_update)."""
+    org.require_in_scope(actor, loan.branch, message=f"no loan {loan.ref}", code="unknown_loan", field="loan")
 
 
 def _require_active(loan: Loan, doing: str) -> None:
@@ -378,9 +378,12 @@ def record_recovery(actor: Any, loan_ref: Any, *, amount: Any, reference: str, v
     if seen is not None:
         if seen.loan_id == loan.pk and seen.kind == "recovery" and seen.amount_minor == minor:
             return seen
-        where = "this loan" if seen.loan_id == loan.pk else "another loan"
+        if seen.loan_id != loan.pk:  # never describe another loan's payment (it may be another branch's)
+            raise Conflict(f"reference {ref} is already used by another payment; give this one its own "
+                           "reference", field="reference", code="reference_reused")
         raise Conflict(f"reference {ref} was already used for a {seen.kind} payment of "
-                       f"{loans.yuan(seen.amount_minor)} on {where}", field="reference", code="reference_reused")
+                       f"{loans.yuan(seen.amount_minor)} on this loan", field="reference",
+                       code="reference_reused")
     if loan.status != LoanStatus.WRITTEN_OFF:
         raise Conflict(f"loan {loan.ref} is {loan.status}; recoveries are for written-off loans (post a "
                        f"repayment instead)", field="loan", code="not_written_off")

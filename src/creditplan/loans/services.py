@@ -18,7 +18,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from creditplan.core.daycount import DayCount, add_months
-from creditplan.core.errors import Conflict, Forbidden, NotFound, ValidationError
+from creditplan.core.errors import Conflict, NotFound, ValidationError
 from creditplan.core.money import Money, Rounding, from_ppm, ppm, round_fraction
 from creditplan.customers.models import Customer
 from creditplan.ledger import services as ledger
@@ -279,27 +279,120 @@ def _quota_dims(customer: Customer, loan: Loan) -> dict[str, Any]:
             "region": (customer.region_code or "")[:2], "customer_ref": str(customer.pk)}
 
 
+@dataclass(frozen=True)
+class _Approval:
+    """What a signed application agreed, as the disbursement checks it: the signed contract's terms."""
+
+    ref: str
+    customer_id: int
+    product: str
+    currency: str
+    amount_minor: int
+    term: int
+    rate_ppm: int | None
+    reserved: bool  # its approval holds a plan reservation awaiting disbursement
+
+
+def _signed_application(actor: Any, application_ref: str) -> _Approval:
+    """The application a person pays a loan out against: in the actor's branch scope (else the same 404 as an
+    unknown application), approved and signed by the customer — ready to disburse — and not paid out yet."""
+    from creditplan.origination import contracts  # origination imports this module: import when needed
+    from creditplan.origination import services as origination
+
+    ref = (application_ref or "").strip()
+    if not ref:
+        raise ValidationError("a loan is paid out only against an approved application the customer has "
+                              "signed: give its reference", field="application_ref",
+                              code="application_required")
+    try:
+        app = origination.get_application(actor, ref)
+        panel = contracts.contract_panel(actor, ref)
+    except NotFound as exc:
+        raise NotFound(exc.message, code=exc.code, field="application_ref") from None
+    c = panel.contract
+    if c is not None and c.loan_ref or Loan.objects.filter(application_ref=ref).exists():
+        raise Conflict(f"application {ref} has already been paid out", field="application_ref",
+                       code="application_disbursed")
+    if app.status != "ready_to_disburse" or c is None or c.signed_at is None:
+        raise Conflict(f"application {ref} is {app.status.replace('_', ' ')}: only an approved application "
+                       "whose contract the customer has signed can be paid out", field="application_ref",
+                       code="application_not_ready")
+    t = c.terms
+    rate = None if t.get("rate_type") == "floating" else t.get("rate_ppm")
+    return _Approval(ref, int(t.get("customer_id", app.customer_id)), str(t.get("product_code", app.product)),
+                     str(t.get("currency", app.currency)), int(t.get("amount_minor", 0)),
+                     int(t.get("term", app.term)), int(rate) if rate is not None else None,
+                     app.quota_status in ("reserved", "escalated"))
+
+
+def _check_against(approval: _Approval, *, customer: Customer, product: Product, currency: str,
+                   amount_minor: int, term: Any, rate: Any) -> int | None:
+    """Refuse, naming the field, a disbursement that is not what the application approved and the customer
+    signed; returns the agreed rate (ppm) of a fixed-rate loan."""
+    ref = approval.ref
+    if customer.pk != approval.customer_id:
+        raise ValidationError(f"application {ref} is not this customer's", field="customer_id",
+                              code="application_mismatch")
+    if product.code != approval.product:
+        raise ValidationError(f"application {ref} is for product {approval.product}", field="product",
+                              code="application_mismatch")
+    if currency != approval.currency:
+        raise ValidationError(f"application {ref} was approved in {approval.currency}", field="currency",
+                              code="application_mismatch")
+    if amount_minor > approval.amount_minor:
+        raise ValidationError(f"amount is above the {yuan(approval.amount_minor)} approved and signed for "
+                              f"application {ref}", field="amount", code="above_approval")
+    if term != approval.term:
+        raise ValidationError(f"application {ref} was approved for a term of {approval.term}", field="term",
+                              code="application_mismatch")
+    signed = approval.rate_ppm
+    if signed is not None and rate not in (None, "") and _rate_ppm(rate, "rate") != signed:
+        raise ValidationError(f"application {ref} was signed at a rate of {from_ppm(signed)}",
+                              field="rate", code="application_mismatch")
+    return approval.rate_ppm
+
+
 @transaction.atomic
 def disburse(actor: Any, *, customer_id: int, product: str, amount: Any, term: int, start_date: Any = None,
-             first_due_date: Any = None, rate: Any = None, application_ref: str = "", reference: str = ""
-             ) -> Loan:
+             first_due_date: Any = None, rate: Any = None, application_ref: str = "", reference: str = "",
+             currency: str | None = None) -> Loan:
     """Pay out a loan: create it with its schedule, post Dr loans / Cr cash (and the upfront fee), consume the
-    credit-plan quota (the application's reservation, or one made now for a branch loan), record the event.
+    credit-plan quota, record the event.
+
+    A person (`actor` a user with loan.disburse) pays out only against an application that was approved and
+    whose contract the customer signed (status ready to disburse), in their branch scope, not paid out before,
+    of the same customer and product, in the same currency, for the same term, for at most the approved amount
+    and at the signed rate: anything else is refused naming the field (application_ref, customer_id, product,
+    currency, term, amount, rate). The application's reservation is consumed (an approval that holds none
+    reserves and consumes now, under the application's reference).
+
+    Trusted batch code (`actor` None: the demo seed, loading a book from a legacy system) books a loan without
+    an application and may not name one; it reserves and consumes plan quota under the loan's own reference.
+    No plan covering the date: nothing to track.
 
     `rate` (a fraction, e.g. "0.0395") is the agreed rate of a fixed-rate loan, within the product's floor
     and cap; floating loans always take LPR + spread on the start date."""
-    org.require(actor, Perm.LOAN_DISBURSE)
+    if actor is not None:
+        org.require(actor, Perm.LOAN_DISBURSE)
+    elif (application_ref or "").strip():
+        raise ValidationError("trusted batch code books loans without an application; a person pays out "
+                              "against one", field="application_ref", code="application_not_allowed")
+    try:
+        customer = (Customer.objects.select_for_update(of=("self",)).select_related("branch")
+                    .get(pk=customer_id))
+    except (Customer.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"no customer {customer_id}", field="customer_id", code="unknown_customer") from None
+    org.require_in_scope(actor, customer.branch, message=f"no customer {customer_id}",
+                         code="unknown_customer", field="customer_id")
+    approval = _signed_application(actor, application_ref) if actor is not None else None
     p = get_product(product)
     if not p.is_active:
         raise Conflict(f"product {p.code} is not offered", field="product", code="product_inactive")
-    try:
-        customer = Customer.objects.select_related("branch").get(pk=customer_id)
-    except (Customer.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"no customer {customer_id}", field="customer_id", code="unknown_customer") from None
     if customer.status != "active":
         raise Conflict(f"customer {customer.pk} is {customer.status}", field="customer_id", code="customer_inactive")
-    if not org.branch_in_scope(actor, customer.branch):
-        raise Forbidden("the customer belongs to a branch outside yours", code="branch_out_of_scope")
+    if currency not in (None, "") and str(currency).strip().upper() != p.currency:
+        raise ValidationError(f"product {p.code} lends in {p.currency}", field="currency",
+                              code="currency_mismatch")
     minor = to_minor(amount, "amount")
     if not p.min_amount_minor <= minor <= p.max_amount_minor:
         raise ValidationError(f"amount must be between {yuan(p.min_amount_minor)} and {yuan(p.max_amount_minor)}",
@@ -307,6 +400,10 @@ def disburse(actor: Any, *, customer_id: int, product: str, amount: Any, term: i
     if isinstance(term, bool) or not isinstance(term, int) or not p.min_term <= term <= p.max_term:
         raise ValidationError(f"term must be a whole number of periods from {p.min_term} to {p.max_term}",
                               field="term", code="term_out_of_range")
+    agreed = None
+    if approval is not None:
+        agreed = _check_against(approval, customer=customer, product=p, currency=p.currency,
+                                amount_minor=minor, term=term, rate=rate)
     start = business_date() if start_date in (None, "") else parse_date(start_date, "start_date")
     if start > business_date():
         raise ValidationError("a loan cannot be disbursed in the future", field="start_date", code="date_in_future")
@@ -318,6 +415,8 @@ def disburse(actor: Any, *, customer_id: int, product: str, amount: Any, term: i
                  else parse_date(first_due_date, "first_due_date"))
     if p.rate_type == "floating":
         rate_ppm = floating_rate_ppm(p, p.lpr_tenor, p.spread_ppm, start, p.rate_floor_ppm, p.rate_cap_ppm)
+    elif agreed is not None:
+        rate_ppm = agreed
     elif rate in (None, ""):
         rate_ppm = p.rate_ppm
     else:
@@ -352,13 +451,14 @@ def disburse(actor: Any, *, customer_id: int, product: str, amount: Any, term: i
         Line(accounts.LOAN_PRINCIPAL, branch, minor, p.currency), Line(accounts.CASH, branch, -minor, p.currency),
         Line(accounts.CASH, branch, fee, p.currency), Line(accounts.FEE_INCOME, branch, -fee, p.currency),
     ], loan=loan, memo=f"disbursement {loan.ref}")
-    quota = _consume_quota(actor, customer, loan, application_ref.strip(), start)
+    quota = _consume_quota(actor, customer, loan, approval, start)
     LoanActivity.objects.create(loan=loan, business_date=start, kind="disbursed", amount_minor=minor,
                                 detail={"fee_minor": fee, "quota": quota})
     ledger.append(actor, "loan.disbursed", "loan", loan.ref, {
         "customer": customer.pk, "branch": branch, "product": p.code, "principal_minor": minor,
         "rate_ppm": rate_ppm, "term": term, "method": loan.method, "start": start, "first_due": first_due,
         "maturity": loan.maturity_date, "upfront_fee_minor": fee, "quota": quota,
+        "application": approval.ref if approval is not None else "",
         "term_sheet": loan.term_sheet.digest,
         "schedule": [[i.due_date.isoformat(), i.principal, i.interest, i.fee] for i in schedule]})
     return loan
@@ -377,24 +477,26 @@ def term_sheet_of(loan: Loan) -> Sheet:
     return sheet_from_json(loan.term_sheet.body)
 
 
-def _consume_quota(actor: Any, customer: Customer, loan: Loan, application_ref: str, on: dt.date) -> str:
-    """Consume the plan quota: the application's own reservation when there is one; otherwise reserve and
-    consume now (a branch loan without an application). No plan covering the date: nothing to track."""
-    if application_ref:
-        plans.consume_quota(actor, application_ref=application_ref, amount=yuan(loan.principal_minor), on=on)
-        loan.application_ref = application_ref
-    else:
+def _consume_quota(actor: Any, customer: Customer, loan: Loan, approval: _Approval | None, on: dt.date
+                   ) -> str:
+    """Consume the plan quota: the application's own reservation when its approval holds one; otherwise
+    reserve and consume now, under the application's reference (or, for a loan booked by trusted code, the
+    loan's own). The loan keeps that reference (`application_ref`): its repayments give the balance quota back
+    through it. No plan covering the date: nothing to track."""
+    ref = approval.ref if approval is not None else loan.ref
+    amount = yuan(loan.principal_minor)
+    loan.application_ref = ref
+    Loan.objects.filter(pk=loan.pk).update(application_ref=ref)
+    if approval is None or not approval.reserved:
         try:
-            plans.reserve_quota(actor, application_ref=loan.ref, amount=yuan(loan.principal_minor), on=on,
+            plans.reserve_quota(actor, application_ref=ref, amount=amount, on=on,
                                 **_quota_dims(customer, loan))
         except Conflict as exc:
             if exc.code == "no_active_plan":
                 return "untracked"
             raise
-        plans.consume_quota(actor, application_ref=loan.ref, amount=yuan(loan.principal_minor), on=on)
-        loan.application_ref = loan.ref
-    Loan.objects.filter(pk=loan.pk).update(application_ref=loan.application_ref)
-    return loan.application_ref
+    plans.consume_quota(actor, application_ref=ref, amount=amount, on=on)
+    return ref
 
 
 # --- shared helpers for payments, the close and restructuring ---------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from creditplan.core.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationError
 from creditplan.ledger import services as ledger
+from creditplan.org import throttle
 from creditplan.org.domain import BranchLevel, Perm, Role, has_perm, parent_level_problem, sees_all_branches
 from creditplan.org.models import ApiToken, Branch, User
 
@@ -151,16 +153,93 @@ def _hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-@transaction.atomic
-def issue_token(*, username: str, password: str) -> IssuedToken:
-    user = authenticate(username=username, password=password)
+TooManyAttempts = throttle.TooManyAttempts
+client_address = throttle.client_address
+
+
+def authenticate_login(*, username: str, password: str, address: str = "", request: Any = None) -> User:
+    """The one way in with a password (the log-in page and POST /api/v1/auth/token): throttled per user name and
+    per client address (org/throttle.py) BEFORE the password is checked, so a refused attempt costs no Argon2.
+    Raises throttle.TooManyAttempts (429) or NotAuthenticated; a success clears the user's count."""
+    throttle.check(username, address)
+    user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
+        throttle.record_failure(username, address)
         raise NotAuthenticated("wrong username or password", code="bad_credentials")
+    throttle.record_success(username)
+    return user
+
+
+def issue_token(*, username: str, password: str, address: str = "") -> IssuedToken:
+    user = authenticate_login(username=username, password=password, address=address)
     raw = "cp_" + secrets.token_urlsafe(32)
     expires = timezone.now() + timedelta(hours=settings.API_TOKEN_HOURS)
-    ApiToken.objects.create(user=user, key_hash=_hash_token(raw), expires_at=expires)
-    ledger.append(user, "auth.token_issued", "user", user.pk, {"expires_at": expires})
+    with transaction.atomic():
+        ApiToken.objects.create(user=user, key_hash=_hash_token(raw), expires_at=expires)
+        ledger.append(user, "auth.token_issued", "user", user.pk, {"expires_at": expires})
     return IssuedToken(raw, expires, user)
+
+
+def revoke_token(raw: str) -> bool:
+    """The presenting token revokes itself (POST /api/v1/auth/logout): it stops working on the next call, in
+    every process (each call reads the token's row). False when it was not a live token."""
+    key = _hash_token(raw)
+    with transaction.atomic():
+        token = (ApiToken.objects.select_for_update().select_related("user")
+                 .filter(key_hash=key, revoked=False).first())
+        if token is None:
+            return False
+        ApiToken.objects.filter(pk=token.pk).update(revoked=True, revoked_at=timezone.now())
+        ledger.append(token.user, "auth.token_revoked", "user", token.user_id,
+                      {"username": token.user.username, "tokens": 1, "reason": "logout"})
+    _token_users.pop(key, None)
+    return True
+
+
+TOKEN_REVOCATION_REASONS = ("logout", "password_changed", "admin", "command")
+
+
+def revoke_user_tokens(actor: Any, user: User, *, reason: str, token_ids: Iterable[int] | None = None) -> int:
+    """Revoke every live API token of `user` (or those of `token_ids` among them): log-out of the pages, a new
+    password, an administrator, the console. One ledger event naming who, why and how many, when there was any.
+    Returns how many.
+
+    No permission check: callers are the user's own log-out and password change, the admin, `revoke_tokens`."""
+    if reason not in TOKEN_REVOCATION_REASONS:
+        raise ValueError(f"unknown reason {reason!r}")
+    at = timezone.now()
+    with transaction.atomic():
+        live = ApiToken.objects.select_for_update().filter(user_id=user.pk, revoked=False, expires_at__gt=at)
+        if token_ids is not None:
+            live = live.filter(pk__in=list(token_ids))
+        keys = list(live.values_list("key_hash", flat=True))
+        if not keys:
+            return 0
+        count = ApiToken.objects.filter(key_hash__in=keys).update(revoked=True, revoked_at=at)
+        ledger.append(actor, "auth.tokens_revoked", "user", user.pk,
+                      {"username": user.username, "tokens": count, "reason": reason})
+    for key in keys:
+        _token_users.pop(key, None)
+    return count
+
+
+def revoke_tokens(actor: Any, username: str, *, reason: str = "admin") -> int:
+    """An administrator (or the console: `actor` None, `creditplan revoke-tokens --user NAME`) revokes every live
+    API token of a user."""
+    if actor is not None:
+        require(actor, Perm.USER_MANAGE)
+    user = User.objects.filter(username=(username or "").strip()).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}", code="unknown_user", field="user")
+    return revoke_user_tokens(actor, user, reason=reason)
+
+
+def record_user_change(actor: Any, user: User, changes: dict[str, list[Any]], *, created: bool = False) -> None:
+    """A user created, or their role, branch or standing changed, outside the services (Django admin), on the
+    ledger: who changed what, from what to what ([before, after]). Call inside the transaction of the save."""
+    if changes or created:
+        ledger.append(actor, "user.created" if created else "user.changed", "user", user.pk,
+                      {"username": user.username, "changes": changes, "via": "admin"})
 
 
 _token_users: dict[str, tuple[tuple[Any, ...], User]] = {}
@@ -217,3 +296,20 @@ def user_for_token(raw: str) -> User | None:
 def list_all_branches() -> list[Branch]:
     """Every active branch, for trusted batch code (imports, demo seed) that has no acting user."""
     return list(Branch.objects.filter(is_active=True))
+
+
+def require_in_scope(actor: Any, branch: Branch | None, *, message: str = "not found",
+                     code: str = "not_found", field: str | None = None) -> None:
+    """Refuse a record of a branch outside the actor's subtree exactly as if it did not exist: NotFound with
+    the caller's own not-found message, code and field, so "not yours" and "does not exist" are one answer
+    (404, the same body) and nothing about another branch's record leaks. Call it as soon as the record is
+    found, before any other check on it. `actor` None is trusted code (the close, imports, a service acting
+    for the system): nothing to check. A record with no branch is seen only by roles that see every branch."""
+    if actor is None:
+        return
+    if branch is None:
+        if not sees_all_branches(getattr(actor, "role", "")):
+            raise NotFound(message, code=code, field=field)
+        return
+    if not branch_in_scope(actor, branch):
+        raise NotFound(message, code=code, field=field)

@@ -191,7 +191,7 @@ def disburse_application(actor: Any, ref: str) -> documents.ContractView:
     loan = loans.disburse(actor, customer_id=a.customer_id, product=a.product,
                           amount=str(loans.yuan(t["amount_minor"])), term=a.term,
                           rate=None if t.get("rate_type") == "floating" else str(from_ppm(t["rate_ppm"])),
-                          application_ref=a.ref if reserved else "")
+                          application_ref=a.ref)
     now = timezone.now()
     c = documents.record_disbursement(a, actor, loan_ref=loan.ref, now=now)
     if reserved:

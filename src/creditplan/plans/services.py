@@ -540,8 +540,10 @@ def reserve_quota(actor: Any, *, application_ref: str, amount: Any, branch: str,
     """Hold plan quota for an approved application. Hard quotas refuse (LimitExceeded), soft ones escalate,
     monitor-only ones record. Concentration limits are checked at the same moment. Idempotent per
     application: asking again returns the existing reservation. Every refusal is raised before the first write
-    (`reserve_quota_in_transaction` relies on it)."""
-    org.require(actor, Perm.QUOTA_RESERVE)
+    (`reserve_quota_in_transaction` relies on it). `actor` None is trusted code (a loan booked by the demo
+    seed or a legacy import, see loans.services.disburse): no permission or branch to check."""
+    if actor is not None:
+        org.require(actor, Perm.QUOTA_RESERVE)
     ref = (application_ref or "").strip()
     if not ref or len(ref) > 60:
         raise ValidationError("application reference is required (at most 60 characters)", field="application_ref")
@@ -556,7 +558,7 @@ def reserve_quota(actor: Any, *, application_ref: str, amount: Any, branch: str,
     dims = _clean_dimensions(raw, known)
     if dims["branch"] is None:
         raise ValidationError("the branch of the loan is required", field="branch", code="required")
-    if not sees_all_branches(actor.role) and not org.branch_in_scope(actor, dims["branch"]):
+    if actor is not None and not org.branch_in_scope(actor, dims["branch"]):  # (head office: every branch)
         raise Forbidden("the loan's branch is outside your branch", code="branch_out_of_scope")
     r = Reservation(plan=plan, application_ref=ref, amount_minor=minor, customer_ref=customer_ref[:60],
                     group_ref=group_ref[:60], expires_at=timezone.now() + dt.timedelta(days=plan.approval_validity_days),
@@ -613,11 +615,17 @@ def reserve_quota_in_transaction(actor: Any, **kwargs: Any) -> ReservationView:
     return reserve_quota.__wrapped__(actor, **kwargs)  # the body, without @transaction.atomic
 
 
-def _reservation_for_update(application_ref: str, on: dt.date | None = None) -> Reservation:
+def _reservation_for_update(actor: Any, application_ref: str) -> Reservation:
+    """The application's reservation, locked — and in the actor's branch scope: a reservation of a branch
+    outside it is answered exactly as one that does not exist (404, the same body), before anything else is
+    checked or said about it. `actor` None is trusted code (the close, a payment already checked, origination
+    releasing on withdrawal or expiry)."""
     r = (Reservation.objects.select_for_update(of=("self",)).select_related("plan", "branch")
          .filter(application_ref=application_ref).order_by("-id").first())
+    missing = f"no reservation for application {application_ref}"
     if r is None:
-        raise NotFound(f"no reservation for application {application_ref}", code="reservation_not_found")
+        raise NotFound(missing, code="reservation_not_found")
+    org.require_in_scope(actor, r.branch, message=missing, code="reservation_not_found")
     return r
 
 
@@ -629,9 +637,11 @@ def _locked_quotas(r: Reservation) -> list[Quota]:
 def consume_quota(actor: Any, *, application_ref: str, amount: Any = None, on: dt.date | None = None
                   ) -> ReservationView:
     """Disbursement: the reserved amount becomes consumed lending and outstanding balance; any part of the
-    approval not paid out is released."""
-    org.require(actor, Perm.QUOTA_RESERVE)
-    r = _reservation_for_update(application_ref)
+    approval not paid out is released. Branch scope first (see `_reservation_for_update`); `actor` None is
+    trusted code (loans.services.disburse booking a loan for the demo seed or an import)."""
+    if actor is not None:
+        org.require(actor, Perm.QUOTA_RESERVE)
+    r = _reservation_for_update(actor, application_ref)
     if r.status not in ("reserved", "escalated"):
         raise Conflict(f"application {application_ref} is {r.status}, not awaiting disbursement",
                        code="reservation_status")
@@ -650,12 +660,13 @@ def consume_quota(actor: Any, *, application_ref: str, amount: Any = None, on: d
 
 @transaction.atomic
 def release_quota(actor: Any, *, application_ref: str, reason: str, kind: str = "release") -> ReservationView:
-    """An approval cancelled (or expired): its reservation goes back to the plan."""
+    """An approval cancelled (or expired): its reservation goes back to the plan. Branch scope first (see
+    `_reservation_for_update`); `actor` None is the system (expiry, origination releasing on withdrawal)."""
     if actor is not None:
         org.require(actor, Perm.QUOTA_RESERVE)
+    r = _reservation_for_update(actor, application_ref)
     if not (reason or "").strip():
         raise ValidationError("a reason is required", field="reason", code="required")
-    r = _reservation_for_update(application_ref)
     if r.status not in ("reserved", "escalated"):
         raise Conflict(f"application {application_ref} is {r.status}; only a pending approval can be released",
                        code="reservation_status")
@@ -674,7 +685,7 @@ def repay_principal(actor: Any, *, application_ref: str, amount: Any, on: dt.dat
     """Principal repaid restores balance quota. `actor` None is the system (the close, a bank file)."""
     if actor is not None:
         org.require(actor, Perm.QUOTA_RESERVE)
-    r = _reservation_for_update(application_ref)
+    r = _reservation_for_update(actor, application_ref)
     paid = to_minor(amount, "amount", allow_zero=False)
     if r.status not in ("consumed",) or paid > r.outstanding_minor:
         raise Conflict(f"application {application_ref} has {yuan(r.outstanding_minor)} outstanding",
@@ -697,7 +708,7 @@ def unrepay_principal(actor: Any, *, application_ref: str, amount: Any, on: dt.d
     balance quota back. `actor` None is the system (the loan book's reversal)."""
     if actor is not None:
         org.require(actor, Perm.QUOTA_RESERVE)
-    r = _reservation_for_update(application_ref)
+    r = _reservation_for_update(actor, application_ref)
     back = to_minor(amount, "amount", allow_zero=False)
     if r.status not in ("consumed", "repaid") or r.outstanding_minor + back > r.disbursed_minor:
         raise Conflict(f"application {application_ref} cannot owe more than it was paid out "
@@ -748,8 +759,8 @@ def _adjustment_view(a: Adjustment) -> AdjustmentView:
 def request_adjustment(actor: Any, quota_id: int, delta: Any, reason: str) -> AdjustmentView:
     """A branch asks for more (positive delta) or gives unused quota back (negative)."""
     org.require(actor, Perm.QUOTA_REQUEST)
-    q = _quota(quota_id)
-    if q.branch_id and not org.branch_in_scope(actor, q.branch) and not sees_all_branches(actor.role):
+    q = _visible_quota(actor, quota_id)
+    if q.branch_id and not org.branch_in_scope(actor, q.branch):  # a quota above theirs: seen, not theirs
         raise Forbidden("this quota belongs to another branch", code="branch_out_of_scope")
     text = str(delta).strip()
     sign = -1 if text.startswith("-") else 1
@@ -767,6 +778,21 @@ def _quota(quota_id: int) -> Quota:
         return Quota.objects.select_related("plan", "branch", "parent").get(pk=quota_id)
     except Quota.DoesNotExist:
         raise NotFound(f"quota {quota_id} not found", code="quota_not_found")
+
+
+def _sees_quota(actor: Any, q: Quota) -> bool:
+    """What `plan_quotas` shows the actor: the institution-wide quotas, those of their branch subtree, and
+    those of the branches above theirs (the frame their own quota sits in)."""
+    return (q.branch_id is None or sees_all_branches(actor.role) or org.branch_in_scope(actor, q.branch)
+            or bool(actor.branch_id and actor.branch.path.startswith(q.branch.path)))
+
+
+def _visible_quota(actor: Any, quota_id: int) -> Quota:
+    """The quota, or the same 404 as a quota that does not exist when it is one the actor is not shown."""
+    q = _quota(quota_id)
+    if not _sees_quota(actor, q):
+        raise NotFound(f"quota {quota_id} not found", code="quota_not_found")
+    return q
 
 
 @transaction.atomic
@@ -833,8 +859,7 @@ def plan_quotas(actor: Any, plan_id: int) -> list[QuotaView]:
 
     def walk(parent: int | None) -> None:
         for q in by_parent.get(parent, []):
-            if q.branch_id is None or sees_all_branches(actor.role) or org.branch_in_scope(actor, q.branch) \
-                    or (actor.branch_id and actor.branch.path.startswith(q.branch.path)):
+            if _sees_quota(actor, q):
                 out.append(QuotaView(q.pk, q.parent_id, quota_label(q), q.branch.code if q.branch_id else "",
                                      q.product, q.industry, q.region, q.segment, q.control_mode, _state(q),
                                      len(by_parent.get(q.pk, []))))
@@ -849,10 +874,14 @@ def quota_states(plan_id: int) -> dict[int, QuotaState]:
 
 
 def explain_quota(actor: Any, quota_id: int) -> list[ReservationView]:
-    """Why is this much reserved or used here? The applications behind it."""
+    """Why is this much reserved or used here? The applications behind it — those of the actor's own branch
+    subtree (head-office roles: all): a quota above the actor's branch (the root, their branch's parent) also
+    carries other branches' reservations, which are not theirs to see. A quota the actor is not shown at all
+    answers like one that does not exist."""
     org.require(actor, Perm.PLAN_VIEW)
-    q = _quota(quota_id)
-    return [_reservation_view(r) for r in q.reservations.exclude(status__in=("released", "expired")).order_by("-id")]
+    q = _visible_quota(actor, quota_id)
+    rows = org.scope_to_branches(actor, q.reservations.exclude(status__in=("released", "expired")))
+    return [_reservation_view(r) for r in rows.order_by("-id")]
 
 
 def list_adjustments(actor: Any, plan_id: int) -> list[AdjustmentView]:
