@@ -17,9 +17,10 @@ def test_officer_creates_individual_and_pii_is_encrypted_at_rest(bank):
     view = services.create_customer(bank["officer_bj"], individual(1))
     row = Customer.objects.get(pk=view.id)
     number = resident_id(1)
-    assert view.id_number == number and view.pii_visible  # the creator sees what they typed
+    # the answer is masked like any other (finding 8: clear PII only when asked for, and then recorded)
+    assert view.id_number == "*" * 14 + number[-4:] and not view.pii_visible
     assert number not in row.id_number_enc and "13800138000" not in row.phone_enc
-    assert row.id_masked == number[:3] + "*" * 11 + number[-4:]
+    assert row.id_masked == "*" * 14 + number[-4:]
     assert row.branch.code == "BJ01" and row.birth_date.isoformat() == "1985-06-15" and row.sex == "M"
     assert row.monthly_income_minor == 1_500_000
 
@@ -68,7 +69,8 @@ def test_officer_cannot_create_in_another_branch(bank):
 def test_pii_shown_in_clear_only_to_roles_that_may_and_each_reveal_is_recorded(bank):
     v = services.create_customer(bank["officer_bj"], individual(1))
     masked = services.get_customer(bank["risk"], v.id, reveal=True)
-    assert not masked.pii_visible and "*" in masked.id_number and masked.phone == "138****8000"
+    assert not masked.pii_visible and masked.id_number == "*" * 14 + resident_id(1)[-4:]
+    assert masked.phone == "*******8000"
     clear = services.get_customer(bank["approver_bj"], v.id, reveal=True)
     assert clear.pii_visible and clear.id_number == resident_id(1)
     assert Event.objects.filter(kind="customer.pii_viewed", actor=bank["approver_bj"]).count() == 1
@@ -88,9 +90,10 @@ def test_update_records_who_what_and_keeps_pii_out_of_the_log(bank):
     event = Event.objects.filter(kind="customer.updated").get()
     body = json.loads(event.entry)
     assert event.actor == bank["officer_bj"] and body["actor"] == "officer_bj"
-    assert body["data"]["changed"]["phone"] == ["138****8000", "139****5678"]
+    old, new = body["data"]["changed"]["phone"]  # keyed digests: the log tells a change, not the numbers
+    assert old.startswith("hmac:") and new.startswith("hmac:") and old != new
     assert body["data"]["changed"]["monthly_income_minor"] == [1_500_000, 1_800_000]
-    assert "13912345678" not in event.entry and resident_id(1) not in event.entry
+    assert "*" not in event.entry and "13912345678" not in event.entry  # no mask, no number
     assert [h.kind for h in services.customer_history(bank["risk"], v.id)] == ["customer.updated", "customer.created"]
 
 

@@ -3,6 +3,7 @@ created, updated, left unchanged or refused on its own, and sending the same bat
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -11,21 +12,28 @@ import pytest
 
 from creditplan.customers import services as customers
 from creditplan.integration import domain
-from factories import PASSWORD, company, individual
+from factories import PASSWORD, company, individual, resident_id
 
 URL = "/api/v1/integration/customers/sync"
+SECRET = "inbound-secret"
 
 
 @pytest.fixture
-def post(client: Any, bank: dict[str, Any]) -> Any:
+def post(client: Any, bank: dict[str, Any], settings: Any) -> Any:
+    """post(user, body, sign=True): as in production — the inbound secret configured, every request signed."""
+    settings.DEVELOPMENT = False
+    settings.CREDITPLAN_INBOUND_SECRET = SECRET
     tokens: dict[str, str] = {}
 
-    def _post(user: str, body: Any, **headers: str) -> Any:
+    def _post(user: str, body: Any, *, sign: bool = True, **headers: str) -> Any:
         if user not in tokens:
             r = client.post("/api/v1/auth/token", {"username": user, "password": PASSWORD},
                             content_type="application/json")
             tokens[user] = r.json()["token"]
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        if sign and not headers:
+            ts = int(time.time())
+            headers = {"X-Creditplan-Timestamp": str(ts), "X-Creditplan-Signature": domain.sign(SECRET, ts, raw)}
         extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
         return client.post(URL, raw, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {tokens[user]}",
                            **extra)
@@ -68,7 +76,7 @@ def test_a_batch_creates_updates_and_leaves_unchanged_and_reports_each_record(ba
     assert post("officer_bj", change).json()["results"][0] == {
         "index": 0, "external_ref": "CRM-1", "result": "updated", "customer_id": first_id, "field": None,
         "code": None, "message": None, "problems": []}
-    assert customers.get_customer(bank["officer_bj"], first_id).phone == "139****9000"
+    assert customers.get_customer(bank["officer_bj"], first_id).phone == "*******9000"
 
 
 def test_a_user_without_customer_rights_is_refused(bank: dict[str, Any], post: Any) -> None:
@@ -77,12 +85,10 @@ def test_a_user_without_customer_rights_is_refused(bank: dict[str, Any], post: A
     assert customers.search_customers(bank["admin"]).total == 0
 
 
-def test_with_an_inbound_secret_only_correctly_signed_requests_are_accepted(bank: dict[str, Any], post: Any,
-                                                                           settings: Any) -> None:
-    settings.CREDITPLAN_INBOUND_SECRET = "inbound-secret"
+def test_with_an_inbound_secret_only_correctly_signed_requests_are_accepted(bank: dict[str, Any], post: Any) -> None:
     body = json.dumps({"customers": [{"external_ref": "CRM-1", **individual(1, branch="BJ01")}]}).encode()
     ts = str(int(time.time()))
-    unsigned = post("officer_bj", body)
+    unsigned = post("officer_bj", body, sign=False)
     forged = post("officer_bj", body, **{"X-Creditplan-Timestamp": ts,
                                          "X-Creditplan-Signature": domain.sign("wrong", int(ts), body)})
     assert (unsigned.status_code, forged.status_code) == (403, 403)
@@ -97,3 +103,34 @@ def test_with_an_inbound_secret_only_correctly_signed_requests_are_accepted(bank
 def test_a_malformed_body_is_a_422_naming_what_is_wrong(bank: dict[str, Any], post: Any, body: bytes) -> None:
     r = post("officer_bj", body)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] in ("body", "customers")
+
+
+def test_outside_development_no_inbound_secret_refuses_every_sync(bank: dict[str, Any], post: Any,
+                                                                  settings: Any) -> None:
+    """Finding 9: without a secret, an API token alone could rewrite customers. Only development accepts that."""
+    settings.CREDITPLAN_INBOUND_SECRET = ""
+    body = {"customers": [{"external_ref": "CRM-1", **individual(1, branch="BJ01")}]}
+    r = post("officer_bj", body, sign=False)
+    assert r.status_code == 403 and r.json()["code"] == "inbound_secret_missing"
+    assert "CREDITPLAN_INBOUND_SECRET" in r.json()["detail"]
+    assert customers.search_customers(bank["officer_bj"]).total == 0
+    settings.DEVELOPMENT = True  # a developer's machine
+    assert post("officer_bj", body, sign=False).json()["created"] == 1
+
+
+def test_a_sync_never_changes_the_identity_of_an_existing_customer(bank: dict[str, Any], post: Any) -> None:
+    """Finding 9: the ID number and birth date of an existing customer change only by a four-eyes correction."""
+    first = post("officer_bj", {"customers": [{"external_ref": "CRM-1", **individual(1, branch="BJ01")}]}).json()
+    cid = first["results"][0]["customer_id"]
+    other = resident_id(9, birth=dt.date(1990, 1, 2))
+    r = post("officer_bj", {"customers": [
+        {"external_ref": "CRM-1", **individual(1, branch="BJ01", id_number=other)},
+        {"external_ref": "CRM-1", **individual(1, branch="BJ01", birth_date="1990-01-02")},
+        {"external_ref": "CRM-1", **individual(1, branch="BJ01", employer="新雇主有限公司")},
+    ]}).json()
+    assert [(x["result"], x["field"], x["code"]) for x in r["results"]] == [
+        ("error", "id_number", "identity_immutable"), ("error", "birth_date", "identity_immutable"),
+        ("updated", None, None)]
+    assert "identity correction" in r["results"][0]["message"]
+    kept = customers.get_customer(bank["approver_bj"], cid, reveal=True)
+    assert (kept.id_number, kept.birth_date, kept.employer) == (resident_id(1), dt.date(1985, 6, 15), "新雇主有限公司")

@@ -42,6 +42,9 @@ class Customer(models.Model):
 
     onboarded_on = models.DateField(_("customer since"), db_index=True)
     version = models.PositiveIntegerField(default=1)
+    # How the ledger's customer events render personal data: 1 = the first releases' masked values and clear
+    # birth date / region (kept for records written then, until their next change), 2 = keyed digests.
+    audit_format = models.PositiveSmallIntegerField(default=2)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
@@ -56,3 +59,42 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CorrectionStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class IdentityCorrection(models.Model):
+    """A four-eyes change of a customer's identity (resident ID number, hence birth date and sex; a company's
+    unified social credit code): requested by one user, approved or rejected by another.
+
+    The new values wait here encrypted (`values_enc`, a JSON object under the PII key); `new_index` is the blind
+    index of a new ID number (duplicate check), `new_masked` what the pages show."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="identity_corrections")
+    status = models.CharField(max_length=10, default=CorrectionStatus.PENDING, choices=CorrectionStatus.choices)
+    fields = models.CharField(max_length=100)
+    values_enc = models.TextField()
+    new_index = models.CharField(max_length=64, blank=True)
+    new_masked = models.CharField(max_length=40, blank=True)
+    reason = models.TextField()
+    customer_version = models.PositiveIntegerField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=models.Q(status="pending"),
+                                    name="one_pending_identity_correction"),
+        ]
+
+    def __str__(self) -> str:
+        return f"identity correction {self.pk} ({self.status})"

@@ -3,24 +3,35 @@ protection and an audit event inside each transaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from creditplan.core.crypto import PiiCipher, derive_key
-from creditplan.core.errors import Conflict, NotFound, ValidationError
+from creditplan.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from creditplan.core.ids import mask_phone
 from creditplan.core.money import Money
-from creditplan.customers.domain import CleanCustomer, CustomerStatus, clean_customer, parse_date
-from creditplan.customers.models import Customer
+from creditplan.customers.domain import (
+    CleanCustomer,
+    CustomerKind,
+    CustomerStatus,
+    clean_customer,
+    parse_date,
+)
+from creditplan.customers.models import CorrectionStatus, Customer, IdentityCorrection
 from creditplan.ledger import services as ledger
+from creditplan.ledger.domain import canonical_json
 from creditplan.org import services as org
 from creditplan.org.domain import Perm, Role
 
@@ -29,12 +40,50 @@ PAGE_SIZE = 25
 
 @cache
 def cipher() -> PiiCipher:
-    keys = [k.encode() for k in settings.PII_KEYS] or [derive_key(settings.SECRET_KEY, "pii-encryption")]
+    """Fernet under the configured PII keys (CREDITPLAN_PII_KEY; in development mode the machine's random key);
+    the blind index under a key derived from the secret key and the oldest PII key, so that it stays the same
+    while PII keys are rotated. Never a key derived from anything in the repository: no PII key, no cipher."""
+    if not settings.PII_KEYS:
+        raise ImproperlyConfigured(
+            "CREDITPLAN_PII_KEY is not set: personal data cannot be encrypted or read (make one with python3 -c "
+            "'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())', or on a development "
+            "machine set CREDITPLAN_DEVELOPMENT=1)")
+    keys = [k.encode() for k in settings.PII_KEYS]
     return PiiCipher(keys, index_key=derive_key(settings.SECRET_KEY + "|" + keys[-1].decode(), "pii-index"))
 
 
+def mask_tail(value: str | None) -> str:
+    """Only the last 4 characters shown ("**************123X", "*******5678"); never more than half of a short
+    value. Applied to whatever is stored, so a value masked by an earlier release (first 3 kept) is masked again."""
+    text = (value or "").strip()
+    tail = min(4, len(text) // 2)
+    return "*" * (len(text) - tail) + (text[len(text) - tail:] if tail else "")
+
+
 def mask_id(number: str) -> str:
-    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+    return mask_tail(number)
+
+
+# Personal data in the ledger: never in clear nor masked, a keyed digest (HMAC-SHA256 under the blind-index key)
+# that identifies a value (two events name the same number) without revealing it. The ledger can never be
+# edited; a digest is worthless without the key.
+PII_AUDIT_FIELDS = ("id_number", "phone", "birth_date", "region_code")
+DIGEST_PREFIX = "hmac:"
+IDENTITY_FIELDS = ("kind", "id_number", "birth_date", "uscc")  # changed only by a four-eyes identity correction
+
+
+def pii_digest(field: str, value: Any) -> str | None:
+    """The keyed digest of one personal value as the ledger records it (None for no value)."""
+    if value is None or value == "":
+        return None
+    text = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return DIGEST_PREFIX + cipher().blind_index(f"ledger|{field}|{text}")[:32]
+
+
+def legacy_audit_digest(values: dict[str, Any]) -> str:
+    """Keyed digest of the personal values a first-format event recorded (masked / clear): what a
+    customer.pii_digested event carries so the ledger's replay can check the hand-over without repeating them."""
+    return DIGEST_PREFIX + cipher().blind_index("ledger|legacy|" + canonical_json(values).decode("utf-8"))[:32]
 
 
 @dataclass(frozen=True)
@@ -55,7 +104,7 @@ class CustomerView:
     employer: str
     uscc: str | None
     industry_code: str
-    region_code: str
+    region_code: str | None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -63,16 +112,28 @@ class CustomerView:
 
 
 def _view(actor: Any, c: Customer, *, reveal: bool = False) -> CustomerView:
+    """Masked unless the caller asked (`reveal`) and may: the ID and phone show their last 4 only, and an
+    individual's birth date and region (which with those 4 would give the whole ID number) are left out. The
+    caller that hands a revealed view out records it (`_record_reveal`)."""
     show = reveal and org.may(actor, Perm.CUSTOMER_VIEW_PII)
-    id_number = (cipher().decrypt(c.id_number_enc) if show else c.id_masked) if c.id_number_enc else None
-    phone = (cipher().decrypt(c.phone_enc) if show else c.phone_masked) if c.phone_enc else None
+    id_number = (cipher().decrypt(c.id_number_enc) if show else mask_tail(c.id_masked)) if c.id_number_enc else None
+    phone = (cipher().decrypt(c.phone_enc) if show else mask_tail(c.phone_masked)) if c.phone_enc else None
     income = Money(c.monthly_income_minor, c.currency) if c.monthly_income_minor is not None else None
+    personal = c.kind == CustomerKind.INDIVIDUAL
     return CustomerView(
         id=c.pk, kind=c.kind, status=c.status, name=c.name, branch_code=c.branch.code, branch_name=c.branch.name,
-        id_number=id_number, phone=phone, birth_date=c.birth_date, sex=c.sex, monthly_income=income,
-        employer=c.employer, uscc=c.uscc, industry_code=c.industry_code, region_code=c.region_code,
+        id_number=id_number, phone=phone, birth_date=c.birth_date if show else None, sex=c.sex,
+        monthly_income=income, employer=c.employer, uscc=c.uscc, industry_code=c.industry_code,
+        region_code=c.region_code if show or not personal else None,
         version=c.version, created_at=c.created_at, updated_at=c.updated_at, pii_visible=show,
     )
+
+
+def _record_reveal(actor: Any, view: CustomerView, **data: Any) -> CustomerView:
+    """Every answer that carries personal data in clear is a ledger event (inside the caller's transaction)."""
+    if view.pii_visible:
+        ledger.append(actor, "customer.pii_viewed", "customer", view.id, data)
+    return view
 
 
 def _resolve_branch(actor: Any, code: str | None) -> Any:
@@ -103,18 +164,55 @@ def _apply(c: Customer, clean: CleanCustomer) -> None:
     c.currency = clean.monthly_income.currency if clean.monthly_income else "CNY"
     c.phone_enc = pii.encrypt(clean.phone) if clean.phone else ""
     c.phone_masked = mask_phone(clean.phone) if clean.phone else ""
+    c._phone_clear = clean.phone or ""  # type: ignore[attr-defined]  # for the audit digest, saves a decryption
     c.uscc, c.industry_code = clean.uscc, clean.industry_code
 
 
-def _audit_snapshot(c: Customer) -> dict[str, Any]:
-    """The audited state of a record: masked identifiers only, so the log holds no personal data in clear."""
+def _phone_clear(c: Customer) -> str:
+    cached = getattr(c, "_phone_clear", None)
+    if cached is None:
+        cached = cipher().decrypt(c.phone_enc) if c.phone_enc else ""
+        c._phone_clear = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _pii_digests(c: Customer) -> dict[str, Any]:
+    """The personal fields of the audited state, as keyed digests (a company's region is no personal data)."""
     return {
-        "kind": c.kind, "status": c.status, "name": c.name, "branch": c.branch.code, "id_number": c.id_masked,
-        "phone": c.phone_masked, "birth_date": c.birth_date, "sex": c.sex,
-        "monthly_income_minor": c.monthly_income_minor, "currency": c.currency, "employer": c.employer,
-        "uscc": c.uscc, "industry_code": c.industry_code, "region_code": c.region_code,
-        "onboarded_on": c.onboarded_on,
+        "id_number": pii_digest("id_number", c.id_index), "phone": pii_digest("phone", _phone_clear(c)),
+        "birth_date": pii_digest("birth_date", c.birth_date),
+        "region_code": pii_digest("region_code", c.region_code) if c.kind == CustomerKind.INDIVIDUAL
+        else c.region_code,
     }
+
+
+def _legacy_pii(c: Customer) -> dict[str, Any]:
+    """The personal fields as the first releases audited them (masks as stored then, birth date and region clear)."""
+    return {"id_number": c.id_masked, "phone": c.phone_masked, "birth_date": c.birth_date,
+            "region_code": c.region_code}
+
+
+def _audit_snapshot(c: Customer) -> dict[str, Any]:
+    """The audited state of a record; personal data only as keyed digests (first-format records: as they were
+    audited then, until their next change hands them over with a customer.pii_digested event)."""
+    return {
+        "kind": c.kind, "status": c.status, "name": c.name, "branch": c.branch.code, "sex": c.sex,
+        "monthly_income_minor": c.monthly_income_minor, "currency": c.currency, "employer": c.employer,
+        "uscc": c.uscc, "industry_code": c.industry_code, "onboarded_on": c.onboarded_on,
+        **(_legacy_pii(c) if c.audit_format == 1 else _pii_digests(c)),
+    }
+
+
+def _hand_over_audit(c: Customer) -> ledger.EventSpec | None:
+    """For a first-format record about to change: the event that replaces, in the ledger's replay, its masked /
+    clear personal values by digests (checked there against a keyed digest of those values); None otherwise.
+    Call before changing the record, append after its own writes."""
+    if c.audit_format != 1:
+        return None
+    legacy = _legacy_pii(c)
+    c.audit_format = 2
+    return ledger.EventSpec("customer.pii_digested", "customer", str(c.pk),
+                            {"legacy": legacy_audit_digest(legacy), "after": _pii_digests(c)})
 
 
 def audited_snapshots() -> Iterator[tuple[int, dict[str, Any]]]:
@@ -144,7 +242,8 @@ def _save_unique(c: Customer) -> None:
 
 
 @transaction.atomic
-def create_customer(actor: Any, data: dict[str, Any]) -> CustomerView:
+def create_customer(actor: Any, data: dict[str, Any], *, reveal: bool = False) -> CustomerView:
+    """Create; the answer is masked unless `reveal` is asked (and allowed: then recorded like any reveal)."""
     org.require(actor, Perm.CUSTOMER_CREATE)
     branch = _resolve_branch(actor, data.get("branch"))
     clean = clean_customer(data, today=timezone.localdate())
@@ -153,18 +252,44 @@ def create_customer(actor: Any, data: dict[str, Any]) -> CustomerView:
     _check_duplicates(c)
     _save_unique(c)
     ledger.append(actor, "customer.created", "customer", c.pk, {"after": _audit_snapshot(c)})
-    return _view(actor, c, reveal=True)
+    return _record_reveal(actor, _view(actor, c, reveal=reveal))
 
 
-_UPDATABLE = {"name", "phone", "monthly_income", "employer", "region_code", "industry_code", "branch",
-              "id_number", "birth_date", "uscc"}
+_UPDATABLE = {"name", "phone", "monthly_income", "employer", "region_code", "industry_code", "branch"}
+
+
+def _same_identity(c: Customer, field: str, value: Any) -> bool:
+    if field == "kind":
+        return str(value) == c.kind
+    if field == "id_number":
+        number = str(value).strip().upper()
+        return bool(c.id_index) and cipher().blind_index(number) == c.id_index
+    if field == "birth_date":
+        return parse_date(value) == c.birth_date
+    return str(value).strip().upper() == (c.uscc or "")
+
+
+def _without_identity(c: Customer, changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` less the identity fields that repeat the current values; one that differs is refused, naming
+    the field: identity is corrected only through request_identity_correction (four eyes)."""
+    kept = {}
+    for field, value in changes.items():
+        if field not in IDENTITY_FIELDS:
+            kept[field] = value
+        elif value not in (None, "") and not _same_identity(c, field, value):
+            raise ValidationError(
+                f"{field} of an existing customer cannot be changed by an update or a sync: ask for an identity "
+                "correction, which another user approves", field=field, code="identity_immutable")
+    return kept
 
 
 @transaction.atomic
 def update_customer(actor: Any, customer_id: int, changes: dict[str, Any],
-                    expected_version: int | None = None) -> CustomerView:
+                    expected_version: int | None = None, *, reveal: bool = False) -> CustomerView:
+    """Change the fields that may change. The answer is masked unless `reveal` is asked (and allowed: recorded)."""
     org.require(actor, Perm.CUSTOMER_UPDATE)
     c = _get_for_update(actor, customer_id)
+    changes = _without_identity(c, changes)
     unknown = set(changes) - _UPDATABLE
     if unknown:
         raise ValidationError(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0],
@@ -174,10 +299,11 @@ def update_customer(actor: Any, customer_id: int, changes: dict[str, Any],
                        code="stale_version", field="version")
     if c.status != CustomerStatus.ACTIVE:
         raise Conflict("an archived customer cannot be changed", code="archived")
-    before = _audit_snapshot(c)
     current = _current_values(c)
     merged = {**current, **{k: v for k, v in changes.items() if k != "branch"}}
     clean = clean_customer(merged, today=timezone.localdate())
+    hand_over = _hand_over_audit(c)
+    before = _audit_snapshot(c)
     if "branch" in changes:
         c.branch = _resolve_branch(actor, changes["branch"])
     _apply(c, clean)
@@ -185,12 +311,14 @@ def update_customer(actor: Any, customer_id: int, changes: dict[str, Any],
     after = _audit_snapshot(c)
     diff = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if not diff:
-        return _view(actor, c, reveal=True)
+        return _record_reveal(actor, _view(actor, c, reveal=reveal))
     c.version += 1
     c.updated_by = actor
     _save_unique(c)
+    if hand_over:
+        ledger.append(actor, hand_over.kind, "customer", c.pk, hand_over.data)
     ledger.append(actor, "customer.updated", "customer", c.pk, {"changed": diff, "version": c.version})
-    return _view(actor, c, reveal=True)
+    return _record_reveal(actor, _view(actor, c, reveal=reveal))
 
 
 def _current_values(c: Customer) -> dict[str, Any]:
@@ -244,11 +372,8 @@ def get_customer(actor: Any, customer_id: int, *, reveal: bool = False) -> Custo
         c = _scoped(actor).get(pk=customer_id)
     except Customer.DoesNotExist:
         raise NotFound(f"customer {customer_id} not found", code="customer_not_found")
-    view = _view(actor, c, reveal=reveal)
-    if view.pii_visible:
-        with transaction.atomic():
-            ledger.append(actor, "customer.pii_viewed", "customer", c.pk, {})
-    return view
+    with transaction.atomic():
+        return _record_reveal(actor, _view(actor, c, reveal=reveal))
 
 
 @dataclass(frozen=True)
@@ -257,6 +382,16 @@ class CustomerPage:
     total: int
     page: int
     pages: int
+
+
+_IDENTIFIER_RUN = re.compile(r"\d{7,}")
+
+
+def looks_like_identifier(query: str) -> bool:
+    """Whether a search text holds (part of) an ID or phone number: seven digits or more in a row, spaces and
+    dashes ignored. Such a text must travel in a request body, never in an address (it would sit in access logs,
+    browser history and proxies); customer numbers and the last 4 characters of an ID stay shorter."""
+    return bool(_IDENTIFIER_RUN.search(re.sub(r"[\s\-]", "", query or "")))
 
 
 def search_customers(actor: Any, query: str = "", *, page: int = 1, kind: str | None = None,
@@ -285,9 +420,229 @@ def search_customers(actor: Any, query: str = "", *, page: int = 1, kind: str | 
     return CustomerPage([_view(actor, c) for c in rows], total, page, pages)
 
 
+def _history_data(data: dict[str, Any]) -> dict[str, Any]:
+    """An event's data as the customer page shows it: personal fields named, never valued (events written by the
+    first releases carry masks and a clear birth date; digests mean nothing to a reader)."""
+    out = {k: v for k, v in data.items() if k not in ("after", "legacy")}
+    changed = data.get("changed")
+    if isinstance(changed, dict):
+        out["changed"] = {k: v for k, v in changed.items() if k not in PII_AUDIT_FIELDS}
+        out["changed_personal"] = [k for k in changed if k in PII_AUDIT_FIELDS]
+    return out
+
+
 def customer_history(actor: Any, customer_id: int) -> list[ledger.HistoryEntry]:
     get_customer(actor, customer_id)  # scope check
-    return list(ledger.history(actor, "customer", customer_id))
+    return [dataclasses.replace(h, data=_history_data(h.data))
+            for h in ledger.history(actor, "customer", customer_id)]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Identity corrections: the only way to change a customer's identity, four eyes
+# --------------------------------------------------------------------------------------------------------------
+
+_CORRECTABLE = {CustomerKind.INDIVIDUAL: ("id_number", "birth_date"), CustomerKind.COMPANY: ("uscc",)}
+
+
+@dataclass(frozen=True)
+class CorrectionView:
+    id: int
+    customer_id: int
+    customer_name: str
+    branch_name: str
+    status: str
+    fields: list[str]
+    new_values: dict[str, str | None]  # masked unless values_visible
+    reason: str
+    requested_by: str
+    requested_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    decision_note: str
+    values_visible: bool
+
+
+def _correction_view(actor: Any, corr: IdentityCorrection, *, reveal: bool = False) -> CorrectionView:
+    show = reveal and org.may(actor, Perm.CUSTOMER_VIEW_PII)
+    fields = [f for f in corr.fields.split(",") if f]
+    if show:
+        values = json.loads(cipher().decrypt(corr.values_enc))
+        new_values = {f: values.get(f) for f in fields}
+    else:  # a company's new USCC is no personal data: shown as it is
+        new_values = {f: (corr.new_masked if f in ("id_number", "uscc") else None) for f in fields}
+    return CorrectionView(
+        id=corr.pk, customer_id=corr.customer_id, customer_name=corr.customer.name,
+        branch_name=corr.customer.branch.name, status=corr.status, fields=fields, new_values=new_values,
+        reason=corr.reason, requested_by=corr.requested_by.username, requested_at=corr.requested_at,
+        decided_by=corr.decided_by.username if corr.decided_by else None, decided_at=corr.decided_at,
+        decision_note=corr.decision_note, values_visible=show,
+    )
+
+
+def _correction_digests(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field, value in values.items():
+        if field == "id_number":
+            out[field] = pii_digest(field, cipher().blind_index(value))
+        elif field in PII_AUDIT_FIELDS:
+            out[field] = pii_digest(field, value)
+        else:
+            out[field] = value
+    return out
+
+
+@transaction.atomic
+def request_identity_correction(actor: Any, customer_id: int, changes: dict[str, Any], reason: str, *,
+                                expected_version: int | None = None) -> CorrectionView:
+    """Ask for a change of identity (an individual's resident ID number — birth date and sex follow from it —, a
+    company's unified social credit code). Nothing changes until another user approves it; the new values wait
+    encrypted; the ledger records which fields and their digests."""
+    org.require(actor, Perm.CUSTOMER_UPDATE)
+    org.require(actor, Perm.CUSTOMER_VIEW_PII)  # correcting an identity means reading the documents in clear
+    c = _get_for_update(actor, customer_id)
+    if c.status != CustomerStatus.ACTIVE:
+        raise Conflict("an archived customer cannot be changed", code="archived")
+    if expected_version is not None and expected_version != c.version:
+        raise Conflict(f"customer was changed by someone else (version {c.version}, you had {expected_version})",
+                       code="stale_version", field="version")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("a reason is required for an identity correction", field="reason", code="required")
+    if "kind" in changes:
+        raise ValidationError("a customer's kind cannot be corrected: archive the customer and create a new one",
+                              field="kind", code="kind_immutable")
+    allowed = _CORRECTABLE[CustomerKind(c.kind)]
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise ValidationError(f"{unknown[0]} is not an identity field of this customer (correctable: "
+                              f"{', '.join(allowed)})", field=unknown[0], code="not_correctable")
+    if c.kind == CustomerKind.INDIVIDUAL:
+        if not changes.get("id_number"):
+            raise ValidationError("the corrected resident ID number is required (the birth date follows from it)",
+                                  field="id_number", code="required")
+        proposed = {"id_number": changes["id_number"], "birth_date": changes.get("birth_date") or None}
+    else:
+        if not changes.get("uscc"):
+            raise ValidationError("the corrected unified social credit code is required", field="uscc",
+                                  code="required")
+        proposed = {"uscc": changes["uscc"]}
+    clean = clean_customer({**_current_values(c), **proposed}, today=timezone.localdate())
+    if c.kind == CustomerKind.INDIVIDUAL:
+        assert clean.id_number is not None
+        new_index = cipher().blind_index(clean.id_number)
+        if new_index == c.id_index:
+            raise ValidationError("this is the customer's current ID number: nothing to correct", field="id_number",
+                                  code="no_change")
+        if Customer.objects.exclude(pk=c.pk).filter(id_index=new_index).exists():
+            raise Conflict("a customer with this ID number already exists", field="id_number", code="duplicate_id")
+        values: dict[str, Any] = {"id_number": clean.id_number}
+        if clean.birth_date != c.birth_date:
+            values["birth_date"] = clean.birth_date
+        new_masked = mask_tail(clean.id_number)
+    else:
+        assert clean.uscc is not None
+        new_index = ""
+        if clean.uscc == c.uscc:
+            raise ValidationError("this is the company's current credit code: nothing to correct", field="uscc",
+                                  code="no_change")
+        if Customer.objects.exclude(pk=c.pk).filter(uscc=clean.uscc).exists():
+            raise Conflict("a company with this unified social credit code already exists", field="uscc",
+                           code="duplicate_uscc")
+        values = {"uscc": clean.uscc}
+        new_masked = clean.uscc
+    if IdentityCorrection.objects.filter(customer=c, status=CorrectionStatus.PENDING).exists():
+        raise Conflict("an identity correction of this customer is already waiting for a decision",
+                       code="correction_pending")
+    corr = IdentityCorrection(
+        customer=c, fields=",".join(values), new_index=new_index, new_masked=new_masked, reason=reason,
+        values_enc=cipher().encrypt(json.dumps({k: str(v) for k, v in values.items()})),
+        customer_version=c.version, requested_by=actor)
+    try:
+        with transaction.atomic():
+            corr.save()
+    except IntegrityError:  # another request for the same customer committed first
+        raise Conflict("an identity correction of this customer is already waiting for a decision",
+                       code="correction_pending")
+    ledger.append(actor, "customer.identity_correction_requested", "customer", c.pk,
+                  {"correction": corr.pk, "fields": list(values), "after": _correction_digests(values),
+                   "reason": reason})
+    return _correction_view(actor, corr)
+
+
+def _correction_for_update(actor: Any, correction_id: int) -> tuple[IdentityCorrection, Customer]:
+    corr = IdentityCorrection.objects.select_for_update().filter(pk=correction_id).first()
+    if corr is None or not _scoped(actor).filter(pk=corr.customer_id).exists():
+        raise NotFound(f"identity correction {correction_id} not found", code="correction_not_found")
+    return corr, _get_for_update(actor, corr.customer_id)
+
+
+@transaction.atomic
+def decide_identity_correction(actor: Any, correction_id: int, *, approve: bool, note: str = "") -> CorrectionView:
+    """Approve (the customer's identity changes, one customer.identity_corrected event with digests) or reject a
+    pending correction. Four eyes: never the user who asked for it."""
+    org.require(actor, Perm.CUSTOMER_IDENTITY_APPROVE)
+    corr, c = _correction_for_update(actor, correction_id)
+    if corr.status != CorrectionStatus.PENDING:
+        raise Conflict(f"identity correction {corr.pk} is already {corr.status}", code="correction_decided")
+    if corr.requested_by_id == actor.pk:
+        raise Forbidden("four eyes: whoever asked for an identity correction cannot decide it", code="four_eyes")
+    note = (note or "").strip()
+    corr.decided_by, corr.decided_at, corr.decision_note = actor, timezone.now(), note
+    if not approve:
+        if not note:
+            raise ValidationError("say why the correction is rejected", field="note", code="required")
+        corr.status = CorrectionStatus.REJECTED
+        corr.save()
+        ledger.append(actor, "customer.identity_correction_rejected", "customer", c.pk,
+                      {"correction": corr.pk, "note": note})
+        return _correction_view(actor, corr)
+    if c.status != CustomerStatus.ACTIVE:
+        raise Conflict("an archived customer cannot be changed", code="archived")
+    values = json.loads(cipher().decrypt(corr.values_enc))
+    proposed = {"id_number": values["id_number"], "birth_date": None} if "id_number" in values else values
+    clean = clean_customer({**_current_values(c), **proposed}, today=timezone.localdate())
+    hand_over = _hand_over_audit(c)
+    before = _audit_snapshot(c)
+    _apply(c, clean)
+    _check_duplicates(c)
+    after = _audit_snapshot(c)
+    diff = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    c.version += 1
+    c.updated_by = actor
+    _save_unique(c)
+    corr.status = CorrectionStatus.APPROVED
+    corr.save()
+    if hand_over:
+        ledger.append(actor, hand_over.kind, "customer", c.pk, hand_over.data)
+    ledger.append(actor, "customer.identity_corrected", "customer", c.pk,
+                  {"changed": diff, "version": c.version, "correction": corr.pk,
+                   "requested_by": corr.requested_by.username, "note": note})
+    return _correction_view(actor, corr)
+
+
+def list_identity_corrections(actor: Any, *, status: str | None = CorrectionStatus.PENDING,
+                              customer_id: int | None = None, limit: int = 200) -> list[CorrectionView]:
+    """Corrections of the customers in the actor's scope, newest first (new values masked)."""
+    qs = (IdentityCorrection.objects.filter(customer__in=_scoped(actor))
+          .select_related("customer__branch", "requested_by", "decided_by"))
+    if status:
+        qs = qs.filter(status=status)
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    return [_correction_view(actor, corr) for corr in qs.order_by("-id")[:limit]]
+
+
+def get_identity_correction(actor: Any, correction_id: int, *, reveal: bool = False) -> CorrectionView:
+    """One correction; `reveal` shows the new values in clear to a role that may (recorded as a reveal)."""
+    corr = (IdentityCorrection.objects.filter(customer__in=_scoped(actor))
+            .select_related("customer__branch", "requested_by", "decided_by").filter(pk=correction_id).first())
+    if corr is None:
+        raise NotFound(f"identity correction {correction_id} not found", code="correction_not_found")
+    view = _correction_view(actor, corr, reveal=reveal)
+    if view.values_visible:
+        with transaction.atomic():
+            ledger.append(actor, "customer.pii_viewed", "customer", corr.customer_id, {"correction": corr.pk})
+    return view
 
 
 def customer_count(actor: Any) -> int:

@@ -27,6 +27,7 @@ class Perm(StrEnum):
     CUSTOMER_UPDATE = "customer.update"
     CUSTOMER_ARCHIVE = "customer.archive"
     CUSTOMER_VIEW_PII = "customer.view_pii"
+    CUSTOMER_IDENTITY_APPROVE = "customer.identity_approve"  # approve another user's identity correction
     AUDIT_VIEW = "audit.view"
     USER_MANAGE = "org.user_manage"
     BRANCH_MANAGE = "org.branch_manage"
@@ -96,7 +97,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW,
                                            Perm.APPLICATION_ANALYTICS}),
     Role.OPERATIONS: frozenset(
-        _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII, Perm.PLAN_VIEW,
+        _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII,
+                       Perm.CUSTOMER_IDENTITY_APPROVE, Perm.PLAN_VIEW,
                        Perm.QUOTA_RESERVE, Perm.LOAN_DISBURSE, Perm.LOAN_REPAY, Perm.LOAN_REVERSE, Perm.CLOSE_RUN,
                        Perm.GL_VIEW, Perm.DECISION_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_ANALYTICS}
     ),

@@ -20,3 +20,16 @@ class CustomerForm(forms.Form):
     uscc = forms.CharField(label=_("Unified social credit code"), max_length=30, required=False)
     industry_code = forms.CharField(label=_("Industry (GB/T 4754)"), max_length=10, required=False)
     region_code = forms.CharField(label=_("Region (GB/T 2260)"), max_length=10, required=False)
+
+
+class IdentityCorrectionForm(forms.Form):
+    """The corrected identity of a customer and why; the domain validates it (check digits, duplicates)."""
+
+    id_number = forms.CharField(label=_("Corrected resident ID number"), max_length=30, required=False)
+    uscc = forms.CharField(label=_("Corrected unified social credit code"), max_length=30, required=False)
+    reason = forms.CharField(label=_("Reason (the document it is corrected from)"), max_length=500,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args: object, kind: str = "individual", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        del self.fields["uscc" if kind == "individual" else "id_number"]
