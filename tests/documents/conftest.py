@@ -19,9 +19,10 @@ def doc_dir(tmp_path: Path, settings: Any) -> Path:
 
 
 @pytest.fixture
-def world(bank: dict[str, Any], doc_dir: Path) -> dict[str, Any]:
-    from application_data import make_world
+def world(bank: dict[str, Any], doc_dir: Path, settings: Any) -> dict[str, Any]:
+    from application_data import BUREAU, make_world
 
+    settings.CREDITPLAN_BUREAU_CLIENT = BUREAU  # a clean bureau file, as the origination tests use
     return make_world(bank)
 
 

@@ -17,6 +17,20 @@ from creditplan.documents.services import ContractView, DocumentView, VersionVie
 from creditplan.origination import contracts
 
 router = Router(tags=["documents"])
+
+#: Every document response, here and on the pages: the type is the one read from the content (nosniff: never
+#: guessed again by the browser), and whatever is opened renders in a sandbox — an opaque origin with no scripts,
+#: forms or plug-ins — so even a file that fooled the checks cannot act in the viewer's session.
+DOCUMENT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def serving_headers(response: HttpResponse) -> HttpResponse:
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = DOCUMENT_CSP
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
 _KIND = Form("", description="id_document, income_proof, bank_statement or other")
 _FILE = File(None, description="PDF, JPEG or PNG, at most 10 MB")
 contracts_router = Router(tags=["contracts"])
@@ -34,6 +48,10 @@ class VersionRead(Schema):
     uploaded_by: str
     at: dt.datetime
     url: str
+    active_content_removed: list[str] = Field(
+        [], description="in the upload's answer only: what was removed from the PDF (scripts, actions, embedded "
+                        "files); `sha256` is then the stored file's and `original_sha256` the uploaded one's")
+    original_sha256: str = ""
 
 
 class DocumentRead(Schema):
@@ -42,7 +60,8 @@ class DocumentRead(Schema):
 
 
 def _version(v: VersionView) -> VersionRead:
-    return VersionRead(**{k: getattr(v, k) for k in VersionView.__dataclass_fields__},
+    fields = {k: getattr(v, k) for k in VersionView.__dataclass_fields__ if k != "removed"}
+    return VersionRead(**fields, active_content_removed=list(v.removed),
                        url=f"/api/v1/documents/versions/{v.id}/content")
 
 
@@ -73,10 +92,9 @@ def list_documents(request: HttpRequest, ref: str) -> list[DocumentRead]:
 def download(request: HttpRequest, version_id: int) -> HttpResponse:
     v, data = services.open_version(request.auth, version_id)
     response = HttpResponse(data, content_type=v.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, v.filename)
-    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = content_disposition_header(True, v.filename)  # a download, never a page
     response["X-Content-SHA256"] = v.sha256
-    return response
+    return serving_headers(response)
 
 
 class ContractRead(Schema):

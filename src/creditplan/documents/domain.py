@@ -3,7 +3,9 @@ its name or the browser's say-so), its name is made safe to store and to show, a
 
 Why by content: a text file, a script or an executable renamed ``payslip.pdf`` must not reach a reviewer's
 browser as a "PDF". Each accepted file is opened by a real parser — pypdf for PDF, Pillow for JPEG and PNG —
-so a file that merely starts with the right magic bytes but is not a readable document is refused too.
+so a file that merely starts with the right magic bytes but is not a readable document is refused too. A PDF must
+start with its header (bytes before it are how an HTML page and a PDF become one "polyglot" file), and is stored
+without active content — scripts, automatic actions, embedded files (`clean_pdf`).
 
 No Django: table-tested (tests/documents/test_sniffing.py).
 """
@@ -100,8 +102,13 @@ def check_size(size: int, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
 
 
 def _magic(data: bytes) -> FileType | None:
-    if b"%PDF-" in data[:1024]:  # the PDF standard allows a little junk before the header
+    if data.startswith(b"%PDF-"):
         return PDF
+    if b"%PDF-" in data[:1024]:
+        # Readers tolerate bytes before the header, which is how an HTML page (or a script) and a PDF are made one
+        # file — a browser that sniffs it sees the page. Scanners and banks write the header first.
+        raise _file_error("the file has something before its PDF header (%PDF-): only a PDF that starts as a PDF "
+                          "is accepted — save or print it again as PDF", "pdf_not_at_start")
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
     if data.startswith(b"\xff\xd8\xff"):
@@ -124,6 +131,131 @@ def _check_pdf(data: bytes) -> None:
                           "unreadable_file") from None
     if pages < 1:
         raise _file_error("the PDF has no pages", "unreadable_file")
+
+
+# --- active content --------------------------------------------------------------------------------------------
+
+#: Dictionary keys that make a PDF act on its own (run a script when opened, on a page or a field event), carry
+#: other files or an XFA form (which has its own scripts).
+_ACTIVE_KEYS = frozenset({"/JavaScript", "/JS", "/AA", "/EmbeddedFiles", "/EF", "/XFA", "/NeedsRendering",
+                          "/RichMediaContent", "/RichMediaSettings"})
+#: Actions that run a script, start a program, send or load data, or open another (possibly embedded) document.
+_ACTIVE_ACTIONS = frozenset({"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/ResetForm", "/GoToR",
+                             "/GoToE", "/RichMediaExecute", "/Rendition", "/Movie", "/Sound"})
+#: Annotations that are players or file containers rather than marks on the page.
+_ACTIVE_ANNOTATIONS = frozenset({"/RichMedia", "/Screen", "/Movie", "/Sound", "/FileAttachment", "/3D"})
+#: The same names in the raw bytes: a file that spells them where pypdf's object tree does not reach (an object
+#: only another reader would find) is rewritten all the same.
+_RAW_ACTIVE = re.compile(rb"/(?:JavaScript|JS|AA|Launch|EmbeddedFiles?|EF|RichMedia\w*|XFA|SubmitForm|"
+                         rb"ImportData|GoToE|GoToR|FileAttachment)(?![A-Za-z0-9])")
+
+
+@dataclass(frozen=True)
+class CleanPdf:
+    """A PDF as it is stored: `data` is the upload itself when it had no active content, else a rewritten copy
+    without it; `removed` names what was taken out (PDF names, e.g. ``/OpenAction``), empty when nothing was."""
+
+    data: bytes
+    removed: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.removed)
+
+
+def _active(value: object) -> str | None:
+    """The name of the active action or annotation `value` is, or None."""
+    from pypdf.generic import DictionaryObject, IndirectObject
+
+    if isinstance(value, IndirectObject):
+        value = value.get_object()
+    if not isinstance(value, DictionaryObject):
+        return None
+    kind, subtype, type_ = value.get("/S"), value.get("/Subtype"), value.get("/Type")
+    if kind in _ACTIVE_ACTIONS and type_ in (None, "/Action"):
+        return str(kind)
+    if subtype in _ACTIVE_ANNOTATIONS and type_ in (None, "/Annot"):
+        return str(subtype)
+    return None
+
+
+def _is_action(value: object) -> bool:
+    """An /OpenAction that is an action (any: a chain of actions may follow it), not a destination (the page to
+    open at, as fpdf2 writes it: an array)."""
+    from pypdf.generic import DictionaryObject, IndirectObject
+
+    if isinstance(value, IndirectObject):
+        value = value.get_object()
+    return isinstance(value, DictionaryObject)
+
+
+def _scrub(root: object, *, remove: bool) -> set[str]:
+    """Walk every object reachable from `root` (the document catalog) and find — with `remove`, delete — the
+    active keys, actions and annotations. Returns the names found."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    found: set[str] = set()
+    seen: set[tuple[int, int]] = set()
+    stack: list[object] = [root]
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            ref = (obj.idnum, obj.generation)
+            if ref in seen:
+                continue
+            seen.add(ref)
+            obj = obj.get_object()
+        if isinstance(obj, DictionaryObject):  # streams too: their dictionaries
+            for key in list(obj.keys()):
+                value = obj.raw_get(key)
+                name = str(key) if key in _ACTIVE_KEYS or (key == "/OpenAction" and _is_action(value)) \
+                    else _active(value)
+                if name is not None:
+                    found.add(name)
+                    if remove:
+                        del obj[key]
+                    continue
+                stack.append(value)
+        elif isinstance(obj, ArrayObject):
+            keep = []
+            for item in obj:
+                name = _active(item)
+                if name is None:
+                    keep.append(item)
+                else:
+                    found.add(name)
+            if remove and len(keep) != len(obj):
+                obj[:] = keep
+            stack.extend(keep)
+    return found
+
+
+def clean_pdf(data: bytes) -> CleanPdf:
+    """The PDF without active content: JavaScript (document-level, in actions, in form fields), actions run on
+    opening or on page and field events (/OpenAction, /AA), launch / submit / import / remote actions, embedded
+    files, rich media and XFA forms. A PDF without any is returned as it is (same bytes, same SHA-256); one with
+    some is rewritten by pypdf from its object tree, so what another reader might find outside the tree is
+    dropped too. Refused (``pdf_active_content``) when it cannot be rewritten."""
+    from pypdf import PdfReader, PdfWriter
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        found = _scrub(reader.trailer.raw_get("/Root"), remove=False)
+        if not found and _RAW_ACTIVE.search(data) is None:
+            return CleanPdf(data, ())
+        found |= _scrub(reader.trailer.raw_get("/Root"), remove=True)  # in the parsed objects, then copy
+        writer = PdfWriter(clone_from=reader)  # only what the catalog still reaches: the cut-off objects stay out
+        buf = io.BytesIO()
+        writer.write(buf)
+        out = buf.getvalue()
+        if _scrub(PdfReader(io.BytesIO(out), strict=False).trailer.raw_get("/Root"), remove=False):
+            raise ValueError("active content left after the rewrite")
+    except Exception as exc:  # noqa: BLE001 - any failure: the file is refused, never stored with its scripts
+        raise _file_error(f"the PDF contains scripts, actions or embedded files that could not be removed "
+                          f"({type(exc).__name__}): print it to a new PDF and upload that", "pdf_active_content") \
+            from None
+    _check_pdf(out)
+    return CleanPdf(out, tuple(sorted(found)) or ("(outside the object tree)",))
 
 
 def _check_image(data: bytes, expected: FileType) -> None:

@@ -7,7 +7,9 @@ transaction (that module checks the permission and the application's state first
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,10 @@ class VersionView:
     sha256: str
     uploaded_by: str
     at: dt.datetime
+    # only in upload's answer: what was removed from an uploaded PDF (its scripts, actions, embedded files), so the
+    # stored file differs from the upload; the ledger event keeps both SHA-256s and this list
+    removed: tuple[str, ...] = ()
+    original_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,10 @@ def _add_version(actor: Any, a: Application, kind: Kind, filename: str, claimed_
 def upload(actor: Any, ref: str, *, kind: str, filename: str | None, data: bytes | None,
            claimed_type: str = "") -> VersionView:
     """Add a document (or a new version of one) to an application. Refused with ValidationError(field="file")
-    when the file is missing, empty, too large or not really a PDF / JPEG / PNG; the file is written (encrypted)
-    before the row that names it is committed."""
+    when the file is missing, empty, too large or not really a PDF / JPEG / PNG (a PDF must start with its header).
+    A PDF with active content (scripts, actions, embedded files) is stored without it (domain.clean_pdf): the
+    version's SHA-256 is the stored file's, the ledger event also keeps the upload's. The file is written
+    (encrypted) before the row that names it is committed."""
     org.require(actor, Perm.APPLICATION_VIEW)
     a = origination._get(actor, ref)
     if not may_upload(actor, a):
@@ -100,6 +108,11 @@ def upload(actor: Any, ref: str, *, kind: str, filename: str | None, data: bytes
         raise ValidationError("choose a file to upload", field="file", code="required")
     found = domain.detect(data, filename, max_bytes=storage.max_bytes())
     name = domain.safe_filename(filename, found)
+    original_sha256 = hashlib.sha256(data).hexdigest()
+    removed: tuple[str, ...] = ()
+    if found is domain.PDF:  # stored without scripts, actions or embedded files (a clean PDF: byte for byte)
+        cleaned = domain.clean_pdf(data)
+        data, removed = cleaned.data, cleaned.removed
     digest, rel = storage.put(data)  # before the row: a committed row always names a file that exists
     now = timezone.now()
     with transaction.atomic():
@@ -108,10 +121,13 @@ def upload(actor: Any, ref: str, *, kind: str, filename: str | None, data: bytes
             raise Conflict(f"application {a.ref} is {a.status}: documents can no longer be added",
                            code="application_closed")
         v = _add_version(actor, a, k, name, claimed_type, found, digest, rel, len(data), now)
-        ledger.append(actor, "document.uploaded", "application", a.ref, {
-            "kind": k.value, "version": v.version, "filename": name, "content_type": found.content_type,
-            "size": len(data), "sha256": digest})
-    return _version_view(v, a.ref, k.value)
+        event = {"kind": k.value, "version": v.version, "filename": name, "content_type": found.content_type,
+                 "size": len(data), "sha256": digest}
+        if removed:
+            event.update(original_sha256=original_sha256, active_content_removed=list(removed))
+        ledger.append(actor, "document.uploaded", "application", a.ref, event)
+    view = _version_view(v, a.ref, k.value)
+    return dataclasses.replace(view, removed=removed, original_sha256=original_sha256) if removed else view
 
 
 def list_documents(actor: Any, ref: str) -> list[DocumentView]:

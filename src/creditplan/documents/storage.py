@@ -7,7 +7,7 @@ missing file; a failed database write can leave an unreferenced file behind, whi
 encrypted, and the same content uploaded again reuses it).
 
 Key: the PII keys (CREDITPLAN_PII_KEY, newest first — MultiFernet decrypts with any of them, so keys can be
-rotated), or in development a key derived from the secret key for this purpose.
+rotated); in development mode the machine's random PII key (settings.py). Without a key nothing is stored.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-from creditplan.core.crypto import derive_key
 from creditplan.core.errors import Conflict
 
 
@@ -37,8 +37,10 @@ def max_bytes() -> int:
 
 
 def _cipher() -> MultiFernet:
-    keys = [k.encode() for k in settings.PII_KEYS] or [derive_key(settings.SECRET_KEY, "document-encryption")]
-    return MultiFernet([Fernet(k) for k in keys])
+    if not settings.PII_KEYS:
+        raise ImproperlyConfigured("CREDITPLAN_PII_KEY is not set: documents cannot be encrypted or read "
+                                   "(on a development machine set CREDITPLAN_DEVELOPMENT=1)")
+    return MultiFernet([Fernet(k.encode()) for k in settings.PII_KEYS])
 
 
 def sha256(data: bytes) -> str:

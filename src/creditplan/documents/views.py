@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from creditplan.core.errors import CreditplanError, NotFound, ValidationError
 from creditplan.documents import domain, services, storage
+from creditplan.documents.api import serving_headers
 from creditplan.origination import contracts
 
 KIND_LABELS = {"id_document": gettext_lazy("Identity document"), "income_proof": gettext_lazy("Proof of income"),
@@ -31,6 +32,10 @@ _TEXT = {
                                      "files are accepted."),
     "unreadable_file": gettext_lazy("The file is damaged or cannot be read."),
     "pdf_encrypted": gettext_lazy("The PDF is password-protected: upload it without a password."),
+    "pdf_not_at_start": gettext_lazy("The file has something before its PDF header: save or print it again as a "
+                                     "PDF and upload that."),
+    "pdf_active_content": gettext_lazy("The PDF contains scripts or embedded files that could not be removed: "
+                                       "print it to a new PDF and upload that."),
     "image_too_large": gettext_lazy("The image has too many pixels."),
     "required": gettext_lazy("Choose a file to upload."),
     "unknown_kind": gettext_lazy("Choose what kind of document this is."),
@@ -86,19 +91,26 @@ def upload(request: HttpRequest, ref: str) -> HttpResponse:
         return render(request, "documents/upload.html", ctx, status=exc.http_status)
     messages.success(request, _("%(kind)s uploaded: %(name)s (version %(n)s).") % {
         "kind": KIND_LABELS.get(v.kind, v.kind), "name": v.filename, "n": v.version})
+    if v.removed:
+        messages.warning(request, _("Scripts, automatic actions and embedded files were removed from the PDF: the "
+                                    "stored copy shows the same pages without them."))
     return redirect(_back(ref))
+
+
+#: What the browser may show itself (the links of the application and signing pages open these in a tab);
+#: anything else is a download.
+INLINE_TYPES = frozenset(t.content_type for t in domain.TYPES)
 
 
 @login_required
 def view_version(request: HttpRequest, version_id: int) -> HttpResponse:
-    """The file itself, decrypted, shown by the browser (inline) with the type read from its content."""
+    """The file itself, decrypted, shown by the browser (inline, in a sandbox) with the type read from its
+    content; a type the browser should not render is downloaded."""
     v, data = services.open_version(request.user, version_id)
     response = HttpResponse(data, content_type=v.content_type)
-    response["Content-Disposition"] = content_disposition_header(False, v.filename)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
+    response["Content-Disposition"] = content_disposition_header(v.content_type not in INLINE_TYPES, v.filename)
     response["Content-Length"] = str(len(data))
-    return response
+    return serving_headers(response)
 
 
 @login_required

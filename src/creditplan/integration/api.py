@@ -165,9 +165,10 @@ class SyncAnswer(Schema):
                          "type": "object", "required": ["external_ref"],
                          "properties": {"external_ref": {"type": "string"}}}}}}}}}})
 def sync_customers(request: HttpRequest) -> SyncAnswer:
-    """The body is read raw so that its signature (X-Creditplan-Signature, when an inbound secret is configured)
-    is checked on the exact bytes sent, and so that one malformed record is reported on its own rather than
-    refusing the whole batch."""
+    """The body is read raw so that its signature (X-Creditplan-Signature, required: unsigned requests pass only in
+    development without an inbound secret) is checked on the exact bytes sent, and so that one malformed record is
+    reported on its own rather than refusing the whole batch. The identity of an existing customer (kind, ID number,
+    birth date, credit code) is never changed by a sync: such a record is an error naming the field."""
     body = request.body
     services.check_inbound_signature(body, request.headers.get("X-Creditplan-Timestamp"),
                                      request.headers.get("X-Creditplan-Signature"))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import re
+import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -84,6 +86,147 @@ def verify(secret: str, timestamp: str | None, body: bytes, signature: str | Non
     if not hmac.compare_digest(sign(secret, ts, body), signature.strip()):
         return "the signature does not match the body (wrong secret or altered body)"
     return None
+
+
+# --- where a webhook may post --------------------------------------------------------------------------------
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: NAT64 prefixes (RFC 6052, RFC 8215): the last 32 bits are an IPv4 address the gateway connects to.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_PART = re.compile(r"^(?:0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A webhook URL taken apart: where to connect and what to ask for."""
+
+    scheme: str  # http | https
+    host: str  # as written, lower case, without brackets
+    port: int
+    path: str  # path and query, at least "/"
+
+
+def parse_target(url: str, *, https_only: bool) -> Target:
+    """A receiver's URL, checked for form (ValidationError on field `url`): http(s) only — https only when
+    `https_only` (everywhere but a development machine) —, a host, no user name or password, a valid port."""
+    text = str(url or "").strip()
+    if not text:
+        raise ValidationError("the receiver's URL is required", field="url", code="required")
+    bad_form = ValidationError("the URL must be an http(s) address, e.g. https://crm.example.com/hooks/creditplan",
+                               field="url", code="bad_url")
+    if len(text) > 500 or any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in text):
+        raise bad_form
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise bad_form from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not text.lower().startswith(("http://", "https://")):
+        raise bad_form
+    if "@" in parts.netloc or not parts.hostname:
+        raise ValidationError("the URL needs a host and may not carry a user name or password", field="url",
+                              code="bad_url")
+    if scheme != "https" and https_only:
+        raise ValidationError("the URL must be https: webhooks carry customers' application and loan events",
+                              field="url", code="webhook_https_required")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(scheme, parts.hostname, port or (443 if scheme == "https" else 80), path)
+
+
+def _inet_aton(text: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address in any spelling the C resolver accepts (inet_aton): 127.0.0.1, 127.1, 2130706433,
+    0x7f000001, 0x7f.0.0.1, 0177.0.0.1 … ; None for anything else (a name)."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_PART.match(p) for p in parts):
+        return None
+    nums = [int(p[2:] or "0", 16) if p[:2].lower() == "0x" else int(p, 8) if p.startswith("0") else int(p)
+            for p in parts]
+    *head, last = nums
+    if any(n > 255 for n in head) or last >= 256 ** (4 - len(head)):
+        return None
+    value = 0
+    for n in head:
+        value = value * 256 + n
+    return ipaddress.IPv4Address(value * 256 ** (4 - len(head)) + last)
+
+
+def literal_address(host: str) -> Address | None:
+    """The address a host spells by itself (no name lookup), in any form a resolver would accept, or None for a
+    name. IPv6 with or without brackets, with a zone (fe80::1%eth0) too."""
+    text = host.strip().strip("[]")
+    if ":" in text:
+        try:
+            return ipaddress.IPv6Address(text)
+        except ValueError:
+            return None
+    return _inet_aton(text)
+
+
+def _embedded_ipv4(address: Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped (::ffff:a.b.c.d), 6to4, Teredo, NAT64."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    out = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo:
+        out.append(address.teredo[1])
+    if any(address in net for net in _NAT64):
+        out.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return out
+
+
+def _kind(address: Address) -> str | None:
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_reserved:
+        return "reserved"
+    if address.is_private:
+        return "private"
+    if not address.is_global:
+        return "non-public"  # e.g. 100.64.0.0/10, shared by carrier-grade NAT
+    return None
+
+
+def address_problem(address: Address, allowed: Sequence[Network] = ()) -> str | None:
+    """What is wrong with posting to `address` — its kind: "loopback", "private", "link-local", "multicast",
+    "reserved", "unspecified" or "non-public" — or None when it is a public address, or one inside an `allowed`
+    network (the bank's own receivers: CREDITPLAN_WEBHOOK_ALLOWED_NETWORKS). An IPv4-mapped IPv6 address is
+    judged as the IPv4 address; 6to4, Teredo and NAT64 addresses as the IPv4 address they lead to as well.
+    Unspecified and multicast addresses are never a receiver, allowed or not."""
+    plain = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped else address
+    if isinstance(plain, ipaddress.IPv6Address) and plain.scope_id:
+        plain = ipaddress.IPv6Address(str(plain).split("%")[0])
+    if plain.is_unspecified or plain.is_multicast:
+        return _kind(plain)
+    if any(plain.version == net.version and plain in net for net in allowed):
+        return None
+    for candidate in (plain, *_embedded_ipv4(plain)):
+        kind = _kind(candidate)
+        if kind is not None:
+            return kind
+    return None
+
+
+def parse_networks(raw: str | Iterable[str] | None) -> tuple[Network, ...]:
+    """The allowlist from a comma/space separated text or a list: CIDR networks (10.20.0.0/16) or single
+    addresses (127.0.0.1 = 127.0.0.1/32). ValueError naming the entry that is not one."""
+    items = re.split(r"[\s,]+", raw) if isinstance(raw, str) else list(raw or [])
+    out: list[Network] = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} in the webhook allowlist is not a network (e.g. 10.20.0.0/16)") from None
+    return tuple(out)
 
 
 # --- retries ------------------------------------------------------------------------------------------------

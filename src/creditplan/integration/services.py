@@ -23,8 +23,6 @@ import datetime as dt
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,7 +36,7 @@ from django.utils import timezone
 from creditplan.core.errors import CreditplanError, Forbidden, NotFound, ValidationError
 from creditplan.customers import services as customers
 from creditplan.customers.models import Customer
-from creditplan.integration import domain, senders
+from creditplan.integration import domain, egress, senders
 from creditplan.integration.models import (
     DeliveryAttempt,
     DeliveryStatus,
@@ -55,7 +53,7 @@ from creditplan.org.domain import Perm, Role
 
 DEFAULT_SENDER = "creditplan.integration.senders.console"
 CLAIM_LEASE = dt.timedelta(minutes=5)
-RESPONSE_EXCERPT = 2000
+RESPONSE_EXCERPT = egress.RESPONSE_EXCERPT  # characters of a receiver's answer kept and shown (200)
 NOTIFICATION_MAX_ATTEMPTS = domain.MAX_ATTEMPTS
 
 
@@ -110,18 +108,46 @@ def _endpoint_view(e: WebhookEndpoint, counts: dict[str, int] | None = None) -> 
                         c.get(DeliveryStatus.PENDING, 0) + c.get(DeliveryStatus.FAILED, 0), c.get(DeliveryStatus.DEAD, 0))
 
 
+def webhook_allowed_networks() -> tuple[domain.Network, ...]:
+    """The bank's own networks a webhook may post to although they are internal (an in-house CRM): the Django
+    setting WEBHOOK_ALLOWED_NETWORKS (a list or a comma-separated text), else the environment variable
+    CREDITPLAN_WEBHOOK_ALLOWED_NETWORKS, e.g. ``10.20.0.0/16,127.0.0.1/32``. Empty by default: public addresses
+    only."""
+    raw = getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", None)
+    if raw is None:
+        raw = os.environ.get("CREDITPLAN_WEBHOOK_ALLOWED_NETWORKS", "")
+    try:
+        return domain.parse_networks(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{exc} (CREDITPLAN_WEBHOOK_ALLOWED_NETWORKS)", field="url",
+                              code="webhook_allowlist_invalid") from None
+
+
+def _https_only() -> bool:
+    """Webhooks carry customers' events: https everywhere but on a development machine (settings.DEVELOPMENT)."""
+    return not getattr(settings, "DEVELOPMENT", False)
+
+
+def webhook_target(url: Any) -> domain.Target:
+    """The receiver's URL checked for form and address, as at creation (ValidationError on field `url`): http(s)
+    with a host (https outside development), and a host that is — or resolves to — only public addresses or
+    addresses of the allowlist. A name that does not resolve yet is accepted here: every send resolves again and
+    checks again (egress.post)."""
+    target = domain.parse_target(url, https_only=_https_only())
+    allowed = webhook_allowed_networks()
+    try:
+        addresses = egress.resolve(target.host, target.port)
+    except (OSError, UnicodeError):
+        return target
+    problem = egress.refusal(target, addresses, allowed)
+    if problem is not None:
+        raise ValidationError(problem.message.removeprefix("refused: "), field="url", code=problem.code)
+    return target
+
+
 def _clean_url(url: Any) -> str:
-    text = str(url or "").strip()
-    if not text:
-        raise ValidationError("the receiver's URL is required", field="url", code="required")
-    if not text.startswith(("https://", "http://")) or len(text) > 500 or " " in text:
-        raise ValidationError("the URL must be an http(s) address, e.g. https://crm.example.com/hooks/creditplan",
-                              field="url", code="bad_url")
-    host = text.split("://", 1)[1].split("/", 1)[0]
-    if not host or "@" in host:
-        raise ValidationError("the URL needs a host and may not carry a user name or password", field="url",
-                              code="bad_url")
-    return text
+    webhook_target(url)
+    return str(url).strip()
 
 
 def create_endpoint(actor: Any, *, name: Any, url: Any, events: Any) -> CreatedEndpoint:
@@ -243,7 +269,8 @@ def get_delivery(actor: Any, delivery_id: int) -> DeliveryDetail:
         d = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     except WebhookDelivery.DoesNotExist:
         raise NotFound(f"delivery {delivery_id} not found", code="delivery_not_found")
-    attempts = [AttemptView(a.number, a.at, dict(a.request_headers), a.status_code, a.error, a.response_excerpt,
+    attempts = [AttemptView(a.number, a.at, dict(a.request_headers), a.status_code, a.error,
+                            a.response_excerpt[:RESPONSE_EXCERPT],  # older attempts kept up to 2,000
                             a.duration_ms, a.manual) for a in d.attempt_log.order_by("number")]
     return DeliveryDetail(_delivery_view(d), d.endpoint.url, json.dumps(d.payload, ensure_ascii=False, indent=2),
                           attempts)
@@ -392,37 +419,17 @@ class DeliverReport:
     dead: int = 0
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not a delivery: the receiver must give its final URL."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str, str]:
-    """(status code or None, response excerpt, error) of one POST. Never raises."""
-    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    """(status code or None, response excerpt, error) of one POST. Never raises. The URL is checked again as at
+    creation (https outside development, the address rules) and its host resolved once: the connection goes to the
+    address that was checked (egress). A refused target is not contacted at all."""
     try:
-        with _OPENER.open(req, timeout=timeout) as resp:
-            return int(resp.status), resp.read(RESPONSE_EXCERPT).decode("utf-8", "replace"), ""
-    except urllib.error.HTTPError as exc:
-        try:
-            text = exc.read(RESPONSE_EXCERPT).decode("utf-8", "replace")
-        except Exception:  # noqa: BLE001 - the body of an error is best effort
-            text = ""
-        return int(exc.code), text, f"HTTP {exc.code} {exc.reason}"
-    except TimeoutError:
-        return None, "", f"no answer within {timeout:g} s (timeout)"
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
-            return None, "", f"no answer within {timeout:g} s (timeout)"
-        return None, "", f"cannot connect: {reason}"[:500]
-    except (OSError, ValueError) as exc:
-        return None, "", f"{type(exc).__name__}: {exc}"[:500]
+        target = domain.parse_target(url, https_only=_https_only())
+        allowed = webhook_allowed_networks()
+    except ValidationError as exc:
+        return None, "", f"refused: {exc.message}"[:500]
+    answer = egress.post(target, body, headers, timeout, allowed)
+    return answer.status, answer.excerpt, answer.error
 
 
 def body_bytes(payload: dict[str, Any]) -> bytes:
@@ -623,10 +630,15 @@ def inbound_secret() -> str:
 
 
 def check_inbound_signature(body: bytes, timestamp: str | None, signature: str | None) -> None:
-    """When an inbound secret is configured, the request must be signed like our webhooks (domain.sign)."""
+    """Every sync request must be signed like our webhooks (domain.sign) with CREDITPLAN_INBOUND_SECRET. Only a
+    development installation (settings.DEVELOPMENT) without a secret accepts unsigned requests; anywhere else a
+    missing secret refuses them all, so that an API token alone can never rewrite customers."""
     secret = inbound_secret()
     if not secret:
-        return
+        if getattr(settings, "DEVELOPMENT", False):
+            return
+        raise Forbidden("customer sync is refused: no inbound secret is configured (CREDITPLAN_INBOUND_SECRET); "
+                        "outside development every sync request must be signed with it", code="inbound_secret_missing")
     problem = domain.verify(secret, timestamp, body, signature, now=int(time.time()))
     if problem:
         raise Forbidden(problem, code="bad_signature")

@@ -22,6 +22,22 @@ from creditplan.web.views import problem_text
 STATUS_LABELS = {"pending": gettext_lazy("Waiting"), "failed": gettext_lazy("Failed, will retry"),
                  "delivered": gettext_lazy("Delivered"), "dead": gettext_lazy("Given up"),
                  "sent": gettext_lazy("Sent")}
+_REFUSED = gettext_lazy("Not sent: the receiver's address is not allowed (an internal address, or http where https "
+                        "is required). Webhooks go to public https addresses, or to the bank's own networks listed "
+                        "in CREDITPLAN_WEBHOOK_ALLOWED_NETWORKS.")
+_REDIRECTED = gettext_lazy("The receiver answered with a redirect, which is not followed: give its final URL.")
+
+
+def answer_text(error: str) -> str:
+    """A delivery's error for the page: on an English page as recorded; on any other, the refusals and redirects
+    this system words itself are translated (a receiver's own status line is shown as it came)."""
+    if not error or (get_language() or "en").startswith("en"):
+        return error
+    if error.startswith("refused:"):
+        return str(_REFUSED)
+    if "redirects are not followed" in error:
+        return f"{error.split(':', 1)[0]} · {_REDIRECTED}"
+    return error
 
 
 @login_required
@@ -68,7 +84,8 @@ def deliveries(request: HttpRequest) -> HttpResponse:
             raise
         rows, error = [], problem_text(exc.code, exc.message)
     return render(request, "integration/deliveries.html", {
-        "rows": [{"d": d, "label": STATUS_LABELS.get(d.status, d.status)} for d in rows], "filters": filters,
+        "rows": [{"d": d, "label": STATUS_LABELS.get(d.status, d.status), "error": answer_text(d.last_error)}
+                 for d in rows], "filters": filters,
         "error": error, "endpoints": services.list_endpoints(user),
         "statuses": [(k, STATUS_LABELS[k]) for k in ("pending", "failed", "delivered", "dead")]})
 
@@ -77,7 +94,8 @@ def deliveries(request: HttpRequest) -> HttpResponse:
 def delivery(request: HttpRequest, delivery_id: int) -> HttpResponse:
     detail = services.get_delivery(request.user, delivery_id)
     return render(request, "integration/delivery.html", {
-        "detail": detail, "d": detail.delivery, "label": STATUS_LABELS.get(detail.delivery.status, "")})
+        "detail": detail, "d": detail.delivery, "label": STATUS_LABELS.get(detail.delivery.status, ""),
+        "attempts": [{"a": a, "error": answer_text(a.error)} for a in detail.attempts]})
 
 
 @login_required
@@ -94,7 +112,7 @@ def redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
             messages.success(request, _("Delivered again."))
         else:
             messages.warning(request, _("Sent again but not delivered: %(error)s. It will be retried.")
-                             % {"error": d.last_error or d.status})
+                             % {"error": answer_text(d.last_error) or d.status})
     return redirect("integration:delivery", delivery_id=delivery_id)
 
 

@@ -67,7 +67,26 @@ def _yuan(minor: int) -> Decimal:
     return services.yuan(minor)
 
 
+#: A text cell starting with one of these is a formula (or becomes one when edited) in Excel, WPS and LibreOffice:
+#: `=HYPERLINK("http://…","点击")` in a branch or product name would run on the planner's machine.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _as_text(wb: Workbook) -> None:
+    """Every text cell is written as text, never as a formula: data type "s" (openpyxl otherwise stores a string
+    starting with "=" as a formula) and Excel's quote prefix (the cell shows the text and stays text when edited).
+    The import reads it back as the same string (tests/plans/test_excel_text_cells.py). The exports write no
+    formulas of their own; the mode list is a data validation, not a cell."""
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
+
+
 def _to_bytes(wb: Workbook) -> bytes:
+    _as_text(wb)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

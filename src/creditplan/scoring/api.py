@@ -112,9 +112,28 @@ def artifact(request: HttpRequest, version_id: int) -> HttpResponse:
     return HttpResponse(services.artifact_json(request.auth, version_id), content_type="application/json")  # type: ignore[attr-defined]
 
 
-@router.get("/{version_id}/report", summary="The validation report (standalone HTML)")
+#: How an uploaded validation report (HTML written by whoever uploaded the model) is served, here and on the
+#: page: `sandbox` gives it an opaque origin with scripts, forms, pop-ups and top navigation disabled, so a script
+#: in one risk manager's report cannot act in a reviewer's session; nothing is fetched from elsewhere either
+#: (the generated reports are one file: inline CSS and SVG).
+REPORT_CSP = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+              "form-action 'none'; base-uri 'none'; frame-ancestors 'self'")
+
+
+def report_headers(response: HttpResponse) -> HttpResponse:
+    response["Content-Security-Policy"] = REPORT_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.get("/{version_id}/report", summary="The validation report (standalone HTML, as a download)")
 def report(request: HttpRequest, version_id: int) -> HttpResponse:
-    return HttpResponse(services.report_html(request.auth, version_id), content_type="text/html; charset=utf-8")  # type: ignore[attr-defined]
+    response = HttpResponse(services.report_html(request.auth, version_id),  # type: ignore[attr-defined]
+                            content_type="text/html; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="validation-report-{int(version_id)}.html"'
+    return report_headers(response)
 
 
 @router.post("/{version_id}/validate", response=VersionRead)

@@ -15,6 +15,7 @@ from creditplan.core.errors import CreditplanError
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 from creditplan.scoring import services
+from creditplan.scoring.api import report_headers
 
 
 class UploadForm(forms.Form):
@@ -65,10 +66,11 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
 
 @login_required
 def report(request: HttpRequest, version_id: int) -> HttpResponse:
+    """The uploaded report, shown in the version page's frame: sandboxed (scoring.api.REPORT_CSP), never run in
+    the viewer's session."""
     response = HttpResponse(services.report_html(request.user, version_id), content_type="text/html; charset=utf-8")
     response["X-Frame-Options"] = "SAMEORIGIN"
-    response["Content-Security-Policy"] = "script-src 'none'"
-    return response
+    return report_headers(response)
 
 
 @login_required
