@@ -1,5 +1,6 @@
 # creditplan — the two commands of the README, and the ones behind them.
 #   make demo   install, create the SQLite database, load demo data, serve on http://127.0.0.1:8000
+#               (development mode: random keys of this machine in var/, no debug pages)
 #   make test   install what tests need (PostgreSQL, Chromium from apt when root) and run everything
 PYTHON ?= python3
 VENV   ?= .venv
@@ -18,6 +19,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 	$(BIN)/creditplan compile-translations -v0
 
+# The demo runs in development mode: keys made at random once, kept in var/development-keys.json (mode 0600).
+# Not debug mode: no Django debug pages (CREDITPLAN_DEBUG=1 turns them on for a developer). A server sets its keys
+# instead (README, "Running on PostgreSQL").
+demo: export CREDITPLAN_DEVELOPMENT := 1
 demo: install
 	$(BIN)/creditplan migrate -v0
 	$(BIN)/creditplan seed-demo

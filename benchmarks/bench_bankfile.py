@@ -28,6 +28,7 @@ Writes benchmarks/results/bankfile.json; exits 1 when the target is missed (the 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import json
 import os
@@ -130,6 +131,8 @@ def main() -> int:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "creditplan.settings")
         os.environ.setdefault("CREDITPLAN_DEBUG", "0")
         os.environ.setdefault("CREDITPLAN_SECRET_KEY", "bench-bankfile-not-a-secret")
+        # no key is derived any more: a throwaway one encrypts the generated customers' personal data
+        os.environ.setdefault("CREDITPLAN_PII_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
         sys.path.insert(0, str(ROOT / "src"))
         import django
 

@@ -25,6 +25,7 @@ Writes benchmarks/results/close.json; exits 1 when a target is missed (the figur
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import json
 import os
@@ -288,6 +289,8 @@ def main() -> int:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "creditplan.settings")
         os.environ.setdefault("CREDITPLAN_DEBUG", "0")
         os.environ.setdefault("CREDITPLAN_SECRET_KEY", "bench-close-not-a-secret")
+        # no key is derived any more: a throwaway one encrypts the generated customers' personal data
+        os.environ.setdefault("CREDITPLAN_PII_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
         sys.path.insert(0, str(ROOT / "src"))
         import django
 

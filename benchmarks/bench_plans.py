@@ -32,6 +32,7 @@ Writes benchmarks/results/plans.json; exits 1 when the target is missed on a bac
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import json
 import os
@@ -234,7 +235,8 @@ def run_child(url: str, samples: int, warmup: int, cwd: Path) -> dict:
     # production settings: DEBUG off (no query log kept in memory, as in a served request)
     env = dict(os.environ, CREDITPLAN_DATABASE_URL=url, DJANGO_SETTINGS_MODULE="creditplan.settings",
                CREDITPLAN_LOG_LEVEL="ERROR", CREDITPLAN_DEBUG="0",
-               CREDITPLAN_SECRET_KEY=os.environ.get("CREDITPLAN_SECRET_KEY", "bench-" + "k" * 50))
+               CREDITPLAN_SECRET_KEY=os.environ.get("CREDITPLAN_SECRET_KEY", "bench-" + "k" * 50),
+               CREDITPLAN_PII_KEY=os.environ.get("CREDITPLAN_PII_KEY") or base64.urlsafe_b64encode(os.urandom(32)).decode())
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--samples", str(samples),
                           "--warmup", str(warmup)], env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
     if out.returncode != 0:

@@ -2,7 +2,7 @@
 
 It starts nothing itself. Serve the demo data set first, from a scratch folder so its SQLite file stays there:
 
-    mkdir -p /tmp/demo && cd /tmp/demo && rm -rf var
+    mkdir -p /tmp/demo && cd /tmp/demo && rm -rf var && export CREDITPLAN_DEVELOPMENT=1   # random keys in var/
     /path/to/creditplan/.venv/bin/creditplan migrate -v0
     /path/to/creditplan/.venv/bin/creditplan compile-translations
     /path/to/creditplan/.venv/bin/creditplan seed-demo --customers 3000

@@ -7,7 +7,9 @@ runs as root) and points Django at it, so no server needs to be running beforeha
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -19,6 +21,37 @@ USE_POSTGRES = os.environ.get("CREDITPLAN_TEST_DB", "sqlite") == "postgresql"
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls in the same test are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 os.environ.setdefault("CREDITPLAN_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+
+# Tests run in development mode (plain-http webhook receivers on 127.0.0.1, no deploy strictness) with keys of
+# their own, random for each run, so nothing is written to var/development-keys.json. Tests of production
+# behaviour set settings.DEVELOPMENT = False, or run a subprocess with an environment of their own.
+TEST_ENVIRONMENT = {
+    "CREDITPLAN_DEVELOPMENT": "1",
+    "CREDITPLAN_SECRET_KEY": secrets.token_urlsafe(50),
+    "CREDITPLAN_PII_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    "CREDITPLAN_LEDGER_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
+}
+for _name, _value in TEST_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
+
+
+def _apply_test_environment() -> None:
+    """pytest-django loads the Django settings before this file runs (its pytest_load_initial_conftests hook
+    comes first), so the environment above reaches subprocesses only: put the same values on the settings too."""
+    from django.conf import settings
+
+    if not settings.configured:  # not loaded yet: settings.py will read the environment above
+        return
+    from creditplan import settings as project
+
+    development = os.environ["CREDITPLAN_DEVELOPMENT"].strip().lower() in ("1", "true", "yes", "on")
+    keys = project._keys(os.environ, development, project.DEVELOPMENT_KEY_FILE)
+    settings.DEVELOPMENT = development
+    settings.SECRET_KEY, settings.PII_KEYS = keys["SECRET_KEY"], keys["PII_KEYS"]
+    settings.LEDGER_SIGNING_KEY = keys["LEDGER_SIGNING_KEY"]
+
+
+_apply_test_environment()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

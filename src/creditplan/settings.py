@@ -1,38 +1,95 @@
 """Django settings: one file, every deployment difference comes from the environment.
 
 CREDITPLAN_DATABASE_URL  sqlite:///path or postgresql://user:pass@host:port/db (default: SQLite in ./var)
-CREDITPLAN_SECRET_KEY    Django secret (a fixed development key is used when absent and DEBUG is on)
-CREDITPLAN_PII_KEY       urlsafe base64 32-byte key(s) for encrypting ID and phone numbers; comma-separated,
-                         newest first, to rotate keys. Derived from the secret key in development.
-CREDITPLAN_DEBUG         1/0
+CREDITPLAN_DEVELOPMENT   1 on a developer's machine and in the demo: keys not configured are made once, at random,
+                         and kept in var/development-keys.json (mode 0600); the deploy checks stay quiet about them
+CREDITPLAN_SECRET_KEY    Django secret; required outside development mode
+CREDITPLAN_PII_KEY       urlsafe base64 32-byte key(s) encrypting ID and phone numbers and documents;
+                         comma-separated, newest first, to rotate keys. Required outside development mode
+CREDITPLAN_LEDGER_SIGNING_KEY  base64 raw Ed25519 key signing tree heads; required outside development mode
+CREDITPLAN_DEBUG         1 shows Django's debug pages (default 0; never on a server)
+CREDITPLAN_HTTPS         1 when served over HTTPS: secure cookies, redirect to https, HSTS
+CREDITPLAN_BEHIND_PROXY  1 behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-For
 CREDITPLAN_DATA_DIR      where the public credit data sets live (default ../shared/data)
 CREDITPLAN_DOCUMENT_DIR  where uploaded documents are stored, encrypted (default var/documents)
+
+Nothing here refuses to load: `creditplan check --deploy` reports what is missing or unsafe, and `creditplan
+serve` and the WSGI application refuse to start without the keys (creditplan.web.checks).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
+
+from creditplan.core.crypto import development_keys
 
 BASE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("CREDITPLAN_VAR_DIR", Path.cwd() / "var"))
 
-DEBUG = os.environ.get("CREDITPLAN_DEBUG", "1") == "1"
-SECRET_KEY = os.environ.get("CREDITPLAN_SECRET_KEY") or (
-    "dev-insecure-creditplan-key-change-me-in-production-0123456789" if DEBUG else ""
-)
-if not SECRET_KEY:
-    raise RuntimeError("CREDITPLAN_SECRET_KEY must be set when CREDITPLAN_DEBUG=0")
-PII_KEYS = [k.strip() for k in os.environ.get("CREDITPLAN_PII_KEY", "").split(",") if k.strip()]
+
+def _flag(name: str, default: str = "0") -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _keys(environ: Mapping[str, str], development: bool, key_file: Path) -> dict[str, Any]:
+    """SECRET_KEY, PII_KEYS and LEDGER_SIGNING_KEY from the environment; in development mode the ones not
+    configured come from the machine's development key file (made on first use). Outside development a key
+    not configured stays empty: nothing is ever derived from a string in the repository."""
+    secret = environ.get("CREDITPLAN_SECRET_KEY", "").strip()
+    pii = [k.strip() for k in environ.get("CREDITPLAN_PII_KEY", "").split(",") if k.strip()]
+    signing = environ.get("CREDITPLAN_LEDGER_SIGNING_KEY", "").strip()
+    if development and not (secret and pii and signing):
+        generated = development_keys(key_file)
+        secret = secret or generated["secret_key"]
+        pii = pii or [generated["pii_key"]]
+        signing = signing or generated["ledger_signing_key"]
+    return {"SECRET_KEY": secret, "PII_KEYS": pii, "LEDGER_SIGNING_KEY": signing}
+
+
+# Development mode: a developer's machine or the demo (`make demo` turns it on). It is not DEBUG: the demo shows
+# no debug pages. Other modules read it as getattr(settings, "DEVELOPMENT", False).
+DEVELOPMENT = _flag("CREDITPLAN_DEVELOPMENT")
+DEBUG = _flag("CREDITPLAN_DEBUG")
+DEVELOPMENT_KEY_FILE = Path(os.environ.get("CREDITPLAN_DEVELOPMENT_KEY_FILE", VAR_DIR / "development-keys.json"))
+_configured_keys = _keys(os.environ, DEVELOPMENT, DEVELOPMENT_KEY_FILE)
+SECRET_KEY: str = _configured_keys["SECRET_KEY"]  # empty when not configured: `creditplan serve` refuses to start
+PII_KEYS: list[str] = _configured_keys["PII_KEYS"]
+LEDGER_SIGNING_KEY: str = _configured_keys["LEDGER_SIGNING_KEY"]
 DATA_DIR = Path(os.environ.get("CREDITPLAN_DATA_DIR", Path.cwd().parent / "shared" / "data"))
 # application documents (encrypted, content-addressed), beside the SQLite database by default
 DOCUMENT_DIR = Path(os.environ.get("CREDITPLAN_DOCUMENT_DIR", VAR_DIR / "documents"))
 DOCUMENT_MAX_BYTES = int(os.environ.get("CREDITPLAN_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024))
 
+# Request bodies are capped before they are read (creditplan.web.middleware.RequestSizeLimitMiddleware): an upload
+# (multipart) may carry a document plus the form around it, any other request what Django itself would accept.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CREDITPLAN_REQUEST_MAX_BYTES", 2_621_440))
+UPLOAD_REQUEST_MAX_BYTES = DOCUMENT_MAX_BYTES + 1024 * 1024
+# paths with a larger limit of their own (prefix → bytes): bank files may be 64 MiB
+REQUEST_MAX_BYTES_BY_PATH = {"/api/v1/loans/bank-files": 65 * 1024 * 1024}
+
 ALLOWED_HOSTS = [h for h in os.environ.get("CREDITPLAN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CREDITPLAN_CSRF_ORIGINS", "").split(",") if o]
+
+# HTTPS (CREDITPLAN_HTTPS=1 on a server reached over https): cookies only over TLS, plain http redirected (except
+# the health probe), and HSTS, one year with sub-domains and preload unless told otherwise.
+HTTPS = _flag("CREDITPLAN_HTTPS")
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("CREDITPLAN_HSTS_SECONDS", 365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("CREDITPLAN_HSTS_INCLUDE_SUBDOMAINS", "1")
+    SECURE_HSTS_PRELOAD = _flag("CREDITPLAN_HSTS_PRELOAD", "1")
+# Behind a reverse proxy that terminates TLS: trust its X-Forwarded-Proto (https) and the address it appends to
+# X-Forwarded-For (log-in throttling counts attempts per client address). Never set it without such a proxy.
+BEHIND_PROXY = _flag("CREDITPLAN_BEHIND_PROXY")
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -57,6 +114,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "creditplan.web.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -134,6 +192,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 SESSION_COOKIE_AGE = int(os.environ.get("CREDITPLAN_SESSION_SECONDS", 8 * 3600))
 API_TOKEN_HOURS = int(os.environ.get("CREDITPLAN_API_TOKEN_HOURS", 12))
+# Log-in throttling (org/throttle.py, pages and POST /api/v1/auth/token alike): after `free` failed log-ins in a
+# row for one user name (from anywhere) or from one address (for any name), each further failure locks that name
+# or address for `base_seconds`, doubled each time, at most `max_seconds`; a success clears the user's count and
+# `window_seconds` without a failure clears either. Checked before the password is, so a refused try costs nothing.
+LOGIN_THROTTLE = {
+    "user": {"free": 5, "base_seconds": 2, "max_seconds": 15 * 60, "window_seconds": 24 * 3600},
+    "address": {"free": 20, "base_seconds": 2, "max_seconds": 15 * 60, "window_seconds": 3600},
+}
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

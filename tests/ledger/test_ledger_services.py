@@ -171,8 +171,13 @@ def test_system_check_refuses_a_derived_key_in_production(monkeypatch, settings)
     from creditplan.ledger.checks import ledger_signing_key
 
     monkeypatch.delenv(ledger.SIGNING_KEY_ENV, raising=False)
-    settings.DEBUG = True  # the demo signs with a derived key and says nothing
+    settings.LEDGER_SIGNING_KEY = ""
+    settings.DEVELOPMENT = True  # development mode has a random key of its own (settings.py): nothing to say
     assert ledger_signing_key(None) == []
+    settings.DEVELOPMENT, settings.DEBUG = False, True  # debug pages on no longer silence the check
+    assert [p.id for p in ledger_signing_key(None)] == ["creditplan.E011"]
+    with pytest.raises(ImproperlyConfigured, match=ledger.SIGNING_KEY_ENV):
+        ledger.signing_key()  # and nothing is derived from another secret
     settings.DEBUG = False
     assert [p.id for p in ledger_signing_key(None)] == ["creditplan.E011"]
     monkeypatch.setenv(ledger.SIGNING_KEY_ENV, base64.b64encode(os.urandom(32)).decode())

@@ -47,7 +47,6 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from creditplan.core.crypto import derive_key
 from creditplan.core.errors import Forbidden, NotAuthenticated, NotFound, ValidationError
 from creditplan.ledger import merkle
 from creditplan.ledger.domain import canonical_entry, canonical_json, leaf_hash
@@ -335,29 +334,33 @@ TRUSTED_KEYS_ENV = "CREDITPLAN_LEDGER_TRUSTED_KEYS"
 
 
 @lru_cache(maxsize=8)
-def _load_key(configured: str, secret: str) -> Ed25519PrivateKey:
-    if configured:
-        try:
-            seed = base64.b64decode(configured, validate=True)
-        except ValueError:
-            raise ImproperlyConfigured(f"{SIGNING_KEY_ENV} is not base64")
-        if len(seed) != 32:
-            raise ImproperlyConfigured(f"{SIGNING_KEY_ENV} must be a 32-byte Ed25519 private key in base64")
-        return Ed25519PrivateKey.from_private_bytes(seed)
-    # Development: derived from the secret key, so a demo signs without setup. `creditplan check` reports it
-    # (an error when CREDITPLAN_DEBUG=0): evidence signed with a key derived from a web secret is weak.
-    return Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(derive_key(secret, "ledger-signing")))
+def _load_key(configured: str) -> Ed25519PrivateKey:
+    if not configured:
+        raise ImproperlyConfigured(
+            f"{SIGNING_KEY_ENV} is not set: make one with `creditplan ledger new-key` (or, on a development "
+            "machine, set CREDITPLAN_DEVELOPMENT=1)")
+    try:
+        seed = base64.b64decode(configured, validate=True)
+    except ValueError:
+        raise ImproperlyConfigured(f"{SIGNING_KEY_ENV} is not base64")
+    if len(seed) != 32:
+        raise ImproperlyConfigured(f"{SIGNING_KEY_ENV} must be a 32-byte Ed25519 private key in base64")
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def _configured_signing_key() -> str:
+    return (os.environ.get(SIGNING_KEY_ENV) or getattr(settings, "LEDGER_SIGNING_KEY", "") or "").strip()
 
 
 def signing_key_configured() -> bool:
-    return bool((os.environ.get(SIGNING_KEY_ENV) or getattr(settings, "LEDGER_SIGNING_KEY", "") or "").strip())
+    return bool(_configured_signing_key())
 
 
 def signing_key() -> Ed25519PrivateKey:
     """Ed25519 key that signs tree heads: CREDITPLAN_LEDGER_SIGNING_KEY (base64 of the raw 32-byte private key;
-    make one with `creditplan ledger new-key`), else derived from the secret key (development)."""
-    configured = os.environ.get(SIGNING_KEY_ENV) or getattr(settings, "LEDGER_SIGNING_KEY", "") or ""
-    return _load_key(configured.strip(), settings.SECRET_KEY)
+    make one with `creditplan ledger new-key`); in development mode, the machine's random development key
+    (settings.LEDGER_SIGNING_KEY). Never derived from anything else: ImproperlyConfigured when there is none."""
+    return _load_key(_configured_signing_key())
 
 
 def _raw_public(key: Ed25519PrivateKey) -> bytes:
@@ -744,8 +747,10 @@ class _Findings:
 class _RecordReplay:
     """Replays one kind of business record from its events, to compare with the record's current row.
 
-    Customers: customer.created carries the full audited snapshot (`after`), customer.updated the changed
-    fields as [old, new], customer.archived sets the status. Other domains add a replay here as they gain
+    Customers: customer.created carries the full audited snapshot (`after`), customer.updated and
+    customer.identity_corrected the changed fields as [old, new], customer.archived sets the status,
+    customer.pii_digested replaces the masked / clear personal values of the first releases' events by keyed
+    digests (checked against its keyed digest of those values). Other domains add a replay here as they gain
     audited records.
     """
 
@@ -763,12 +768,21 @@ class _RecordReplay:
             if snap is not None:
                 self.findings.add(seq, f"customer {sid} is created a second time", subject)
             self.state[sid] = dict(data.get("after") or {})
-        elif kind in ("customer.updated", "customer.archived"):
+        elif kind in ("customer.updated", "customer.archived", "customer.identity_corrected",
+                      "customer.pii_digested"):
             if snap is None:
                 self.findings.add(seq, f"{kind} for customer {sid} before any customer.created", subject)
                 return
             if kind == "customer.archived":
                 snap["status"] = "archived"
+            elif kind == "customer.pii_digested":
+                from creditplan.customers import services as customers  # see compare
+
+                after = data.get("after") or {}
+                if customers.legacy_audit_digest({k: snap.get(k) for k in after}) != data.get("legacy"):
+                    self.findings.add(seq, f"customer {sid}: the personal data this event replaces by digests "
+                                           "differ from what the events before it left", subject)
+                snap.update(after)
             else:
                 for field, change in (data.get("changed") or {}).items():
                     old, new = change

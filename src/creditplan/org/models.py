@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from creditplan.org.domain import ROLE_LABELS, BranchLevel, Role
@@ -41,6 +43,20 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.display_name or self.username
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new password, whatever the path (a page, the admin, `set_password` in code), revokes every API token
+        of the user in the same transaction: a token obtained with the old password must not outlive it.
+        (Django's own rehashing on log-in is not a new password: it clears `_password` before saving.)"""
+        changed = self._password is not None and not self._state.adding  # type: ignore[attr-defined]
+        if not changed:
+            super().save(*args, **kwargs)
+            return
+        from creditplan.org import services  # services import the models
+
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            services.revoke_user_tokens(None, self, reason="password_changed")
+
 
 class ApiToken(models.Model):
     """A bearer token for the JSON API. Only its SHA-256 is stored: a database leak yields no usable token."""
@@ -50,7 +66,26 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked = models.BooleanField(default=False)
+    revoked = models.BooleanField(_("revoked"), default=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
 
     def __str__(self) -> str:
         return f"token of {self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class LoginThrottle(models.Model):
+    """Failed log-ins in a row for one user name or one client address (org/throttle.py). In the database, not in
+    a process, so that every gunicorn worker sees the same count. `key` is "user:" + SHA-256 of the name typed
+    (a password typed into the name field is not kept) or "addr:" + the address."""
+
+    key = models.CharField(max_length=80, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.key[:20]}… {self.failures} failures"

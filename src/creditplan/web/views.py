@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,7 +19,8 @@ from creditplan.customers import services as customers
 from creditplan.ledger import services as ledger
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
-from creditplan.web.forms import CustomerForm
+from creditplan.org.forms import LoginForm
+from creditplan.web.forms import CustomerForm, IdentityCorrectionForm
 
 # The domain and the kernel speak English (they must not import Django). Their errors carry a stable `code`;
 # a page in another language shows the translation of a known code and the domain's own text otherwise.
@@ -54,6 +56,24 @@ _PROBLEM_TEXT = {
     "permission_denied": gettext_lazy("Your role may not do this."),
     "forbidden": gettext_lazy("You are not allowed to do this."),
     "not_found": gettext_lazy("Not found."),
+    "bad_url": gettext_lazy("Enter an http(s) address with a host, e.g. https://crm.example.com/hooks/creditplan."),
+    "webhook_https_required": gettext_lazy("The receiver's address must start with https://."),
+    "webhook_address_refused": gettext_lazy("This address is internal (loopback, private, link-local or reserved): "
+                                            "webhooks go to public addresses, or to the bank's own networks listed "
+                                            "in CREDITPLAN_WEBHOOK_ALLOWED_NETWORKS."),
+    "webhook_allowlist_invalid": gettext_lazy("The webhook allowlist (CREDITPLAN_WEBHOOK_ALLOWED_NETWORKS) holds "
+                                              "something that is not a network: ask the system administrator."),
+    "identity_immutable": gettext_lazy("The identity of an existing customer is changed only by an identity "
+                                       "correction, which another user approves."),
+    "kind_immutable": gettext_lazy("A customer's kind cannot be corrected: archive the customer and create a new one."),
+    "not_correctable": gettext_lazy("This is not an identity field of this customer."),
+    "no_change": gettext_lazy("This is the current value: nothing to correct."),
+    "correction_pending": gettext_lazy("An identity correction of this customer is already waiting for a decision."),
+    "correction_decided": gettext_lazy("This identity correction has already been decided."),
+    "correction_not_found": gettext_lazy("No such identity correction, or it is outside your branch."),
+    "four_eyes": gettext_lazy("Four eyes: whoever asked for an identity correction cannot decide it."),
+    "archived": gettext_lazy("An archived customer cannot be changed."),
+    "stale_version": gettext_lazy("The customer was changed by someone else meanwhile; reload the page."),
 }
 # Titles of the error classes in creditplan.core.errors, translated by web/error.html.
 _ERROR_TITLES = (gettext_noop("Request failed"), gettext_noop("Invalid input"), gettext_noop("Authentication required"),
@@ -68,6 +88,21 @@ def problem_text(code: str, message: str) -> str:
     if text is None or (get_language() or "en").startswith("en"):
         return message[:1].upper() + message[1:]
     return str(text)
+
+
+class LoginView(auth_views.LoginView):
+    """The log-in page; a throttled attempt answers 429 with Retry-After and says when to try again. (Logging out,
+    Django's LogoutView, revokes the user's API tokens: org.apps.)"""
+
+    template_name = "web/login.html"
+    form_class = LoginForm
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        if form.retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -153,18 +188,66 @@ def _customer_home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def customer_list(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "")
+    """The search form posts (CSRF-protected): the search text — possibly an ID or phone number — travels in the
+    body and never appears in the address, the access log or the browser history. A GET shows the list (its page
+    and kind in the address); a GET whose q holds an ID or phone number is not searched: it is sent back to the
+    bare list with an explanation, so the number leaves the address bar and the history too."""
+    params = request.POST if request.method == "POST" else request.GET
+    q = params.get("q", "").strip()
+    if request.method != "POST" and customers.looks_like_identifier(q):
+        messages.error(request, _("ID and phone numbers are not searched from the address (it is kept in logs and "
+                                  "in the browser history): type the number in the search box."))
+        return redirect("web:customers")
     try:
-        page_no = int(request.GET.get("page", "1"))
+        page_no = int(params.get("page", "1"))
     except ValueError:
         page_no = 1
-    kind = request.GET.get("kind") or None
+    kind = params.get("kind") or None
     if kind not in (None, "individual", "company"):
         kind = None
     page = customers.search_customers(request.user, q, page=page_no, kind=kind)
-    ctx = {"page": page, "q": q, "kind": kind or "", "may_create": org.may(request.user, Perm.CUSTOMER_CREATE)}
+    ctx = {"page": page, "q": q, "kind": kind or "", "may_create": org.may(request.user, Perm.CUSTOMER_CREATE),
+           "pending_corrections": None if request.htmx else _pending_corrections(request.user)}  # type: ignore[attr-defined]
     template = "web/_customer_rows.html" if request.htmx else "web/customers.html"  # type: ignore[attr-defined]
     return render(request, template, ctx)
+
+
+def _pending_corrections(user: Any) -> int | None:
+    """How many identity corrections wait for this user's decision (None: the user does not decide them)."""
+    if not org.may(user, Perm.CUSTOMER_IDENTITY_APPROVE):
+        return None
+    return sum(1 for c in customers.list_identity_corrections(user) if c.requested_by != user.username)
+
+
+# Customer fields as the history shows them (never the raw field name).
+_FIELD_LABELS = {
+    "kind": gettext_lazy("Kind"), "status": gettext_lazy("Status"), "name": gettext_lazy("Name"),
+    "branch": gettext_lazy("Branch"), "id_number": gettext_lazy("Resident ID number"),
+    "phone": gettext_lazy("Mobile phone"), "birth_date": gettext_lazy("Birth date"), "sex": gettext_lazy("Sex"),
+    "monthly_income_minor": gettext_lazy("Monthly income (fen)"), "currency": gettext_lazy("Currency"),
+    "employer": gettext_lazy("Employer"), "uscc": gettext_lazy("Unified social credit code"),
+    "industry_code": gettext_lazy("Industry (GB/T 4754)"), "region_code": gettext_lazy("Region (GB/T 2260)"),
+    "onboarded_on": gettext_lazy("Customer since"),
+}
+
+
+_VALUE_LABELS = {"sex": {"M": gettext_lazy("male"), "F": gettext_lazy("female")},
+                 "kind": {"individual": gettext_lazy("Individual"), "company": gettext_lazy("Company")}}
+
+
+def _history_value(field: str, value: Any) -> Any:
+    return _VALUE_LABELS.get(field, {}).get(value, value) if isinstance(value, str) else value
+
+
+def _history_rows(history: list[Any]) -> list[dict[str, Any]]:
+    rows = []
+    for h in history:
+        changes = [(str(_FIELD_LABELS.get(k, k)), _history_value(k, v[0]), _history_value(k, v[1]))
+                   for k, v in (h.data.get("changed") or {}).items()]
+        personal = [str(_FIELD_LABELS.get(k, k)) for k in h.data.get("changed_personal") or []]
+        rows.append({"h": h, "changes": changes, "personal": personal,
+                     "text": h.data.get("reason") or h.data.get("note") or ""})
+    return rows
 
 
 @login_required
@@ -172,9 +255,65 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     reveal = request.GET.get("reveal") == "1"
     customer = customers.get_customer(request.user, customer_id, reveal=reveal)
     history = customers.customer_history(request.user, customer_id)
+    may_correct = org.may(request.user, Perm.CUSTOMER_UPDATE) and org.may(request.user, Perm.CUSTOMER_VIEW_PII)
+    pending = customers.list_identity_corrections(request.user, customer_id=customer_id)
     return render(request, "web/customer_detail.html", {
-        "c": customer, "history": history, "may_reveal": org.may(request.user, Perm.CUSTOMER_VIEW_PII),
+        "c": customer, "history": _history_rows(history),
+        "may_reveal": org.may(request.user, Perm.CUSTOMER_VIEW_PII),
+        "may_correct": may_correct and customer.status == "active" and not pending,
+        "pending": pending[0] if pending else None,
     })
+
+
+@login_required
+def customer_identity_correction(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Ask for an identity correction (four eyes: another user approves it on the corrections page)."""
+    org.require(request.user, Perm.CUSTOMER_UPDATE)
+    org.require(request.user, Perm.CUSTOMER_VIEW_PII)
+    customer = customers.get_customer(request.user, customer_id)
+    form = IdentityCorrectionForm(request.POST or None, kind=customer.kind)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if v not in ("", None) and k != "reason"}
+        try:
+            customers.request_identity_correction(request.user, customer_id, data, form.cleaned_data["reason"])
+        except CreditplanError as exc:
+            for p in exc.problems or [FieldProblem(exc.field or "", exc.message, exc.code)]:
+                form.add_error(p.field if p.field in form.fields else None, problem_text(p.code, p.message))
+        else:
+            messages.success(request, _("Identity correction requested: another user must approve it."))
+            return redirect("web:customer_detail", customer_id=customer_id)
+    return render(request, "web/customer_correction.html", {"c": customer, "form": form},
+                  status=422 if form.errors else 200)
+
+
+@login_required
+def identity_corrections(request: HttpRequest) -> HttpResponse:
+    """Pending identity corrections in the user's scope; approvers decide them here (not their own)."""
+    may_decide = org.may(request.user, Perm.CUSTOMER_IDENTITY_APPROVE)
+    if request.method == "POST":
+        org.require(request.user, Perm.CUSTOMER_IDENTITY_APPROVE)
+        try:
+            correction_id = int(request.POST.get("correction", ""))
+        except ValueError:
+            correction_id = 0
+        approve = request.POST.get("decision") == "approve"
+        try:
+            customers.decide_identity_correction(request.user, correction_id, approve=approve,
+                                                 note=request.POST.get("note", ""))
+        except CreditplanError as exc:
+            messages.error(request, problem_text(exc.code, exc.message))
+        else:
+            messages.success(request, _("Identity correction approved.") if approve
+                             else _("Identity correction rejected."))
+        return redirect("web:identity_corrections")
+    reveal = request.GET.get("reveal")
+    items = customers.list_identity_corrections(request.user)
+    if reveal and reveal.isdigit():
+        shown = customers.get_identity_correction(request.user, int(reveal), reveal=True)
+        items = [shown if i.id == shown.id else i for i in items]
+    return render(request, "web/identity_corrections.html", {
+        "items": items, "may_decide": may_decide, "may_reveal": org.may(request.user, Perm.CUSTOMER_VIEW_PII),
+        "me": request.user.username})
 
 
 @login_required

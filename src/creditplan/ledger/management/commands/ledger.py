@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -118,8 +119,9 @@ class Command(BaseCommand):
     def _public_key(self, opts: dict[str, Any]) -> None:
         health = ledger.ledger_health(None)
         self.stdout.write(health.public_key)
-        self.stderr.write(f"key id {health.key_id}" + ("" if ledger.signing_key_configured() else
-                          " (derived from the secret key: development only)"))
+        self.stderr.write(f"key id {health.key_id}" + (" (development mode: this machine's random key)"
+                          if getattr(settings, "DEVELOPMENT", False) and not os.environ.get(ledger.SIGNING_KEY_ENV)
+                          else ""))
 
     def _new_key(self, opts: dict[str, Any]) -> None:
         self.stdout.write(base64.b64encode(os.urandom(32)).decode("ascii"))

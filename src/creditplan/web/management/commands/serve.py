@@ -6,6 +6,9 @@ credit plan's quota rows locked then waits for it too, making every other approv
 (about 180 MB each) avoid that. gthread keeps idle keep-alive connections off the worker's thread. Both are
 settings: measure on your machine with benchmarks/bench_decision_http.py (--workers, --threads).
 
+It refuses to start without the keys a server needs (CREDITPLAN_SECRET_KEY, CREDITPLAN_PII_KEY,
+CREDITPLAN_LEDGER_SIGNING_KEY) unless CREDITPLAN_DEVELOPMENT=1: one message names every missing one.
+
 This module is also gunicorn's configuration file (`-c python:…`): `post_worker_init` below runs in each worker.
 """
 
@@ -16,7 +19,7 @@ import os
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 def post_worker_init(worker: Any) -> None:
@@ -50,6 +53,11 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=int(os.environ.get("CREDITPLAN_THREADS", "1")))
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        from creditplan.web.checks import startup_refusal
+
+        refusal = startup_refusal()  # the keys a server needs: checked here, and again by the WSGI app
+        if refusal:
+            raise CommandError(refusal)
         self.stdout.write(f"creditplan serving on http://{opts['host']}:{opts['port']}/ (Ctrl-C stops)")
         self.stdout.flush()
         os.execvp(sys.executable, [
