@@ -72,6 +72,7 @@ def _env(url: str) -> dict[str, str]:
     keys = {k: os.environ.get(k) or os.environ.get(f"BENCH_{k}") or v for k, v in _KEYS.items()}
     return dict(os.environ, **keys, CREDITPLAN_DATABASE_URL=url, DJANGO_SETTINGS_MODULE="creditplan.settings",
                 CREDITPLAN_DEBUG="0", CREDITPLAN_LOG_LEVEL="ERROR", PYTHONUNBUFFERED="1",
+                CREDITPLAN_BUREAU_CLIENT="creditplan.origination.sources.demo_credit_file",
                 CREDITPLAN_DATA_DIR=os.environ.get("CREDITPLAN_DATA_DIR", str(ROOT.parent / "shared" / "data")))
 
 
@@ -97,14 +98,17 @@ def _ms(values: list[float]) -> dict:
 # --- seeding (a child process: Django configured against the benchmark database) ---------------------------
 
 def applicant(rnd: random.Random, features: list[dict]) -> dict:
-    """What a mobile app or partner sends (docs/origination.md): the loan purpose, income and debt service in fen,
-    the bureau's answer, and the scorecard's features (a row of the German credit data set)."""
+    """What a mobile app or partner sends (docs/origination.md): only what an applicant may state — the loan
+    purpose, employment, housing, dependants, income and debt service in fen (a row of the German credit data set
+    in the application's words). The bureau's file (the scorecard's other features) comes from the server's bureau
+    client, `origination.sources.demo_credit_file`, and age from the customer record."""
+    row = rnd.choice(features)
     income = rnd.choice([15_000, 20_000, 30_000, 45_000, 60_000]) * 100
     return {
-        **rnd.choice(features),
-        "loan_purpose": rnd.choice(["consumption", "car", "renovation", "education", "travel"]),
+        "loan_purpose": row.get("loan_purpose") or rnd.choice(["consumption", "car", "renovation", "education"]),
+        "months_employed": int(row["months_employed"]), "housing": row["housing"],
+        "dependants": int(row["dependants"]),
         "monthly_income_minor": income, "existing_debt_service_minor": rnd.choice([0, 0, 50_000, 150_000]),
-        "residency": "resident", "blacklist": False, "bureau_flags": [], "existing_overdue": False,
     }
 
 
@@ -144,7 +148,12 @@ def seed() -> dict:
                          min_term=3, max_term=60, rate="0.0435", rate_floor="0.03", rate_cap="0.24")
     for tenor, rate in (("1y", "0.0310"), ("5y", "0.0360")):
         loans.set_lpr(users["risk"], tenor=tenor, effective_date="2024-01-20", rate=rate)
-    source = Path(settings.DATA_DIR) / "german_credit" / "german_credit.csv"
+    # The demo's scorecard: the data set in the application's words (what an applicant states, what the bureau
+    # reports, age from the record), as `make demo` trains it (scoring.demo).
+    from creditplan.scoring import demo as scoring_demo
+
+    source = Path(tempfile.mkdtemp()) / "german_credit_as_applications.csv"
+    scoring_demo.application_frame(scoring_demo.german_rows()).to_csv(source, index=False)
     trained = scoring_engine.train(data_path=source, target="class", bad_value=2, kind="scorecard", seed=0)
     v = scoring.register_version(users["risk"], model_name="retail-pd", artifact=trained.artifact,
                                  report_html=trained.report_html, metrics=trained.metrics)

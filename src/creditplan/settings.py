@@ -215,7 +215,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG or DEVELOPMENT  # production: static files collected once (collectstatic)
 
 LOGGING = {
     "version": 1,

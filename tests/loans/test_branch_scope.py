@@ -113,6 +113,10 @@ def test_the_api_pays_out_only_a_signed_application_on_its_terms(client: Any, ap
     assert (loan.application_ref, loan.principal_minor, loan.rate_ppm) == (app.ref, 2_500_000, app.rate_ppm)
     held = Reservation.objects.get(application_ref=app.ref)
     assert (held.status, held.disbursed_minor) == ("consumed", 2_500_000)
+    from creditplan.origination import services as origination
+
+    paid = origination.get_application(app_world["ops"], app.ref)  # the application follows the payout
+    assert (paid.status, paid.quota_status) == ("disbursed", "consumed")
     refused({"amount": "25000.00"}, 409, "application_ref", "application_disbursed")  # only once
     from creditplan.origination import contracts
 

@@ -47,6 +47,12 @@ _TEXT = {
     "contract_changed": gettext_lazy("The contract changed after you opened it: please read it again."),
     "illegal_transition": gettext_lazy("This step is not possible in the application's current state."),
     "permission_denied": gettext_lazy("You are not allowed to do this."),
+    "application_disbursed": gettext_lazy("This application has already been paid out."),
+    "application_not_ready": gettext_lazy("Only an approved application whose contract the customer has signed can "
+                                          "be paid out."),
+    "application_mismatch": gettext_lazy("The payout differs from the terms the customer signed."),
+    "above_approval": gettext_lazy("The payout is above the amount approved and signed."),
+    "date_closed": gettext_lazy("Today's close has already run: the payout can be made on the next business day."),
 }
 
 

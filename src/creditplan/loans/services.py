@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -280,7 +281,7 @@ def _quota_dims(customer: Customer, loan: Loan) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Approval:
+class SignedApplication:
     """What a signed application agreed, as the disbursement checks it: the signed contract's terms."""
 
     ref: str
@@ -293,39 +294,46 @@ class _Approval:
     reserved: bool  # its approval holds a plan reservation awaiting disbursement
 
 
-def _signed_application(actor: Any, application_ref: str) -> _Approval:
-    """The application a person pays a loan out against: in the actor's branch scope (else the same 404 as an
-    unknown application), approved and signed by the customer — ready to disburse — and not paid out yet."""
-    from creditplan.origination import contracts  # origination imports this module: import when needed
-    from creditplan.origination import services as origination
 
+@dataclass(frozen=True)
+class ApplicationGate:
+    """How loans asks origination about the application a loan pays out, without importing it (origination sits
+    above loans). Origination registers one in its AppConfig.ready():
+
+    - `signed(actor, ref)`: the application in the actor's scope (else NotFound), approved, signed, ready to
+      disburse and not paid out (else Conflict), with the signed terms;
+    - `paid_out(actor, ref, loan)`: called inside the disbursement's transaction once the loan is booked, so the
+      application becomes disbursed whatever door the payout came through (the contract page, the API)."""
+
+    signed: Callable[[Any, str], SignedApplication]
+    paid_out: Callable[[Any, str, Loan], None]
+
+
+_gate: list[ApplicationGate] = []
+
+
+def register_application_gate(gate: ApplicationGate) -> None:
+    _gate[:] = [gate]
+
+
+def _signed_application(actor: Any, application_ref: str) -> SignedApplication:
+    """The application a person pays a loan out against (see ApplicationGate.signed)."""
     ref = (application_ref or "").strip()
     if not ref:
         raise ValidationError("a loan is paid out only against an approved application the customer has "
                               "signed: give its reference", field="application_ref",
                               code="application_required")
-    try:
-        app = origination.get_application(actor, ref)
-        panel = contracts.contract_panel(actor, ref)
-    except NotFound as exc:
-        raise NotFound(exc.message, code=exc.code, field="application_ref") from None
-    c = panel.contract
-    if c is not None and c.loan_ref or Loan.objects.filter(application_ref=ref).exists():
+    if not _gate:  # pragma: no cover - origination is an installed app and registers at start-up
+        raise Conflict("applications are not installed: no loan can be paid out against one",
+                       field="application_ref", code="application_not_ready")
+    signed = _gate[0].signed(actor, ref)  # scope first: another branch's application is a 404 like a missing one
+    if Loan.objects.filter(application_ref=ref).exists():
         raise Conflict(f"application {ref} has already been paid out", field="application_ref",
                        code="application_disbursed")
-    if app.status != "ready_to_disburse" or c is None or c.signed_at is None:
-        raise Conflict(f"application {ref} is {app.status.replace('_', ' ')}: only an approved application "
-                       "whose contract the customer has signed can be paid out", field="application_ref",
-                       code="application_not_ready")
-    t = c.terms
-    rate = None if t.get("rate_type") == "floating" else t.get("rate_ppm")
-    return _Approval(ref, int(t.get("customer_id", app.customer_id)), str(t.get("product_code", app.product)),
-                     str(t.get("currency", app.currency)), int(t.get("amount_minor", 0)),
-                     int(t.get("term", app.term)), int(rate) if rate is not None else None,
-                     app.quota_status in ("reserved", "escalated"))
+    return signed
 
 
-def _check_against(approval: _Approval, *, customer: Customer, product: Product, currency: str,
+def _check_against(approval: SignedApplication, *, customer: Customer, product: Product, currency: str,
                    amount_minor: int, term: Any, rate: Any) -> int | None:
     """Refuse, naming the field, a disbursement that is not what the application approved and the customer
     signed; returns the agreed rate (ppm) of a fixed-rate loan."""
@@ -461,6 +469,8 @@ def disburse(actor: Any, *, customer_id: int, product: str, amount: Any, term: i
         "application": approval.ref if approval is not None else "",
         "term_sheet": loan.term_sheet.digest,
         "schedule": [[i.due_date.isoformat(), i.principal, i.interest, i.fee] for i in schedule]})
+    if approval is not None:
+        _gate[0].paid_out(actor, approval.ref, loan)
     return loan
 
 
@@ -477,7 +487,7 @@ def term_sheet_of(loan: Loan) -> Sheet:
     return sheet_from_json(loan.term_sheet.body)
 
 
-def _consume_quota(actor: Any, customer: Customer, loan: Loan, approval: _Approval | None, on: dt.date
+def _consume_quota(actor: Any, customer: Customer, loan: Loan, approval: SignedApplication | None, on: dt.date
                    ) -> str:
     """Consume the plan quota: the application's own reservation when its approval holds one; otherwise
     reserve and consume now, under the application's reference (or, for a loan booked by trusted code, the

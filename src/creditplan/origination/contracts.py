@@ -27,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from creditplan.core.daycount import DayCount, add_months
-from creditplan.core.errors import Conflict, CreditplanError, Forbidden, ValidationError
+from creditplan.core.errors import Conflict, CreditplanError, Forbidden, NotFound, ValidationError
 from creditplan.core.money import Rounding, from_ppm, round_fraction
 from creditplan.documents import services as documents
 from creditplan.ledger import services as ledger
@@ -179,28 +179,60 @@ def sign_contract(actor: Any, ref: str, *, password: str, id_last4: str = "", se
 @transaction.atomic
 def disburse_application(actor: Any, ref: str) -> documents.ContractView:
     """Pay out a signed application: loans.disburse on the contract's terms, consuming the plan reservation the
-    approval made; the loan's reference is kept on the contract and the application becomes disbursed."""
+    approval made. The loan service calls back `_paid_out` (registered in OriginationConfig.ready) in the same
+    transaction, so the contract keeps the loan's reference and the application becomes disbursed."""
     org.require(actor, Perm.LOAN_DISBURSE)
     a = _get(actor, ref, for_update=True)
+    if a.status == Status.DISBURSED:
+        raise Conflict(f"application {ref} has already been paid out", code="application_disbursed")
     domain.transition(a.status, Status.DISBURSED)
     c = documents.contract_of(a)
     if c is None or c.signed_at is None:  # pragma: no cover - ready_to_disburse is only reached by signing
         raise Conflict("the contract is not signed", code="not_signed")
     t = c.terms
-    reserved = a.quota_status in ("reserved", "escalated")
-    loan = loans.disburse(actor, customer_id=a.customer_id, product=a.product,
-                          amount=str(loans.yuan(t["amount_minor"])), term=a.term,
-                          rate=None if t.get("rate_type") == "floating" else str(from_ppm(t["rate_ppm"])),
-                          application_ref=a.ref)
+    loans.disburse(actor, customer_id=a.customer_id, product=a.product, amount=str(loans.yuan(t["amount_minor"])),
+                   term=a.term, rate=None if t.get("rate_type") == "floating" else str(from_ppm(t["rate_ppm"])),
+                   application_ref=a.ref)
+    c = documents.contract_of(_get(actor, ref))
+    assert c is not None
+    return c
+
+
+def signed_for_payout(actor: Any, ref: str) -> loans.SignedApplication:
+    """The gate loans asks before paying out (loans.ApplicationGate.signed): the application in the actor's scope
+    (else the same 404 as an unknown one), ready to disburse, with the terms its contract was signed on."""
+    try:
+        a = _get(actor, ref, for_update=True)
+    except NotFound as exc:
+        raise NotFound(exc.message, code=exc.code, field="application_ref") from None
+    c = documents.contract_of(a)
+    if a.status == Status.DISBURSED or (c is not None and c.loan_ref):
+        raise Conflict(f"application {ref} has already been paid out", field="application_ref",
+                       code="application_disbursed")
+    if a.status != Status.READY_TO_DISBURSE or c is None or c.signed_at is None:
+        raise Conflict(f"application {ref} is {str(a.status).replace('_', ' ')}: only an approved application "
+                       "whose contract the customer has signed can be paid out", field="application_ref",
+                       code="application_not_ready")
+    t = c.terms
+    rate = None if t.get("rate_type") == "floating" else t.get("rate_ppm")
+    return loans.SignedApplication(
+        a.ref, int(t.get("customer_id", a.customer_id)), str(t.get("product_code", a.product)),
+        str(t.get("currency", a.currency)), int(t.get("amount_minor", 0)), int(t.get("term", a.term)),
+        int(rate) if rate is not None else None, a.quota_status in ("reserved", "escalated"))
+
+
+def paid_out(actor: Any, ref: str, loan: Any) -> None:
+    """The loan is booked (loans.ApplicationGate.paid_out): the contract keeps its reference, the reservation is
+    consumed and the application becomes disbursed — in the disbursement's own transaction."""
+    a = _get(actor, ref, for_update=True)
     now = timezone.now()
     c = documents.record_disbursement(a, actor, loan_ref=loan.ref, now=now)
-    if reserved:
+    if a.quota_status in ("reserved", "escalated"):
         a.quota_status = "consumed"
     _move(a, Status.DISBURSED, actor, f"disbursed as loan {loan.ref}", now, fields=["quota_status"])
     ledger.append(actor, "application.disbursed", "application", a.ref, {
         "loan": loan.ref, "amount_minor": loan.principal_minor, "contract_sha256": c.sha256,
         "quota": a.quota_status})
-    return c
 
 
 # --- what the page shows ---------------------------------------------------------------------------------
