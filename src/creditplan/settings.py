@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "creditplan.common",
     "creditplan.org",
     "creditplan.customers",
     "creditplan.ledger",

@@ -15,6 +15,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError
 from creditplan.core.money import from_ppm
 from creditplan.decisions import services
@@ -24,7 +25,6 @@ from creditplan.decisions.domain.pricing import pct_text
 from creditplan.loans.services import list_products, yuan
 from creditplan.org import services as org
 from creditplan.org.domain import ROLE_LABELS, Perm, Role
-from creditplan.web.views import problem_text
 
 STATUS_LABELS = {
     "draft": gettext_lazy("Draft"), "validated": gettext_lazy("Validated"),

@@ -13,11 +13,11 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError
 from creditplan.integration import services
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
-from creditplan.web.views import problem_text
 
 STATUS_LABELS = {"pending": gettext_lazy("Waiting"), "failed": gettext_lazy("Failed, will retry"),
                  "delivered": gettext_lazy("Delivered"), "dead": gettext_lazy("Given up"),

@@ -23,6 +23,7 @@ from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creditplan.common.text import problem_text
 from creditplan.core.daycount import DayCount
 from creditplan.core.errors import CreditplanError, FieldProblem, ValidationError
 from creditplan.core.money import Money, parse_rate
@@ -48,7 +49,6 @@ from creditplan.loans.forms import (
 )
 from creditplan.org import services as org
 from creditplan.org.domain import Perm, sees_all_branches
-from creditplan.web.views import problem_text
 
 CLASS_LABELS = {1: gettext_lazy("Normal"), 2: gettext_lazy("Special mention"), 3: gettext_lazy("Substandard"),
                 4: gettext_lazy("Doubtful"), 5: gettext_lazy("Loss")}

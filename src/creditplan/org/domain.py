@@ -1,126 +1,27 @@
-"""Roles, permissions and the branch hierarchy rules, as plain data.
-
-Why a table in code rather than Django's permission rows: the permission model is part of the product's
-control framework (who may see personal data, who may approve), reviewed like code and identical in
-every installation; Django groups would let it drift per database.
-"""
+"""The organisation's rules as plain data: the branch hierarchy, and (re-exported from the kernel, core/access.py)
+roles, permissions and the permission check."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+# Roles and permissions are the kernel's (every layer checks them, the ledger included): core/access.py.
+# Re-exported here because they are the organisation's vocabulary.
+from creditplan.core.access import (
+    ALL_BRANCH_ROLES,
+    ROLE_LABELS,
+    ROLE_PERMISSIONS,
+    Actor,
+    Perm,
+    Role,
+    has_perm,
+    may,
+    require,
+    sees_all_branches,
+)
 
-class Role(StrEnum):
-    CUSTOMER = "customer"
-    LOAN_OFFICER = "loan_officer"
-    APPROVER = "approver"
-    RISK_MANAGER = "risk_manager"
-    PLANNER = "planner"
-    OPERATIONS = "operations"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-
-
-class Perm(StrEnum):
-    CUSTOMER_VIEW = "customer.view"
-    CUSTOMER_CREATE = "customer.create"
-    CUSTOMER_UPDATE = "customer.update"
-    CUSTOMER_ARCHIVE = "customer.archive"
-    CUSTOMER_VIEW_PII = "customer.view_pii"
-    CUSTOMER_IDENTITY_APPROVE = "customer.identity_approve"  # approve another user's identity correction
-    AUDIT_VIEW = "audit.view"
-    USER_MANAGE = "org.user_manage"
-    BRANCH_MANAGE = "org.branch_manage"
-    MODEL_VIEW = "model.view"
-    MODEL_MANAGE = "model.manage"
-    MODEL_APPROVE = "model.approve"
-    MODEL_SCORE = "model.score"
-    PLAN_VIEW = "plan.view"
-    PLAN_MANAGE = "plan.manage"
-    QUOTA_RESERVE = "plan.reserve"
-    QUOTA_REQUEST = "plan.request_adjustment"
-    LOAN_VIEW = "loan.view"
-    LOAN_DISBURSE = "loan.disburse"
-    LOAN_REPAY = "loan.repay"
-    LOAN_REVERSE = "loan.reverse"
-    LOAN_RESTRUCTURE = "loan.restructure"
-    LOAN_WRITE_OFF = "loan.write_off"
-    PRODUCT_MANAGE = "loan.product_manage"
-    CLOSE_RUN = "loan.close_run"
-    GL_VIEW = "loan.gl_view"
-    DECISION_MAKE = "decision.make"
-    DECISION_VIEW = "decision.view"
-    POLICY_VIEW = "policy.view"
-    POLICY_EDIT = "policy.edit"
-    POLICY_APPROVE = "policy.approve"
-    APPLICATION_VIEW = "application.view"  # customers: their own applications only
-    APPLICATION_APPLY = "application.apply"  # a customer applies for themselves (online, mobile API)
-    APPLICATION_CREATE = "application.create"  # staff enter an application for a customer
-    APPLICATION_REVIEW = "application.review"  # examine a referred case, ask for more information
-    APPLICATION_APPROVE = "application.approve"  # decide a referred case, within the authority matrix
-    APPLICATION_ANALYTICS = "application.analytics"  # process analytics of their branch scope
-    INTEGRATION_MANAGE = "integration.manage"  # webhooks and their delivery log (administrators / IT)
-
-
-ROLE_LABELS: dict[Role, tuple[str, str]] = {
-    Role.CUSTOMER: ("Customer", "客户"),
-    Role.LOAN_OFFICER: ("Loan officer", "客户经理"),
-    Role.APPROVER: ("Approver", "审批人"),
-    Role.RISK_MANAGER: ("Risk manager", "风险经理"),
-    Role.PLANNER: ("Planner", "计划管理员"),
-    Role.OPERATIONS: ("Operations", "运营"),
-    Role.AUDITOR: ("Auditor", "审计"),
-    Role.ADMIN: ("Administrator", "系统管理员"),
-}
-
-_STAFF_READ = {Perm.CUSTOMER_VIEW, Perm.LOAN_VIEW}
-ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.CUSTOMER: frozenset({Perm.APPLICATION_VIEW, Perm.APPLICATION_APPLY}),  # their own applications
-    Role.LOAN_OFFICER: frozenset(
-        _STAFF_READ | {Perm.CUSTOMER_CREATE, Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE,
-                       Perm.PLAN_VIEW, Perm.QUOTA_REQUEST, Perm.LOAN_REPAY, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
-                       Perm.APPLICATION_VIEW, Perm.APPLICATION_CREATE, Perm.APPLICATION_REVIEW}
-    ),
-    Role.APPROVER: frozenset(
-        _STAFF_READ | {Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE, Perm.PLAN_VIEW, Perm.QUOTA_RESERVE,
-                       Perm.QUOTA_REQUEST, Perm.LOAN_RESTRUCTURE, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
-                       Perm.POLICY_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE,
-                       Perm.APPLICATION_ANALYTICS}
-    ),
-    # risk managers write policies; publishing needs a second risk manager (four eyes, checked in decisions)
-    Role.RISK_MANAGER: frozenset(
-        _STAFF_READ | {Perm.MODEL_VIEW, Perm.MODEL_MANAGE, Perm.MODEL_APPROVE, Perm.MODEL_SCORE, Perm.PLAN_VIEW,
-                       Perm.LOAN_WRITE_OFF, Perm.PRODUCT_MANAGE, Perm.GL_VIEW, Perm.DECISION_VIEW,
-                       Perm.POLICY_VIEW, Perm.POLICY_EDIT, Perm.POLICY_APPROVE, Perm.APPLICATION_VIEW,
-                       Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE, Perm.APPLICATION_ANALYTICS}
-    ),
-    Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW,
-                                           Perm.APPLICATION_ANALYTICS}),
-    Role.OPERATIONS: frozenset(
-        _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII,
-                       Perm.CUSTOMER_IDENTITY_APPROVE, Perm.PLAN_VIEW,
-                       Perm.QUOTA_RESERVE, Perm.LOAN_DISBURSE, Perm.LOAN_REPAY, Perm.LOAN_REVERSE, Perm.CLOSE_RUN,
-                       Perm.GL_VIEW, Perm.DECISION_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_ANALYTICS}
-    ),
-    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.MODEL_VIEW, Perm.PLAN_VIEW, Perm.GL_VIEW,
-                                           Perm.DECISION_VIEW, Perm.POLICY_VIEW, Perm.APPLICATION_VIEW,
-                                           Perm.APPLICATION_ANALYTICS}),
-    Role.ADMIN: frozenset(set(Perm)),
-}
-
-# Head-office functions work across the whole institution; branch staff see their own subtree only.
-ALL_BRANCH_ROLES: frozenset[Role] = frozenset({Role.RISK_MANAGER, Role.PLANNER, Role.AUDITOR, Role.ADMIN})
-
-
-def has_perm(role: str, perm: Perm) -> bool:
-    try:
-        return perm in ROLE_PERMISSIONS[Role(role)]
-    except ValueError:
-        return False
-
-
-def sees_all_branches(role: str) -> bool:
-    return role in ALL_BRANCH_ROLES
+__all__ = ["ALL_BRANCH_ROLES", "ROLE_LABELS", "ROLE_PERMISSIONS", "Actor", "BranchLevel", "Perm", "Role", "has_perm",
+           "may", "parent_level_problem", "require", "sees_all_branches"]
 
 
 class BranchLevel(StrEnum):

@@ -16,23 +16,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from creditplan.core.errors import Conflict, Forbidden, NotAuthenticated, NotFound, ValidationError
+from creditplan.core.access import may as may  # re-exported: pages ask org.may
+from creditplan.core.access import require as require
+from creditplan.core.errors import Conflict, NotAuthenticated, NotFound, ValidationError
 from creditplan.ledger import services as ledger
 from creditplan.org import throttle
-from creditplan.org.domain import BranchLevel, Perm, Role, has_perm, parent_level_problem, sees_all_branches
+from creditplan.org.domain import BranchLevel, Perm, Role, parent_level_problem, sees_all_branches
 from creditplan.org.models import ApiToken, Branch, User
-
-
-def require(actor: Any, perm: Perm) -> None:
-    """Raise Forbidden unless the actor's role carries `perm`. Every use case calls this first."""
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        raise NotAuthenticated("log in first")
-    if not actor.is_active or not has_perm(actor.role, perm):
-        raise Forbidden(f"your role ({actor.role}) may not do this ({perm.value})", code="permission_denied")
-
-
-def may(actor: Any, perm: Perm) -> bool:
-    return bool(actor and getattr(actor, "is_authenticated", False) and has_perm(actor.role, perm))
 
 
 def scope_to_branches(actor: Any, queryset: QuerySet, branch_field: str = "branch") -> QuerySet:

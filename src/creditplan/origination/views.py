@@ -15,6 +15,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError, FieldProblem, NotFound
 from creditplan.core.money import Money
 from creditplan.org import services as org
@@ -32,7 +33,6 @@ from creditplan.origination.forms import (
     OnlineApplicationForm,
     ReviewForm,
 )
-from creditplan.web.views import problem_text
 
 STATUS_LABELS = {
     "draft": gettext_lazy("Draft"), "submitted": gettext_lazy("Submitted"), "approved": gettext_lazy("Approved"),

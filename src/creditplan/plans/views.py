@@ -19,13 +19,13 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError, FieldProblem
 from creditplan.customers.domain import INDUSTRY_SECTIONS, PROVINCES
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 from creditplan.plans import excel, services
 from creditplan.plans.forms import AdjustmentForm, ImportForm, PlanForm, SplitChildForm, SplitParentForm
-from creditplan.web.views import problem_text
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SPLIT_ROWS = 3

@@ -13,8 +13,8 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
+from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError
-from creditplan.web.views import problem_text
 
 
 def request_limit(request: HttpRequest) -> int | None:

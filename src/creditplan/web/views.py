@@ -11,9 +11,10 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language, gettext_lazy, gettext_noop
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError, FieldProblem
 from creditplan.customers import services as customers
 from creditplan.ledger import services as ledger
@@ -21,73 +22,6 @@ from creditplan.org import services as org
 from creditplan.org.domain import Perm
 from creditplan.org.forms import LoginForm
 from creditplan.web.forms import CustomerForm, IdentityCorrectionForm
-
-# The domain and the kernel speak English (they must not import Django). Their errors carry a stable `code`;
-# a page in another language shows the translation of a known code and the domain's own text otherwise.
-_PROBLEM_TEXT = {
-    "required": gettext_lazy("This field is required."),
-    "too_long": gettext_lazy("At most 100 characters."),
-    "resident_id_length": gettext_lazy("A resident ID number has 18 characters."),
-    "resident_id_format": gettext_lazy("A resident ID number is 17 digits followed by a digit or X."),
-    "resident_id_birth_date": gettext_lazy("The birth date in the resident ID number is not valid."),
-    "resident_id_check": gettext_lazy("The check digit of the resident ID number is wrong; please check the number."),
-    "uscc_length": gettext_lazy("A unified social credit code has 18 characters."),
-    "uscc_format": gettext_lazy("The unified social credit code contains characters that are not allowed."),
-    "uscc_check": gettext_lazy("The check character of the unified social credit code is wrong; please check the code."),
-    "phone_format": gettext_lazy("Not a mainland mobile number (11 digits starting with 13-19)."),
-    "amount_format": gettext_lazy("Not an amount, e.g. 12345.67."),
-    "negative_amount": gettext_lazy("Income cannot be negative."),
-    "amount_too_large": gettext_lazy("Income is implausibly large."),
-    "float_money": gettext_lazy("Not an amount, e.g. 12345.67."),
-    "date_format": gettext_lazy("Not a date (YYYY-MM-DD)."),
-    "date_in_future": gettext_lazy("The birth date is in the future."),
-    "birth_date_mismatch": gettext_lazy("The birth date differs from the one in the resident ID number."),
-    "not_for_individual": gettext_lazy("Only companies have this field."),
-    "not_for_company": gettext_lazy("Only individuals have this field."),
-    "industry_required": gettext_lazy("The industry code is required for a company."),
-    "unknown_industry": gettext_lazy("Not a GB/T 4754 industry code (e.g. C39)."),
-    "region_format": gettext_lazy("The region must be a 6-digit GB/T 2260 code."),
-    "unknown_region": gettext_lazy("Not a province code of GB/T 2260."),
-    "unknown_branch": gettext_lazy("No active branch with this code."),
-    "branch_out_of_scope": gettext_lazy("This branch is outside your branch."),
-    "duplicate_id": gettext_lazy("A customer with this resident ID number already exists."),
-    "duplicate_uscc": gettext_lazy("A company with this unified social credit code already exists."),
-    "customer_not_found": gettext_lazy("No such customer, or the customer is outside your branch."),
-    "permission_denied": gettext_lazy("Your role may not do this."),
-    "forbidden": gettext_lazy("You are not allowed to do this."),
-    "not_found": gettext_lazy("Not found."),
-    "bad_url": gettext_lazy("Enter an http(s) address with a host, e.g. https://crm.example.com/hooks/creditplan."),
-    "webhook_https_required": gettext_lazy("The receiver's address must start with https://."),
-    "webhook_address_refused": gettext_lazy("This address is internal (loopback, private, link-local or reserved): "
-                                            "webhooks go to public addresses, or to the bank's own networks listed "
-                                            "in CREDITPLAN_WEBHOOK_ALLOWED_NETWORKS."),
-    "webhook_allowlist_invalid": gettext_lazy("The webhook allowlist (CREDITPLAN_WEBHOOK_ALLOWED_NETWORKS) holds "
-                                              "something that is not a network: ask the system administrator."),
-    "identity_immutable": gettext_lazy("The identity of an existing customer is changed only by an identity "
-                                       "correction, which another user approves."),
-    "kind_immutable": gettext_lazy("A customer's kind cannot be corrected: archive the customer and create a new one."),
-    "not_correctable": gettext_lazy("This is not an identity field of this customer."),
-    "no_change": gettext_lazy("This is the current value: nothing to correct."),
-    "correction_pending": gettext_lazy("An identity correction of this customer is already waiting for a decision."),
-    "correction_decided": gettext_lazy("This identity correction has already been decided."),
-    "correction_not_found": gettext_lazy("No such identity correction, or it is outside your branch."),
-    "four_eyes": gettext_lazy("Four eyes: whoever asked for an identity correction cannot decide it."),
-    "archived": gettext_lazy("An archived customer cannot be changed."),
-    "stale_version": gettext_lazy("The customer was changed by someone else meanwhile; reload the page."),
-}
-# Titles of the error classes in creditplan.core.errors, translated by web/error.html.
-_ERROR_TITLES = (gettext_noop("Request failed"), gettext_noop("Invalid input"), gettext_noop("Authentication required"),
-                 gettext_noop("Not allowed"), gettext_noop("Not found"), gettext_noop("Conflict"),
-                 gettext_noop("Limit exceeded"))
-
-
-def problem_text(code: str, message: str) -> str:
-    """What to show for a product error: the domain's (precise) English text on an English page, the
-    translation of its code on any other, or the English text when the code has no translation."""
-    text = _PROBLEM_TEXT.get(code)
-    if text is None or (get_language() or "en").startswith("en"):
-        return message[:1].upper() + message[1:]
-    return str(text)
 
 
 class LoginView(auth_views.LoginView):

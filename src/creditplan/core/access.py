@@ -1,0 +1,166 @@
+"""Who may do what: roles, permissions, the acting principal, and the one check every use case starts with.
+
+Why a table in code rather than Django's permission rows: the permission model is part of the product's
+control framework (who may see personal data, who may approve), reviewed like code and identical in
+every installation; Django groups would let it drift per database.
+
+Why in the kernel: every layer checks permissions, the ledger at the bottom included (who may read the audit
+trail, who may issue a tree head), so the check lives below all of them. It is plain data and two functions; the
+organisation app (branches, users, tokens) builds on it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from creditplan.core.errors import Forbidden, NotAuthenticated
+
+
+@runtime_checkable
+class Actor(Protocol):
+    """The principal a use case acts for: a logged-in user (org.models.User), an API token's user, or a named
+    system principal (the decision engine, the close). `None` where trusted code acts with no person behind it
+    (the CLI operator, the demo seed, batch jobs): each use case says whether it allows that."""
+
+    @property
+    def pk(self) -> Any: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def branch_id(self) -> int | None: ...
+    @property
+    def is_active(self) -> bool: ...
+    @property
+    def is_authenticated(self) -> bool: ...
+    @property
+    def username(self) -> str: ...
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    LOAN_OFFICER = "loan_officer"
+    APPROVER = "approver"
+    RISK_MANAGER = "risk_manager"
+    PLANNER = "planner"
+    OPERATIONS = "operations"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class Perm(StrEnum):
+    CUSTOMER_VIEW = "customer.view"
+    CUSTOMER_CREATE = "customer.create"
+    CUSTOMER_UPDATE = "customer.update"
+    CUSTOMER_ARCHIVE = "customer.archive"
+    CUSTOMER_VIEW_PII = "customer.view_pii"
+    CUSTOMER_IDENTITY_APPROVE = "customer.identity_approve"  # approve another user's identity correction
+    AUDIT_VIEW = "audit.view"
+    USER_MANAGE = "org.user_manage"
+    BRANCH_MANAGE = "org.branch_manage"
+    MODEL_VIEW = "model.view"
+    MODEL_MANAGE = "model.manage"
+    MODEL_APPROVE = "model.approve"
+    MODEL_SCORE = "model.score"
+    PLAN_VIEW = "plan.view"
+    PLAN_MANAGE = "plan.manage"
+    QUOTA_RESERVE = "plan.reserve"
+    QUOTA_REQUEST = "plan.request_adjustment"
+    LOAN_VIEW = "loan.view"
+    LOAN_DISBURSE = "loan.disburse"
+    LOAN_REPAY = "loan.repay"
+    LOAN_REVERSE = "loan.reverse"
+    LOAN_RESTRUCTURE = "loan.restructure"
+    LOAN_WRITE_OFF = "loan.write_off"
+    PRODUCT_MANAGE = "loan.product_manage"
+    CLOSE_RUN = "loan.close_run"
+    GL_VIEW = "loan.gl_view"
+    DECISION_MAKE = "decision.make"
+    DECISION_VIEW = "decision.view"
+    POLICY_VIEW = "policy.view"
+    POLICY_EDIT = "policy.edit"
+    POLICY_APPROVE = "policy.approve"
+    APPLICATION_VIEW = "application.view"  # customers: their own applications only
+    APPLICATION_APPLY = "application.apply"  # a customer applies for themselves (online, mobile API)
+    APPLICATION_CREATE = "application.create"  # staff enter an application for a customer
+    APPLICATION_REVIEW = "application.review"  # examine a referred case, ask for more information
+    APPLICATION_APPROVE = "application.approve"  # decide a referred case, within the authority matrix
+    APPLICATION_ANALYTICS = "application.analytics"  # process analytics of their branch scope
+    INTEGRATION_MANAGE = "integration.manage"  # webhooks and their delivery log (administrators / IT)
+
+
+ROLE_LABELS: dict[Role, tuple[str, str]] = {
+    Role.CUSTOMER: ("Customer", "客户"),
+    Role.LOAN_OFFICER: ("Loan officer", "客户经理"),
+    Role.APPROVER: ("Approver", "审批人"),
+    Role.RISK_MANAGER: ("Risk manager", "风险经理"),
+    Role.PLANNER: ("Planner", "计划管理员"),
+    Role.OPERATIONS: ("Operations", "运营"),
+    Role.AUDITOR: ("Auditor", "审计"),
+    Role.ADMIN: ("Administrator", "系统管理员"),
+}
+
+_STAFF_READ = {Perm.CUSTOMER_VIEW, Perm.LOAN_VIEW}
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.CUSTOMER: frozenset({Perm.APPLICATION_VIEW, Perm.APPLICATION_APPLY}),  # their own applications
+    Role.LOAN_OFFICER: frozenset(
+        _STAFF_READ | {Perm.CUSTOMER_CREATE, Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE,
+                       Perm.PLAN_VIEW, Perm.QUOTA_REQUEST, Perm.LOAN_REPAY, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
+                       Perm.APPLICATION_VIEW, Perm.APPLICATION_CREATE, Perm.APPLICATION_REVIEW}
+    ),
+    Role.APPROVER: frozenset(
+        _STAFF_READ | {Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE, Perm.PLAN_VIEW, Perm.QUOTA_RESERVE,
+                       Perm.QUOTA_REQUEST, Perm.LOAN_RESTRUCTURE, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
+                       Perm.POLICY_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE,
+                       Perm.APPLICATION_ANALYTICS}
+    ),
+    # risk managers write policies; publishing needs a second risk manager (four eyes, checked in decisions)
+    Role.RISK_MANAGER: frozenset(
+        _STAFF_READ | {Perm.MODEL_VIEW, Perm.MODEL_MANAGE, Perm.MODEL_APPROVE, Perm.MODEL_SCORE, Perm.PLAN_VIEW,
+                       Perm.LOAN_WRITE_OFF, Perm.PRODUCT_MANAGE, Perm.GL_VIEW, Perm.DECISION_VIEW,
+                       Perm.POLICY_VIEW, Perm.POLICY_EDIT, Perm.POLICY_APPROVE, Perm.APPLICATION_VIEW,
+                       Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE, Perm.APPLICATION_ANALYTICS}
+    ),
+    Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW,
+                                           Perm.APPLICATION_ANALYTICS}),
+    Role.OPERATIONS: frozenset(
+        _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII,
+                       Perm.CUSTOMER_IDENTITY_APPROVE, Perm.PLAN_VIEW,
+                       Perm.QUOTA_RESERVE, Perm.LOAN_DISBURSE, Perm.LOAN_REPAY, Perm.LOAN_REVERSE, Perm.CLOSE_RUN,
+                       Perm.GL_VIEW, Perm.DECISION_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_ANALYTICS}
+    ),
+    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.MODEL_VIEW, Perm.PLAN_VIEW, Perm.GL_VIEW,
+                                           Perm.DECISION_VIEW, Perm.POLICY_VIEW, Perm.APPLICATION_VIEW,
+                                           Perm.APPLICATION_ANALYTICS}),
+    Role.ADMIN: frozenset(set(Perm)),
+}
+
+# Head-office functions work across the whole institution; branch staff see their own subtree only.
+ALL_BRANCH_ROLES: frozenset[Role] = frozenset({Role.RISK_MANAGER, Role.PLANNER, Role.AUDITOR, Role.ADMIN})
+
+
+def has_perm(role: str, perm: Perm) -> bool:
+    try:
+        return perm in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+def sees_all_branches(role: str) -> bool:
+    return role in ALL_BRANCH_ROLES
+
+
+
+
+def require(actor: Actor | None, perm: Perm) -> None:
+    """Raise Forbidden unless the actor's role carries `perm`. Every use case calls this first."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise NotAuthenticated("log in first")
+    if not actor.is_active or not has_perm(actor.role, perm):
+        raise Forbidden(f"your role ({actor.role}) may not do this ({perm.value})", code="permission_denied")
+
+
+def may(actor: Actor | None, perm: Perm) -> bool:
+    """Whether the actor may do `perm` (for showing or hiding an action; the use case still calls `require`)."""
+    return bool(actor is not None and getattr(actor, "is_authenticated", False) and getattr(actor, "is_active", True)
+                and has_perm(actor.role, perm))
