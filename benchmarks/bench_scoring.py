@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 RESULTS = ROOT / "benchmarks" / "results" / "scoring.json"
 
 from creditplan.scoring.domain import data, datasets, train  # noqa: E402
-from creditplan.scoring.domain.train import _library_versions  # noqa: E402
+from creditplan.scoring.domain.train import library_versions as _library_versions  # noqa: E402
 
 TARGET_SPEEDUP = 10.0
 TOLERANCE = 1e-9

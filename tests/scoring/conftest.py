@@ -20,6 +20,8 @@ if str(SRC) not in sys.path:  # the package may not be installed in the test env
     sys.path.insert(0, str(SRC))
 
 from creditplan.scoring.domain import data, datasets, train  # noqa: E402
+from creditplan.scoring.domain.scorecard import ScorecardModel  # noqa: E402
+from creditplan.scoring.domain.trees import GbmModel, TreeModel  # noqa: E402
 
 _NEEDS_DJANGO = (
     "from factories import",
@@ -54,19 +56,20 @@ def german_raw() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def scorecard(german: tuple[pd.DataFrame, np.ndarray]) -> train.TrainResult:
     X, y = german
-    return train.train_scorecard(X, y, seed=0, holdout=0.3, target="class", bad_value=2)
+    return train.train_estimator(ScorecardModel(), X, y, seed=0, holdout=0.3, target="class", bad_value=2)
 
 
 @pytest.fixture(scope="session")
 def tree(german: tuple[pd.DataFrame, np.ndarray]) -> train.TrainResult:
     X, y = german
-    return train.train_tree(X, y, seed=0, holdout=0.3)
+    return train.train_estimator(TreeModel(random_state=0), X, y, seed=0, holdout=0.3)
 
 
 @pytest.fixture(scope="session")
 def gbm(german: tuple[pd.DataFrame, np.ndarray]) -> train.TrainResult:
     X, y = german
-    return train.train_gbm(X, y, seed=0, holdout=0.3, folds=3, learning_rate=0.1, max_rounds=400, n_jobs=1)
+    model = GbmModel(folds=3, learning_rate=0.1, max_rounds=400, n_jobs=1, random_state=0)
+    return train.train_estimator(model, X, y, seed=0, holdout=0.3)
 
 
 @pytest.fixture(scope="session")

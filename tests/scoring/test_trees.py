@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from creditplan.core.errors import ValidationError
-from creditplan.scoring.domain import jdm, train
+from creditplan.scoring.domain import jdm, train, trees
 from creditplan.scoring.domain.scorer import CompiledModel
 
 
@@ -18,7 +18,7 @@ def _encoded(result: train.TrainResult, X: pd.DataFrame) -> np.ndarray:
     enc = {
         f["name"]: f["categories"] for f in result.artifact["model_features"] if f["type"] == "categorical"
     }
-    return train._encode(X, names, enc)
+    return trees.encode(X, names, enc)
 
 
 def test_gbm_compiled_trees_equal_lightgbm(gbm: train.TrainResult) -> None:

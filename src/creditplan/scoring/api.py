@@ -84,19 +84,19 @@ class ScoreResponse(Schema):
 
 @router.get("", response=list[VersionRead], summary="Every version of every model")
 def list_versions(request: HttpRequest) -> list[VersionRead]:
-    return [_read(v) for v in services.list_versions(request.auth)]  # type: ignore[attr-defined]
+    return [_read(v) for v in services.list_versions(request.auth)]
 
 
 @router.post("", response={201: VersionRead}, summary="Upload a compiled model (MODEL.json) as a draft")
 def upload(request: HttpRequest, payload: VersionUpload) -> Status:
-    v = services.register_version(request.auth, model_name=payload.model, artifact=payload.artifact,  # type: ignore[attr-defined]
+    v = services.register_version(request.auth, model_name=payload.model, artifact=payload.artifact,
                                   report_html=payload.report_html, description=payload.description)
     return Status(201, _read(v))
 
 
 @router.post("/train", response={201: VersionRead}, summary="Train a model from a data file on the server")
 def train(request: HttpRequest, payload: TrainRequest) -> Status:
-    v = services.train_version(request.auth, model_name=payload.model, data_path=payload.data_path,  # type: ignore[attr-defined]
+    v = services.train_version(request.auth, model_name=payload.model, data_path=payload.data_path,
                                target=payload.target, bad_value=payload.bad, kind=payload.kind,
                                holdout=payload.holdout, seed=payload.seed)
     return Status(201, _read(v))
@@ -104,12 +104,12 @@ def train(request: HttpRequest, payload: TrainRequest) -> Status:
 
 @router.get("/{version_id}", response=VersionRead)
 def get_version(request: HttpRequest, version_id: int) -> VersionRead:
-    return _read(services.get_version(request.auth, version_id))  # type: ignore[attr-defined]
+    return _read(services.get_version(request.auth, version_id))
 
 
 @router.get("/{version_id}/artifact", summary="The compiled MODEL.json")
 def artifact(request: HttpRequest, version_id: int) -> HttpResponse:
-    return HttpResponse(services.artifact_json(request.auth, version_id), content_type="application/json")  # type: ignore[attr-defined]
+    return HttpResponse(services.artifact_json(request.auth, version_id), content_type="application/json")
 
 
 #: How an uploaded validation report (HTML written by whoever uploaded the model) is served, here and on the
@@ -130,7 +130,7 @@ def report_headers(response: HttpResponse) -> HttpResponse:
 
 @router.get("/{version_id}/report", summary="The validation report (standalone HTML, as a download)")
 def report(request: HttpRequest, version_id: int) -> HttpResponse:
-    response = HttpResponse(services.report_html(request.auth, version_id),  # type: ignore[attr-defined]
+    response = HttpResponse(services.report_html(request.auth, version_id),
                             content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="validation-report-{int(version_id)}.html"'
     return report_headers(response)
@@ -138,28 +138,28 @@ def report(request: HttpRequest, version_id: int) -> HttpResponse:
 
 @router.post("/{version_id}/validate", response=VersionRead)
 def validate(request: HttpRequest, version_id: int, payload: ValidateRequest) -> VersionRead:
-    return _read(services.validate_version(request.auth, version_id, data_path=payload.data_path,  # type: ignore[attr-defined]
+    return _read(services.validate_version(request.auth, version_id, data_path=payload.data_path,
                                            target=payload.target, bad_value=payload.bad))
 
 
 @router.post("/{version_id}/approve", response=VersionRead, summary="Approve (four eyes: not the author)")
 def approve(request: HttpRequest, version_id: int) -> VersionRead:
-    return _read(services.approve_version(request.auth, version_id))  # type: ignore[attr-defined]
+    return _read(services.approve_version(request.auth, version_id))
 
 
 @router.post("/{version_id}/champion", response=VersionRead, summary="Promote an approved version to champion")
 def champion(request: HttpRequest, version_id: int) -> VersionRead:
-    return _read(services.promote_champion(request.auth, version_id))  # type: ignore[attr-defined]
+    return _read(services.promote_champion(request.auth, version_id))
 
 
 @router.post("/{version_id}/retire", response=VersionRead)
 def retire(request: HttpRequest, version_id: int) -> VersionRead:
-    return _read(services.retire_version(request.auth, version_id))  # type: ignore[attr-defined]
+    return _read(services.retire_version(request.auth, version_id))
 
 
 @router.put("/by-name/{model}/challenger", summary="Send a share of traffic to an approved challenger")
 def challenger(request: HttpRequest, model: str, payload: ChallengerRequest) -> dict[str, Any]:
-    services.set_challenger(request.auth, model, payload.version_id, payload.pct)  # type: ignore[attr-defined]
+    services.set_challenger(request.auth, model, payload.version_id, payload.pct)
     return {"model": model, "version_id": payload.version_id, "pct": payload.pct}
 
 
@@ -167,9 +167,12 @@ def challenger(request: HttpRequest, model: str, payload: ChallengerRequest) -> 
 def score(request: HttpRequest, version_id: int, payload: ScoreRequest) -> ScoreResponse:
     from creditplan.core.errors import ValidationError
 
-    if (payload.records is None) == (payload.record is None):
+    if payload.records is not None and payload.record is None:
+        records = payload.records
+    elif payload.record is not None and payload.records is None:
+        records = [payload.record]
+    else:
         raise ValidationError("send either 'record' (one) or 'records' (many)", field="records",
                               code="records_or_record")
-    records = payload.records if payload.records is not None else [payload.record]  # type: ignore[list-item]
-    rows = services.score_records(request.auth, version_id, records)  # type: ignore[attr-defined]
+    rows = services.score_records(request.auth, version_id, records)
     return ScoreResponse(version_id=version_id, results=[ScoreRow(**r) for r in rows])

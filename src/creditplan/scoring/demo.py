@@ -11,13 +11,14 @@ amount are left out: they are the terms the decision prices and limits, not fact
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from django.conf import settings
 
+from creditplan.core.access import Actor
 from creditplan.scoring import engine, services
 
 PURPOSE = {"A40": "car", "A41": "car", "A42": "consumption", "A43": "consumption", "A44": "consumption",
@@ -52,7 +53,7 @@ def application_frame(raw: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def seed_models(author: Any, approver: Any, log: Any = print) -> int:
+def seed_models(author: Actor, approver: Actor, log: Callable[[str], object] = print) -> int:
     if not german_source().exists():
         log(f"no demo models: {german_source()} not found (set CREDITPLAN_DATA_DIR)")
         return 0
@@ -62,7 +63,7 @@ def seed_models(author: Any, approver: Any, log: Any = print) -> int:
         return _train_and_register(author, approver, source)
 
 
-def _train_and_register(author: Any, approver: Any, source: Path) -> int:
+def _train_and_register(author: Actor, approver: Actor, source: Path) -> int:
     champion = engine.train(data_path=source, target="class", bad_value=2, kind="scorecard", seed=0)
     v = services.register_version(author, model_name="retail-pd", artifact=champion.artifact,
                                   report_html=champion.report_html, metrics=champion.metrics,

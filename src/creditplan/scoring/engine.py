@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from creditplan.core.errors import ValidationError
 from creditplan.scoring.domain.scorer import CompiledModel
+
+if TYPE_CHECKING:
+    from creditplan.scoring.domain.train import TrainResult
 
 Progress = Callable[[str, float], None]
 
@@ -36,45 +39,37 @@ class Trained:
     metrics: dict[str, Any]
 
 
-def query_frame(sql: str) -> Any:
-    """Training data from a database query (CLI `--query`), read through the configured database."""
-    import pandas as pd
-    from django.db import connection, transaction
-
-    if not sql.strip().lower().startswith(("select", "with")):
-        raise ValidationError("the query must be a SELECT", field="query", code="query_not_select")
-    with transaction.atomic(), connection.cursor() as cur:  # rolled back: a query cannot change anything
-        cur.execute(sql)
-        names = [c[0] for c in cur.description]
-        rows = cur.fetchall()
-        transaction.set_rollback(True)
-    return pd.DataFrame.from_records(rows, columns=names)
-
-
-def train(*, data_path: str | Path | None = None, target: str, bad_value: Any, kind: str = "scorecard", holdout: float = 0.3,
-          seed: int = 0, progress: Progress | None = None, query: str | None = None,
+def train(*, data_path: str | Path | None = None, target: str, bad_value: Any, kind: str = "scorecard",
+          holdout: float = 0.3, seed: int = 0, progress: Progress | None = None, query: str | None = None,
           rejects: str | Path | None = None, reject_method: str = "fuzzy", reject_uplift: float = 1.0,
           **options: Any) -> Trained:
-    """Read a file (or run a query), train, compile, and build the validation report on the hold-out part."""
+    """Read a file (or run a query), train through the harness (``domain.train``), and render the validation
+    report on the hold-out part. ``options`` are the estimator's parameters (``pdo``, ``max_depth``, …)."""
     from creditplan.scoring.domain import data, report
     from creditplan.scoring.domain import train as training
 
-    frame = query_frame(query) if query else data.load_table(data_path)  # type: ignore[arg-type]
+    if query:
+        from creditplan.scoring import sql
+
+        frame = sql.query_frame(query)
+    elif data_path is not None:
+        frame = data.load_table(data_path)
+    else:
+        raise ValidationError("give a data file or a query to train on", field="data", code="no_data")
     X, y = data.prepare_target(frame, target, bad_value)
     if rejects is not None:
         result = _train_with_rejects(X, y, rejects, target=target, kind=kind, seed=seed, holdout=holdout,
                                      method=reject_method, uplift=reject_uplift, **options)
     else:
         result = training.train_model(kind, X, y, seed=seed, holdout=holdout, progress=progress, **options)
-    built = report.build_report(result.compiled(), result.X_train, result.y_train, result.X_holdout,
-                                result.y_holdout)
+    built = result.validation_report()
     return Trained(result.artifact, result.summary, report.render_report_html(built),
                    {**artifact_metrics(result.artifact), "report": built["headline"],
                     "score_psi": built.get("score_psi")})
 
 
 def _train_with_rejects(X: Any, y: Any, rejects: str | Path, *, target: str, kind: str, seed: int, holdout: float,
-                        method: str, uplift: float, **options: Any) -> Any:
+                        method: str, uplift: float, **options: Any) -> TrainResult:
     """Scorecard on approved applicants plus inferred rejects (docs/scoring.md, "Reject inference")."""
     from creditplan.scoring.domain import data, reject_inference
 

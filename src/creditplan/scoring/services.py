@@ -20,10 +20,9 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
+from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import Conflict, NotFound, ValidationError
 from creditplan.ledger import services as ledger
-from creditplan.org import services as org
-from creditplan.org.domain import Perm
 from creditplan.scoring import engine
 from creditplan.scoring.domain.lifecycle import ModelStatus, VersionFacts, transition_problem, use_challenger
 from creditplan.scoring.models import ModelVersion, ScoringModel
@@ -66,10 +65,10 @@ def _model_name(name: str) -> str:
 
 
 @transaction.atomic
-def register_version(actor: Any, *, model_name: str, artifact: dict[str, Any] | str, report_html: str = "",
+def register_version(actor: Actor, *, model_name: str, artifact: dict[str, Any] | str, report_html: str = "",
                      metrics: dict[str, Any] | None = None, description: str = "") -> VersionView:
     """Store a compiled artifact as a new draft version (upload). The artifact is checked by compiling it."""
-    org.require(actor, Perm.MODEL_MANAGE)
+    require(actor, Perm.MODEL_MANAGE)
     if isinstance(artifact, str):
         try:
             artifact = json.loads(artifact)
@@ -113,10 +112,10 @@ def _allowed_data_file(path: str) -> Path:
     return resolved
 
 
-def train_version(actor: Any, *, model_name: str, data_path: str, target: str, bad_value: Any,
+def train_version(actor: Actor, *, model_name: str, data_path: str, target: str, bad_value: Any,
                   kind: str = "scorecard", holdout: float = 0.3, seed: int = 0) -> VersionView:
     """Train in the app from a file on the server and register the result with its validation report."""
-    org.require(actor, Perm.MODEL_MANAGE)
+    require(actor, Perm.MODEL_MANAGE)
     data_path = str(_allowed_data_file(data_path))
     trained = engine.train(data_path=data_path, target=target, bad_value=bad_value, kind=kind, holdout=holdout,
                            seed=seed)
@@ -124,14 +123,14 @@ def train_version(actor: Any, *, model_name: str, data_path: str, target: str, b
                             report_html=trained.report_html, metrics=trained.metrics)
 
 
-def _locked(actor: Any, version_id: int) -> ModelVersion:
+def _locked(version_id: int) -> ModelVersion:
     try:
         return ModelVersion.objects.select_for_update().select_related("model", "author").get(pk=version_id)
     except ModelVersion.DoesNotExist:
         raise NotFound(f"model version {version_id} not found", code="model_not_found")
 
 
-def _move(actor: Any, version: ModelVersion, target: ModelStatus) -> None:
+def _move(actor: Actor, version: ModelVersion, target: ModelStatus) -> None:
     facts = VersionFacts(status=ModelStatus(version.status), author_id=version.author_id,
                          has_report=bool(version.report_html), approved_by_id=version.approved_by_id)
     problem = transition_problem(facts, target, actor.pk)
@@ -146,11 +145,11 @@ def _move(actor: Any, version: ModelVersion, target: ModelStatus) -> None:
 
 
 @transaction.atomic
-def validate_version(actor: Any, version_id: int, *, data_path: str | None = None, target: str | None = None,
+def validate_version(actor: Actor, version_id: int, *, data_path: str | None = None, target: str | None = None,
                      bad_value: Any = None) -> VersionView:
     """Mark a version validated. A version uploaded without a report gets one computed from a data file."""
-    org.require(actor, Perm.MODEL_MANAGE)
-    version = _locked(actor, version_id)
+    require(actor, Perm.MODEL_MANAGE)
+    version = _locked(version_id)
     if not version.report_html and data_path:
         if not target:
             raise ValidationError("the target column is required to validate on data", field="target")
@@ -162,20 +161,20 @@ def validate_version(actor: Any, version_id: int, *, data_path: str | None = Non
 
 
 @transaction.atomic
-def approve_version(actor: Any, version_id: int) -> VersionView:
+def approve_version(actor: Actor, version_id: int) -> VersionView:
     """Four eyes: a risk manager other than the author approves a validated version."""
-    org.require(actor, Perm.MODEL_APPROVE)
-    version = _locked(actor, version_id)
+    require(actor, Perm.MODEL_APPROVE)
+    version = _locked(version_id)
     version.approved_by, version.approved_at = actor, timezone.now()
     _move(actor, version, ModelStatus.APPROVED)
     return _view(version)
 
 
 @transaction.atomic
-def promote_champion(actor: Any, version_id: int) -> VersionView:
+def promote_champion(actor: Actor, version_id: int) -> VersionView:
     """Make an approved version the champion; the previous champion is retired."""
-    org.require(actor, Perm.MODEL_APPROVE)
-    version = _locked(actor, version_id)
+    require(actor, Perm.MODEL_APPROVE)
+    version = _locked(version_id)
     model = ScoringModel.objects.select_for_update().get(pk=version.model_id)
     previous = list(model.versions.select_for_update().filter(status=ModelStatus.CHAMPION).exclude(pk=version.pk))
     _move(actor, version, ModelStatus.CHAMPION)
@@ -188,18 +187,18 @@ def promote_champion(actor: Any, version_id: int) -> VersionView:
 
 
 @transaction.atomic
-def retire_version(actor: Any, version_id: int) -> VersionView:
-    org.require(actor, Perm.MODEL_APPROVE)
-    version = _locked(actor, version_id)
+def retire_version(actor: Actor, version_id: int) -> VersionView:
+    require(actor, Perm.MODEL_APPROVE)
+    version = _locked(version_id)
     _move(actor, version, ModelStatus.RETIRED)
     ScoringModel.objects.filter(challenger=version).update(challenger=None, challenger_pct=0)
     return _view(version)
 
 
 @transaction.atomic
-def set_challenger(actor: Any, model_name: str, version_id: int | None, pct: int) -> None:
+def set_challenger(actor: Actor, model_name: str, version_id: int | None, pct: int) -> None:
     """Route `pct` % of applications (by a stable hash of the application key) to an approved challenger."""
-    org.require(actor, Perm.MODEL_APPROVE)
+    require(actor, Perm.MODEL_APPROVE)
     if not 0 <= int(pct) <= 50:
         raise ValidationError("a challenger may take 0 to 50 % of the traffic", field="pct", code="pct_range")
     try:
@@ -208,7 +207,7 @@ def set_challenger(actor: Any, model_name: str, version_id: int | None, pct: int
         raise NotFound(f"model {model_name} not found", code="model_not_found")
     version = None
     if version_id is not None and pct > 0:
-        version = _locked(actor, version_id)
+        version = _locked(version_id)
         if version.model_id != model.pk or version.status != ModelStatus.APPROVED:
             raise Conflict("a challenger must be an approved version of the same model", code="challenger_status")
     model.challenger, model.challenger_pct = version, (int(pct) if version else 0)
@@ -239,8 +238,8 @@ def _compiled(version_id: int) -> tuple[ModelVersion, Any]:
     return version, compiled
 
 
-def score_records(actor: Any, version_id: int, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    org.require(actor, Perm.MODEL_SCORE)
+def score_records(actor: Actor, version_id: int, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    require(actor, Perm.MODEL_SCORE)
     if not records:
         raise ValidationError("send at least one record", field="records", code="no_records")
     if len(records) > 10_000:
@@ -291,25 +290,25 @@ def champion_for(model_name: str, application_key: str) -> int:
                            application_key)
 
 
-def list_versions(actor: Any) -> list[VersionView]:
-    org.require(actor, Perm.MODEL_VIEW)
+def list_versions(actor: Actor) -> list[VersionView]:
+    require(actor, Perm.MODEL_VIEW)
     rows = ModelVersion.objects.select_related("model", "author", "approved_by").order_by("model__name", "-number")
     return [_view(v) for v in rows]
 
 
-def get_version(actor: Any, version_id: int) -> VersionView:
-    org.require(actor, Perm.MODEL_VIEW)
+def get_version(actor: Actor, version_id: int) -> VersionView:
+    require(actor, Perm.MODEL_VIEW)
     return _view(_compiled(version_id)[0])
 
 
-def report_html(actor: Any, version_id: int) -> str:
-    org.require(actor, Perm.MODEL_VIEW)
+def report_html(actor: Actor, version_id: int) -> str:
+    require(actor, Perm.MODEL_VIEW)
     version, _ = _compiled(version_id)
     if not version.report_html:
         raise NotFound("this version has no validation report yet", code="no_report")
     return version.report_html
 
 
-def artifact_json(actor: Any, version_id: int) -> str:
-    org.require(actor, Perm.MODEL_VIEW)
+def artifact_json(actor: Actor, version_id: int) -> str:
+    require(actor, Perm.MODEL_VIEW)
     return _compiled(version_id)[0].artifact

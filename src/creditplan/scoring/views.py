@@ -11,9 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from creditplan.core.access import Perm, may, require
 from creditplan.core.errors import CreditplanError
-from creditplan.org import services as org
-from creditplan.org.domain import Perm
 from creditplan.scoring import services
 from creditplan.scoring.api import report_headers
 
@@ -28,13 +27,13 @@ class UploadForm(forms.Form):
 def model_list(request: HttpRequest) -> HttpResponse:
     versions = services.list_versions(request.user)
     return render(request, "scoring/models.html", {
-        "versions": versions, "may_manage": org.may(request.user, Perm.MODEL_MANAGE),
+        "versions": versions, "may_manage": may(request.user, Perm.MODEL_MANAGE),
     })
 
 
 @login_required
 def upload(request: HttpRequest) -> HttpResponse:
-    org.require(request.user, Perm.MODEL_MANAGE)
+    require(request.user, Perm.MODEL_MANAGE)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -58,8 +57,8 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
     user = request.user
     return render(request, "scoring/version.html", {
         "v": v,
-        "may_manage": org.may(user, Perm.MODEL_MANAGE),
-        "may_approve": org.may(user, Perm.MODEL_APPROVE) and v.author != user.username,
+        "may_manage": may(user, Perm.MODEL_MANAGE),
+        "may_approve": may(user, Perm.MODEL_APPROVE) and v.author != user.username,
         "is_author": v.author == user.username,
     })
 

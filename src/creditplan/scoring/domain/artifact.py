@@ -220,7 +220,8 @@ def load_artifact(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
                 field="model",
             )
     validate_artifact(data)
-    return data
+    artifact: dict[str, Any] = data
+    return artifact
 
 
 def _fail(path: str, message: str) -> ValidationError:

@@ -80,7 +80,7 @@ def canonical_category_array(values: Iterable[Any]) -> np.ndarray:
     if _pd is not None:  # canonicalise each distinct value once
         codes, uniques = _pd.factorize(_pd.Series(flat), use_na_sentinel=True)
         canon = np.array([canonical_category(u) for u in uniques] + [None], dtype=object)
-        return canon[codes]
+        return np.asarray(canon[codes])
     return np.array([canonical_category(v) for v in flat], dtype=object)
 
 
@@ -161,7 +161,7 @@ class CategoryLookup:
         ):
             # pandas categoricals already carry codes: map each category once (code −1 = missing → −2)
             table = np.array([self._code_of(c) for c in values.cat.categories] + [-2], dtype=np.int64)
-            return table[values.cat.codes.to_numpy()]
+            return np.asarray(table[values.cat.codes.to_numpy()])
         arrow = _as_arrow_strings(values)
         if arrow is not None:
             return self._arrow_codes(arrow)
@@ -180,7 +180,7 @@ class CategoryLookup:
         if _pd is not None:  # hash once, then look up each distinct value
             inv, uniques = _pd.factorize(arr, use_na_sentinel=True)
             table = np.array([self._code_of(u) for u in uniques] + [-2], dtype=np.int64)
-            return table[inv]
+            return np.asarray(table[inv])
         return np.array([self._code_of(v) for v in arr], dtype=np.int64)  # pragma: no cover
 
     def _arrow_codes(self, arr: Any) -> np.ndarray:
@@ -226,13 +226,13 @@ def _codes_by_identity(arr: np.ndarray, code_of: Any) -> np.ndarray | None:
     if _pd is None or arr.size < 10_000 or arr.dtype != object or not arr.flags.c_contiguous:
         return None
     buffer = (ctypes.c_uint64 * arr.size).from_address(arr.ctypes.data)
-    pointers = np.frombuffer(buffer, dtype=np.uint64)
+    pointers = np.frombuffer(memoryview(buffer), dtype=np.uint64)
     inv, uniques = _pd.factorize(pointers)
     if uniques.size > _IDENTITY_MAX_DISTINCT:
         return None
     # each distinct pointer names an object that ``arr`` keeps alive; read it back without a scan
     table = np.array([code_of(ctypes.cast(int(p), ctypes.py_object).value) for p in uniques], dtype=np.int64)
-    return table[inv]
+    return np.asarray(table[inv])
 
 
 def _as_arrow_strings(values: Any) -> Any:
@@ -290,7 +290,7 @@ def compute_derived(spec: Mapping[str, Any], columns: Mapping[str, np.ndarray]) 
                 out = (np.where(present, m, 0.0) > 0).sum(axis=1).astype(np.float64)
             return np.where(n > 0, out, np.nan).astype(np.float64)
         if op == "delta":
-            return (inputs[0] - inputs[1]).astype(np.float64)
+            return np.asarray(inputs[0] - inputs[1], dtype=np.float64)
         if op == "ratio":
             den = inputs[1]
             return np.where((den != 0) & ~np.isnan(den), inputs[0] / den, np.nan).astype(np.float64)

@@ -167,7 +167,7 @@ def psi_status(value: float, n_ref: int, n_cur: int) -> str:
     return "act"
 
 
-def psi_from_counts(ref_counts: Sequence[float], cur_counts: Sequence[float]) -> float:
+def psi_from_counts(ref_counts: Sequence[float] | np.ndarray, cur_counts: Sequence[float] | np.ndarray) -> float:
     """PSI of two histograms over the same bins."""
     r = np.asarray(ref_counts, dtype=np.float64)
     c = np.asarray(cur_counts, dtype=np.float64)

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from creditplan.core.errors import ValidationError
-from creditplan.scoring.domain.train import TrainResult, train_scorecard
+from creditplan.scoring.domain.train import TrainResult, train_model
 
 METHODS = ("fuzzy", "parcelling")
 
@@ -157,7 +157,9 @@ def train_with_reject_inference(
     idx = np.arange(len(X_accepted))
     tr, ho = train_test_split(idx, test_size=holdout, stratify=y_acc, random_state=seed)
     acc_tr, acc_ho = X_accepted.iloc[tr].reset_index(drop=True), X_accepted.iloc[ho].reset_index(drop=True)
-    base = train_scorecard(acc_tr, y_acc[tr], seed=seed, holdout_data=(acc_ho, y_acc[ho]), **scorecard_kwargs)
+    base = train_model(
+        "scorecard", acc_tr, y_acc[tr], seed=seed, holdout_data=(acc_ho, y_acc[ho]), **scorecard_kwargs
+    )
     data = augment(
         base.compiled(),
         acc_tr,
@@ -168,7 +170,8 @@ def train_with_reject_inference(
         reject_weight=reject_weight,
         seed=seed,
     )
-    inferred = train_scorecard(
+    inferred = train_model(
+        "scorecard",
         data.X,
         data.y,
         seed=seed,

@@ -184,7 +184,7 @@ def _sample_block(
 def _stability(
     model: CompiledModel,
     ref_scores: np.ndarray,
-    frames: list[tuple[Any, np.ndarray, Any]],
+    frames: list[tuple[Any, np.ndarray | None, Any]],
     period: str,
 ) -> list[dict[str, Any]]:
     scores, ys, dates = [], [], []
@@ -287,7 +287,8 @@ def build_report(
             for s in samples
         },
     }
-    return _clean(report)
+    cleaned: dict[str, Any] = _clean(report)
+    return cleaned
 
 
 def _clean(obj: Any) -> Any:

@@ -75,7 +75,7 @@ class ScoreResult:
             )
         names = [f if lang == "code" else self.reason_texts.get(f, {}).get(lang, f) for f in self.features]
         table = np.array([*names, None], dtype=object)
-        return table[self.reason_codes]  # −1 picks the trailing None
+        return np.asarray(table[self.reason_codes])  # −1 picks the trailing None
 
     def warning_counts(self) -> dict[str, int]:
         return {name: int(np.count_nonzero(self.warnings & bit)) for bit, name in WARNING_NAMES.items()}
@@ -235,13 +235,13 @@ class _ScorecardFeature:
         """Bin per row: 0…n−1 regular bins, n special, n+1 missing; an unseen category gets its fallback bin."""
         if self.type == "numeric":
             return self._numeric_bins(to_float_array(column)[0])
-        return self._bin_table[self.lookup.codes(column)]
+        return np.asarray(self._bin_table[self.lookup.codes(column)])
 
     def points_only(self, column: Any) -> np.ndarray:
         """Points per row without warnings: the lean path behind ``score_only``."""
         if self.type == "numeric":
-            return self.table[self._numeric_bins(to_float_array(column)[0])]
-        return self.table[self.lookup.codes(column)]
+            return np.asarray(self.table[self._numeric_bins(to_float_array(column)[0])])
+        return np.asarray(self.table[self.lookup.codes(column)])
 
     def points(self, column: Any) -> tuple[np.ndarray, np.ndarray]:
         """Points per row and a warning mask for the rows."""
@@ -467,7 +467,7 @@ class CompiledModel:
             z = float(self._calibration["a"]) * margin + float(self._calibration["b"])
         elif method == "isotonic":
             p = np.interp(margin, self._calibration["x"], self._calibration["y"])
-            return np.clip(p, 1e-6, 1 - 1e-6)
+            return np.asarray(np.clip(p, 1e-6, 1 - 1e-6))
         else:
             z = margin
         return np.clip(1.0 / (1.0 + np.exp(-z)), 1e-9, 1 - 1e-9)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from creditplan.core.errors import CreditplanError
@@ -27,7 +27,7 @@ def _bad_value(text: str) -> Any:
 class Command(BaseCommand):
     help = "Train, score and govern credit-risk models."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         t = sub.add_parser("train", help="train a model from a file and write MODEL.json")
         source = t.add_mutually_exclusive_group(required=True)
@@ -68,7 +68,7 @@ class Command(BaseCommand):
         g.add_argument("--report", help="its validation report (HTML)")
         sub.add_parser("list", help="versions in the registry")
 
-    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             getattr(self, f"_{opts['action']}")(opts)
         except CreditplanError as exc:
