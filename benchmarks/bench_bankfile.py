@@ -2,9 +2,10 @@
 
 What is timed: `loans.payments.import_bank_file` on a 100,000-line file, the whole use case — decoding and
 checking every line, locking the loans and reading their due installments in bulk, the waterfall for each
-payment (the same `_apply_payment` as a teller's payment), and writing the payments (each with its state
-snapshot), installments, loans, one journal entry per payment, activities and ledger events, in batches of
-1,000 lines, one transaction each, committed. Then the same file again (every line a duplicate: idempotent).
+payment (the same `loans.domain.allocation.apply_payment` as a teller's payment), and writing the payments
+(each with its state snapshot), installments, loans, one journal entry per payment, activities and ledger
+events, in batches of 1,000 lines, one transaction each, committed. Then the same file again (every line a
+duplicate: idempotent).
 
 Against what (same run, same database): 1,000 payments posted one by one through `payments.post_payment`,
 each its own transaction — what a naive import would do line by line. Reported as payments/s and the ratio.

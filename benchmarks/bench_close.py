@@ -110,19 +110,20 @@ def bench_kernel(repeat: int = 3) -> dict:
     import numpy as np
     from django.db import transaction
 
-    from creditplan.loans import cob
+    from creditplan.loans.cob.context import Context
     from creditplan.loans.domain import kernel as K
+    from creditplan.loans.sql import close as close_sql
 
     d = CLOSE_DAY.toordinal()
     t = time.perf_counter()
     with transaction.atomic():
-        chunk = cob._read("TRUE", [], d, lock=False)
+        chunk = close_sql.read_chunk("TRUE", [], d, lock=False)
     read_s = time.perf_counter() - t
-    ctx = cob._Context.load()
+    ctx = Context.load()
     params = ctx.params_for(chunk)
     s = chunk.state
     rolling = np.flatnonzero((s["current_seq"] > 0) & (s["next_due_date"] == d))
-    found = cob._load_rolling_installments(chunk.ids[rolling].tolist())
+    found = close_sql.load_rolling_installments(chunk.ids[rolling].tolist())
     nxt = K.NextInstallments.none(len(rolling))
     for j, row in enumerate(rolling.tolist()):
         seq = int(s["current_seq"][row]) + 1

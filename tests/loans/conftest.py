@@ -65,7 +65,7 @@ def app_world(bank: dict[str, Any], tmp_path: Any, settings: Any, monkeypatch: p
         settings.CREDITPLAN_BUREAU_CLIENT = bureau
         application_data.BUREAU_FILE.clear()
     settings.DOCUMENT_DIR = tmp_path / "documents"
-    monkeypatch.setattr("creditplan.origination.contract_pdf.cjk_font", lambda: None)
+    monkeypatch.setattr("creditplan.documents.contract_pdf.cjk_font", lambda: None)
     return application_data.make_world(bank)
 
 
@@ -78,8 +78,8 @@ def signed_application(app_world: dict[str, Any]):  # type: ignore[no-untyped-de
     from application_data import GOOD
 
     from creditplan.customers import services as customers
+    from creditplan.documents import contracts
     from creditplan.org import services as org
-    from creditplan.origination import contracts
     from creditplan.origination import services as origination
     from factories import PASSWORD, resident_id
 

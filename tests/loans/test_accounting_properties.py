@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from creditplan.core.errors import CreditplanError
 from creditplan.loans import accounting, cob, payments
+from creditplan.loans import clock as loans_clock
 from creditplan.loans import services as loans
 from creditplan.loans.models import Loan, LoanStatus
 from creditplan.loans.restructure import record_recovery, restructure, write_off
@@ -108,7 +109,7 @@ def _step(world: dict[str, Any], data: st.DataObject, event: str, refs: list[str
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> dict[str, dt.date]:
-    monkeypatch.setattr(loans, "business_date", lambda: _CLOCK["today"])
+    monkeypatch.setattr(loans_clock, "business_date", lambda: _CLOCK["today"])
     return _CLOCK
 
 

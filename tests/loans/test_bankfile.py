@@ -12,8 +12,10 @@ from django.db import DatabaseError
 from creditplan.core.errors import ValidationError
 from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
+from creditplan.loans import clock as loans_clock
 from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, JournalEntry, Loan, LoanActivity, Payment
+from creditplan.loans.payments import bankfile
 
 START = dt.date(2025, 1, 15)
 TODAY = dt.date(2025, 2, 16)
@@ -21,7 +23,7 @@ TODAY = dt.date(2025, 2, 16)
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loans, "business_date", lambda: TODAY)
+    monkeypatch.setattr(loans_clock, "business_date", lambda: TODAY)
 
 
 def books_ok() -> None:
@@ -145,7 +147,7 @@ def test_a_database_error_in_a_batch_falls_back_to_line_by_line(loan_world: Any,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = book[0].ref, book[1].ref
     calls = {"n": 0}
-    real = payments._checked_entries
+    real = bankfile._checked_entries
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
@@ -153,8 +155,8 @@ def test_a_database_error_in_a_batch_falls_back_to_line_by_line(loan_world: Any,
             raise DatabaseError("simulated: connection hiccup in the middle of the batch")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(payments, "_checked_entries", flaky)  # mid-write: payments already inserted
-    monkeypatch.setattr(payments, "BANK_FILE_BATCH", 2)
+    monkeypatch.setattr(bankfile, "_checked_entries", flaky)  # mid-write: payments already inserted
+    monkeypatch.setattr(bankfile, "BANK_FILE_BATCH", 2)
     content = "".join(f"F-{k},{a if k % 2 else b},30.00,2025-02-16\n" for k in range(5))
     report = payments.import_bank_file(loan_world["ops"], content)
     assert report.posted == 5 and report.batches_retried == 1 and not report.rejected
@@ -208,7 +210,7 @@ def test_a_line_dated_before_the_last_close_is_replayed(loan_world: Any, book: l
 
 
 def test_batches(loan_world: Any, book: list[Loan], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(payments, "BANK_FILE_BATCH", 3)
+    monkeypatch.setattr(bankfile, "BANK_FILE_BATCH", 3)
     refs = [x.ref for x in book[:3]]
     content = "".join(f"M-{k},{refs[k % 3]},{k + 1}.00,2025-02-16\n" for k in range(10))
     report = payments.import_bank_file(loan_world["ops"], content)
@@ -238,7 +240,7 @@ def test_pipelined_batches_on_postgresql_equal_posting_one_by_one(loan_world: An
         for loan in pair:
             cob.advance_loan(loan, dt.date(2025, 2, 15))
         twins.append(pair)
-    monkeypatch.setattr(payments, "BANK_FILE_BATCH", 2)
+    monkeypatch.setattr(bankfile, "BANK_FILE_BATCH", 2)
     amounts = ["300.00", "500.00", "250.00", "400.00", "90.00", "700.00", "60.00", "310.00", "125.00"]
     lines = [(f"PL-{k}", twins[k % 3][0].ref, amount) for k, amount in enumerate(amounts)]
     report = payments.import_bank_file(loan_world["ops"], "".join(f"{r},{loan},{a},2025-02-16\n" for r, loan, a in lines))

@@ -19,6 +19,7 @@ import pytest
 
 from creditplan.core.errors import Conflict, ValidationError
 from creditplan.customers import services as customers
+from creditplan.loans import clock as loans_clock
 from creditplan.loans import cob, payments
 from creditplan.loans import services as loans
 from creditplan.loans.models import Loan, Payment
@@ -30,7 +31,7 @@ TODAY = dt.date(2025, 2, 16)
 
 
 def _caller(client: Any, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(loans, "business_date", lambda: TODAY)
+    monkeypatch.setattr(loans_clock, "business_date", lambda: TODAY)
     tokens: dict[str, str] = {}
 
     def call(method: str, url: str, user: str, body: Any = None) -> Any:
@@ -118,7 +119,7 @@ def test_the_api_pays_out_only_a_signed_application_on_its_terms(client: Any, ap
     paid = origination.get_application(app_world["ops"], app.ref)  # the application follows the payout
     assert (paid.status, paid.quota_status) == ("disbursed", "consumed")
     refused({"amount": "25000.00"}, 409, "application_ref", "application_disbursed")  # only once
-    from creditplan.origination import contracts
+    from creditplan.documents import contracts
 
     with pytest.raises(Conflict) as again:  # nor a second time through the contract hand-off
         contracts.disburse_application(app_world["ops"], app.ref)
@@ -128,7 +129,7 @@ def test_the_api_pays_out_only_a_signed_application_on_its_terms(client: Any, ap
 
 def test_the_contract_hand_off_pays_out_the_signed_application(app_world: Any,
                                                                 signed_application: Any) -> None:
-    from creditplan.origination import contracts
+    from creditplan.documents import contracts
     from creditplan.origination import services as origination
 
     app = signed_application(amount="30000.00", term=12)
@@ -160,7 +161,7 @@ def test_trusted_code_books_a_loan_without_an_application_and_may_not_name_one(l
 def two_branches(loan_world: Any, make_loan: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A BJ01 loan and an SH01 loan, their first installment due on 15 Feb; a bank transfer of 100.00 posted
     on the BJ01 loan under the bank's predictable reference BANK-20250216-<loan>."""
-    monkeypatch.setattr(loans, "business_date", lambda: TODAY)
+    monkeypatch.setattr(loans_clock, "business_date", lambda: TODAY)
     sh_customer = customers.create_customer(loan_world["officer_sh"], individual(7, branch="SH01", name="王五"))
     bj = make_loan(amount="12000.00", term=12, start=dt.date(2025, 1, 15))
     sh = loans.disburse(None, customer_id=sh_customer.id, product="consumer", amount="12000.00", term=12,

@@ -21,6 +21,7 @@ import pytest
 
 from creditplan.core.daycount import add_months
 from creditplan.ledger.models import Event
+from creditplan.loans import clock as loans_clock
 from creditplan.loans import cob, payments
 from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, Loan, LoanActivity
@@ -36,7 +37,7 @@ def clock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         day = START
 
     c = Clock()
-    monkeypatch.setattr(loans, "business_date", lambda: c.day)
+    monkeypatch.setattr(loans_clock, "business_date", lambda: c.day)
     return c
 
 

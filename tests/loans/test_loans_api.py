@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from creditplan.loans import accounting, cob
-from creditplan.loans import services as loans
+from creditplan.loans import clock as loans_clock
 from creditplan.loans.models import Loan, Payment
 from factories import PASSWORD
 
@@ -19,7 +19,7 @@ TODAY = dt.date(2025, 2, 16)
 
 
 def _caller(client: Any, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(loans, "business_date", lambda: TODAY)
+    monkeypatch.setattr(loans_clock, "business_date", lambda: TODAY)
     tokens: dict[str, str] = {}
 
     def _call(method: str, url: str, user: str = "ops", body: Any = None, **headers: str) -> Any:

@@ -15,6 +15,7 @@ from django.db import connection, connections
 from creditplan.core.errors import Conflict, CreditplanError, NotFound, ValidationError
 from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
+from creditplan.loans import clock as loans_clock
 from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, JournalEntry, Loan, LoanActivity, Payment, Posting
 
@@ -33,7 +34,7 @@ def today(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
             self.day = day
 
     clock = Clock()
-    monkeypatch.setattr(loans, "business_date", lambda: clock.day)
+    monkeypatch.setattr(loans_clock, "business_date", lambda: clock.day)
     return clock
 
 

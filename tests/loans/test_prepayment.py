@@ -10,6 +10,7 @@ import pytest
 
 from creditplan.core.errors import Conflict, ValidationError
 from creditplan.loans import accounting, cob, payments
+from creditplan.loans import clock as loans_clock
 from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, Loan, Payment, Posting
 
@@ -23,7 +24,7 @@ def clock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         day = D(2025, 1, 25)
 
     c = Clock()
-    monkeypatch.setattr(loans, "business_date", lambda: c.day)
+    monkeypatch.setattr(loans_clock, "business_date", lambda: c.day)
     return c
 
 

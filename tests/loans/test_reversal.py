@@ -12,6 +12,7 @@ from django.db.models import Sum
 from creditplan.core.errors import Conflict, NotFound, ValidationError
 from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
+from creditplan.loans import clock as loans_clock
 from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, JournalEntry, Loan, LoanActivity, Payment, Posting
 
@@ -25,7 +26,7 @@ def clock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         day = D(2025, 1, 20)
 
     c = Clock()
-    monkeypatch.setattr(loans, "business_date", lambda: c.day)
+    monkeypatch.setattr(loans_clock, "business_date", lambda: c.day)
     return c
 
 

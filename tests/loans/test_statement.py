@@ -10,8 +10,8 @@ import pytest
 
 from creditplan.core.errors import NotFound, ValidationError
 from creditplan.customers.models import Customer
+from creditplan.loans import clock as loans_clock
 from creditplan.loans import cob, payments
-from creditplan.loans import services as loans
 from creditplan.loans import statement as stmt
 from creditplan.loans.models import Loan
 from creditplan.loans.restructure import record_recovery, restructure, write_off
@@ -27,7 +27,7 @@ _CLOCK = {"today": D(2025, 1, 15)}
 def today(monkeypatch: pytest.MonkeyPatch) -> dict[str, dt.date]:
     """The business date: it moves on as the nightly close runs (payments take value dates near it)."""
     _CLOCK["today"] = D(2025, 1, 15)
-    monkeypatch.setattr(loans, "business_date", lambda: _CLOCK["today"])
+    monkeypatch.setattr(loans_clock, "business_date", lambda: _CLOCK["today"])
     return _CLOCK
 
 

@@ -12,7 +12,7 @@ import pytest
 from creditplan.core.errors import Conflict, Forbidden, ValidationError
 from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
-from creditplan.loans import services as loans
+from creditplan.loans import clock as loans_clock
 from creditplan.loans.models import JournalEntry, Loan, LoanActivity, Payment
 from creditplan.loans.restructure import record_recovery, write_off
 
@@ -38,7 +38,7 @@ def _yuan(minor: int) -> str:
 def today(monkeypatch: pytest.MonkeyPatch) -> dt.date:
     """The business date these stories happen on (payments refuse value dates far in the past)."""
     day = D(2025, 6, 20)
-    monkeypatch.setattr(loans, "business_date", lambda: day)
+    monkeypatch.setattr(loans_clock, "business_date", lambda: day)
     return day
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
+from creditplan.core.access import Actor
 from creditplan.core.daycount import DayCount
 from creditplan.core.errors import ValidationError
 from creditplan.core.money import Rounding, from_ppm
@@ -30,12 +31,16 @@ Amount = str | int
 MAX_BANK_FILE_BYTES = 64 * 1024 * 1024
 
 
+@overload
+def _y(minor: int) -> str: ...
+@overload
+def _y(minor: None) -> None: ...
 def _y(minor: int | None) -> str | None:
     return None if minor is None else str(services.yuan(int(minor)))
 
 
-def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
+def _actor(request: HttpRequest) -> Actor:
+    return request.auth
 
 
 # --- schemas ----------------------------------------------------------------------------------------------
@@ -327,7 +332,7 @@ def calculator(request: HttpRequest, params: Query[CalculatorParams]) -> Calcula
         start=params.start or services.business_date(), first_due=params.first_due,
         months_per_period=params.months_per_period, day_count=DayCount.coerce(params.day_count),
         rounding=Rounding.coerce(params.rounding), grace_periods=params.grace_periods, fee_per_installment_minor=fee,
-        interest_rule=params.interest_rule)
+        interest_rule=sched.InterestRule.coerce(params.interest_rule))
     lines = sched.build_schedule(terms)
     return CalculatorRead(amount=_y(principal), rate=str(rate), method=terms.method.value,
                           day_count=terms.day_count.value, installments=[ln.as_json() for ln in lines],

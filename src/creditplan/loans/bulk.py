@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from creditplan.core.daycount import DayCount, add_months
@@ -53,6 +53,8 @@ from creditplan.loans.domain.accounts import Line
 from creditplan.loans.domain.schedule import Method, ScheduleTerms, build_schedule
 from creditplan.loans.domain.terms import sheet_for_product
 from creditplan.loans.models import Installment, Loan, LprRate, Product
+from creditplan.loans.sql import book as book_sql
+from creditplan.loans.sql import is_postgresql
 from creditplan.org.models import Branch
 
 __all__ = ["BULK_PRODUCTS", "GeneratedBook", "generate_loans"]
@@ -412,7 +414,7 @@ def _write(cols: dict[str, np.ndarray], schedules: dict[int, _Schedule], per_loa
     n = len(per_loan)
     products = {p.pk: p for p in Product.objects.all()}
     installments = 0
-    pg = connection.vendor == "postgresql"
+    pg = is_postgresql()
     inst_cols = ("loan_id", "version", "seq", "start_date", "due_date", "principal_minor", "interest_minor",
                  "fee_minor", "paid_principal_minor", "paid_interest_minor", "paid_fee_minor", "status", "paid_on")
     known_inst = {f.column for f in Installment._meta.concrete_fields} - {"id"}
@@ -425,36 +427,26 @@ def _write(cols: dict[str, np.ndarray], schedules: dict[int, _Schedule], per_loa
         keys = per_loan[lo:hi].tolist()
         paid = cols["k_paid"][lo:hi].tolist()
         due = cols["k_due"][lo:hi].tolist()
-        with connection.cursor() as cur:
-            if pg:
-                with cur.cursor.copy(f"COPY loans_loan ({', '.join(names)}) FROM STDIN") as copy:
-                    for r in rows:
-                        copy.write_row(r)
-                parts: list[str] = []
-                for loan_id, key, kp, kd in zip(ids, keys, paid, due, strict=True):
-                    prefix = f"{loan_id}\t"
-                    for j, variants in enumerate(schedules[key].text):
-                        parts.append(prefix + variants[0 if j < kp else 1 if j < kd else 2])
-                installments += len(parts)
-                with cur.cursor.copy(f"COPY loans_installment ({', '.join(inst_cols)}) FROM STDIN") as copy:
-                    for s in range(0, len(parts), 50_000):
-                        copy.write("".join(parts[s:s + 50_000]))
-            else:
-                cur.executemany(f"INSERT INTO loans_loan ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})",
-                                rows)
-                irows = []
-                for loan_id, key, kp, kd in zip(ids, keys, paid, due, strict=True):
-                    for j, variants in enumerate(schedules[key].text):
-                        v = variants[0 if j < kp else 1 if j < kd else 2].rstrip("\n").split("\t")
-                        irows.append((loan_id, *v[:-1], None if v[-1] == "\\N" else v[-1]))
-                installments += len(irows)
-                cur.executemany(f"INSERT INTO loans_installment ({', '.join(inst_cols)}) VALUES "
-                                f"({', '.join(['%s'] * len(inst_cols))})", irows)
+        if pg:
+            parts: list[str] = []
+            for loan_id, key, kp, kd in zip(ids, keys, paid, due, strict=True):
+                prefix = f"{loan_id}\t"
+                for j, variants in enumerate(schedules[key].text):
+                    parts.append(prefix + variants[0 if j < kp else 1 if j < kd else 2])
+            installments += len(parts)
+            book_sql.copy_loans_and_installments(names, rows, inst_cols, parts)
+        else:
+            irows = []
+            for loan_id, key, kp, kd in zip(ids, keys, paid, due, strict=True):
+                for j, variants in enumerate(schedules[key].text):
+                    v = variants[0 if j < kp else 1 if j < kd else 2].rstrip("\n").split("\t")
+                    irows.append((loan_id, *v[:-1], None if v[-1] == "\\N" else v[-1]))
+            installments += len(irows)
+            book_sql.insert_loans_and_installments(names, rows, inst_cols, irows)
         if progress is not None:
             progress("loans", hi, n)
     if pg:
-        with connection.cursor() as cur:
-            cur.execute("SELECT setval(pg_get_serial_sequence('loans_loan', 'id'), (SELECT MAX(id) FROM loans_loan))")
+        book_sql.reset_loan_id_sequence()
     return installments
 
 

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from creditplan.core.access import Actor
 from creditplan.core.errors import CreditplanError, LimitExceeded
 from creditplan.customers.models import Customer
-from creditplan.loans import services
+from creditplan.loans import clock, services
 from creditplan.loans.models import Installment, Loan, LoanStatus
 
 # (code, product settings for services.create_product, terms offered, amounts in yuan (low, high, step))
@@ -90,13 +91,13 @@ class SeededBook:
 @contextlib.contextmanager
 def _as_business_date(day: dt.date) -> Iterator[None]:
     """While seeding history, the business date is the simulated day (every loan service reads it through
-    `services.business_date`). Restored afterwards, also on error."""
-    real = services.business_date
-    services.business_date = lambda: day  # type: ignore[assignment]
+    `clock.business_date`). Restored afterwards, also on error."""
+    real = clock.business_date
+    clock.business_date = lambda: day
     try:
         yield
     finally:
-        services.business_date = real  # type: ignore[assignment]
+        clock.business_date = real
 
 
 def publication_date(year: int, month: int) -> dt.date:
@@ -143,7 +144,8 @@ def _draw_plans(rnd: random.Random, customers: list[tuple[int, str]], count: int
     plans: list[_Plan] = []
     people = [c for c, kind in customers if kind == "individual"]
     companies = [c for c, kind in customers if kind == "company"] or people
-    profiles, weights = zip(*PROFILES, strict=True)
+    profiles = [name for name, _ in PROFILES]
+    weights = [share for _, share in PROFILES]
     for n in range(count):
         if n < 2 and first_customer is not None:  # the demo customer's own log-in sees two loans
             product, customer = ("consumer", "mortgage")[n], first_customer
@@ -173,7 +175,7 @@ def _draw_plans(rnd: random.Random, customers: list[tuple[int, str]], count: int
     return plans
 
 
-def seed_loans(actor: Any, *, count: int = 300, today: dt.date | None = None, seed: int = 20261129,
+def seed_loans(actor: Actor, *, count: int = 300, today: dt.date | None = None, seed: int = 20261129,
                log: Callable[[str], None] | None = None) -> SeededBook:
     """Create the demo products, the LPR table and `count` loans with their history up to `today` (default:
     the business date), closing every business date on the way. `actor` needs every loan permission (the
@@ -312,7 +314,7 @@ def _repayments_due(day: dt.date, by_ref: dict[str, _Plan]) -> tuple[list[tuple[
     return on_file, at_teller
 
 
-def _prepayments(actor: Any, day: dt.date, by_ref: dict[str, _Plan]) -> int:
+def _prepayments(actor: Actor, day: dt.date, by_ref: dict[str, _Plan]) -> int:
     from creditplan.loans import payments
 
     done = 0
@@ -333,7 +335,7 @@ def _prepayments(actor: Any, day: dt.date, by_ref: dict[str, _Plan]) -> int:
     return done
 
 
-def _restructure_one(actor: Any, day: dt.date, by_ref: dict[str, _Plan]) -> int:
+def _restructure_one(actor: Actor, day: dt.date, by_ref: dict[str, _Plan]) -> int:
     """A borrower 60+ days late gets arrears capitalised and six more periods, then pays again."""
     from creditplan.loans import restructure
 
@@ -350,7 +352,7 @@ def _restructure_one(actor: Any, day: dt.date, by_ref: dict[str, _Plan]) -> int:
     return 0
 
 
-def _write_off_one(actor: Any, day: dt.date, by_ref: dict[str, _Plan]) -> int:
+def _write_off_one(actor: Actor, day: dt.date, by_ref: dict[str, _Plan]) -> int:
     from creditplan.loans import restructure
 
     for loan in Loan.objects.filter(ref__in=list(by_ref), status=LoanStatus.ACTIVE, risk_class__gte=4,
@@ -363,7 +365,7 @@ def _write_off_one(actor: Any, day: dt.date, by_ref: dict[str, _Plan]) -> int:
     return 0
 
 
-def _bounce_one(actor: Any, day: dt.date, by_ref: dict[str, _Plan]) -> int:
+def _bounce_one(actor: Actor, day: dt.date, by_ref: dict[str, _Plan]) -> int:
     """A teller payment by cheque that bounces the same day: posted, then reversed."""
     from creditplan.loans import payments
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
+from creditplan.core.access import Actor
 from creditplan.core.errors import NotFound
 from creditplan.loans import services
 from creditplan.loans.models import (
@@ -32,7 +33,7 @@ from creditplan.org.domain import Perm
 PAGE_SIZE = 25
 BUCKETS = {0: "0", 1: "1–30", 2: "31–60", 3: "61–90", 4: "91–180", 5: "181–270", 6: "271–360", 7: "360+"}
 CLASSES = {1: "正常", 2: "关注", 3: "次级", 4: "可疑", 5: "损失"}
-STATUSES = tuple(s.value for s in LoanStatus)
+STATUSES = tuple(LoanStatus.values)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class LoanPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def filtered_loans(actor: Any, f: LoanFilters) -> QuerySet[Loan]:
+def filtered_loans(actor: Actor, f: LoanFilters) -> QuerySet[Loan]:
     qs = services.loans_visible_to(actor)
     if f.status in STATUSES:
         qs = qs.filter(status=f.status)
@@ -78,7 +79,7 @@ ORDERS = {"new": ("-id",), "dpd": ("-dpd", "-principal_outstanding_minor", "-id"
           "outstanding": ("-principal_outstanding_minor", "-id"), "due": ("next_due_date", "id")}
 
 
-def loan_page(actor: Any, f: LoanFilters, *, page: int = 1, page_size: int = PAGE_SIZE, order: str = "new"
+def loan_page(actor: Actor, f: LoanFilters, *, page: int = 1, page_size: int = PAGE_SIZE, order: str = "new"
               ) -> LoanPage:
     """One page of the loans the actor may see, with totals over every matching loan (not just the page).
     `order`: new (latest disbursed first), dpd (most days past due first), outstanding (largest first), due
@@ -95,7 +96,7 @@ def loan_page(actor: Any, f: LoanFilters, *, page: int = 1, page_size: int = PAG
     return LoanPage(items, total, page, pages, int(agg["p"] or 0), int(agg["o"] or 0))
 
 
-def filter_choices(actor: Any) -> dict[str, list[tuple[str, str]]]:
+def filter_choices(actor: Actor) -> dict[str, list[tuple[str, str]]]:
     """Branches the actor may see (that hold loans) and the products, for the filter selects."""
     branches = [(b.code, b.name) for b in sorted(org.list_branches(actor), key=lambda b: b.path)
                 if b.level != "head_office"] if org.may(actor, Perm.LOAN_VIEW) else []
@@ -115,7 +116,7 @@ class LoanDetail:
     restructurings: list[Restructuring]
 
 
-def loan_detail(actor: Any, ref: str) -> LoanDetail:
+def loan_detail(actor: Actor, ref: str) -> LoanDetail:
     loan = services.get_loan(actor, ref)
     rows = list(Installment.objects.filter(loan=loan).order_by("seq", "version"))
     schedule = [i for i in rows if i.status != "superseded"]
@@ -211,24 +212,24 @@ def balance_series(d: LoanDetail, today: dt.date) -> dict[str, list[list[Any]]]:
 
 # --- customers: their loans with what to pay -------------------------------------------------------------
 
-def customer_loans(actor: Any) -> list[Loan]:
+def customer_loans(actor: Actor) -> list[Loan]:
     return list(services.loans_visible_to(actor).select_related("product", "branch").order_by("-id"))
 
 
 # --- close runs -------------------------------------------------------------------------------------------
 
-def _require_close_view(actor: Any) -> None:
+def _require_close_view(actor: Actor) -> None:
     if not (org.may(actor, Perm.CLOSE_RUN) or org.may(actor, Perm.GL_VIEW)):
         org.require(actor, Perm.CLOSE_RUN)
 
 
-def close_runs(actor: Any, *, limit: int = 400) -> list[CloseRun]:
+def close_runs(actor: Actor, *, limit: int = 400) -> list[CloseRun]:
     """The latest close runs, newest first (CLOSE_RUN or GL_VIEW)."""
     _require_close_view(actor)
     return list(CloseRun.objects.select_related("started_by").order_by("-business_date")[:limit])
 
 
-def close_report(actor: Any, date: dt.date) -> tuple[CloseRun, list[dict[str, Any]]]:
+def close_report(actor: Actor, date: dt.date) -> tuple[CloseRun, list[dict[str, Any]]]:
     """One close run with its chunks' totals."""
     _require_close_view(actor)
     try:
@@ -240,7 +241,7 @@ def close_report(actor: Any, date: dt.date) -> tuple[CloseRun, list[dict[str, An
     return run, chunks
 
 
-def portfolio_distribution(actor: Any) -> dict[str, dict[int, dict[str, int]]]:
+def portfolio_distribution(actor: Actor) -> dict[str, dict[int, dict[str, int]]]:
     """Active loans the actor sees by bucket and by class: count and outstanding principal (live, not a
     close's snapshot) — what the close-runs page shows when a run's report carries no distribution."""
     qs = services.loans_visible_to(actor).filter(status=LoanStatus.ACTIVE)

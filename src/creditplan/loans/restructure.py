@@ -61,6 +61,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from creditplan.core.access import Actor
 from creditplan.core.daycount import add_months
 from creditplan.core.errors import Conflict, CreditplanError, ValidationError
 from creditplan.ledger import services as ledger
@@ -106,7 +107,7 @@ def _whole(value: Any, field: str, *, required: bool) -> int | None:
     return n
 
 
-def _require_in_scope(actor: Any, loan: Loan) -> None:
+def _require_in_scope(actor: Actor, loan: Loan) -> None:
     """Another branch's loan is answered as a loan that does not exist (the same 404 as loan_for_update)."""
     org.require_in_scope(actor, loan.branch, message=f"no loan {loan.ref}", code="unknown_loan", field="loan")
 
@@ -140,7 +141,7 @@ def _summary(rows: list[Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def restructure(actor: Any, loan_ref: Any, *, kind: str, effective_date: Any = None, reason: str,
+def restructure(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any = None, reason: str,
                 extend_periods: Any = None, new_method: Any = None, holiday_periods: Any = None,
                 capitalise: bool = False) -> Loan:
     """Give the loan a new schedule version (see the module docstring for the exact rules). Returns the
@@ -302,7 +303,7 @@ def restructure(actor: Any, loan_ref: Any, *, kind: str, effective_date: Any = N
 # --- write-off and recovery --------------------------------------------------------------------------------
 
 @transaction.atomic
-def write_off(actor: Any, loan_ref: Any, *, reason: str, on: Any = None) -> Loan:
+def write_off(actor: Actor, loan_ref: Any, *, reason: str, on: Any = None) -> Loan:
     """Take a non-performing loan (class ≥ 3, 次级 or worse) off the balance sheet: every receivable goes to
     the loss account (Dr 6701 / Cr 1301, 1321, 1322, 1323, 1324) and into `written_off_minor`. A credit balance
     the customer holds stays: it is still owed to them (GL 2241)."""
@@ -360,7 +361,7 @@ def write_off(actor: Any, loan_ref: Any, *, reason: str, on: Any = None) -> Loan
 
 
 @transaction.atomic
-def record_recovery(actor: Any, loan_ref: Any, *, amount: Any, reference: str, value_date: Any = None
+def record_recovery(actor: Actor, loan_ref: Any, *, amount: Any, reference: str, value_date: Any = None
                     ) -> Payment:
     """Money received on a written-off loan: Dr cash / Cr recoveries (6702). Idempotent by `reference`: the
     same reference again returns the first payment; with another amount or loan it is refused."""

@@ -34,8 +34,9 @@ import datetime as dt
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from creditplan.core.access import Actor
 from creditplan.core.errors import ValidationError
 from creditplan.core.pdf import PdfDocument, cjk_font, latin1
 from creditplan.loans import services as loans
@@ -410,7 +411,7 @@ def _walk(loan: Loan, items: list[_Item]) -> list[StatementLine]:
     return lines
 
 
-def statement(actor: Any, loan_ref: str, *, date_from: Any = None, date_to: Any = None) -> Statement:
+def statement(actor: Actor, loan_ref: str, *, date_from: Any = None, date_to: Any = None) -> Statement:
     """The statement of loan `loan_ref` for the dates from `date_from` to `date_to` (inclusive; default: the
     whole life of the loan). Staff see loans in their branch scope (loan.view); a customer their own."""
     loan = loans.get_loan(actor, str(loan_ref))
@@ -455,7 +456,7 @@ class _Pdf(PdfDocument):
         super().__init__(title, orientation="L", margin=12, font=cjk_font())
 
     def cell(self, w: float, text: str, *, size: float = 8, bold: bool = False, align: str = "L",
-             border: int | str = 0, h: float = 5, ln: bool = False) -> None:
+             border: Literal[0, 1] | str = 0, h: float = 5, ln: bool = False) -> None:
         text = self.font(text, size, bold)
         while w and len(text) > 1 and self.pdf.get_string_width(text) > w - 1:
             text = text[:-2] + "…" if self.cjk and not latin1(text) else text[:-2] + "."
@@ -494,9 +495,9 @@ def statement_pdf(st: Statement) -> bytes:
     for w, t in zip(widths, ("", "Opening", "Increases", "Decreases", "Closing"), strict=True):
         doc.cell(w, t, bold=True, border="B", align="R" if t else "L")
     pdf.ln(5)
-    for t in st.totals:
-        doc.cell(widths[0], doc.label(t.label))
-        for w, v in zip(widths[1:], (t.opening_minor, t.increases_minor, t.decreases_minor, t.closing_minor),
+    for tot in st.totals:
+        doc.cell(widths[0], doc.label(tot.label))
+        for w, v in zip(widths[1:], (tot.opening_minor, tot.increases_minor, tot.decreases_minor, tot.closing_minor),
                         strict=True):
             doc.cell(w, _money(v), align="R")
         pdf.ln(5)

@@ -12,7 +12,7 @@ import importlib
 import secrets
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, overload
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -30,6 +30,7 @@ from creditplan.core.money import Money, parse_rate
 from creditplan.loans import accounting, reports, services
 from creditplan.loans.domain.schedule import (
     MAX_PERIODS,
+    InterestRule,
     Method,
     ScheduleTerms,
     build_schedule,
@@ -167,6 +168,10 @@ def loan_problem(code: str, message: str) -> str:
     return str(text)
 
 
+@overload
+def yuan(minor: int) -> Decimal: ...
+@overload
+def yuan(minor: None) -> None: ...
 def yuan(minor: int | None) -> Decimal | None:
     """Fen → yuan, exactly (474537 → Decimal('4745.37')); templates show it with floatformat:"2g"."""
     return None if minor is None else services.yuan(int(minor))
@@ -253,7 +258,7 @@ def loan_list(request: HttpRequest) -> HttpResponse:
            "outstanding": yuan(page.outstanding_minor), "overdue": yuan(page.overdue_minor),
            "query": query.urlencode(), "may_close": org.may(user, Perm.CLOSE_RUN) or org.may(user, Perm.GL_VIEW),
            "may_gl": org.may(user, Perm.GL_VIEW)}
-    template = "loans/_loan_rows.html" if request.htmx else "loans/loan_list.html"  # type: ignore[attr-defined]
+    template = "loans/_loan_rows.html" if request.htmx else "loans/loan_list.html"
     return render(request, template, ctx)
 
 
@@ -661,7 +666,7 @@ def _calc_terms(data: dict[str, Any]) -> ScheduleTerms:
                              method=Method.coerce(data.get("method") or "equal-installment"), start=start,
                              first_due=None, months_per_period=parse_frequency(data.get("frequency") or "1"),
                              day_count=DayCount.coerce(data.get("day_count") or "30/360"),
-                             interest_rule=data.get("interest_rule") or "running-total")
+                             interest_rule=InterestRule.coerce(data.get("interest_rule") or "running-total"))
     except CreditplanError as exc:
         field = _CALC_FIELD.get(exc.field or "", "")
         raise ValidationError(exc.message, code=exc.code, field=field or None) from None

@@ -2,7 +2,7 @@
 
 Why columns: the close touches every active loan every night. Done loan by loan in Python it costs
 milliseconds each (an hour for a million); as numpy arrays it is a few dozen vector operations over the
-whole book, well under a second. The persistence around it (`loans/cob.py`) reads and writes the same
+whole book, well under a second. The persistence around it (`loans/cob/`) reads and writes the same
 columns in bulk, so no Django object is ever built for a loan during the close.
 
 Representation (every array has one entry per loan, all ``int64``):

@@ -1,0 +1,58 @@
+"""What the close loads once per run: the contract parameters of every term sheet (and of each product, for
+loans without a stored sheet), the products' waterfalls, the branches' codes, and who runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from creditplan.core.access import Actor
+from creditplan.core.errors import Conflict
+from creditplan.loans.domain import waterfall as wf
+from creditplan.loans.domain.terms import TermSheet as Sheet
+from creditplan.loans.domain.terms import sheet_for_product, sheet_from_json
+from creditplan.loans.models import Product
+from creditplan.loans.sql.close import Chunk
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    params: dict[int, tuple[int, ...]]  # terms key → PARAM_COLUMNS less basis
+    sheets: dict[int, Sheet]
+    waterfalls: dict[int, tuple[str, ...]]  # product id → order
+    branches: dict[int, str]
+    actor: Actor | None = None
+
+    @classmethod
+    def load(cls, actor: Actor | None = None) -> Context:
+        from creditplan.loans.models import TermSheet
+        from creditplan.org.models import Branch
+
+        sheets: dict[int, Sheet] = {}
+        for pk, body in TermSheet.objects.values_list("id", "body"):
+            sheets[pk] = sheet_from_json(body)
+        waterfalls: dict[int, tuple[str, ...]] = {}
+        for p in Product.objects.all():
+            sheets[-p.pk] = sheet_for_product(p)  # loans without a stored sheet run under their product's
+            waterfalls[p.pk] = tuple(p.waterfall or wf.DEFAULT_ORDER)
+        params: dict[int, tuple[int, ...]] = {
+            k: (s.penalty_after_days, s.late_fee_after_days, s.late_fee_minor, s.penalty_markup_pct,
+                int(s.auto_debit), s.freeze_dpd) for k, s in sheets.items()}
+        branches = dict(Branch.objects.values_list("id", "code"))
+        return cls(params=params, sheets=sheets, waterfalls=waterfalls, branches=branches, actor=actor)
+
+    def params_for(self, chunk: Chunk) -> dict[str, np.ndarray]:
+        keys = chunk.keys["terms_key"]
+        uniq, inv = np.unique(keys, return_inverse=True)
+        try:
+            table = np.array([self.params[int(k)] for k in uniq], dtype=np.int64).reshape(len(uniq), 6)
+        except KeyError as exc:
+            raise Conflict(f"a loan names term sheet {exc} that does not exist", code="unknown_term_sheet")
+        names = ("grace_days", "late_fee_days", "late_fee_minor", "penalty_markup_pct", "auto_debit", "freeze_dpd")
+        out = {n: table[inv, i] for i, n in enumerate(names)}
+        out["basis"] = chunk.keys["basis"]
+        return out

@@ -1,0 +1,293 @@
+"""Disbursement: paying a loan out against the application the customer signed, with its schedule, its
+journal entry, the credit plan's quota and the ledger event — and the schedule terms of (the rest of) a loan,
+which whatever rebuilds a schedule uses (a rate reset, a prepayment, a restructuring).
+
+Loans asks origination about the application through a gate origination registers in its AppConfig.ready()
+(`register_application_gate`): origination sits above loans and loans never imports it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from creditplan.core.access import Actor
+from creditplan.core.daycount import DayCount, add_months
+from creditplan.core.errors import Conflict, NotFound, ValidationError
+from creditplan.core.money import Rounding, from_ppm, round_fraction
+from creditplan.customers.models import Customer
+from creditplan.ledger import services as ledger
+from creditplan.loans import accounting, clock
+from creditplan.loans.domain import accounts
+from creditplan.loans.domain.accounts import Line
+from creditplan.loans.domain.schedule import InterestRule, Method, ScheduleTerms, build_schedule
+from creditplan.loans.domain.terms import sheet_for_product
+from creditplan.loans.loan_state import set_current_period
+from creditplan.loans.models import Installment, Loan, LoanActivity, Product
+from creditplan.loans.products import _rate_ppm, floating_rate_ppm, get_product, store_term_sheet
+from creditplan.loans.values import parse_date, to_minor, yuan
+from creditplan.org import services as org
+from creditplan.org.domain import Perm
+from creditplan.plans import services as plans
+
+
+def terms_for(loan: Loan, *, principal_minor: int, periods: int, start: dt.date, first_due: dt.date,
+              rate_ppm: int | None = None, method: str | None = None, grace_periods: int = 0) -> ScheduleTerms:
+    """Schedule terms for (the rest of) a loan, from the terms copied onto it. Due dates keep the contract's
+    day of the month (`contract_due_day`): a loan due on the 31st is due on 30 April and 31 May, not on the
+    28th forever after a February due date — whatever rebuilds the schedule (a rate reset, a prepayment, a
+    restructuring)."""
+    contract_day = contract_due_day(loan)
+    due_day: int | None = contract_day
+    if first_due is not None and first_due.day != min(contract_day, calendar.monthrange(first_due.year,
+                                                                                          first_due.month)[1]):
+        due_day = None  # a schedule already off the contract day (made before this rule): keep its own dates
+    return ScheduleTerms(
+        principal_minor=principal_minor, annual_rate=from_ppm(loan.rate_ppm if rate_ppm is None else rate_ppm),
+        periods=periods, method=Method.coerce(method or loan.method), start=start, first_due=first_due,
+        months_per_period=loan.months_per_period, day_count=DayCount.coerce(loan.day_count),
+        rounding=Rounding.coerce(loan.rounding), grace_periods=grace_periods,
+        fee_per_installment_minor=loan.product.installment_fee_minor, due_day=due_day,
+        interest_rule=InterestRule.coerce(loan.interest_rule))
+
+
+def contract_due_day(loan: Loan) -> int:
+    """The day of the month a loan's installments fall due: the disbursement's day when the first due date is
+    one period after it (a loan paid out on 31 January is due on the 31st, its first due date clamped to
+    28 February), else the first due date's own day."""
+    if add_months(loan.start_date, loan.months_per_period) == loan.first_due_date:
+        return loan.start_date.day
+    return loan.first_due_date.day
+
+
+def next_loan_ref() -> str:
+    last = Loan.objects.aggregate(m=Max("id"))["m"] or 0
+    return f"LN{last + 1:010d}"
+
+
+def _quota_dims(customer: Customer, loan: Loan) -> dict[str, Any]:
+    return {"branch": loan.branch.code, "product": loan.product.code, "industry": (customer.industry_code or "")[:1],
+            "region": (customer.region_code or "")[:2], "customer_ref": str(customer.pk)}
+
+
+@dataclass(frozen=True)
+class SignedApplication:
+    """What a signed application agreed, as the disbursement checks it: the signed contract's terms."""
+
+    ref: str
+    customer_id: int
+    product: str
+    currency: str
+    amount_minor: int
+    term: int
+    rate_ppm: int | None
+    reserved: bool  # its approval holds a plan reservation awaiting disbursement
+
+
+
+@dataclass(frozen=True)
+class ApplicationGate:
+    """How loans asks origination about the application a loan pays out, without importing it (origination sits
+    above loans). Origination registers one in its AppConfig.ready():
+
+    - `signed(actor, ref)`: the application in the actor's scope (else NotFound), approved, signed, ready to
+      disburse and not paid out (else Conflict), with the signed terms;
+    - `paid_out(actor, ref, loan)`: called inside the disbursement's transaction once the loan is booked, so the
+      application becomes disbursed whatever door the payout came through (the contract page, the API)."""
+
+    signed: Callable[[Actor, str], SignedApplication]
+    paid_out: Callable[[Actor, str, Loan], None]
+
+
+_gate: list[ApplicationGate] = []
+
+
+def register_application_gate(gate: ApplicationGate) -> None:
+    _gate[:] = [gate]
+
+
+def _signed_application(actor: Actor, application_ref: str) -> SignedApplication:
+    """The application a person pays a loan out against (see ApplicationGate.signed)."""
+    ref = (application_ref or "").strip()
+    if not ref:
+        raise ValidationError("a loan is paid out only against an approved application the customer has "
+                              "signed: give its reference", field="application_ref",
+                              code="application_required")
+    if not _gate:  # pragma: no cover - origination is an installed app and registers at start-up
+        raise Conflict("applications are not installed: no loan can be paid out against one",
+                       field="application_ref", code="application_not_ready")
+    signed = _gate[0].signed(actor, ref)  # scope first: another branch's application is a 404 like a missing one
+    if Loan.objects.filter(application_ref=ref).exists():
+        raise Conflict(f"application {ref} has already been paid out", field="application_ref",
+                       code="application_disbursed")
+    return signed
+
+
+def _check_against(approval: SignedApplication, *, customer: Customer, product: Product, currency: str,
+                   amount_minor: int, term: Any, rate: Any) -> int | None:
+    """Refuse, naming the field, a disbursement that is not what the application approved and the customer
+    signed; returns the agreed rate (ppm) of a fixed-rate loan."""
+    ref = approval.ref
+    if customer.pk != approval.customer_id:
+        raise ValidationError(f"application {ref} is not this customer's", field="customer_id",
+                              code="application_mismatch")
+    if product.code != approval.product:
+        raise ValidationError(f"application {ref} is for product {approval.product}", field="product",
+                              code="application_mismatch")
+    if currency != approval.currency:
+        raise ValidationError(f"application {ref} was approved in {approval.currency}", field="currency",
+                              code="application_mismatch")
+    if amount_minor > approval.amount_minor:
+        raise ValidationError(f"amount is above the {yuan(approval.amount_minor)} approved and signed for "
+                              f"application {ref}", field="amount", code="above_approval")
+    if term != approval.term:
+        raise ValidationError(f"application {ref} was approved for a term of {approval.term}", field="term",
+                              code="application_mismatch")
+    signed = approval.rate_ppm
+    if signed is not None and rate not in (None, "") and _rate_ppm(rate, "rate") != signed:
+        raise ValidationError(f"application {ref} was signed at a rate of {from_ppm(signed)}",
+                              field="rate", code="application_mismatch")
+    return approval.rate_ppm
+
+
+@transaction.atomic
+def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any, term: int, start_date: Any = None,
+             first_due_date: Any = None, rate: Any = None, application_ref: str = "", reference: str = "",
+             currency: str | None = None) -> Loan:
+    """Pay out a loan: create it with its schedule, post Dr loans / Cr cash (and the upfront fee), consume the
+    credit-plan quota, record the event.
+
+    A person (`actor` a user with loan.disburse) pays out only against an application that was approved and
+    whose contract the customer signed (status ready to disburse), in their branch scope, not paid out before,
+    of the same customer and product, in the same currency, for the same term, for at most the approved amount
+    and at the signed rate: anything else is refused naming the field (application_ref, customer_id, product,
+    currency, term, amount, rate). The application's reservation is consumed (an approval that holds none
+    reserves and consumes now, under the application's reference).
+
+    Trusted batch code (`actor` None: the demo seed, loading a book from a legacy system) books a loan without
+    an application and may not name one; it reserves and consumes plan quota under the loan's own reference.
+    No plan covering the date: nothing to track.
+
+    `rate` (a fraction, e.g. "0.0395") is the agreed rate of a fixed-rate loan, within the product's floor
+    and cap; floating loans always take LPR + spread on the start date."""
+    if actor is not None:
+        org.require(actor, Perm.LOAN_DISBURSE)
+    elif (application_ref or "").strip():
+        raise ValidationError("trusted batch code books loans without an application; a person pays out "
+                              "against one", field="application_ref", code="application_not_allowed")
+    try:
+        customer = (Customer.objects.select_for_update(of=("self",)).select_related("branch")
+                    .get(pk=customer_id))
+    except (Customer.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"no customer {customer_id}", field="customer_id", code="unknown_customer") from None
+    org.require_in_scope(actor, customer.branch, message=f"no customer {customer_id}",
+                         code="unknown_customer", field="customer_id")
+    approval = _signed_application(actor, application_ref) if actor is not None else None
+    p = get_product(product)
+    if not p.is_active:
+        raise Conflict(f"product {p.code} is not offered", field="product", code="product_inactive")
+    if customer.status != "active":
+        raise Conflict(f"customer {customer.pk} is {customer.status}", field="customer_id", code="customer_inactive")
+    if currency not in (None, "") and str(currency).strip().upper() != p.currency:
+        raise ValidationError(f"product {p.code} lends in {p.currency}", field="currency",
+                              code="currency_mismatch")
+    minor = to_minor(amount, "amount")
+    if not p.min_amount_minor <= minor <= p.max_amount_minor:
+        raise ValidationError(f"amount must be between {yuan(p.min_amount_minor)} and {yuan(p.max_amount_minor)}",
+                              field="amount", code="amount_out_of_range")
+    if isinstance(term, bool) or not isinstance(term, int) or not p.min_term <= term <= p.max_term:
+        raise ValidationError(f"term must be a whole number of periods from {p.min_term} to {p.max_term}",
+                              field="term", code="term_out_of_range")
+    agreed = None
+    if approval is not None:
+        agreed = _check_against(approval, customer=customer, product=p, currency=p.currency,
+                                amount_minor=minor, term=term, rate=rate)
+    start = clock.business_date() if start_date in (None, "") else parse_date(start_date, "start_date")
+    if start > clock.business_date():
+        raise ValidationError("a loan cannot be disbursed in the future", field="start_date", code="date_in_future")
+    closed = clock.last_closed_date()
+    if closed is not None and start <= closed:
+        raise ValidationError(f"the close of {closed} has run; a disbursement must be dated after it",
+                              field="start_date", code="date_closed")
+    first_due = (add_months(start, p.months_per_period) if first_due_date in (None, "")
+                 else parse_date(first_due_date, "first_due_date"))
+    if p.rate_type == "floating":
+        rate_ppm = floating_rate_ppm(p, p.lpr_tenor, p.spread_ppm, start, p.rate_floor_ppm, p.rate_cap_ppm)
+    elif agreed is not None:
+        rate_ppm = agreed
+    elif rate in (None, ""):
+        rate_ppm = p.rate_ppm
+    else:
+        rate_ppm = _rate_ppm(rate, "rate")
+        if not p.rate_floor_ppm <= rate_ppm <= p.rate_cap_ppm:
+            raise ValidationError(f"rate must be within the product's floor {from_ppm(p.rate_floor_ppm)} and cap "
+                                  f"{from_ppm(p.rate_cap_ppm)}", field="rate", code="rate_out_of_range")
+    loan = Loan(ref=reference.strip() or next_loan_ref(), customer=customer, branch=customer.branch, product=p,
+                currency=p.currency, principal_minor=minor, rate_ppm=rate_ppm, spread_ppm=p.spread_ppm,
+                rate_type=p.rate_type, method=p.method, term=term, months_per_period=p.months_per_period,
+                day_count=p.day_count, rounding=p.rounding, interest_rule=p.interest_rule, start_date=start,
+                first_due_date=first_due, maturity_date=first_due, principal_outstanding_minor=minor,
+                period_start_date=start,
+                closed_through=start, disbursed_by=actor,
+                next_reset_date=add_months(start, p.reset_months) if p.rate_type == "floating" else None)
+    loan.product = p
+    loan.term_sheet = store_term_sheet(sheet_for_product(p))
+    schedule = build_schedule(terms_for(loan, principal_minor=minor, periods=term, start=start, first_due=first_due,
+                                        grace_periods=p.grace_periods))
+    loan.maturity_date = schedule[-1].due_date
+    set_current_period(loan, schedule[0])
+    fee = round_fraction(Fraction(minor * p.upfront_fee_bp, 10_000), p.rounding)
+    loan.fee_income_minor = fee
+    if Loan.objects.filter(ref=loan.ref).exists():
+        raise Conflict(f"loan {loan.ref} exists", field="reference", code="duplicate_loan")
+    loan.save()
+    Installment.objects.bulk_create([Installment(
+        loan=loan, version=1, seq=i.seq, start_date=i.start_date, due_date=i.due_date, principal_minor=i.principal,
+        interest_minor=i.interest, fee_minor=i.fee) for i in schedule])
+    branch = loan.branch.code
+    accounting.post_entry(start, "disbursement", [
+        Line(accounts.LOAN_PRINCIPAL, branch, minor, p.currency), Line(accounts.CASH, branch, -minor, p.currency),
+        Line(accounts.CASH, branch, fee, p.currency), Line(accounts.FEE_INCOME, branch, -fee, p.currency),
+    ], loan=loan, memo=f"disbursement {loan.ref}")
+    quota = _consume_quota(actor, customer, loan, approval, start)
+    LoanActivity.objects.create(loan=loan, business_date=start, kind="disbursed", amount_minor=minor,
+                                detail={"fee_minor": fee, "quota": quota})
+    ledger.append(actor, "loan.disbursed", "loan", loan.ref, {
+        "customer": customer.pk, "branch": branch, "product": p.code, "principal_minor": minor,
+        "rate_ppm": rate_ppm, "term": term, "method": loan.method, "start": start, "first_due": first_due,
+        "maturity": loan.maturity_date, "upfront_fee_minor": fee, "quota": quota,
+        "application": approval.ref if approval is not None else "",
+        "term_sheet": loan.term_sheet.digest,
+        "schedule": [[i.due_date.isoformat(), i.principal, i.interest, i.fee] for i in schedule]})
+    if approval is not None and actor is not None:  # an approval is only ever looked up for a person
+        _gate[0].paid_out(actor, approval.ref, loan)
+    return loan
+
+
+def _consume_quota(actor: Actor | None, customer: Customer, loan: Loan, approval: SignedApplication | None, on: dt.date
+                   ) -> str:
+    """Consume the plan quota: the application's own reservation when its approval holds one; otherwise
+    reserve and consume now, under the application's reference (or, for a loan booked by trusted code, the
+    loan's own). The loan keeps that reference (`application_ref`): its repayments give the balance quota back
+    through it. No plan covering the date: nothing to track."""
+    ref = approval.ref if approval is not None else loan.ref
+    amount = yuan(loan.principal_minor)
+    loan.application_ref = ref
+    Loan.objects.filter(pk=loan.pk).update(application_ref=ref)
+    if approval is None or not approval.reserved:
+        try:
+            plans.reserve_quota(actor, application_ref=ref, amount=amount, on=on,
+                                **_quota_dims(customer, loan))
+        except Conflict as exc:
+            if exc.code == "no_active_plan":
+                return "untracked"
+            raise
+    plans.consume_quota(actor, application_ref=ref, amount=amount, on=on)
+    return ref

@@ -1,0 +1,201 @@
+"""Applying one payment to a loan, in memory: the product's waterfall (`waterfall.allocate`) over the loan's
+penalty, fees and the installments that have fallen due, then the overpayment rule, then closing the loan when
+nothing is left to pay — and the balanced journal lines of all that.
+
+One function (`apply_payment`) serves every way a payment arrives: a teller's payment, an API call, each line
+of a bank file, and each payment a replay re-applies (`loans.payments`), so a payment means the same thing
+however it arrives. It touches no database: the caller reads the loan and its due rows, calls it, and writes
+back what it changed (the rows it marks `dirty`, the loan's balance columns).
+
+What is left once everything due is paid is the customer's credit (product.overpayment = "credit", GL 2241) or
+refunded ("refund": recorded on the payment, never held, no GL movement). A loan with nothing left to pay and
+no installment left to fall due is closed, and any credit it still holds is refunded.
+
+No Django import: an import-linter contract keeps ``creditplan.*.domain`` pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from creditplan.loans.domain import accounts
+from creditplan.loans.domain.accounts import Line
+from creditplan.loans.domain.waterfall import DEFAULT_ORDER, Allocation, Due, allocate
+
+__all__ = ["ACTIVE", "CLOSED", "ROW_FIELDS", "Applied", "InstallmentRow", "PayingLoan", "apply_payment",
+           "oldest_unpaid", "settle_if_done"]
+
+ACTIVE = "active"  # the values of loans.models.LoanStatus a payment looks at
+CLOSED = "closed"
+
+# An installment row as the allocation sees it; the same fields, in the same order, as loan_state.snapshot.
+ROW_FIELDS = ("id", "version", "seq", "start_date", "due_date", "principal_minor", "interest_minor", "fee_minor",
+              "paid_principal_minor", "paid_interest_minor", "paid_fee_minor", "status", "paid_on")
+
+
+class InstallmentRow:
+    """An installment row, detached from the ORM (the bank file handles 100,000 of them)."""
+
+    __slots__ = (*ROW_FIELDS, "dirty")
+
+    id: int
+    version: int
+    seq: int
+    start_date: dt.date
+    due_date: dt.date
+    principal_minor: int
+    interest_minor: int
+    fee_minor: int
+    paid_principal_minor: int
+    paid_interest_minor: int
+    paid_fee_minor: int
+    status: str  # scheduled | due | paid | superseded
+    paid_on: dt.date | None
+    dirty: bool  # changed by a payment, not yet written back
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        for name, value in zip(ROW_FIELDS, values, strict=True):
+            setattr(self, name, value)
+        self.dirty = False
+
+    @property
+    def unpaid(self) -> tuple[int, int, int]:
+        return (self.interest_minor - self.paid_interest_minor, self.principal_minor - self.paid_principal_minor,
+                self.fee_minor - self.paid_fee_minor)
+
+    @property
+    def settled(self) -> bool:
+        return not any(self.unpaid)
+
+    def as_json(self) -> list[Any]:
+        return [v.isoformat() if isinstance(v, dt.date) else v for v in (getattr(self, f) for f in ROW_FIELDS)]
+
+
+class _Branch(Protocol):
+    @property
+    def code(self) -> str: ...
+
+
+class _Rules(Protocol):
+    """What the product says about payments."""
+
+    @property
+    def waterfall(self) -> Sequence[str] | None: ...
+    @property
+    def overpayment(self) -> str: ...  # credit | refund
+
+
+class PayingLoan(Protocol):
+    """The columns of a loan a payment reads and writes (a `Loan` model instance, or the bank file's row)."""
+
+    status: str
+    principal_outstanding_minor: int
+    overdue_principal_minor: int
+    overdue_interest_minor: int
+    accrued_interest_minor: int
+    penalty_minor: int
+    fees_minor: int
+    credit_minor: int
+    current_seq: int
+    oldest_due_date: dt.date | None
+    dpd: int
+    bucket: int
+    closed_on: dt.date | None
+    version: int
+
+    @property
+    def currency(self) -> str: ...
+    @property
+    def branch(self) -> _Branch: ...
+    @property
+    def product(self) -> _Rules: ...
+
+
+@dataclass
+class Applied:
+    """What a payment did: the allocation (stored on the payment), the journal lines (balanced), the principal
+    repaid (the plan's quota comes back by it), and whether the loan closed."""
+
+    allocation: dict[str, Any]
+    lines: list[Line]
+    principal_paid: int
+    closed: bool
+
+
+def oldest_unpaid(rows: Iterable[InstallmentRow]) -> dt.date | None:
+    dates = [r.due_date for r in rows if r.status == "due" and not r.settled]
+    return min(dates) if dates else None
+
+
+def settle_if_done(loan: PayingLoan, rows: Sequence[InstallmentRow], day: dt.date) -> bool:
+    """Close the loan when nothing is owed and nothing is left to fall due (brief: "closed")."""
+    if loan.status != ACTIVE or loan.current_seq != 0:
+        return False
+    if (loan.principal_outstanding_minor or loan.overdue_principal_minor or loan.overdue_interest_minor
+            or loan.accrued_interest_minor or loan.penalty_minor or loan.fees_minor):
+        return False
+    if any(r.status == "due" and not r.settled for r in rows):
+        return False
+    loan.status = CLOSED
+    loan.closed_on = day
+    return True
+
+
+def apply_payment(loan: PayingLoan, rows: list[InstallmentRow], amount: int, day: dt.date) -> Applied:
+    """Apply `amount` to the loan (in memory): the product's waterfall over penalty, fees and the due rows,
+    then the overpayment rule; closes the loan when everything is paid. Returns the allocation (stored on the
+    payment) and the balanced journal lines. Marks the rows it changes `dirty`."""
+    branch, cur = loan.branch.code, loan.currency
+    if loan.status != ACTIVE:  # closed earlier in a replay: the money goes back
+        alloc: dict[str, Any] = {"penalty": 0, "fee": 0, "interest": 0, "principal": 0, "credit": 0,
+                                 "refund": amount, "credit_refunded": 0, "cash": 0, "installments": []}
+        return Applied(alloc, [], 0, False)
+    open_rows = [r for r in rows if r.status == "due" and not r.settled]
+    if open_rows or loan.penalty_minor or loan.fees_minor:
+        a = allocate(amount, penalty=loan.penalty_minor, fees=loan.fees_minor,
+                     dues=[Due(r.seq, *r.unpaid) for r in open_rows],
+                     order=tuple(loan.product.waterfall or DEFAULT_ORDER))
+    else:  # nothing due (a payment ahead of the due date): what allocate() would say, without the work
+        a = Allocation(left=amount)
+    paid_rows = []
+    for r in open_rows:
+        i, p, f = a.interest_by_seq.get(r.seq, 0), a.principal_by_seq.get(r.seq, 0), a.fee_by_seq.get(r.seq, 0)
+        if not (i or p or f):
+            continue
+        r.paid_interest_minor += i
+        r.paid_principal_minor += p
+        r.paid_fee_minor += f
+        if r.settled:
+            r.status, r.paid_on = "paid", day
+        r.dirty = True
+        paid_rows.append([r.seq, i, p, f])
+    loan.penalty_minor -= a.penalty
+    loan.fees_minor -= a.fee
+    loan.overdue_interest_minor -= a.interest
+    loan.overdue_principal_minor -= a.principal
+    loan.principal_outstanding_minor -= a.principal
+    loan.oldest_due_date = oldest_unpaid(rows)
+    if loan.oldest_due_date is None:
+        loan.dpd = loan.bucket = 0
+    credit = refund = credit_refunded = 0
+    if settle_if_done(loan, rows, day):
+        refund, credit_refunded = a.left + loan.credit_minor, loan.credit_minor
+        loan.credit_minor = 0
+    elif a.left:
+        if loan.product.overpayment == "refund":
+            refund = a.left
+        else:
+            credit = a.left
+            loan.credit_minor += credit
+    loan.version += 1
+    cash = amount - refund
+    lines = [Line(account, branch, amount_minor, cur) for account, amount_minor in (
+        (accounts.CASH, cash), (accounts.PENALTY_RECEIVABLE, -a.penalty), (accounts.FEES_RECEIVABLE, -a.fee),
+        (accounts.INTEREST_DUE, -a.interest), (accounts.LOAN_PRINCIPAL, -a.principal),
+        (accounts.CUSTOMER_CREDIT, credit_refunded - credit)) if amount_minor]
+    alloc = {"penalty": a.penalty, "fee": a.fee, "interest": a.interest, "principal": a.principal, "credit": credit,
+             "refund": refund, "credit_refunded": credit_refunded, "cash": cash, "installments": paid_rows}
+    return Applied(alloc, lines, a.principal, loan.status == CLOSED)

@@ -1,0 +1,137 @@
+"""What refuses a payment before anything is written: the amount, the reference, the loan reference, the value
+date and the channel as sent; the loan itself (in the actor's branch scope, active, the date not too far back);
+and finding the loan under its row lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from creditplan.core.access import Actor
+from creditplan.core.errors import Conflict, NotFound, ValidationError
+from creditplan.loans.loan_state import loan_for_update
+from creditplan.loans.models import Loan, LoanStatus
+from creditplan.loans.values import parse_date
+from creditplan.org import services as org
+
+__all__ = ["CHANNELS", "MAX_AMOUNT_MINOR", "MAX_REFERENCE", "ONE_DAY", "STAFF_CHANNELS", "check_channel", "check_loan",
+           "clean_loan_ref", "clean_reference", "is_backdated", "lock_loan", "parse_amount", "parse_value_date",
+           "require_loan_in_scope"]
+
+CHANNELS = ("teller", "api", "file", "auto")
+STAFF_CHANNELS = ("teller", "api")
+MAX_REFERENCE = 64
+MAX_AMOUNT_MINOR = 10**15  # ten trillion yuan: beyond any loan, far inside a BIGINT
+ONE_DAY = dt.timedelta(days=1)
+
+
+def parse_amount(value: Any, field: str = "amount", *, exponent: int = 2) -> int:
+    """Yuan (decimal text, Decimal or int) → minor units. Refuses floats, non-numbers, more decimals than the
+    currency has (never rounds money silently), zero and negatives, each with a code and the field."""
+    if isinstance(value, float):
+        raise ValidationError(f"{field} must not be a float; send decimal text such as '1234.56'", field=field,
+                              code="float_money")
+    if value is None or value == "" or isinstance(value, bool):
+        raise ValidationError(f"{field} is required", field=field, code="required")
+    if isinstance(value, Decimal):
+        d = value
+    elif isinstance(value, int):
+        d = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValidationError(f"{field} must be a number such as 1234.56, got {value!r}", field=field,
+                                  code="invalid_amount") from None
+    else:
+        raise ValidationError(f"{field} must be a decimal number, got {type(value).__name__}", field=field,
+                              code="invalid_amount")
+    if not d.is_finite():
+        raise ValidationError(f"{field} must be a finite number", field=field, code="invalid_amount")
+    scaled = d.scaleb(exponent)
+    if scaled != scaled.to_integral_value():
+        raise ValidationError(f"{field} has more than {exponent} decimals: {value}", field=field,
+                              code="too_many_decimals")
+    minor = int(scaled)
+    if minor < 0:
+        raise ValidationError(f"{field} must be positive, got a negative amount {value}", field=field,
+                              code="negative_amount")
+    if minor == 0:
+        raise ValidationError(f"{field} must be greater than zero", field=field, code="not_positive")
+    if minor > MAX_AMOUNT_MINOR:
+        raise ValidationError(f"{field} is too large", field=field, code="amount_too_large")
+    return minor
+
+
+def clean_reference(reference: Any) -> str:
+    ref = reference.strip() if isinstance(reference, str) else ""
+    if not ref:
+        raise ValidationError("reference is required (the payer's unique transaction reference)",
+                              field="reference", code="required")
+    if len(ref) > MAX_REFERENCE or not ref.isprintable():
+        raise ValidationError(f"reference must be printable text of at most {MAX_REFERENCE} characters",
+                              field="reference", code="invalid_reference")
+    return ref
+
+
+def clean_loan_ref(loan_ref: Any) -> str:
+    ref = loan_ref.strip() if isinstance(loan_ref, str) else str(loan_ref or "").strip()
+    if not ref:
+        raise ValidationError("loan_ref is required", field="loan_ref", code="required")
+    return ref
+
+
+def parse_value_date(value: Any, today: dt.date) -> dt.date:
+    day = today if value in (None, "") else parse_date(value, "value_date")
+    if day > today:
+        raise ValidationError(f"value_date {day} is in the future (today is {today})", field="value_date",
+                              code="date_in_future")
+    return day
+
+
+def check_channel(actor: Actor | None, channel: Any) -> str:
+    """The channel a payment is recorded under, refused when the actor may not use it (see STAFF_CHANNELS)."""
+    allowed = CHANNELS if actor is None else STAFF_CHANNELS
+    if channel not in allowed:
+        raise ValidationError(f"channel must be one of {', '.join(allowed)}: bank-file and auto-debit "
+                              "payments are recorded by the import and the daily close", field="channel",
+                              code="invalid_channel")
+    return str(channel)
+
+
+def require_loan_in_scope(actor: Actor | None, loan: Any, field: str = "loan_ref") -> None:
+    """A loan of a branch outside the actor's is answered exactly as a loan that does not exist (404, the same
+    body): checked as soon as the loan is found, before its status, balances or payments are looked at."""
+    org.require_in_scope(actor, loan.branch, message=f"no loan {loan.ref}", code="unknown_loan", field=field)
+
+
+def check_loan(actor: Actor | None, loan: Loan, day: dt.date, today: dt.date) -> None:
+    """What refuses a payment for this loan on `day` (nothing is written before these checks)."""
+    require_loan_in_scope(actor, loan)
+    if loan.status == LoanStatus.CLOSED:
+        raise Conflict(f"loan {loan.ref} is closed (repaid on {loan.closed_on})", field="loan_ref",
+                       code="loan_closed")
+    if loan.status == LoanStatus.WRITTEN_OFF:
+        raise Conflict(f"loan {loan.ref} is written off; record the money as a recovery", field="loan_ref",
+                       code="loan_written_off")
+    oldest = today - dt.timedelta(days=loan.product.max_backdate_days)
+    if day < oldest:
+        raise ValidationError(f"value_date {day} is more than {loan.product.max_backdate_days} days back "
+                              f"(earliest {oldest})", field="value_date", code="backdate_too_old")
+    if day < loan.start_date:
+        raise ValidationError(f"value_date {day} is before the loan started on {loan.start_date}",
+                              field="value_date", code="before_start")
+
+
+def is_backdated(loan: Loan, day: dt.date) -> bool:
+    """A payment dated on or before the last close applied to the loan changes what that close computed."""
+    return day <= loan.closed_through and loan.closed_through > loan.start_date
+
+
+def lock_loan(loan_ref: str) -> Loan:
+    try:
+        return loan_for_update(loan_ref)
+    except NotFound:
+        raise NotFound(f"no loan {loan_ref}", field="loan_ref", code="unknown_loan") from None

@@ -1,0 +1,377 @@
+"""The payoff quote (what settles a loan on a day) and prepayment (提前还款): in full, or partial with a new
+schedule that shortens the term or reduces the installment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from creditplan.core.access import Actor
+from creditplan.core.errors import Conflict, ValidationError
+from creditplan.core.money import from_ppm
+from creditplan.ledger import services as ledger
+from creditplan.loans import accounting, clock, services
+from creditplan.loans.disbursement import terms_for
+from creditplan.loans.domain import accounts
+from creditplan.loans.domain.accounts import Line
+from creditplan.loans.domain.allocation import CLOSED, Applied, InstallmentRow, apply_payment
+from creditplan.loans.domain.schedule import Method, build_schedule, periods_to_repay
+from creditplan.loans.domain.waterfall import Due
+from creditplan.loans.loan_state import set_current_period
+from creditplan.loans.models import Installment, Loan, LoanActivity, LoanStatus, Payment
+from creditplan.loans.payments.checks import (
+    ONE_DAY,
+    check_channel,
+    check_loan,
+    clean_loan_ref,
+    clean_reference,
+    lock_loan,
+    parse_amount,
+    parse_value_date,
+    require_loan_in_scope,
+)
+from creditplan.loans.payments.records import (
+    PaymentResult,
+    event_data,
+    existing,
+    insert_payment,
+    restore_quota,
+    result_of,
+    save_loan,
+    save_rows,
+)
+from creditplan.loans.payments.state import due_rows, layout_of, snapshot
+from creditplan.loans.products import term_sheet_of
+from creditplan.loans.values import parse_date, yuan
+from creditplan.org import services as org
+from creditplan.org.domain import Perm
+
+__all__ = ["PREPAY_MODES", "PayoffQuote", "payoff_quote", "prepay"]
+
+# Payment.kind per mode (the models comment says "prepay_payment", which is longer than its max_length of 12)
+PREPAY_MODES = {"full": "prepay_full", "shorten_term": "prepay_term", "reduce_installment": "prepay_pmt"}
+
+
+@dataclass(frozen=True)
+class PayoffQuote:
+    """What settles a loan on `on`, item by item (minor units); `total_minor` is what the customer pays."""
+
+    loan_ref: str
+    on: dt.date
+    currency: str
+    principal_minor: int
+    overdue_interest_minor: int
+    accrued_interest_minor: int  # interest of the current period accrued to `on` (the accrual rule)
+    penalty_minor: int  # charged and unpaid, plus projected for days not closed yet
+    penalty_projected_minor: int  # the projected part
+    fees_minor: int
+    credit_minor: int  # the customer's credit balance, deducted
+    total_minor: int
+    penalty_carry: int = 0  # the sub-fen remainder after the projected days (what the close would keep)
+
+    def items(self) -> list[tuple[str, int]]:
+        return [("principal", self.principal_minor), ("overdue_interest", self.overdue_interest_minor),
+                ("accrued_interest", self.accrued_interest_minor), ("penalty", self.penalty_minor),
+                ("fees", self.fees_minor), ("credit", -self.credit_minor)]
+
+
+def _basis(day_count: str) -> int:
+    return 360 if day_count in ("ACT/360", "30/360") else 365
+
+
+def _accrued_to(loan: Loan, on: dt.date) -> int:
+    """The accrual rule (brief): period_interest × elapsed // N, elapsed counted to `on`."""
+    if not loan.current_seq or loan.next_due_date is None:
+        return 0
+    n = (loan.next_due_date - loan.period_start_date).days
+    elapsed = min(max((on - loan.period_start_date).days, 0), n)
+    return loan.period_interest_minor * elapsed // n if n > 0 else loan.period_interest_minor
+
+
+def _projected_penalty(loan: Loan, on: dt.date) -> tuple[int, int]:
+    """Penalty interest for the days after the last close up to `on`, by the close's formula on today's
+    overdue base: (penalty, carry after)."""
+    sheet = term_sheet_of(loan)
+    after_days, markup = sheet.penalty_after_days, sheet.penalty_markup_pct
+    base = loan.overdue_principal_minor + loan.overdue_interest_minor
+    carry, total = loan.penalty_carry, 0
+    if not base or loan.oldest_due_date is None or sheet.clause("penalty_interest") is None:
+        return 0, carry
+    denominator = 1_000_000 * 100 * _basis(loan.day_count)
+    day = loan.closed_through + ONE_DAY
+    while day <= on:
+        if (day - loan.oldest_due_date).days > after_days:
+            numerator = base * loan.rate_ppm * (100 + markup) + carry
+            today, carry = divmod(numerator, denominator)
+            total += today
+        day += ONE_DAY
+    return total, carry
+
+
+def _quote(loan: Loan, on: dt.date) -> PayoffQuote:
+    accrued = _accrued_to(loan, on)
+    projected, carry = _projected_penalty(loan, on)
+    penalty = loan.penalty_minor + projected
+    total = (loan.principal_outstanding_minor + loan.overdue_interest_minor + accrued + penalty + loan.fees_minor
+             - loan.credit_minor)
+    return PayoffQuote(loan.ref, on, loan.currency, loan.principal_outstanding_minor, loan.overdue_interest_minor,
+                       accrued, penalty, projected, loan.fees_minor, loan.credit_minor, total, carry)
+
+
+def _check_quote_date(loan: Loan, on: dt.date, field: str = "on") -> None:
+    if on < loan.closed_through:
+        raise ValidationError(f"{field} {on} is before the last close applied to the loan ({loan.closed_through})",
+                              field=field, code="before_last_close")
+    if loan.next_due_date is not None and on > loan.next_due_date:
+        raise ValidationError(f"{field} {on} is after the next due date {loan.next_due_date}; quote on or before "
+                              "it", field=field, code="beyond_next_due")
+
+
+def payoff_quote(actor: Actor, loan_ref: Any, on: Any = None) -> PayoffQuote:
+    """What settles the loan on `on` (default today): all principal outstanding + overdue interest + the
+    current period's interest accrued to `on` (period_interest × elapsed(on) // N, the accrual rule) +
+    penalty + fees − the customer's credit.
+
+    Penalty: what is charged and unpaid, plus — for the days after the last close up to `on` — the daily
+    penalty projected with the close's formula (base = overdue principal + interest, rate × (100 + markup)
+    / 100 over the day-count basis, with the carried remainder), so the quote is what the close would have
+    charged. `on` must be on or after the last close applied to the loan and no later than its next due
+    date (after that another installment falls due and the quote would change)."""
+    loan = services.get_loan(actor, clean_loan_ref(loan_ref))
+    if loan.status != LoanStatus.ACTIVE:
+        raise Conflict(f"loan {loan.ref} is {loan.status}", field="loan_ref", code=f"loan_{loan.status}")
+    day = clock.business_date() if on in (None, "") else parse_date(on, "on")
+    _check_quote_date(loan, day)
+    return _quote(loan, day)
+
+
+def prepay(actor: Actor, *, loan_ref: Any, amount: Any, reference: Any, value_date: Any = None, mode: str = "full",
+           channel: str = "teller") -> PaymentResult:
+    """Prepayment (提前还款), idempotent by reference like post_payment.
+
+    full: the payoff quote on the value date (amount ≥ quote; the surplus is refunded because the loan
+    closes); the interest accrued since the last close and the projected penalty are recognised as income the
+    same day (Dr 1321 / Cr 6011, Dr 1323 / Cr 6012), then everything is paid (Cr 1321 for the accrued part).
+    shorten_term / reduce_installment: everything due first, then the current period's interest accrued to the
+    value date, the rest reduces principal; the unpaid future installments are superseded and a new schedule
+    version runs from the value date to the same next due date — reduce_installment keeps the number of
+    periods, shorten_term keeps the installment (as near as the method allows) over fewer periods. The new
+    current period's interest is exactly what is still to accrue: interest paid now is never accrued again.
+
+    Not backdated: the value date must be after the last close applied to the loan (a partial prepayment:
+    the day right after it, and before the next due date)."""
+    org.require(actor, Perm.LOAN_REPAY)
+    if mode not in PREPAY_MODES:
+        raise ValidationError(f"mode must be one of {', '.join(PREPAY_MODES)}", field="mode", code="invalid_mode")
+    channel = check_channel(actor, channel)
+    ref = clean_reference(reference)
+    lref = clean_loan_ref(loan_ref)
+    minor = parse_amount(amount)
+    today = clock.business_date()
+    day = parse_value_date(value_date, today)
+    with transaction.atomic():
+        loan = lock_loan(lref)
+        require_loan_in_scope(actor, loan)
+        found = existing(ref, loan, minor)
+        if found is not None:
+            return found
+        check_loan(actor, loan, day, today)
+        if day <= loan.closed_through:
+            raise ValidationError(f"a prepayment cannot be dated on or before the last close applied to the loan "
+                                  f"({loan.closed_through})", field="value_date", code="prepay_backdated")
+        _check_quote_date(loan, day, "value_date")
+        rows = due_rows([loan.pk]).get(loan.pk, [])
+        if mode == "full":
+            plan = _plan_full(loan, rows, minor, day)
+        else:
+            plan = _plan_partial(loan, rows, minor, day, mode)
+        snap = snapshot(loan, rows, layout_of(loan))
+        # _plan_* only validated and computed; from here on we write
+        p = insert_payment(actor, loan, ref, minor, day, channel, PREPAY_MODES[mode], snap)
+        if isinstance(p, PaymentResult):
+            return p
+        applied = plan(p)
+        p.allocation = applied.allocation
+        p.save(update_fields=["allocation"])
+        accounting.post_entry(day, "repayment", applied.lines, loan=loan, memo=f"prepayment ({mode}) {ref}")
+        quota = restore_quota(loan, applied.principal_paid, day)
+        LoanActivity.objects.create(loan=loan, business_date=day, kind="prepayment", amount_minor=minor,
+                                    detail={"reference": ref, "mode": mode, "allocation": applied.allocation,
+                                            "quota": quota, "closed": applied.closed})
+        ledger.append(actor, "loan.repayment", "loan", loan.ref, event_data(p, loan, mode=mode))
+        return result_of(p, loan)
+
+
+def _recognise_to(loan: Loan, day: dt.date, lines: list[Line], *, penalty: bool) -> tuple[int, int]:
+    """Bring the accrual (and, for a payoff, the penalty) from the last close up to `day`, as the close
+    would: Dr 1321 / Cr 6011 and Dr 1323 / Cr 6012. Returns (interest, penalty) recognised."""
+    branch, cur = loan.branch.code, loan.currency
+    extra = _accrued_to(loan, day) - loan.accrued_interest_minor
+    loan.accrued_interest_minor += extra
+    loan.interest_income_minor += extra
+    lines += [Line(accounts.ACCRUED_INTEREST, branch, extra, cur), Line(accounts.INTEREST_INCOME, branch, -extra, cur)]
+    projected = 0
+    if penalty:
+        projected, loan.penalty_carry = _projected_penalty(loan, day)
+        loan.penalty_minor += projected
+        loan.penalty_income_minor += projected
+        lines += [Line(accounts.PENALTY_RECEIVABLE, branch, projected, cur),
+                  Line(accounts.PENALTY_INCOME, branch, -projected, cur)]
+    return extra, projected
+
+
+def _not_due_rows(loan: Loan) -> list[Installment]:
+    return list(Installment.objects.filter(loan=loan, status="scheduled").order_by("seq"))
+
+
+def _plan_full(loan: Loan, rows: list[InstallmentRow], amount: int, day: dt.date) -> Any:
+    quote = _quote(loan, day)
+    if amount < quote.total_minor:
+        raise ValidationError(f"amount {yuan(amount)} is below the payoff amount "
+                              f"{yuan(quote.total_minor)} on {day}", field="amount", code="below_payoff")
+
+    def execute(p: Payment) -> Applied:
+        branch, cur = loan.branch.code, loan.currency
+        lines: list[Line] = []
+        extra, projected = _recognise_to(loan, day, lines, penalty=True)
+        paid_rows = []
+        for r in rows:
+            i, pr, f = r.unpaid
+            r.paid_interest_minor, r.paid_principal_minor, r.paid_fee_minor = r.interest_minor, r.principal_minor, \
+                r.fee_minor
+            r.status, r.paid_on, r.dirty = "paid", day, True
+            paid_rows.append([r.seq, i, pr, f])
+        save_rows(rows)
+        future = _not_due_rows(loan)
+        not_due = loan.principal_outstanding_minor - loan.overdue_principal_minor
+        accrued = loan.accrued_interest_minor
+        if future:
+            Installment.objects.filter(pk__in=[r.pk for r in future]).update(status="superseded")
+            loan.schedule_version += 1
+            Installment.objects.create(loan=loan, version=loan.schedule_version, seq=future[0].seq,
+                                       start_date=loan.period_start_date, due_date=day, principal_minor=not_due,
+                                       interest_minor=accrued, fee_minor=0, paid_principal_minor=not_due,
+                                       paid_interest_minor=accrued, status="paid", paid_on=day)
+            paid_rows.append([future[0].seq, accrued, not_due, 0])
+        alloc = {"penalty": loan.penalty_minor, "fee": loan.fees_minor, "interest": loan.overdue_interest_minor,
+                 "accrued_interest": accrued, "principal": loan.principal_outstanding_minor,
+                 "credit_used": loan.credit_minor, "credit": 0, "refund": amount - quote.total_minor,
+                 "credit_refunded": 0, "interest_recognised": extra, "penalty_recognised": projected,
+                 "installments": paid_rows}
+        alloc["cash"] = amount - alloc["refund"]
+        lines += [Line(accounts.CASH, branch, alloc["cash"], cur),
+                  Line(accounts.CUSTOMER_CREDIT, branch, loan.credit_minor, cur),
+                  Line(accounts.PENALTY_RECEIVABLE, branch, -loan.penalty_minor, cur),
+                  Line(accounts.FEES_RECEIVABLE, branch, -loan.fees_minor, cur),
+                  Line(accounts.INTEREST_DUE, branch, -loan.overdue_interest_minor, cur),
+                  Line(accounts.ACCRUED_INTEREST, branch, -accrued, cur),
+                  Line(accounts.LOAN_PRINCIPAL, branch, -loan.principal_outstanding_minor, cur)]
+        principal = loan.principal_outstanding_minor
+        for column in ("principal_outstanding_minor", "overdue_principal_minor", "overdue_interest_minor",
+                       "accrued_interest_minor", "penalty_minor", "fees_minor", "credit_minor", "dpd", "bucket"):
+            setattr(loan, column, 0)
+        set_current_period(loan, None)
+        loan.oldest_due_date = None
+        loan.status, loan.closed_on = CLOSED, day
+        loan.version += 1
+        save_loan(loan)
+        return Applied(alloc, lines, principal, True)
+
+    return execute
+
+
+def _typical_payment(rows: Sequence[Installment]) -> int:
+    """The level payment (principal + interest) of the remaining schedule: the most common one, the last line
+    (which carries the rounding residue) left out when there are others."""
+    pool = rows[:-1] or rows
+    counts = Counter(r.principal_minor + r.interest_minor for r in pool)
+    return max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+
+def _plan_partial(loan: Loan, rows: list[InstallmentRow], amount: int, day: dt.date, mode: str) -> Any:
+    if not loan.current_seq or loan.next_due_date is None:
+        raise ValidationError("every installment has fallen due; pay what is due (or prepay in full)",
+                              field="mode", code="nothing_to_prepay")
+    if day != loan.closed_through + ONE_DAY:
+        raise Conflict(f"the close of {day - ONE_DAY} has not run for loan {loan.ref} yet", field="value_date",
+                       code="close_pending")
+    if day >= loan.next_due_date:
+        raise ValidationError(f"a partial prepayment on the due date {loan.next_due_date} is not possible: pay the "
+                              "installment, then prepay the day after", field="value_date", code="on_due_date")
+    method = Method.coerce(loan.method)
+    if mode == "shorten_term" and method in (Method.INTEREST_ONLY, Method.BULLET):
+        raise ValidationError(f"shorten_term needs an amortising loan; this one is {method.value}", field="mode",
+                              code="invalid_mode")
+    dues = [Due(r.seq, *r.unpaid) for r in rows if r.status == "due" and not r.settled]
+    owed = loan.penalty_minor + loan.fees_minor + sum(d.interest + d.principal for d in dues)
+    accrued_to = _accrued_to(loan, day)
+    not_due = loan.principal_outstanding_minor - loan.overdue_principal_minor
+    rest = amount - owed - accrued_to
+    if rest <= 0:
+        raise ValidationError(f"amount must exceed what is due ({yuan(owed)}) plus the interest accrued "
+                              f"to {day} ({yuan(accrued_to)})", field="amount", code="prepay_too_small")
+    if rest >= not_due:
+        raise ValidationError(f"amount covers the whole loan: use mode full (payoff "
+                              f"{yuan(_quote(loan, day).total_minor)})", field="amount",
+                              code="use_full_prepayment")
+    future = _not_due_rows(loan)
+    new_principal = not_due - rest
+    remaining = len(future)
+    periods = remaining
+    if mode == "shorten_term":
+        if method is Method.EQUAL_PRINCIPAL:
+            per = max(1, future[0].principal_minor)
+            periods = min(remaining, max(1, -(-new_principal // per)))
+        else:
+            try:
+                periods = min(remaining, periods_to_repay(new_principal, from_ppm(loan.rate_ppm),
+                                                          _typical_payment(future), loan.months_per_period,
+                                                          rounding=loan.rounding))
+            except ValidationError:
+                periods = remaining
+    grace = 0 if loan.restructure_count else max(0, loan.product.grace_periods - (loan.current_seq - 1))
+    grace = min(grace, periods - 1)
+    terms = terms_for(loan, principal_minor=new_principal, periods=periods, start=day,
+                               first_due=loan.next_due_date, grace_periods=grace)
+    schedule = build_schedule(terms)
+    assert sum(s.principal for s in schedule) == new_principal
+
+    def execute(p: Payment) -> Applied:
+        branch, cur = loan.branch.code, loan.currency
+        lines: list[Line] = []
+        extra, _ = _recognise_to(loan, day, lines, penalty=False)
+        applied = apply_payment(loan, rows, owed, day)  # everything due, exactly
+        save_rows(rows)
+        lines += applied.lines
+        accrued = loan.accrued_interest_minor
+        Installment.objects.filter(pk__in=[r.pk for r in future]).update(status="superseded")
+        loan.schedule_version += 1
+        first_seq = future[0].seq
+        made = Installment.objects.bulk_create([Installment(
+            loan=loan, version=loan.schedule_version, seq=first_seq + k, start_date=s.start_date,
+            due_date=s.due_date, principal_minor=s.principal, interest_minor=s.interest, fee_minor=s.fee)
+            for k, s in enumerate(schedule)])
+        set_current_period(loan, made[0])
+        loan.accrued_interest_minor = 0
+        loan.principal_outstanding_minor -= rest
+        loan.term = first_seq - 1 + len(schedule)
+        loan.maturity_date = schedule[-1].due_date
+        loan.version += 1
+        save_loan(loan)
+        lines += [Line(accounts.CASH, branch, accrued + rest, cur),
+                  Line(accounts.ACCRUED_INTEREST, branch, -accrued, cur),
+                  Line(accounts.LOAN_PRINCIPAL, branch, -rest, cur)]
+        alloc = dict(applied.allocation)
+        alloc.update(accrued_interest=accrued, prepaid_principal=rest, interest_recognised=extra,
+                     cash=alloc["cash"] + accrued + rest, schedule_version=loan.schedule_version,
+                     periods=len(schedule), installment_minor=schedule[min(1, len(schedule) - 1)].payment,
+                     mode=mode)
+        return Applied(alloc, lines, applied.principal_paid + rest, False)
+
+    return execute
