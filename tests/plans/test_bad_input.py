@@ -92,15 +92,22 @@ def test_a_child_must_stay_inside_its_parent(bank, plan):
 
 # --- negative quotas and amounts -------------------------------------------------------------------------
 
+# One code per fault, the same in every app (issue 15: core.money.parse_minor). Changed from the plans' own codes:
+# zero_amount → not_positive, amount_precision → too_many_decimals, "NaN" amount_format → not_finite.
 @pytest.mark.parametrize(("field", "value", "code"), [
     ("new_lending_limit", "-1", "negative_amount"),
     ("balance_limit", "-0.01", "negative_amount"),
     ("net_capital", "-1000000", "negative_amount"),
-    ("net_capital", "0", "zero_amount"),
+    ("net_capital", "0", "not_positive"),
     ("new_lending_limit", 1.5, "float_money"),  # a float never reaches a money path
-    ("new_lending_limit", "100.001", "amount_precision"),
+    ("new_lending_limit", "100.001", "too_many_decimals"),
     ("balance_limit", "12abc", "amount_format"),
-    ("balance_limit", "NaN", "amount_format"),
+    ("balance_limit", "NaN", "not_finite"),
+    ("net_capital", "", "required"),
+    ("net_capital", None, "required"),
+    ("balance_limit", "1e400", "amount_format"),  # exponent notation: used to escape as decimal.InvalidOperation
+    ("balance_limit", "1 000", "amount_format"),
+    ("new_lending_limit", "92233720368547758.08", "amount_out_of_range"),  # one fen above a BIGINT of fen
 ])
 def test_negative_or_malformed_plan_limits_are_refused(bank, field, value, code):
     refused(lambda: plans.create_plan(bank["planner"], **{**PLAN, field: value}), field=field, code=code)
@@ -116,7 +123,8 @@ def test_a_negative_child_quota_is_refused(bank, plan, field, value):
 
 def test_a_negative_or_zero_reservation_is_refused(bank, plan):
     plans.activate_plan(bank["planner"], plan.id)
-    for amount, code in [("-100", "negative_amount"), ("0", "zero_amount"), (99.5, "float_money")]:
+    for amount, code in [("-100", "negative_amount"), ("0", "not_positive"), (99.5, "float_money"),
+                         ("0.001", "too_many_decimals")]:
         refused(lambda a=amount: plans.reserve_quota(bank["approver_bj"], application_ref="APP-1", amount=a,
                                                      branch="BJ01"), field="amount", code=code)
 

@@ -123,3 +123,22 @@ def test_adjustment_request_and_maker_checker(client, bank, plan):
     assert client.post(f"/plans/{plan.id}/adjustments/{a.id}/approve/", {"note": "ok"}).status_code == 302
     assert plans.list_adjustments(bank["planner"], plan.id)[0].status == "approved"
     assert plans.quota_states(plan.id)[bj.id].new_lending_limit == 2_500_000_000
+
+
+@pytest.mark.parametrize(("typed", "chinese"), [
+    ("100000000.001", "金额最多两位小数（分）。"),  # too_many_decimals (was the plans' own amount_precision)
+    ("0", "金额必须大于零。"),  # not_positive (was zero_amount)
+    ("1e8", "金额格式不正确，例如 12345.67。"),  # amount_format: no exponent notation
+    ("", "此项为必填项。"),  # required (was amount_format)
+])
+def test_a_refused_amount_is_explained_in_chinese_next_to_its_field(client, bank, typed, chinese):
+    """The unified money codes (issue 15) are translated on the plan form: no English and no raw code."""
+    login(client, "planner")
+    data = {"code": "y2027", "name": "2027", "period_start": "2027-01-01", "period_end": "2027-12-31",
+            "net_capital": typed, "new_lending_limit": "100000000", "balance_limit": "80000000", "control_mode": "hard"}
+    response = client.post("/plans/new/", data)
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'id="err-net_capital"' in html and chinese in html
+    assert "net_capital" not in html.split('id="err-net_capital"', 1)[1].split("</", 1)[0]
+    assert plans.list_plans(bank["planner"]) == []

@@ -10,6 +10,12 @@ with limited precision), and the only place a value is ever rounded is where a c
 Why floats are refused outright instead of converted: ``0.1`` is already wrong before it reaches
 us, and silently accepting it would hide the bug in the caller. Every entry point raises
 ``ValidationError(code="float_money")`` for a float.
+
+The money edge: every amount that comes from outside (a form, the API, a spreadsheet, a bank file) goes
+through :func:`parse_money` / :func:`parse_minor` — the one exact parser, with one stable code per fault
+(``MONEY_ERROR_CODES``) and the field named — and every amount shown goes out through
+:func:`format_minor` ("12,345.67", or the plain "12345.67" of API answers; pages use the ``money``
+template filter, which calls it).
 """
 
 from __future__ import annotations
@@ -27,19 +33,25 @@ from creditplan.core.errors import ValidationError
 
 __all__ = [
     "CURRENCIES",
+    "MAX_MINOR",
+    "MONEY_ERROR_CODES",
     "Currency",
     "Money",
     "RATE_PPM_SCALE",
     "Rounding",
     "apply_rounding",
     "bps",
+    "format_minor",
     "format_rate",
     "from_ppm",
     "get_currency",
+    "parse_minor",
+    "parse_money",
     "parse_rate",
     "ppm",
     "round_fraction",
     "sum_money",
+    "to_major",
 ]
 
 
@@ -244,19 +256,31 @@ def apply_rounding(
 # --------------------------------------------------------------------------------------------
 
 # Plain or thousands-grouped decimal numbers only; exponent notation is refused so that an amount
-# typed by a person can never mean something wildly different from what it looks like.
-_AMOUNT_RE = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^[+-]?\.\d+$")
+# typed by a person can never mean something wildly different from what it looks like. Leading and
+# trailing blanks are dropped, nothing else: "1 000" and "1,0,0" are typos, not amounts.
+_AMOUNT_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 _MONEY_TEXT_RE = re.compile(r"^\s*(?:([A-Za-z]{3})\s*)?([^A-Za-z\s][^A-Za-z]*?)\s*(?:([A-Za-z]{3}))?\s*$")
 
 Factor = Decimal | int | Fraction
 Ratio = Decimal | int | Fraction
 
 
-def _parse_amount_text(text: str) -> Decimal:
-    cleaned = text.strip().replace(" ", "")
-    if not _AMOUNT_RE.match(cleaned):
-        raise ValidationError(f"{text!r} is not an amount like 12345.67 or 12,345.67.", code="invalid_amount")
-    return Decimal(cleaned.replace(",", ""))
+def _parse_amount_text(text: str, field: str | None = None) -> Decimal:
+    """The one grammar of an amount written as text: ``amount_format``, or ``not_finite`` for "NaN",
+    "Infinity" and the like (which :class:`Decimal` would read)."""
+    cleaned = text.strip()
+    if _AMOUNT_RE.fullmatch(cleaned):
+        return Decimal(cleaned.replace(",", ""))
+    try:
+        special = len(cleaned) <= 12 and not Decimal(cleaned).is_finite()
+    except decimal.InvalidOperation:
+        special = False
+    subject = f"{field} ({text[:40]!r})" if field else repr(text[:40])
+    if special:
+        raise ValidationError(f"{subject} is not a finite amount.", code="not_finite", field=field)
+    raise ValidationError(
+        f"{subject} is not an amount like 12345.67 or 12,345.67.", code="amount_format", field=field
+    )
 
 
 def _factor_to_fraction(value: object, what: str) -> Fraction:
@@ -313,15 +337,15 @@ class Money:
         if isinstance(amount, str):
             value: Fraction = Fraction(_parse_amount_text(amount))
         elif isinstance(amount, bool):
-            raise ValidationError("Amount must be a number, got a bool.", code="invalid_amount")
+            raise ValidationError("Amount must be a number, got a bool.", code="amount_format")
         elif isinstance(amount, int):
             return cls(amount * 10**info.exponent, info.code)
         elif isinstance(amount, Decimal):
-            value = _decimal_to_fraction(amount, "Amount", "invalid_amount")
+            value = _decimal_to_fraction(amount, "Amount", "not_finite")
         else:
             raise ValidationError(
                 f"Amount must be a Decimal, int or string, got {type(amount).__name__}.",
-                code="invalid_amount",
+                code="amount_format",
             )
         return cls(round_fraction(value * 10**info.exponent, rounding), info.code)
 
@@ -339,10 +363,10 @@ class Money:
         is refused rather than converted, because there is no exchange rate here.
         """
         if not isinstance(text, str):
-            raise ValidationError(f"Expected text, got {type(text).__name__}.", code="invalid_amount")
+            raise ValidationError(f"Expected text, got {type(text).__name__}.", code="amount_format")
         match = _MONEY_TEXT_RE.match(text)
         if match is None or (match.group(1) and match.group(3)):
-            raise ValidationError(f"{text!r} is not an amount like 'CNY 12,345.67'.", code="invalid_amount")
+            raise ValidationError(f"{text!r} is not an amount like 'CNY 12,345.67'.", code="amount_format")
         named = match.group(1) or match.group(3)
         if named and currency and get_currency(named).code != get_currency(currency).code:
             raise ValidationError(
@@ -522,6 +546,159 @@ def sum_money(items: Iterable[Money], currency: str = "CNY") -> Money:
             raise ValidationError(f"Cannot sum {type(item).__name__} as Money.", code="invalid_money")
         total = total + item
     return total
+
+
+# --------------------------------------------------------------------------------------------
+# The money edge: one parser in, one formatter out
+# --------------------------------------------------------------------------------------------
+
+MAX_MINOR = 2**63 - 1
+"""The largest amount the database can hold: a BIGINT of minor units (92,233,720,368,547,758.07 CNY)."""
+
+MONEY_ERROR_CODES: dict[str, str] = {
+    "required": "no amount given (None, or blank text)",
+    "float_money": "a binary float: send text such as '12345.67', an int or a Decimal",
+    "amount_format": "not an amount: text other than 12345.67 / 12,345.67, or not a number at all",
+    "not_finite": "NaN or an infinity",
+    "too_many_decimals": "finer than the currency's minor unit (more than 2 decimals for CNY)",
+    "negative_amount": "below zero where only amounts of zero or more are allowed",
+    "not_positive": "zero where a positive amount is required",
+    "amount_out_of_range": "above the caller's maximum, or beyond a BIGINT of minor units",
+    "currency_mismatch": "a Money in another currency than the one asked for",
+}
+"""Every code :func:`parse_money` raises, with the fault it names: one code per fault, everywhere."""
+
+
+# Wide enough that converting a value already known to fit (at most 19 integer digits, nothing non-zero below
+# the minor unit) is exact, whatever decimal context the caller has set.
+_EXACT = decimal.Context(prec=60, traps=[decimal.InvalidOperation])
+
+
+def _decimal_to_minor(amount: Decimal, places: int, field: str, shown: object) -> int:
+    """Exact ``amount * 10**places`` as an int: refuses (``too_many_decimals``) any non-zero digit below the
+    minor unit ("1.10" is fine, "1.101" is not), and says "out of range" (MAX_MINOR + 1) for a value of 20
+    integer digits or more before building a possibly huge int."""
+    _sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # callers pass finite values only
+    shift = exponent + places
+    if shift < 0 and any(digits[shift:]):
+        raise ValidationError(f"{field} has more than {places} decimals ({shown}).", code="too_many_decimals",
+                              field=field)
+    if len(digits) + shift > 19 and any(digits):  # >= 10**19 > MAX_MINOR
+        return MAX_MINOR + 1
+    return int(amount.scaleb(places, _EXACT))
+
+
+def _parse_minor(value: object, field: str, exponent: int, code: str, allow_negative: bool) -> int:
+    if isinstance(value, float):
+        raise ValidationError(
+            f"{field} must not be a float; send the amount as text such as '12345.67'.",
+            code="float_money",
+            field=field,
+        )
+    if isinstance(value, Money):
+        if value.currency != code:
+            raise ValidationError(
+                f"{field} is in {value.currency}, expected {code}.", code="currency_mismatch", field=field
+            )
+        return value.minor
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValidationError(f"{field} is required.", code="required", field=field)
+        amount = _parse_amount_text(value, field)
+    elif value is None:
+        raise ValidationError(f"{field} is required.", code="required", field=field)
+    elif isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ValidationError(
+            f"{field} must be an amount (text, int or Decimal), got {type(value).__name__}.",
+            code="amount_format",
+            field=field,
+        )
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    else:
+        amount = value
+        if not amount.is_finite():
+            raise ValidationError(f"{field} must be a finite amount, got {amount}.", code="not_finite", field=field)
+    if not allow_negative and amount < 0:
+        raise ValidationError(f"{field} cannot be negative ({value}).", code="negative_amount", field=field)
+    return _decimal_to_minor(amount, exponent, field, value)
+
+
+def parse_minor(
+    value: object,
+    field: str,
+    *,
+    currency: str = "CNY",
+    allow_zero: bool = True,
+    allow_negative: bool = False,
+    maximum: int | None = None,
+) -> int:
+    """An amount from outside — text ("12345.67", "12,345.67", "-5"), an int or a Decimal of major units
+    (yuan), or a ``Money`` — as an exact int of minor units (fen), or a ``ValidationError`` naming ``field``
+    and one of ``MONEY_ERROR_CODES``. Nothing is ever rounded: a value finer than the currency's minor unit is
+    refused.
+
+    ``allow_zero`` / ``allow_negative`` say what the caller accepts; ``maximum`` (minor units, inclusive)
+    caps it — and nothing beyond a BIGINT of minor units is ever accepted, whatever the caller says.
+    Checks run in this order: required, float, type and format, finite, sign, decimals, range, zero.
+    """
+    info = CURRENCIES.get(currency) or get_currency(currency)
+    minor = _parse_minor(value, field, info.exponent, info.code, allow_negative)
+    if minor < 0 and not allow_negative:
+        raise ValidationError(f"{field} cannot be negative.", code="negative_amount", field=field)
+    if abs(minor) > MAX_MINOR or (maximum is not None and minor > maximum):
+        limit = MAX_MINOR if maximum is None else min(maximum, MAX_MINOR)
+        raise ValidationError(
+            f"{field} is out of range: at most {format_minor(limit, info.code)} {info.code} is allowed here.",
+            code="amount_out_of_range",
+            field=field,
+        )
+    if minor == 0 and not allow_zero:
+        raise ValidationError(f"{field} must be greater than zero.", code="not_positive", field=field)
+    return minor
+
+
+def parse_money(
+    value: object,
+    field: str,
+    *,
+    currency: str = "CNY",
+    allow_zero: bool = True,
+    allow_negative: bool = False,
+    maximum: int | None = None,
+) -> Money:
+    """:func:`parse_minor`, answering a ``Money`` of ``currency``."""
+    minor = parse_minor(
+        value,
+        field,
+        currency=currency,
+        allow_zero=allow_zero,
+        allow_negative=allow_negative,
+        maximum=maximum,
+    )
+    return Money(minor, get_currency(currency).code)
+
+
+def to_major(minor: int, currency: str = "CNY") -> Decimal:
+    """Minor units → major units, exactly, with the currency's places: 200000000 → Decimal('2000000.00').
+    For a spreadsheet cell or a figure to compute with; text for people comes from :func:`format_minor`."""
+    return Money(minor, currency).amount
+
+
+def format_minor(minor: int, currency: str = "CNY", *, grouping: bool = True) -> str:
+    """The one way an amount is written: "12,345.67" (pages, messages, documents) or, with
+    ``grouping=False``, the plain "12345.67" that API answers and machine-read files carry. Always the
+    currency's number of places, the sign in front ("-1,000.00"), no currency label (the column or
+    sentence says it)."""
+    if currency in _TWO_PLACES and type(minor) is int:  # the common case, on the decision's hot path: plain divmod
+        whole, cents = divmod(abs(minor), 100)
+        text = f"{whole:,}" if grouping else str(whole)
+        return f"{'-' if minor < 0 else ''}{text}.{cents:02d}"
+    return Money(minor, currency).format(grouping=grouping, label="none")
+
+
+_TWO_PLACES = frozenset({"CNY", "USD", "EUR", "HKD", "GBP"})
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from ninja import Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
+from creditplan.core.access import Actor
+from creditplan.core.money import format_minor
 from creditplan.plans import services
 from creditplan.plans.services import AdjustmentView, PlanView, QuotaView, ReservationView
 
@@ -17,7 +19,8 @@ Amount = str | int
 
 
 def _yuan(minor: int) -> str:
-    return str(services.yuan(minor))
+    """The plain form API answers carry: "2000000.00"."""
+    return format_minor(minor, grouping=False)
 
 
 class QuotaRead(Schema):
@@ -171,8 +174,9 @@ class DimensionCreate(Schema):
     name: str
 
 
-def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
+def _actor(request: HttpRequest) -> Actor:
+    actor: Actor = request.auth  # the API root authenticates every request (token or session)
+    return actor
 
 
 @router.get("", response=list[PlanRead], summary="Credit plans")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -21,7 +21,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from creditplan.core.access import Actor
 from creditplan.core.errors import CreditplanError, ValidationError
+from creditplan.core.money import format_minor, parse_minor, to_major
 from creditplan.plans import services
 from creditplan.plans.services import PlanView
 
@@ -63,10 +65,6 @@ _HEAD_FILL = PatternFill("solid", fgColor="DCE6F1")
 _READ_ONLY_FILL = PatternFill("solid", fgColor="F2F2F2")
 
 
-def _yuan(minor: int) -> Decimal:
-    return services.yuan(minor)
-
-
 #: A text cell starting with one of these is a formula (or becomes one when edited) in Excel, WPS and LibreOffice:
 #: `=HYPERLINK("http://…","点击")` in a branch or product name would run on the planner's machine.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -94,7 +92,7 @@ def _to_bytes(wb: Workbook) -> bytes:
 
 # --- export ----------------------------------------------------------------------------------------------
 
-def export_plan_xlsx(actor: Any, plan_id: int) -> bytes:
+def export_plan_xlsx(actor: Actor, plan_id: int) -> bytes:
     """The plan and its quota tree (depth first, so a parent row always comes before its children), with
     the live counters as read-only columns."""
     plan = services.get_plan(actor, plan_id)
@@ -105,7 +103,7 @@ def export_plan_xlsx(actor: Any, plan_id: int) -> bytes:
     ws["A1"] = "信贷计划 credit plan"
     ws["A1"].font = Font(bold=True, size=14)
     values = {"code": plan.code, "name": plan.name, "period_start": plan.period_start,
-              "period_end": plan.period_end, "net_capital": _yuan(plan.net_capital_minor), "status": plan.status}
+              "period_end": plan.period_end, "net_capital": to_major(plan.net_capital_minor), "status": plan.status}
     for i, (label, key) in enumerate(HEADER_ROWS, start=2):
         ws.cell(i, 1, label).font = _BOLD
         cell = ws.cell(i, 2, values[key])
@@ -129,9 +127,9 @@ def export_plan_xlsx(actor: Any, plan_id: int) -> bytes:
             "row": n, "level": level[q.id], "parent": number.get(q.parent_id) if q.parent_id else None,
             "branch": q.branch or None, "product": q.product or None, "industry": q.industry or None,
             "region": q.region or None, "segment": q.segment or None,
-            "new_lending_limit": _yuan(s.new_lending_limit), "balance_limit": _yuan(s.balance_limit),
-            "control_mode": MODE_LABELS.get(q.control_mode, q.control_mode), "reserved": _yuan(s.reserved),
-            "consumed": _yuan(s.consumed), "outstanding": _yuan(s.outstanding),
+            "new_lending_limit": to_major(s.new_lending_limit), "balance_limit": to_major(s.balance_limit),
+            "control_mode": MODE_LABELS.get(q.control_mode, q.control_mode), "reserved": to_major(s.reserved),
+            "consumed": to_major(s.consumed), "outstanding": to_major(s.outstanding),
             "utilisation": float(s.utilisation),  # display only
         }
         for c, (_title, key, editable) in enumerate(COLUMNS, start=1):
@@ -156,7 +154,7 @@ def export_plan_xlsx(actor: Any, plan_id: int) -> bytes:
     return _to_bytes(wb)
 
 
-def export_dashboard_xlsx(actor: Any, plan_id: int, *, branch: str | None = None) -> bytes:
+def export_dashboard_xlsx(actor: Actor, plan_id: int, *, branch: str | None = None) -> bytes:
     """The dashboard's tables (quotas with utilisation, pace and forecast; the branch ranking; alerts)."""
     d = services.plan_dashboard(actor, plan_id, branch=branch)
     wb = Workbook()
@@ -172,9 +170,9 @@ def export_dashboard_xlsx(actor: Any, plan_id: int, *, branch: str | None = None
     for c in range(1, len(heads) + 1):
         ws.cell(ws.max_row, c).font = _BOLD
     for r in d["quotas"]:
-        ws.append([r["label"], r["branch"], MODE_LABELS.get(r["mode"], r["mode"]), _yuan(r["new_lending_limit"]),
-                   _yuan(r["reserved"]), _yuan(r["consumed"]), _yuan(r["available"]), _yuan(r["outstanding"]),
-                   _yuan(r["balance_limit"]), r["utilisation"], r["pace"], _yuan(r["forecast_new_lending"])])
+        ws.append([r["label"], r["branch"], MODE_LABELS.get(r["mode"], r["mode"]), to_major(r["new_lending_limit"]),
+                   to_major(r["reserved"]), to_major(r["consumed"]), to_major(r["available"]), to_major(r["outstanding"]),
+                   to_major(r["balance_limit"]), r["utilisation"], r["pace"], to_major(r["forecast_new_lending"])])
         for c in range(4, 10):
             ws.cell(ws.max_row, c).number_format = _MONEY
         ws.cell(ws.max_row, 10).number_format = "0.0%"
@@ -185,7 +183,7 @@ def export_dashboard_xlsx(actor: Any, plan_id: int, *, branch: str | None = None
                  "闲置额度（元） idle (yuan)"])
     for r in d["ranking"]:
         rank.append([r["label"], r["branch"], r["utilisation"], r["deviation_pct_points"], r["adjustments"],
-                     _yuan(r["idle"])])
+                     to_major(r["idle"])])
         rank.cell(rank.max_row, 3).number_format = "0.0%"
         rank.cell(rank.max_row, 6).number_format = _MONEY
     alerts = wb.create_sheet("alerts")
@@ -230,19 +228,21 @@ def _text(value: Any) -> str:
 
 
 def _amount(value: Any, sheet_row: int, key: str) -> str:
-    """A cell to a decimal string for services.to_minor: numbers typed in Excel come back as float, which
-    is exact enough for an amount of at most two decimals (repr gives the shortest decimal that round-trips)."""
+    """A cell to the plain decimal text the services read (core.money.parse_minor), checked here so that a bad
+    amount names its row and column. A blank cell is 0. Numbers typed in Excel come back as float: the shortest
+    decimal that round-trips (repr) is what the planner typed, and is then checked like any text — a third
+    decimal is refused, never rounded. Thousands separators (, or ，) are the sheet's display, not the amount."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return "0"
     if isinstance(value, bool):
         raise _bad(sheet_row, key, "not an amount", code="amount_format")
     if isinstance(value, float):
-        value = Decimal(repr(value))
+        value = format(Decimal(repr(value)), "f")  # 1e+16 → "10000000000000000": the cell's number, not notation
     text = str(value).replace(",", "").replace("，", "").strip()
     try:
-        Decimal(text)
-    except InvalidOperation:
-        raise _bad(sheet_row, key, f"{text!r} is not an amount", code="amount_format")
+        parse_minor(text, key, allow_negative=True)  # the sign is the services' to judge (negative_amount)
+    except ValidationError as exc:
+        raise _bad(sheet_row, key, exc.message, code=exc.code)
     return text
 
 
@@ -325,13 +325,13 @@ def _read(data: bytes) -> tuple[dict[str, Any], dict[str, int], list[_Row]]:
         level = _integer(cell("level"), i, "level", required=True)
         parent = _integer(cell("parent"), i, "parent", required=False)
         assert number is not None and level is not None
-        data = {k: _text(cell(k)) for k in ("branch", "product", "industry", "region", "segment")}
-        if data["region"].isdigit() and len(data["region"]) == 1:
-            data["region"] = "0" + data["region"]
-        data["new_lending_limit"] = _amount(cell("new_lending_limit"), i, "new_lending_limit")
-        data["balance_limit"] = _amount(cell("balance_limit"), i, "balance_limit")
-        data["control_mode"] = _mode(cell("control_mode"), i)
-        table.append(_Row(i, number, level, parent, data))
+        values = {k: _text(cell(k)) for k in ("branch", "product", "industry", "region", "segment")}
+        if values["region"].isdigit() and len(values["region"]) == 1:
+            values["region"] = "0" + values["region"]
+        values["new_lending_limit"] = _amount(cell("new_lending_limit"), i, "new_lending_limit")
+        values["balance_limit"] = _amount(cell("balance_limit"), i, "balance_limit")
+        values["control_mode"] = _mode(cell("control_mode"), i)
+        table.append(_Row(i, number, level, parent, values))
     if not table:
         raise ValidationError("the quota table is empty", field="file", code="excel_layout")
     return header, header_row, table
@@ -365,7 +365,7 @@ def _tree(table: list[_Row]) -> _Row:
     return root
 
 
-def import_plan_xlsx(actor: Any, data: bytes, *, code: str | None = None) -> PlanView:
+def import_plan_xlsx(actor: Actor, data: bytes, *, code: str | None = None) -> PlanView:
     """Create the plan and its whole quota tree from a spreadsheet, in one transaction: any bad row and
     nothing is written. `code` overrides the plan code in the sheet (e.g. to copy last year's plan)."""
     header, header_row, table = _read(data)
@@ -407,10 +407,11 @@ def import_plan_xlsx(actor: Any, data: bytes, *, code: str | None = None) -> Pla
                 if exc.code == "split_above_parent":  # the domain counts in fen; the sheet speaks yuan
                     parts = []
                     for k, word in (("new_lending_limit", "new-lending"), ("balance_limit", "balance")):
-                        total = sum(Decimal(c.data[k]) for c in parent.children)
-                        if total > Decimal(parent.data[k]):
-                            parts.append(f"the children's {word} quotas add up to {total:,.2f} yuan, above the "
-                                         f"parent's {Decimal(parent.data[k]):,.2f}")
+                        total = sum(parse_minor(c.data[k], k, allow_negative=True) for c in parent.children)
+                        limit = parse_minor(parent.data[k], k, allow_negative=True)
+                        if total > limit:
+                            parts.append(f"the children's {word} quotas add up to {format_minor(total)} yuan, above "
+                                         f"the parent's {format_minor(limit)}")
                             key = key or k
                     message = f"children of row {parent.number} (sheet row {parent.sheet_row}): " + (
                         "; ".join(parts) or message)

@@ -1,12 +1,12 @@
 """Credit-plan pages: the plans, a plan's quota tree (split, activate, explain), the execution dashboard,
 reallocation requests, and Excel in and out. Views only call services; amounts arrive in fen and are shown
-in yuan (Decimal, never float); shares may be floats (display only)."""
+in yuan by the `money` template filter (creditplan.core.money.format_minor); shares may be floats (display
+only)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib import messages
@@ -14,13 +14,13 @@ from django.contrib.auth.decorators import login_required
 from django.forms import formset_factory
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.formats import number_format
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from creditplan.common.text import problem_text
-from creditplan.core.errors import CreditplanError, FieldProblem
+from creditplan.core.errors import CreditplanError, FieldProblem, ValidationError
+from creditplan.core.money import format_minor, parse_minor
 from creditplan.customers.domain import INDUSTRY_SECTIONS, PROVINCES
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
@@ -42,9 +42,6 @@ STATUS_LABELS = {
 _PLAN_TEXT = {
     "required": gettext_lazy("This field is required."),
     "negative_amount": gettext_lazy("A quota or amount cannot be negative."),
-    "zero_amount": gettext_lazy("The amount must be positive."),
-    "amount_precision": gettext_lazy("Amounts have at most 2 decimals (fen)."),
-    "amount_format": gettext_lazy("Not an amount, e.g. 12345.67."),
     "date_format": gettext_lazy("Not a date (YYYY-MM-DD)."),
     "end_before_start": gettext_lazy("The period ends before it starts."),
     "period_too_long": gettext_lazy("A plan covers at most five years."),
@@ -92,15 +89,6 @@ def alert_text(message: str) -> str:
     return message
 
 
-def yuan(minor: int | None) -> Decimal | None:
-    """Fen → yuan, exactly (200000000 → Decimal('2000000.00'))."""
-    return None if minor is None else services.yuan(minor)
-
-
-def _money_text(value: Decimal) -> str:
-    return number_format(value, decimal_pos=2, use_l10n=True, force_grouping=True)
-
-
 def _reraise_access(exc: CreditplanError) -> None:
     if exc.http_status in (401, 403, 404):
         raise exc
@@ -117,8 +105,8 @@ def _quota_rows(quotas: list[services.QuotaView]) -> list[dict[str, Any]]:
         rows.append({
             "id": q.id, "parent_id": q.parent_id, "depth": d, "indent": 8 + 22 * d, "label": q.label,
             "branch": q.branch, "mode": q.control_mode, "mode_label": MODE_LABELS.get(q.control_mode, q.control_mode),
-            "limit": yuan(s.new_lending_limit), "balance_limit": yuan(s.balance_limit), "reserved": yuan(s.reserved),
-            "consumed": yuan(s.consumed), "available": yuan(s.available), "outstanding": yuan(s.outstanding),
+            "limit": s.new_lending_limit, "balance_limit": s.balance_limit, "reserved": s.reserved,
+            "consumed": s.consumed, "available": s.available, "outstanding": s.outstanding,
             "util": util, "bar": min(util, 100.0), "level": "bad" if util >= 100 else "warn" if util >= 80 else "ok",
             "children": q.children,
         })
@@ -160,7 +148,7 @@ def _detail(request: HttpRequest, plan_id: int, *, parent_form: Any = None, form
         parent_form, formset = _split_forms(request, quotas, parent=preselect)
     return render(request, "plans/plan_detail.html", {
         "plan": plan, "status_label": STATUS_LABELS.get(plan.status, plan.status), "rows": _quota_rows(quotas),
-        "net_capital": yuan(plan.net_capital_minor), "may_manage": may_manage and plan.status != "closed",
+        "net_capital": plan.net_capital_minor, "may_manage": may_manage and plan.status != "closed",
         "parent_form": parent_form, "formset": formset, "split_error": split_error,
         "may_request": org.may(user, Perm.QUOTA_REQUEST),
     }, status=status)
@@ -175,8 +163,8 @@ def plan_list(request: HttpRequest, import_form: ImportForm | None = None, statu
     for p in services.list_plans(user):
         s = p.root.state if p.root else None
         rows.append({"plan": p, "status_label": STATUS_LABELS.get(p.status, p.status),
-                     "limit": yuan(s.new_lending_limit) if s else None,
-                     "balance_limit": yuan(s.balance_limit) if s else None,
+                     "limit": s.new_lending_limit if s else None,
+                     "balance_limit": s.balance_limit if s else None,
                      "util": float(s.utilisation) * 100 if s else 0.0})
     may_manage = org.may(user, Perm.PLAN_MANAGE)
     return render(request, "plans/plan_list.html", {
@@ -251,14 +239,14 @@ def _split_above_text(quotas: list[services.QuotaView], parent_id: int, children
     for key, limit, word in (("new_lending_limit", parent.state.new_lending_limit, _("new-lending")),
                              ("balance_limit", parent.state.balance_limit, _("balance"))):
         try:
-            typed = sum((Decimal(str(c.get(key, "0")).replace(",", "")) for c in children), Decimal(0))
-        except InvalidOperation:
+            typed = sum(parse_minor(c.get(key, "0"), key) for c in children)
+        except ValidationError:
             return ""
         have = sum(q.state.new_lending_limit if key == "new_lending_limit" else q.state.balance_limit for q in existing)
-        total = typed + yuan(have)
-        if total > yuan(limit):
+        total = typed + have
+        if total > limit:
             return _("The children's %(measure)s quotas add up to %(total)s yuan, above the parent's %(limit)s yuan.") % {
-                "measure": word, "total": _money_text(total), "limit": _money_text(yuan(limit))}
+                "measure": word, "total": format_minor(total), "limit": format_minor(limit)}
     return ""
 
 
@@ -284,11 +272,11 @@ def quota_explain(request: HttpRequest, plan_id: int, quota_id: int) -> HttpResp
         raise Http404("quota")
     reservations = [{
         "ref": r.application_ref, "status": r.status, "status_label": STATUS_LABELS.get(r.status, r.status),
-        "amount": yuan(r.amount_minor), "disbursed": yuan(r.disbursed_minor), "outstanding": yuan(r.outstanding_minor),
+        "amount": r.amount_minor, "disbursed": r.disbursed_minor, "outstanding": r.outstanding_minor,
         "large_exposure": r.large_exposure, "reason": r.reason,
     } for r in services.explain_quota(user, quota_id)]
     ctx = {"plan_id": plan_id, "quota": quota, "reservations": reservations}
-    template = "plans/_explain.html" if request.htmx else "plans/explain.html"  # type: ignore[attr-defined]
+    template = "plans/_explain.html" if request.htmx else "plans/explain.html"
     return render(request, template, ctx)
 
 
@@ -340,39 +328,38 @@ def dashboard(request: HttpRequest, plan_id: int) -> HttpResponse:
     }}
     cards = None
     if focus is not None:
-        limit = yuan(focus["new_lending_limit"])
-        consumed = used = Decimal("0.00")
-        chart["plan"] = [[plan["period"][0], "0"], [plan["period"][1], str(limit)]]
+        def plain(minor: int) -> str:  # the chart reads numbers: "2000000.00"
+            return format_minor(minor, grouping=False)
+
+        consumed = used = 0
+        chart["plan"] = [[plan["period"][0], "0"], [plan["period"][1], plain(focus["new_lending_limit"])]]
         chart["consumed"] = [[plan["period"][0], "0"]]
         chart["used"] = [[plan["period"][0], "0"]]
         for point in d["series"]:
-            consumed = yuan(point["consumed"])
-            used = yuan(point["consumed"] + point["reserved"])
-            chart["consumed"].append([point["date"], str(consumed)])
-            chart["used"].append([point["date"], str(used)])
+            consumed = point["consumed"]
+            used = point["consumed"] + point["reserved"]
+            chart["consumed"].append([point["date"], plain(consumed)])
+            chart["used"].append([point["date"], plain(used)])
         end = min(plan["today"], plan["period"][1])
         if end > plan["period"][0]:
-            chart["consumed"].append([end, str(consumed)])
-            chart["used"].append([end, str(used)])
-            chart["forecast"] = [[end, str(used)], [plan["period"][1], str(yuan(focus["forecast_new_lending"]))]]
+            chart["consumed"].append([end, plain(consumed)])
+            chart["used"].append([end, plain(used)])
+            chart["forecast"] = [[end, plain(used)], [plan["period"][1], plain(focus["forecast_new_lending"])]]
         # the quotas the focus is split into (a branch filter keeps only that branch's own quotas in `d`)
         children = [(q.label, float(q.state.utilisation)) for q in all_quotas if q.parent_id == focus["id"]] \
             or [(r["label"], r["utilisation"]) for r in d["quotas"]]
         chart["bars"] = {"names": [label for label, _u in children],
                          "values": [round(u * 100, 1) for _label, u in children]}
         cards = {
-            "limit": limit, "reserved": yuan(focus["reserved"]), "consumed": yuan(focus["consumed"]),
-            "available": yuan(focus["available"]), "outstanding": yuan(focus["outstanding"]),
-            "balance_limit": yuan(focus["balance_limit"]), "util": focus["utilisation"] * 100,
+            "limit": focus["new_lending_limit"], "reserved": focus["reserved"], "consumed": focus["consumed"],
+            "available": focus["available"], "outstanding": focus["outstanding"],
+            "balance_limit": focus["balance_limit"], "util": focus["utilisation"] * 100,
             "balance_util": focus["balance_utilisation"] * 100, "pace": focus["pace"],
-            "forecast": yuan(focus["forecast_new_lending"]), "pipeline": focus["pipeline_applications"],
+            "forecast": focus["forecast_new_lending"], "pipeline": focus["pipeline_applications"],
             "label": focus["label"], "mode_label": MODE_LABELS.get(focus["mode"], focus["mode"]),
         }
-    ranking = [dict(r, util=r["utilisation"] * 100, idle_yuan=yuan(r["idle"])) for r in d["ranking"]]
-    rows = [dict(r, util=r["utilisation"] * 100, limit=yuan(r["new_lending_limit"]), reserved_yuan=yuan(r["reserved"]),
-                 consumed_yuan=yuan(r["consumed"]), available_yuan=yuan(r["available"]),
-                 forecast_yuan=yuan(r["forecast_new_lending"]), mode_label=MODE_LABELS.get(r["mode"], r["mode"]))
-            for r in d["quotas"]]
+    ranking = [dict(r, util=r["utilisation"] * 100) for r in d["ranking"]]
+    rows = [dict(r, util=r["utilisation"] * 100, mode_label=MODE_LABELS.get(r["mode"], r["mode"])) for r in d["quotas"]]
     alerts = [dict(a, kind_label=_("Utilisation") if a["kind"] == "utilisation" else _("Pace"),
                    message=alert_text(a["message"])) for a in d["alerts"]]
     return render(request, "plans/dashboard.html", {
@@ -417,7 +404,7 @@ def adjustments(request: HttpRequest, plan_id: int) -> HttpResponse:
     elif request.method == "POST":
         org.require(user, Perm.QUOTA_REQUEST)
     may_decide = org.may(user, Perm.PLAN_MANAGE)
-    rows = [{"a": a, "delta": yuan(a.delta_minor), "status_label": STATUS_LABELS.get(a.status, a.status),
+    rows = [{"a": a, "status_label": STATUS_LABELS.get(a.status, a.status),
              "may_decide": may_decide and a.status == "pending" and a.requested_by != user.username}
             for a in services.list_adjustments(user, plan_id)]
     return render(request, "plans/adjustments.html", {

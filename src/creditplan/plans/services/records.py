@@ -1,0 +1,103 @@
+"""What the plan services hand back: plain, frozen records of plans, quotas, reservations and reallocation
+requests (amounts in fen), and how each is made from its row. Pages, the API, the Excel files and other apps read
+these, never the models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from creditplan.plans.domain import QuotaState
+from creditplan.plans.models import Adjustment, Plan, Quota, Reservation
+
+
+@dataclass(frozen=True)
+class QuotaView:
+    id: int
+    parent_id: int | None
+    label: str
+    branch: str
+    product: str
+    industry: str
+    region: str
+    segment: str
+    control_mode: str
+    state: QuotaState
+    children: int
+
+
+@dataclass(frozen=True)
+class PlanView:
+    id: int
+    code: str
+    name: str
+    period_start: dt.date
+    period_end: dt.date
+    status: str
+    net_capital_minor: int
+    root: QuotaView | None
+
+
+@dataclass(frozen=True)
+class ReservationView:
+    id: int
+    application_ref: str
+    status: str
+    amount_minor: int
+    disbursed_minor: int
+    outstanding_minor: int
+    large_exposure: bool
+    reason: str
+    quota_ids: list[int]
+
+
+def state_of(q: Quota) -> QuotaState:
+    return QuotaState(q.new_lending_limit_minor, q.balance_limit_minor, q.reserved_minor, q.consumed_minor,
+                      q.outstanding_minor)
+
+
+def quota_label(q: Quota) -> str:
+    parts = [q.branch.name if q.branch_id else ""]
+    parts += [f"{k}:{v}" for k, v in (("product", q.product), ("industry", q.industry), ("region", q.region),
+                                      ("segment", q.segment)) if v]
+    return " · ".join(p for p in parts if p) or "全行 / whole institution"
+
+
+def quota_view(q: Quota) -> QuotaView:
+    return QuotaView(
+        id=q.pk, parent_id=q.parent_id, label=quota_label(q), branch=q.branch.code if q.branch_id else "",
+        product=q.product, industry=q.industry, region=q.region, segment=q.segment, control_mode=q.control_mode,
+        state=state_of(q), children=q.children.count(),
+    )
+
+
+def plan_view(p: Plan) -> PlanView:
+    root = p.quotas.filter(parent__isnull=True).select_related("branch").first()
+    return PlanView(p.pk, p.code, p.name, p.period_start, p.period_end, p.status, p.net_capital_minor,
+                    quota_view(root) if root else None)
+
+
+def reservation_view(r: Reservation, quota_ids: list[int] | None = None) -> ReservationView:
+    ids = quota_ids if quota_ids is not None else list(r.quotas.values_list("pk", flat=True))
+    return ReservationView(r.pk, r.application_ref, r.status, r.amount_minor, r.disbursed_minor,
+                           r.outstanding_minor, r.large_exposure, r.reason, sorted(ids))
+
+
+@dataclass(frozen=True)
+class AdjustmentView:
+    id: int
+    quota_id: int
+    quota_label: str
+    delta_minor: int
+    reason: str
+    status: str
+    requested_by: str
+    decided_by: str | None
+    decision_note: str
+    created_at: dt.datetime
+
+
+def adjustment_view(a: Adjustment) -> AdjustmentView:
+    return AdjustmentView(a.pk, a.quota_id, quota_label(a.quota), a.delta_minor, a.reason, a.status,
+                          a.requested_by.username, a.decided_by.username if a.decided_by_id else None,
+                          a.decision_note, a.created_at)

@@ -1,0 +1,232 @@
+"""The quota moves with the loan: an approval reserves it (hard quotas refuse, soft ones escalate, monitor-only
+ones record; concentration limits checked at the same moment), the disbursement consumes it, a cancelled or
+expired approval releases it, and repaid principal gives balance quota back (a reversed repayment takes it again).
+
+Every change is one transaction: the counters of every quota the loan falls in move together (plans.sql, under
+row locks taken in id order), one Movement row per quota records it, and the ledger event is appended last.
+`reserve_quota` is on the decision's path: benchmarks/bench_plans.py measures it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from creditplan.core.access import Actor, Perm, require
+from creditplan.core.errors import Conflict, Forbidden, LimitExceeded, NotFound, ValidationError
+from creditplan.core.money import format_minor, parse_minor
+from creditplan.ledger import services as ledger
+from creditplan.org import services as org
+from creditplan.plans import domain, sql
+from creditplan.plans.domain import ControlMode, Outcome
+from creditplan.plans.models import Quota, Reservation
+from creditplan.plans.services.dimensions import clean_dimensions
+from creditplan.plans.services.records import ReservationView, quota_label, reservation_view, state_of
+
+
+def _value_date(on: dt.date | None) -> dt.date:
+    """Movements may be back-dated (loading history from a legacy system), never dated in the future."""
+    today = timezone.localdate()
+    if on is None:
+        return today
+    if on > today:
+        raise ValidationError("a quota movement cannot be dated in the future", field="on", code="date_in_future")
+    return on
+
+
+@transaction.atomic
+def reserve_quota(actor: Actor | None, *, application_ref: str, amount: Any, branch: str, product: str = "",
+                  industry: str = "", region: str = "", segment: str = "", customer_ref: str = "",
+                  group_ref: str = "", on: dt.date | None = None) -> ReservationView:
+    """Hold plan quota for an approved application. Hard quotas refuse (LimitExceeded), soft ones escalate,
+    monitor-only ones record. Concentration limits are checked at the same moment. Idempotent per
+    application: asking again returns the existing reservation. Every refusal is raised before the first write
+    (`reserve_quota_in_transaction` relies on it). `actor` None is trusted code (a loan booked by the demo
+    seed or a legacy import, see loans.services.disburse): no permission or branch to check."""
+    if actor is not None:
+        require(actor, Perm.QUOTA_RESERVE)
+    ref = (application_ref or "").strip()
+    if not ref or len(ref) > 60:
+        raise ValidationError("application reference is required (at most 60 characters)", field="application_ref")
+    minor = parse_minor(amount, "amount", allow_zero=False)
+    today = _value_date(on)
+    raw = {"branch": branch, "product": product, "industry": industry, "region": region, "segment": segment}
+    pre = clean_dimensions({**raw, "branch": None, "product": None, "segment": None})  # industry, region
+    plan, known, quotas, checks = sql.plan_and_locked_quotas(
+        today, branch=str(branch or "").strip().upper(), product=str(product or "").strip(),
+        industry=pre["industry"], region=pre["region"], segment=str(segment or "").strip(), ref=ref,
+        customer_ref=customer_ref, group_ref=group_ref)
+    dims = clean_dimensions(raw, known)
+    if dims["branch"] is None:
+        raise ValidationError("the branch of the loan is required", field="branch", code="required")
+    if actor is not None and not org.branch_in_scope(actor, dims["branch"]):  # (head office: every branch)
+        raise Forbidden("the loan's branch is outside your branch", code="branch_out_of_scope")
+    r = Reservation(plan=plan, application_ref=ref, amount_minor=minor, customer_ref=customer_ref[:60],
+                    group_ref=group_ref[:60], expires_at=timezone.now() + dt.timedelta(days=plan.approval_validity_days),
+                    **dims)
+    if checks is None:
+        # Something moved while we waited for the locks (another reservation for the plan committed): read the
+        # duplicate and exposure checks again, now that no other transaction can be half-way through reserving.
+        checks = sql.recheck(plan.pk, ref, customer_ref, group_ref)
+    found, customer_exposure, group_exposure = checks
+    if found is not None:
+        existing = Reservation.objects.get(pk=found)
+        if existing.amount_minor != minor:
+            raise Conflict(f"application {ref} already holds {format_minor(existing.amount_minor)}",
+                           code="reservation_exists")
+        return reservation_view(existing)
+    limits = domain.ConcentrationLimits(plan.single_customer_bp, plan.group_bp, plan.large_exposure_bp)
+    conc = domain.check_concentration(
+        limits, plan.net_capital_minor, customer_exposure=int(customer_exposure),
+        group_exposure=int(group_exposure) if group_ref else None, amount=minor,
+    ) if customer_ref else domain.ConcentrationCheck()
+    if conc.refused:
+        raise LimitExceeded(conc.refused, code="concentration_exceeded", field="amount")
+    outcome, reasons = Outcome.RESERVED, []
+    for q in quotas:
+        check = domain.check_reserve(state_of(q), minor, ControlMode(q.control_mode))
+        if check.outcome is Outcome.REFUSED:
+            raise LimitExceeded(f"{quota_label(q)}: {check.reason}", code="quota_exceeded", field="amount",
+                                extra={"quota_id": q.pk})
+        if check.outcome is Outcome.ESCALATED:
+            outcome = Outcome.ESCALATED
+        if check.reason:
+            reasons.append(f"{quota_label(q)}: {check.reason}")
+    r.status, r.large_exposure, r.reason = outcome.value, conc.large_exposure, "; ".join(reasons)[:300]
+    sql.insert_reservation(r, quotas, actor, today)
+    ledger.append(actor, "plan.quota_reserved", "reservation", r.application_ref,
+                  {"plan": plan.code, "amount_minor": minor, "status": r.status, "quotas": [q.pk for q in quotas],
+                   "large_exposure": r.large_exposure, "reason": r.reason})
+    return reservation_view(r, [q.pk for q in quotas])
+
+
+def reserve_quota_in_transaction(actor: Actor | None, **kwargs: Any) -> ReservationView:
+    """`reserve_quota` for a caller already inside its own transaction, without a savepoint of its own (two round
+    trips fewer: the decision engine calls it on every straight-through approval). Every refusal (LimitExceeded,
+    Conflict, ValidationError, Forbidden) is raised before the first write, so the caller may catch it and carry
+    on; the quota rows it locked stay locked to the caller's commit. Any other error (the database's) leaves the
+    caller's transaction to be rolled back whole."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("reserve_quota_in_transaction must be called inside the caller's transaction")
+    return reserve_quota.__wrapped__(actor, **kwargs)  # the body, without @transaction.atomic
+
+
+def _reservation_for_update(actor: Actor | None, application_ref: str) -> Reservation:
+    """The application's reservation, locked — and in the actor's branch scope: a reservation of a branch
+    outside it is answered exactly as one that does not exist (404, the same body), before anything else is
+    checked or said about it. `actor` None is trusted code (the close, a payment already checked, origination
+    releasing on withdrawal or expiry)."""
+    r = (Reservation.objects.select_for_update(of=("self",)).select_related("plan", "branch")
+         .filter(application_ref=application_ref).order_by("-id").first())
+    missing = f"no reservation for application {application_ref}"
+    if r is None:
+        raise NotFound(missing, code="reservation_not_found")
+    org.require_in_scope(actor, r.branch, message=missing, code="reservation_not_found")
+    return r
+
+
+def _locked_quotas(r: Reservation) -> list[Quota]:
+    return list(Quota.objects.select_for_update().filter(pk__in=r.quotas.values("pk")).order_by("id"))
+
+
+@transaction.atomic
+def consume_quota(actor: Actor | None, *, application_ref: str, amount: Any = None, on: dt.date | None = None
+                  ) -> ReservationView:
+    """Disbursement: the reserved amount becomes consumed lending and outstanding balance; any part of the
+    approval not paid out is released. Branch scope first (see `_reservation_for_update`); `actor` None is
+    trusted code (loans.services.disburse booking a loan for the demo seed or an import)."""
+    if actor is not None:
+        require(actor, Perm.QUOTA_RESERVE)
+    r = _reservation_for_update(actor, application_ref)
+    if r.status not in ("reserved", "escalated"):
+        raise Conflict(f"application {application_ref} is {r.status}, not awaiting disbursement",
+                       code="reservation_status")
+    paid = r.amount_minor if amount is None else parse_minor(amount, "amount", allow_zero=False)
+    if paid > r.amount_minor:
+        raise ValidationError("cannot disburse more than was approved", field="amount", code="above_approval")
+    quotas = _locked_quotas(r)
+    sql.move(quotas, r, "consume", actor, reserved=-r.amount_minor, consumed=paid, outstanding=paid,
+             on=_value_date(on))
+    r.status, r.disbursed_minor, r.outstanding_minor = "consumed", paid, paid
+    r.save(update_fields=["status", "disbursed_minor", "outstanding_minor", "updated_at"])
+    ledger.append(actor, "plan.quota_consumed", "reservation", r.application_ref,
+                  {"approved_minor": r.amount_minor, "disbursed_minor": paid})
+    return reservation_view(r)
+
+
+@transaction.atomic
+def release_quota(actor: Actor | None, *, application_ref: str, reason: str, kind: str = "release") -> ReservationView:
+    """An approval cancelled (or expired): its reservation goes back to the plan. Branch scope first (see
+    `_reservation_for_update`); `actor` None is the system (expiry, origination releasing on withdrawal)."""
+    if actor is not None:
+        require(actor, Perm.QUOTA_RESERVE)
+    r = _reservation_for_update(actor, application_ref)
+    if not (reason or "").strip():
+        raise ValidationError("a reason is required", field="reason", code="required")
+    if r.status not in ("reserved", "escalated"):
+        raise Conflict(f"application {application_ref} is {r.status}; only a pending approval can be released",
+                       code="reservation_status")
+    quotas = _locked_quotas(r)
+    sql.move(quotas, r, kind, actor, reserved=-r.amount_minor)
+    r.status, r.reason = ("expired" if kind == "expire" else "released"), reason.strip()[:300]
+    r.save(update_fields=["status", "reason", "updated_at"])
+    ledger.append(actor, f"plan.quota_{r.status}", "reservation", r.application_ref,
+                  {"amount_minor": r.amount_minor, "reason": r.reason})
+    return reservation_view(r)
+
+
+@transaction.atomic
+def repay_principal(actor: Actor | None, *, application_ref: str, amount: Any, on: dt.date | None = None
+                    ) -> ReservationView:
+    """Principal repaid restores balance quota. `actor` None is the system (the close, a bank file)."""
+    if actor is not None:
+        require(actor, Perm.QUOTA_RESERVE)
+    r = _reservation_for_update(actor, application_ref)
+    paid = parse_minor(amount, "amount", allow_zero=False)
+    if r.status not in ("consumed",) or paid > r.outstanding_minor:
+        raise Conflict(f"application {application_ref} has {format_minor(r.outstanding_minor)} outstanding",
+                       code="repay_above_outstanding")
+    quotas = _locked_quotas(r)
+    sql.move(quotas, r, "repay", actor, outstanding=-paid, on=_value_date(on))
+    r.outstanding_minor -= paid
+    if r.outstanding_minor == 0:
+        r.status = "repaid"
+    r.save(update_fields=["status", "outstanding_minor", "updated_at"])
+    ledger.append(actor, "plan.balance_restored", "reservation", r.application_ref,
+                  {"principal_minor": paid, "outstanding_minor": r.outstanding_minor})
+    return reservation_view(r)
+
+
+@transaction.atomic
+def unrepay_principal(actor: Actor | None, *, application_ref: str, amount: Any, on: dt.date | None = None
+                      ) -> ReservationView:
+    """A repayment reversed (a bounced payment): the principal it repaid is outstanding again, and takes its
+    balance quota back. `actor` None is the system (the loan book's reversal)."""
+    if actor is not None:
+        require(actor, Perm.QUOTA_RESERVE)
+    r = _reservation_for_update(actor, application_ref)
+    back = parse_minor(amount, "amount", allow_zero=False)
+    if r.status not in ("consumed", "repaid") or r.outstanding_minor + back > r.disbursed_minor:
+        raise Conflict(f"application {application_ref} cannot owe more than it was paid out "
+                       f"({format_minor(r.disbursed_minor)})", code="unrepay_above_disbursed")
+    quotas = _locked_quotas(r)
+    sql.move(quotas, r, "unrepay", actor, outstanding=back, on=_value_date(on))
+    r.outstanding_minor += back
+    r.status = "consumed"
+    r.save(update_fields=["status", "outstanding_minor", "updated_at"])
+    ledger.append(actor, "plan.balance_reversed", "reservation", r.application_ref,
+                  {"principal_minor": back, "outstanding_minor": r.outstanding_minor})
+    return reservation_view(r)
+
+
+def expire_reservations(now: dt.datetime | None = None) -> int:
+    """Release approvals not disbursed within the plan's validity (run daily)."""
+    now = now or timezone.now()
+    refs = list(Reservation.objects.filter(status__in=("reserved", "escalated"), expires_at__lt=now)
+                .values_list("application_ref", flat=True))
+    for ref in refs:
+        release_quota(None, application_ref=ref, reason="approval expired", kind="expire")
+    return len(refs)
