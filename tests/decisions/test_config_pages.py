@@ -39,9 +39,26 @@ def test_unknown_role_level_product_grade_and_bad_amounts_are_named_by_their_box
     rules, problems = cfg.parse_matrix(rows, roles=ROLES, products=["consumer"])
     assert {(p.field, p.code) for p in problems} == {
         ("role-0", "unknown_role"), ("branch_level-1", "unknown_level"), ("product-3", "unknown_product"),
-        ("max_amount-3", "invalid_amount"), ("worst_grade-3", "unknown_grade"), ("max_amount-4", "not_positive")}
+        ("max_amount-3", "amount_format"), ("worst_grade-3", "unknown_grade"),
+        ("max_amount-4", "negative_amount")}
     assert "row 1: unknown role 'boss'" in next(p.message for p in problems if p.field == "role-0")
     assert rules == [(5, Authority("approver", "branch", "consumer", 100_000_050, "D"))]
+
+
+def test_a_typo_in_an_amount_box_is_refused_not_read_as_another_amount():
+    """"1e3" (exponent notation) and "50,0000" (commas out of place) were read as 1,000 and 500,000 yuan of
+    authority; the money edge refuses both by name. Full-width commas in their proper places still read."""
+    row = {"role": "approver", "branch_level": "branch", "product": "", "worst_grade": "C"}
+    for typed in ("1e3", "50,0000"):
+        rules, problems = cfg.parse_matrix([row | {"max_amount": typed}], roles=ROLES, products=[])
+        assert rules == [] and [(p.field, p.code) for p in problems] == [("max_amount-0", "amount_format")]
+    rules, problems = cfg.parse_matrix([row | {"max_amount": "1，000，000.00"}], roles=ROLES, products=[])
+    assert problems == [] and rules[0][1].max_amount_minor == 100_000_000
+    form = {"rate_floor": "3", "rate_cap": "18", "dsr_pct": "50", "dual_above": "5e5"}
+    form |= {f"{k}-{g}": "0" for g in "ABCDEFG" for k in ("spread", "limit", "auto")}
+    _clean, problems, _warnings = cfg.parse_pricing(form | {"limit-C": "10,00,000"})
+    assert {(p.field, p.code) for p in problems} == {("dual_above", "amount_format"),
+                                                     ("limit-C", "amount_format")}
 
 
 def test_a_rule_inside_another_is_an_overlap_a_staircase_is_not_and_unlendable_amounts_are_gaps():
@@ -76,7 +93,7 @@ def test_pricing_form_checks_and_the_rate_preview():
     assert clean is None
     assert {(p.field, p.code) for p in problems} == {
         ("rate_cap", "floor_above_cap"), ("spread-B", "not_whole"), ("auto-C", "auto_above_limit"),
-        ("limit-D", "negative"), ("dsr_pct", "out_of_range")}
+        ("limit-D", "negative_amount"), ("dsr_pct", "out_of_range")}
     _clean, _problems, warnings = cfg.parse_pricing(form | {"spread-B": "20"})
     assert warnings == ["grade B is priced below grade A (20 bp < 30 bp)"]
 
@@ -143,6 +160,21 @@ def test_a_bad_matrix_is_refused_keeping_what_was_typed_and_changes_nothing(clie
     assert "it never decides anything" in r.content.decode()
     assert list(AuthorityRule.objects.values_list("role", "branch_level", "max_amount_minor")) == before
     assert Event.objects.count() == events
+
+
+def test_a_mistyped_amount_is_named_in_chinese_next_to_its_box(client, world):
+    _login(client, "risk")
+    rows = _current_rows()
+    before = list(AuthorityRule.objects.values_list("role", "branch_level", "max_amount_minor"))
+    typo = {"role": "approver", "branch_level": "head_office", "product": "consumer", "max_amount": "3e5",
+            "worst_grade": "F"}
+    r = client.post("/decisions/authority/", _matrix_post([*rows, typo]))
+    text = r.content.decode()
+    assert r.status_code == 422 and 'value="3e5"' in text
+    assert "金额格式不正确" in text and "is not an amount" not in text
+    r = client.post("/decisions/authority/", _matrix_post([*rows, typo | {"max_amount": "300000.001"}]))
+    assert r.status_code == 422 and "金额最多两位小数（分）" in r.content.decode()
+    assert list(AuthorityRule.objects.values_list("role", "branch_level", "max_amount_minor")) == before
 
 
 def test_an_approver_may_read_the_matrix_but_not_change_it(client, world):

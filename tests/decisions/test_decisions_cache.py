@@ -3,7 +3,7 @@
 the branch, even an edit made outside the services — is used by the very next decision, in this process.
 
 The cache keeps, per product, the configuration built from the last snapshot it read; a decision reuses it only
-while the snapshot reads back identical (decisions.services._configuration)."""
+while the snapshot reads back identical (decisions.services.snapshot.configuration)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from creditplan.core.errors import ValidationError
 from creditplan.decisions import services
 from creditplan.decisions.domain import defaults
 from creditplan.decisions.models import AuthorityRule, Decision, GradeTerms, PolicyVersion, ProductSettings
+from creditplan.decisions.services import serving, snapshot
 from creditplan.loans import services as loans
 from creditplan.loans.models import Product
 from creditplan.org.models import Branch
@@ -61,15 +62,15 @@ def _kinder_scorecard() -> dict:
 
 def test_one_statement_reads_the_configuration_and_it_is_reused_while_nothing_changes(world, decide):
     decide("WARM")  # builds the configuration (and installs the policy, compiles the model) once
-    built = services._configs["consumer"][1]
+    built = snapshot._configs["consumer"][1]
     with CaptureQueriesContext(connection) as ctx:
         d = services.evaluate(world["officer_bj"], product="consumer", branch="BJ01", amount_minor=5_000_000,
                               term=12, inputs=GOOD)
     assert d.outcome == "approve" and d.score == 560
     assert len(ctx.captured_queries) == 1  # the snapshot: product, settings, grid, LPR, policy, models, authority
-    assert services._configs["consumer"][1] is built  # nothing changed: the built configuration is reused
+    assert snapshot._configs["consumer"][1] is built  # nothing changed: the built configuration is reused
     decide("AGAIN")
-    assert services._configs["consumer"][1] is built
+    assert snapshot._configs["consumer"][1] is built
 
 
 def test_a_newly_published_policy_decides_the_very_next_application(world, decide):
@@ -161,17 +162,17 @@ def test_a_reused_model_version_id_is_never_served_a_stale_artifact(world, decid
     """The compiled-model caches are keyed by the artifact's SHA-256 too (a restored database, a test run)."""
     d = decide("BEFORE")
     vid = d.model_version
-    services._scorers[vid] = ("another artifact", object())  # as if the id had meant another artifact before
+    serving._scorers[vid] = ("another artifact", object())  # as if the id had meant another artifact before
     assert decide("AFTER").score == 560
 
 
 def test_the_snapshot_text_is_stable_and_json(world):
     """Same data, same text (so the cache is reused), on this database's dialect."""
-    services._configs.clear()
-    first, _branch = services._configuration("consumer", "BJ01", TODAY)
-    text = services._configs["consumer"][0]
-    second, branch = services._configuration("consumer", "BJ01", TODAY)
-    assert second is first and services._configs["consumer"][0] == text and branch.code == "BJ01"
+    snapshot._configs.clear()
+    first, _branch = snapshot.configuration("consumer", "BJ01", TODAY)
+    text = snapshot._configs["consumer"][0]
+    second, branch = snapshot.configuration("consumer", "BJ01", TODAY)
+    assert second is first and snapshot._configs["consumer"][0] == text and branch.code == "BJ01"
     for part in text:
         assert part is None or isinstance(json.loads(part) if isinstance(part, str) else part, dict | list)
     assert first.product.code == "consumer" and set(first.grades) == set(defaults.GRADE_GRID)

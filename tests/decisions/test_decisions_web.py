@@ -49,6 +49,20 @@ def test_evaluate_over_the_api(call):
     assert r.status_code == 403 and r.json()["code"] == "permission_denied"
 
 
+def test_an_amount_the_money_edge_cannot_read_is_refused_by_name_over_the_api(call):
+    """"5e4" was evaluated as 50,000 yuan and "-5" called not positive; each is refused with the code every app
+    uses."""
+    body = {"product": "consumer", "branch": "BJ01", "amount": "50000.00", "term": 12, "inputs": GOOD}
+    for amount, code in (("5e4", "amount_format"), ("50,00,0", "amount_format"), ("-5", "negative_amount"),
+                         ("0", "not_positive"), ("1.005", "too_many_decimals"), ("NaN", "not_finite")):
+        r = call("post", "/api/v1/decisions/evaluate", "officer_bj", {**body, "amount": amount})
+        assert r.status_code == 422, (amount, r.content)
+        assert [(p["field"], p["code"]) for p in r.json()["errors"]] == [("amount", code)], amount
+    r = call("post", "/api/v1/decisions/authority/check", "approver_bj",
+             {"product": "consumer", "branch": "BJ01", "amount": "2e5", "grade": "C"})
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "amount_format"
+
+
 def test_policy_upload_refused_with_reason_and_four_eyes_over_the_api(call):
     r = call("post", "/api/v1/decisions/policies", "risk", {"product": "consumer", "jdm": "{not json"})
     assert r.status_code == 422 and r.json()["code"] == "jdm_not_json"

@@ -49,4 +49,4 @@ def _latin_only_contracts(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     """Loading the CJK font costs about a second per PDF; tests about the steps rather than the PDF's looks
     render it in Helvetica only (the English text, the same figures)."""
     if "real_pdf_font" not in request.fixturenames:
-        monkeypatch.setattr("creditplan.origination.contract_pdf.cjk_font", lambda: None)
+        monkeypatch.setattr("creditplan.documents.contract_pdf.cjk_font", lambda: None)

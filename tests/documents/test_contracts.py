@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from creditplan.core.errors import Conflict, Forbidden, ValidationError
+from creditplan.documents import contracts
 from creditplan.documents import services as documents
 from creditplan.documents.models import Contract, Signature, SigningAttempt
 from creditplan.ledger.models import Event
-from creditplan.origination import contracts
 from creditplan.origination import services as origination
 from factories import PASSWORD, resident_id
 

@@ -85,7 +85,7 @@ def test_an_approver_is_refused_changing_the_authority_matrix_and_a_risk_manager
     risk.get_by_label(f"最高金额（元） {spare + 1}", exact=True).fill("9x")
     risk.get_by_label(f"可审批的最低等级 {spare + 1}", exact=True).select_option("E")
     risk.get_by_role("button", name="保存矩阵").click()
-    expect(risk.locator(f"#rule-{spare} .cellerr")).to_have_text("不是以元为单位的金额")
+    expect(risk.locator(f"#rule-{spare} .cellerr")).to_have_text("金额格式不正确，例如 12345.67。")
     expect(risk.get_by_label(f"最高金额（元） {spare + 1}", exact=True)).to_have_value("9x")
     risk.get_by_label(f"最高金额（元） {spare + 1}", exact=True).fill("300000")
     risk.get_by_role("button", name="保存矩阵").click()

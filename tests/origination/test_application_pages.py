@@ -54,13 +54,30 @@ def test_the_branch_form_shows_problems_next_to_the_fields_and_keeps_the_input(a
                                       "loan_purpose": ""}, **EN)
     assert r.status_code == 422
     html = r.content.decode()
-    assert "Not an amount" in html and 'value="lots"' in html
+    assert "Monthly income (&#x27;lots&#x27;) is not an amount like 12345.67" in html  # the edge's own words
+    assert 'value="lots"' in html
     r = c.post("/applications/new/", {**FORM, "customer_id": "999999", "amount": "5", "loan_purpose": ""}, **EN)
     html = r.content.decode()
     assert r.status_code == 422 and "No such customer" not in html  # English page: the service's own words
     assert "No customer 999999" in html and "between" in html and "required" in html
     assert Application.objects.count() == 0
     assert as_user("approver_bj").get("/applications/new/").status_code == 403
+
+
+def test_a_mistyped_income_is_refused_in_chinese_not_read_as_another_amount(as_user, world):
+    """The money edge reads the form's amounts: "1e3" and "1,0,0" were read as 1,000 and 100 yuan of income,
+    "NaN" was called negative; each is now refused next to its field, in the page's language, and nothing is
+    created."""
+    c = as_user("officer_bj")
+    for field, typed, text in (("monthly_income", "1e3", "金额格式不正确"),
+                               ("monthly_debt_payments", "1,0,0", "金额格式不正确"),
+                               ("monthly_income", "NaN", "金额格式不正确"),
+                               ("monthly_income", "-1", "金额不能为负数"),
+                               ("monthly_debt_payments", "12.345", "金额最多两位小数")):
+        r = c.post("/applications/new/", {**FORM, "customer_id": str(world["customers"][0]), field: typed})
+        html = r.content.decode()
+        assert r.status_code == 422 and text in html and f'value="{typed}"' in html, (field, typed)
+    assert Application.objects.count() == 0
 
 
 def test_a_customer_applies_online_and_sees_the_outcome_at_once(as_user, world, settings):

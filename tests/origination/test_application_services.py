@@ -101,8 +101,12 @@ def test_the_customer_record_and_the_bureau_fill_what_the_applicant_did_not_stat
     ({"amount": "500.00"}, "amount", "amount_out_of_range"),
     ({"amount": "2000000.01"}, "amount", "amount_out_of_range"),
     ({"amount": 1.5}, "amount", "float_money"),
-    ({"amount": "12.345"}, "amount", "sub_minor_amount"),
-    ({"amount": "-5"}, "amount", "not_positive"),
+    ({"amount": "12.345"}, "amount", "too_many_decimals"),
+    ({"amount": "-5"}, "amount", "negative_amount"),
+    ({"amount": "0"}, "amount", "not_positive"),
+    ({"amount": "3e4"}, "amount", "amount_format"),  # was read as 30,000 yuan
+    ({"amount": "3,0000"}, "amount", "amount_format"),  # a comma out of place was dropped: 30,000 yuan
+    ({"amount": "NaN"}, "amount", "not_finite"),
     ({"term": 2}, "term", "term_out_of_range"),
     ({"term": "twelve"}, "term", "term_format"),
     ({"inputs": {**GOOD, "loan_purpose": ""}}, "inputs.loan_purpose", "required"),

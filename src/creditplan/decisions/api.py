@@ -4,31 +4,31 @@ problem+json (creditplan.api)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
-from creditplan.core.money import from_ppm
+from creditplan.core.money import format_minor, from_ppm, parse_minor
 from creditplan.decisions import services
 from creditplan.decisions.services import DecisionView, ExampleResult, ExampleView, PolicyVersionView
-from creditplan.loans.services import to_minor, yuan
 
 router = Router(tags=["decisions"])
 
 Amount = str | int
+Outcome = Literal["approve", "refer", "decline"]  # decisions.services.OUTCOMES
 
 
 def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
+    return request.auth
 
 
 class DecisionRead(Schema):
     id: int | None
     application_ref: str
-    outcome: Literal["approve", "refer", "decline"]
+    outcome: Outcome
     reasons: list[str]
     reasons_zh: list[str]
     reason_codes: list[str]
@@ -53,11 +53,16 @@ class DecisionRead(Schema):
     timings_us: dict[str, int]
 
 
+def _plain(minor: int) -> str:
+    return format_minor(minor, grouping=False)  # "12345.67": what an API answer carries
+
+
 def _decision(d: DecisionView) -> DecisionRead:
     return DecisionRead(
-        id=d.id, application_ref=d.application_ref, outcome=d.outcome, reasons=d.reasons, reasons_zh=d.reasons_zh,
-        reason_codes=d.reason_codes, score=d.score, pd=d.pd, grade=d.grade, requested_amount=str(yuan(d.requested_minor)),
-        approved_amount=str(yuan(d.approved_amount_minor)), rate=str(from_ppm(d.rate_ppm)), apr=f"{d.apr:.6f}", installment=str(yuan(d.installment_minor)),
+        id=d.id, application_ref=d.application_ref, outcome=cast(Outcome, d.outcome), reasons=d.reasons,
+        reasons_zh=d.reasons_zh, reason_codes=d.reason_codes, score=d.score, pd=d.pd, grade=d.grade,
+        requested_amount=_plain(d.requested_minor), approved_amount=_plain(d.approved_amount_minor),
+        rate=str(from_ppm(d.rate_ppm)), apr=f"{d.apr:.6f}", installment=_plain(d.installment_minor),
         term=d.term, required_level=d.required_level, required_approvals=d.required_approvals,
         quota_status=d.quota_status, policy_version=d.policy_version, policy_label=d.policy_label,
         model_version=d.model_version, rules_fired=d.rules_fired, limit_steps=d.limit_steps,
@@ -80,7 +85,8 @@ class EvaluateRequest(Schema):
 def evaluate(request: HttpRequest, payload: EvaluateRequest) -> DecisionRead:
     return _decision(services.evaluate(
         _actor(request), product=payload.product, branch=payload.branch,
-        amount_minor=to_minor(payload.amount, "amount"), term=payload.term, inputs=payload.inputs,
+        amount_minor=parse_minor(payload.amount, "amount", allow_zero=False), term=payload.term,
+        inputs=payload.inputs,
         application_ref=payload.application_ref, channel=payload.channel, version_id=payload.version_id))
 
 
@@ -255,10 +261,11 @@ class AuthorityCheck(Schema):
 
 @router.post("/authority/check", summary="May I approve this? (the authority matrix for the current user)")
 def authority_check(request: HttpRequest, payload: AuthorityCheck) -> dict[str, Any]:
+    amount_minor = parse_minor(payload.amount, "amount", allow_zero=False)
     ok, why = services.may_approve(_actor(request), product=payload.product, branch_code=payload.branch,
-                                   amount_minor=to_minor(payload.amount, "amount"), grade=payload.grade)
+                                   amount_minor=amount_minor, grade=payload.grade)
     return {"may_approve": ok, "reason": why,
-            "required_approvals": services.required_approvals(to_minor(payload.amount, "amount"), payload.product)}
+            "required_approvals": services.required_approvals(amount_minor, payload.product)}
 
 
 @router.get("/{decision_id}", response=DecisionRead, summary="A stored decision, explained")

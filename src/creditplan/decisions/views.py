@@ -1,6 +1,7 @@
 """Decision-engine pages: policies and their versions (upload, grid editor, validation report, example tests,
 four-eyes publishing), the simulation with its chart, and one decision explained in plain words. Views only
-call services; amounts arrive in fen and are shown in yuan (Decimal)."""
+call services; amounts arrive in fen and go to the templates in fen, shown with the `money` filter (the plain
+"12345.67" of core.money.format_minor in the boxes of the forms)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ from django.views.decorators.http import require_POST
 
 from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError
-from creditplan.core.money import from_ppm
+from creditplan.core.money import format_minor, from_ppm
 from creditplan.decisions import services
 from creditplan.decisions.domain import configuration as cfg
 from creditplan.decisions.domain.authority import GRADES, LEVEL_TEXT, LEVELS
 from creditplan.decisions.domain.pricing import pct_text
-from creditplan.loans.services import list_products, yuan
+from creditplan.loans.services import list_products
 from creditplan.org import services as org
 from creditplan.org.domain import ROLE_LABELS, Perm, Role
 
@@ -61,7 +62,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     policies = services.list_policies(user)
     rows = [{"p": p, "published": _version_ctx(p.published) if p.published else None,
              "versions": [_version_ctx(v) for v in p.versions[:6]]} for p in policies]
-    matrix = [{"r": r, "amount": yuan(r.max_amount_minor),
+    matrix = [{"r": r, "amount": r.max_amount_minor,
                "level": LEVEL_TEXT.get(r.branch_level, (r.branch_level, r.branch_level))[1 if _zh() else 0]}
               for r in services.authority_matrix(user)]
     return render(request, "decisions/policy_list.html", {
@@ -252,8 +253,8 @@ def simulation(request: HttpRequest) -> HttpResponse:
     return render(request, "decisions/simulation.html", {
         "policies": policies, "product": product, "version_id": version_id, "shift": shift, "versions": versions,
         "result": result, "chart": chart,
-        "before_volume": yuan(result.comparison["before"]["volume_minor"]) if result else None,
-        "after_volume": yuan(result.comparison["after"]["volume_minor"]) if result else None,
+        "before_volume": result.comparison["before"]["volume_minor"] if result else None,
+        "after_volume": result.comparison["after"]["volume_minor"] if result else None,
     })
 
 
@@ -267,8 +268,8 @@ def decision_detail(request: HttpRequest, decision_id: int) -> HttpResponse:
         "d": d, "zh": zh, "outcome_label": OUTCOME_LABELS.get(d.outcome, d.outcome),
         "reasons": d.reasons_zh if zh else d.reasons, "level": level,
         "quota_label": QUOTA_LABELS.get(d.quota_status, d.quota_status),
-        "approved": yuan(d.approved_amount_minor), "requested": yuan(d.requested_minor),
-        "installment": yuan(d.installment_minor), "rate": from_ppm(d.rate_ppm) * 100, "apr": d.apr * 100,
+        "approved": d.approved_amount_minor, "requested": d.requested_minor,
+        "installment": d.installment_minor, "rate": from_ppm(d.rate_ppm) * 100, "apr": d.apr * 100,
         "limit_steps": [{"text": s["zh" if zh else "en"], "binding": s.get("binding")} for s in d.limit_steps],
         "price_steps": [s["zh" if zh else "en"] for s in d.price_steps],
         "rules": [{"table": r.get("table"), "row": r.get("row"), "outcome": r.get("outcome"),
@@ -283,9 +284,7 @@ def decision_detail(request: HttpRequest, decision_id: int) -> HttpResponse:
 _CELL_TEXT = {
     "unknown_role": gettext_lazy("Unknown role"), "unknown_level": gettext_lazy("Unknown branch level"),
     "unknown_product": gettext_lazy("Unknown product"), "unknown_grade": gettext_lazy("Unknown grade"),
-    "required": gettext_lazy("Required"), "invalid_amount": gettext_lazy("Not an amount in yuan"),
-    "sub_minor_amount": gettext_lazy("At most 2 decimals"), "not_positive": gettext_lazy("Must be positive"),
-    "negative": gettext_lazy("Must not be negative"), "invalid_rate": gettext_lazy("Not a percentage"),
+    "required": gettext_lazy("Required"), "invalid_rate": gettext_lazy("Not a percentage"),
     "rate_out_of_range": gettext_lazy("Must be between 0 % and 36 %"),
     "floor_above_cap": gettext_lazy("The cap is below the floor"),
     "not_whole": gettext_lazy("A whole number"), "out_of_range": gettext_lazy("Out of range"),
@@ -306,15 +305,16 @@ def _field_errors(exc: CreditplanError) -> dict[str, str]:
             out[p.field] = zh_texts[p.field]
         elif zh and p.code in _CELL_TEXT:
             out[p.field] = str(_CELL_TEXT[p.code])
-        else:
-            out[p.field] = p.message[:1].upper() + p.message[1:]
+        else:  # the money edge's codes (amount_format, too_many_decimals…) are translated in common.text
+            out[p.field] = problem_text(p.code, p.message)
     if not out and exc.field:
         out[exc.field] = problem_text(exc.code, exc.message)
     return out
 
 
-def _plain_yuan(minor: int) -> str:
-    return f"{minor // 100}.{minor % 100:02d}"
+def _plain(minor: int) -> str:
+    """An amount as typed in a box: "12345.67" (format_minor's plain form; right for negatives too)."""
+    return format_minor(minor, grouping=False)
 
 
 def _pct(ppm: int) -> str:
@@ -364,7 +364,7 @@ def authority(request: HttpRequest) -> HttpResponse:
             return redirect("decisions:authority")
     else:
         rows = [{"role": r.role, "branch_level": r.branch_level, "product": r.product,
-                 "max_amount": _plain_yuan(r.max_amount_minor), "worst_grade": r.worst_grade, "remove": False}
+                 "max_amount": _plain(r.max_amount_minor), "worst_grade": r.worst_grade, "remove": False}
                 for r in review.rules]
     if may_edit:
         rows = [*rows, *({f: "" for f in cfg.MATRIX_FIELDS} for _ in range(SPARE_AUTHORITY_ROWS))]
@@ -380,7 +380,7 @@ def authority(request: HttpRequest) -> HttpResponse:
         "roles": [(r, _role_label(r)) for r in review.roles],
         "levels": [(lv, _level_label(lv)) for lv in LEVELS], "grades": GRADES, "products": review.products,
         "gaps": [g.zh if zh else g.en for g in review.gaps],
-        "thresholds": [(p, yuan(v)) for p, v in review.thresholds],
+        "thresholds": review.thresholds,
     }, status=422 if errors else 200)
 
 
@@ -396,11 +396,11 @@ def pricing_index(request: HttpRequest) -> HttpResponse:
 
 def _pricing_form(view: services.PricingView) -> dict[str, str]:
     form = {"rate_floor": _pct(view.rate_floor_ppm), "rate_cap": _pct(view.rate_cap_ppm),
-            "dsr_pct": str(view.dsr_pct), "dual_above": _plain_yuan(view.dual_approval_above_minor)}
+            "dsr_pct": str(view.dsr_pct), "dual_above": _plain(view.dual_approval_above_minor)}
     for g in view.grades:
         form[f"spread-{g.grade}"] = str(g.spread_bp)
-        form[f"limit-{g.grade}"] = _plain_yuan(g.limit_minor)
-        form[f"auto-{g.grade}"] = _plain_yuan(g.auto_approve_max_minor)
+        form[f"limit-{g.grade}"] = _plain(g.limit_minor)
+        form[f"auto-{g.grade}"] = _plain(g.auto_approve_max_minor)
     return form
 
 
@@ -431,7 +431,7 @@ def pricing(request: HttpRequest, product: str) -> HttpResponse:
                 raise
             errors = _field_errors(exc)
             messages.error(request, _("Nothing was saved: correct the boxes marked below."))
-    grades = [{"grade": g, "spread": form.get(f"spread-{g}", ""), "limit": form.get(f"limit-{g}", ""),
+    grades: list[dict[str, Any]] = [{"grade": g, "spread": form.get(f"spread-{g}", ""), "limit": form.get(f"limit-{g}", ""),
                "auto": form.get(f"auto-{g}", ""), "e_spread": errors.get(f"spread-{g}", ""),
                "e_limit": errors.get(f"limit-{g}", ""), "e_auto": errors.get(f"auto-{g}", "")} for g in GRADES]
     preview = {p.grade: p for p in view.preview}

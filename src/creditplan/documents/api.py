@@ -4,6 +4,7 @@ Errors are problem+json with a stable `code` and the field (see creditplan.api).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
@@ -12,9 +13,9 @@ from ninja.files import UploadedFile
 from ninja.responses import Status
 from pydantic import Field
 
-from creditplan.documents import domain, services, storage
+from creditplan.core.money import format_minor
+from creditplan.documents import contracts, domain, services, storage
 from creditplan.documents.services import ContractView, DocumentView, VersionView
-from creditplan.origination import contracts
 
 router = Router(tags=["documents"])
 
@@ -114,19 +115,20 @@ class ContractRead(Schema):
     url: str
 
 
+def _plain(minor: int, terms: dict[str, Any]) -> str:
+    """An amount of the contract in an answer: "12345.67" (core.money.format_minor's plain form)."""
+    return format_minor(int(minor), terms.get("currency") or "CNY", grouping=False)
+
+
 def _contract(c: ContractView) -> ContractRead:
     t = c.terms
     return ContractRead(
         application_ref=c.application_ref, sha256=c.sha256, document_version=c.version_id,
-        amount=_yuan(t["amount_minor"]), rate=t["rate"], term=t["term"], first_installment=_yuan(
-            t["first_installment_minor"]), offered_by=c.offered_by, offered_at=c.offered_at, signed_at=c.signed_at,
+        amount=_plain(t["amount_minor"], t), rate=t["rate"], term=t["term"],
+        first_installment=_plain(t["first_installment_minor"], t), offered_by=c.offered_by, offered_at=c.offered_at,
+        signed_at=c.signed_at,
         signature_method=c.signature_method, loan_ref=c.loan_ref, disbursed_at=c.disbursed_at,
         url=f"/api/v1/documents/versions/{c.version_id}/content")
-
-
-def _yuan(minor: int) -> str:
-    whole, cents = divmod(int(minor), 100)
-    return f"{whole}.{cents:02d}"
 
 
 class SignIn(Schema):

@@ -1,7 +1,7 @@
 """Document use cases: upload (type checked by content, versioned, stored encrypted outside the database),
 list and open for viewing — for staff who may see the application (branch scope) and the customer who owns it.
 
-Also the persistence of the contract and its signature, called by `origination.contracts` inside its own
+Also the persistence of the contract and its signature, called by `documents.contracts` inside its own
 transaction (that module checks the permission and the application's state first).
 """
 
@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from creditplan.core.access import Actor
 from creditplan.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from creditplan.documents import domain, storage
 from creditplan.documents.domain import Kind
@@ -57,7 +58,7 @@ class DocumentView:
         return self.versions[0]
 
 
-def _name(user: Any) -> str:
+def _name(user: Actor | None) -> str:
     return "system" if user is None else (getattr(user, "display_name", "") or user.username)
 
 
@@ -67,7 +68,7 @@ def _version_view(v: DocumentVersion, ref: str, kind: str) -> VersionView:
                        at=v.at)
 
 
-def may_upload(actor: Any, a: Application) -> bool:
+def may_upload(actor: Actor, a: Application) -> bool:
     """The customer who owns the application, or staff who enter or review applications (in their branch scope,
     which reading the application through origination has already checked), while the application is open."""
     if states.Status(a.status) not in states.OPEN:
@@ -77,7 +78,7 @@ def may_upload(actor: Any, a: Application) -> bool:
     return org.may(actor, Perm.APPLICATION_CREATE) or org.may(actor, Perm.APPLICATION_REVIEW)
 
 
-def _add_version(actor: Any, a: Application, kind: Kind, filename: str, claimed_type: str, found: domain.FileType,
+def _add_version(actor: Actor, a: Application, kind: Kind, filename: str, claimed_type: str, found: domain.FileType,
                  digest: str, rel: str, size: int, now: dt.datetime) -> DocumentVersion:
     doc, _created = Document.objects.get_or_create(application=a, kind=kind.value)
     doc = Document.objects.select_for_update().get(pk=doc.pk)  # version numbers are given one at a time
@@ -88,7 +89,7 @@ def _add_version(actor: Any, a: Application, kind: Kind, filename: str, claimed_
         uploaded_by=actor if getattr(actor, "pk", None) else None, uploaded_by_name=_name(actor), at=now)
 
 
-def upload(actor: Any, ref: str, *, kind: str, filename: str | None, data: bytes | None,
+def upload(actor: Actor, ref: str, *, kind: str, filename: str | None, data: bytes | None,
            claimed_type: str = "") -> VersionView:
     """Add a document (or a new version of one) to an application. Refused with ValidationError(field="file")
     when the file is missing, empty, too large or not really a PDF / JPEG / PNG (a PDF must start with its header).
@@ -96,7 +97,7 @@ def upload(actor: Any, ref: str, *, kind: str, filename: str | None, data: bytes
     version's SHA-256 is the stored file's, the ledger event also keeps the upload's. The file is written
     (encrypted) before the row that names it is committed."""
     org.require(actor, Perm.APPLICATION_VIEW)
-    a = origination._get(actor, ref)
+    a = origination.application_record(actor, ref)
     if not may_upload(actor, a):
         if states.Status(a.status) not in states.OPEN:
             raise Conflict(f"application {a.ref} is {a.status}: documents can no longer be added",
@@ -116,7 +117,7 @@ def upload(actor: Any, ref: str, *, kind: str, filename: str | None, data: bytes
     digest, rel = storage.put(data)  # before the row: a committed row always names a file that exists
     now = timezone.now()
     with transaction.atomic():
-        a = origination._get(actor, ref, for_update=True)
+        a = origination.application_for_update(actor, ref)
         if not may_upload(actor, a):
             raise Conflict(f"application {a.ref} is {a.status}: documents can no longer be added",
                            code="application_closed")
@@ -130,9 +131,9 @@ def upload(actor: Any, ref: str, *, kind: str, filename: str | None, data: bytes
     return dataclasses.replace(view, removed=removed, original_sha256=original_sha256) if removed else view
 
 
-def list_documents(actor: Any, ref: str) -> list[DocumentView]:
+def list_documents(actor: Actor, ref: str) -> list[DocumentView]:
     """The application's documents, each with every version (newest first)."""
-    a = origination._get(actor, ref)
+    a = origination.application_record(actor, ref)
     return _documents_of(a)
 
 
@@ -147,7 +148,7 @@ def _documents_of(a: Application) -> list[DocumentView]:
     return out
 
 
-def open_version(actor: Any, version_id: Any) -> tuple[VersionView, bytes]:
+def open_version(actor: Actor, version_id: Any) -> tuple[VersionView, bytes]:
     """A version's metadata and plain content, for someone who may see its application (else NotFound, so that
     the existence of another customer's document is not revealed)."""
     org.require(actor, Perm.APPLICATION_VIEW)
@@ -156,7 +157,7 @@ def open_version(actor: Any, version_id: Any) -> tuple[VersionView, bytes]:
     except (DocumentVersion.DoesNotExist, TypeError, ValueError):
         raise NotFound(f"document {version_id} not found", code="document_not_found") from None
     try:
-        a = origination._get(actor, v.document.application.ref)
+        a = origination.application_record(actor, v.document.application.ref)
     except NotFound:
         raise NotFound(f"document {version_id} not found", code="document_not_found") from None
     return _version_view(v, a.ref, v.document.kind), storage.get(v.storage_path, v.sha256)
@@ -171,12 +172,12 @@ class Panel:
     kinds: tuple[str, ...]
 
 
-def panel(actor: Any, ref: str) -> Panel:
-    a = origination._get(actor, ref)
+def panel(actor: Actor, ref: str) -> Panel:
+    a = origination.application_record(actor, ref)
     return Panel(_documents_of(a), may_upload(actor, a), tuple(k.value for k in domain.UPLOAD_KINDS))
 
 
-# --- contract and signature persistence (called by origination.contracts inside its transaction) -------------
+# --- contract and signature persistence (called by documents.contracts inside its transaction) -------------
 
 @dataclass(frozen=True)
 class ContractView:
@@ -211,7 +212,7 @@ def contract_of(a: Application) -> ContractView | None:
     return None if c is None else _contract_view(c, a.ref)
 
 
-def store_contract(actor: Any, a: Application, *, pdf: bytes, filename: str, terms: dict[str, Any],
+def store_contract(actor: Actor, a: Application, *, pdf: bytes, filename: str, terms: dict[str, Any],
                    now: dt.datetime) -> ContractView:
     """Store the generated contract PDF as a version of the application's contract document and record the
     contract. The caller holds the application's row lock and is inside a transaction."""
@@ -226,7 +227,7 @@ def store_contract(actor: Any, a: Application, *, pdf: bytes, filename: str, ter
     return _contract_view(c, a.ref)
 
 
-def record_signature(a: Application, user: Any, *, method: str, sha256: str, ip: str, user_agent: str,
+def record_signature(a: Application, user: Actor, *, method: str, sha256: str, ip: str, user_agent: str,
                      now: dt.datetime) -> ContractView:
     c = Contract.objects.select_for_update().get(application=a)
     if c.signed_at is not None:
@@ -238,17 +239,17 @@ def record_signature(a: Application, user: Any, *, method: str, sha256: str, ip:
     return _contract_view(c, a.ref)
 
 
-def record_failed_signing(a: Application, user: Any, *, reason: str, ip: str, now: dt.datetime) -> int:
+def record_failed_signing(a: Application, user: Actor, *, reason: str, ip: str, now: dt.datetime) -> int:
     """Count a refused signature; the number of refusals so far."""
     SigningAttempt.objects.create(application=a, user=user, reason=reason[:40], ip=(ip or "")[:45], at=now)
     return failed_signings(a, user)
 
 
-def failed_signings(a: Application, user: Any) -> int:
+def failed_signings(a: Application, user: Actor) -> int:
     return SigningAttempt.objects.filter(application=a, user=user).count()
 
 
-def record_disbursement(a: Application, actor: Any, *, loan_ref: str, now: dt.datetime) -> ContractView:
+def record_disbursement(a: Application, actor: Actor, *, loan_ref: str, now: dt.datetime) -> ContractView:
     c = Contract.objects.select_for_update().get(application=a)
     c.loan_ref, c.disbursed_by, c.disbursed_at = loan_ref, actor, now
     c.save(update_fields=["loan_ref", "disbursed_by", "disbursed_at"])

@@ -17,9 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from creditplan.core.errors import CreditplanError, NotFound, ValidationError
-from creditplan.documents import domain, services, storage
+from creditplan.documents import contracts, domain, services, storage
 from creditplan.documents.api import serving_headers
-from creditplan.origination import contracts
 
 KIND_LABELS = {"id_document": gettext_lazy("Identity document"), "income_proof": gettext_lazy("Proof of income"),
                "bank_statement": gettext_lazy("Bank statement"), "other": gettext_lazy("Other document"),

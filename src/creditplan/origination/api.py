@@ -4,7 +4,6 @@ approve / decline / request-info. Errors are problem+json with a stable `code` (
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +12,7 @@ from ninja.responses import Status
 from pydantic import Field
 
 from creditplan.core.errors import ValidationError
-from creditplan.core.money import from_ppm
+from creditplan.core.money import format_minor, from_ppm
 from creditplan.org.domain import Role
 from creditplan.origination import drafts, services
 from creditplan.origination.domain import STATED_INPUTS
@@ -96,18 +95,29 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _plain(minor: int, currency: str = "CNY") -> str:
+    """An amount in an answer: "12345.67" (core.money.format_minor's plain form)."""
+    return format_minor(minor, currency, grouping=False)
+
+
+def _plain_or_none(minor: int | None, currency: str) -> str | None:
+    return None if minor is None else _plain(minor, currency)
+
+
 def _data(v: ApplicationView) -> dict[str, Any]:
     """ApplicationRead's fields as a plain dict: an endpoint that returns it has it validated once, by ninja on the
     way out (a model built here would be validated twice: here, then again from its attributes)."""
     policy = v.decision.get("policy_version")
     return dict(
         ref=v.ref, status=v.status, auto_approved=v.auto_approved, customer_id=v.customer_id, branch=v.branch_code,
-        product=v.product, amount=str(v.amount), currency=v.currency, term=v.term, channel=v.channel,
+        product=v.product, amount=_plain(v.amount_minor, v.currency), currency=v.currency, term=v.term,
+        channel=v.channel,
         created_at=v.created_at, decided_at=v.decided_at, requested_inputs=list(v.requested_inputs),
         decision=dict(
             id=v.decision_id, outcome=v.decision_outcome, reasons=v.reasons, score=v.score, grade=v.grade,
-            approved_amount=_text(v.approved_amount), rate=_text(v.rate), apr=_text(v.decision.get("apr")),
-            installment=_text(v.installment), required_level=v.required_level,
+            approved_amount=_plain_or_none(v.approved_amount_minor, v.currency), rate=_text(v.rate),
+            apr=_text(v.decision.get("apr")),
+            installment=_plain_or_none(v.installment_minor, v.currency), required_level=v.required_level,
             required_approvals=v.required_approvals, approvals=v.approvals, quota_status=v.quota_status,
             policy_version=None if policy is None else str(policy)),
     )
@@ -170,7 +180,7 @@ def _queue(item: QueueItem) -> QueueRead:
 
 
 def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
+    return request.auth
 
 
 @router.post("", response={200: ApplicationRead, 201: ApplicationRead},
@@ -215,12 +225,12 @@ def _fraction(rate_ppm: int) -> str:
                     "sets the real limit and price)")
 def offer(request: HttpRequest, product: str, amount: str, term: int) -> OfferRead:
     o = drafts.indicative_offer(product, amount, term)
-    yuan = lambda minor: f"{Decimal(minor) / 100:.2f}"  # noqa: E731
-    return OfferRead(product=o.product, product_name=o.product_name, amount=yuan(o.amount_minor), term=o.term,
+    return OfferRead(product=o.product, product_name=o.product_name, amount=_plain(o.amount_minor),
+                     term=o.term,
                      months_per_period=o.months_per_period, rate=_fraction(o.rate_ppm),
                      rate_floor=_fraction(o.rate_floor_ppm), rate_cap=_fraction(o.rate_cap_ppm),
-                     first_payment=yuan(o.first_payment_minor), last_payment=yuan(o.last_payment_minor),
-                     total_interest=yuan(o.total_interest_minor))
+                     first_payment=_plain(o.first_payment_minor), last_payment=_plain(o.last_payment_minor),
+                     total_interest=_plain(o.total_interest_minor))
 
 
 @router.get("/{ref}", response=ApplicationRead, summary="One application: status and decision summary")

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from creditplan.core.errors import Conflict, FieldProblem, NotFound, ValidationError
-from creditplan.core.money import Rounding, from_ppm
+from creditplan.core.money import Rounding, format_minor, from_ppm, parse_minor
 from creditplan.loans import services as loans
 from creditplan.loans.domain.schedule import Method, ScheduleTerms, build_schedule
 from creditplan.org import services as org
@@ -252,12 +252,12 @@ def indicative_offer(product: Any, amount: Any, term: Any, *, today: dt.date | N
         problems.append(FieldProblem("product", f"no product {code!r}", "unknown_product"))
     minor = None
     try:
-        minor = loans.to_minor(amount, "amount")
+        minor = parse_minor(amount, "amount", allow_zero=False)
     except ValidationError as exc:
         problems.extend(exc.problems)
     if p is not None and minor is not None and not p.min_amount_minor <= minor <= p.max_amount_minor:
-        problems.append(FieldProblem("amount", f"amount must be between {loans.yuan(p.min_amount_minor)} and "
-                                               f"{loans.yuan(p.max_amount_minor)}", "amount_out_of_range"))
+        problems.append(FieldProblem("amount", f"amount must be between {format_minor(p.min_amount_minor)} "
+                                               f"and {format_minor(p.max_amount_minor)}", "amount_out_of_range"))
     text = str(term or "").strip()
     n = int(text) if text.isdigit() else None
     if n is None:

@@ -4,12 +4,14 @@ form shows the problems next to the fields and keeps what the applicant typed.""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from creditplan.common.text import problem_text
+from creditplan.core.errors import ValidationError
+from creditplan.core.money import parse_minor
 from creditplan.origination.domain import STATED_INPUTS
 
 PURPOSES = [
@@ -34,16 +36,13 @@ _FORM_TO_INPUT = {"loan_purpose": "loan_purpose", "monthly_income": "monthly_inc
                   "months_employed": "months_employed", "housing": "housing", "dependants": "dependants"}
 
 
-def _yuan_to_fen(text: str) -> int:
+def _fen(text: str, what: str) -> int:
+    """Yuan as typed → fen, through the money edge (core.money.parse_minor: exact, zero or more); a refusal
+    in the page's language (`what` names the field in the English page's sentence)."""
     try:
-        amount = Decimal(text.replace(",", "").strip())
-    except InvalidOperation:
-        raise forms.ValidationError(_("Not an amount, e.g. 12345.67.")) from None
-    if not amount.is_finite() or amount < 0:
-        raise forms.ValidationError(_("The amount cannot be negative."))
-    if amount != amount.quantize(Decimal("0.01")):
-        raise forms.ValidationError(_("Amounts have at most 2 decimals (fen)."))
-    return int(amount * 100)
+        return parse_minor(text, what)
+    except ValidationError as exc:
+        raise forms.ValidationError(problem_text(exc.code, exc.message)) from None
 
 
 def _whole(text: str, most: int) -> int:
@@ -75,11 +74,11 @@ class _ApplicationFields(forms.Form):
 
     def clean_monthly_income(self) -> int | None:
         text = self.cleaned_data.get("monthly_income") or ""
-        return _yuan_to_fen(text) if text.strip() else None
+        return _fen(text, "monthly income") if text.strip() else None
 
     def clean_monthly_debt_payments(self) -> int | None:
         text = self.cleaned_data.get("monthly_debt_payments") or ""
-        return _yuan_to_fen(text) if text.strip() else None
+        return _fen(text, "existing monthly debt payments") if text.strip() else None
 
     def clean_months_employed(self) -> int | None:
         text = self.cleaned_data.get("months_employed") or ""

@@ -1,6 +1,7 @@
 """Application pages: the review queue (HTMX filters), the branch form for loan officers, the online form for
 customers (instant outcome), and the application page that shows the whole case with the review actions the
-user may take. Views only call services; amounts arrive in fen and are shown in yuan."""
+user may take. Views only call services; amounts arrive in fen and go to the templates in fen, shown in yuan
+by the `money` filter (core.money.format_minor)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError, FieldProblem, NotFound
-from creditplan.core.money import Money
+from creditplan.core.money import format_minor
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 from creditplan.origination import analytics, drafts, services, sla
@@ -99,9 +100,6 @@ _TEXT = {
     "term_format": gettext_lazy("The term is a whole number of months."),
     "unknown_reason_code": gettext_lazy("Choose a reason."),
     "illegal_transition": gettext_lazy("This step is not possible in the application's current state."),
-    "not_positive": gettext_lazy("The amount must be positive."),
-    "sub_minor_amount": gettext_lazy("Amounts have at most 2 decimals (fen)."),
-    "invalid_amount": gettext_lazy("Not an amount, e.g. 12345.67."),
     "application_not_found": gettext_lazy("No such application."),
     "idempotency_key_reused": gettext_lazy("This request was already used for a different application."),
 }
@@ -133,17 +131,13 @@ def origination_problem(code: str, message: str, field: str = "") -> str:
     return str(text)
 
 
-def yuan(minor: int | None, currency: str = "CNY") -> Any:
-    return None if minor is None else Money(minor, currency).amount
-
-
 def _reraise_access(exc: CreditplanError) -> None:
     if exc.http_status in (401, 404) or (exc.http_status == 403 and exc.code == "permission_denied"):
         raise exc
 
 
 def _product_choices() -> list[tuple[str, str]]:
-    return [(p.code, f"{p.name} ({yuan(p.min_amount_minor)}–{yuan(p.max_amount_minor)}, "
+    return [(p.code, f"{p.name} ({format_minor(p.min_amount_minor)}–{format_minor(p.max_amount_minor)}, "
                      f"{p.min_term}–{p.max_term})")
             for p in sorted(services.products_on_offer(), key=lambda p: (p.min_amount_minor, p.code))]  # small first
 
@@ -192,7 +186,7 @@ def queue(request: HttpRequest) -> HttpResponse:
                            ("escalated", _("Escalated"))],
            "age_choices": [("", _("Any age")), ("24", _("Waiting > 1 day")), ("72", _("Waiting > 3 days")),
                            ("168", _("Waiting > 7 days"))]}
-    template = "origination/_queue_rows.html" if request.htmx else "origination/queue.html"  # type: ignore[attr-defined]
+    template = "origination/_queue_rows.html" if request.htmx else "origination/queue.html"
     return render(request, template, ctx)
 
 
@@ -258,7 +252,7 @@ def _form_token() -> str:
 def _outcome_message(v: services.ApplicationView) -> str:
     if v.status == "approved":
         return _("Application %(ref)s approved: %(amount)s yuan.") % {
-            "ref": v.ref, "amount": f"{v.approved_amount or v.amount:,.2f}"}
+            "ref": v.ref, "amount": format_minor(v.approved_amount_minor or v.amount_minor, v.currency)}
     if v.status == "referred":
         return _("Application %(ref)s was referred to an approver for review.") % {"ref": v.ref}
     return _("Application %(ref)s: %(status)s.") % {"ref": v.ref, "status": STATUS_LABELS.get(v.status, v.status)}
@@ -313,7 +307,7 @@ def _step_url(token: str, step: str = "") -> str:
 def _step_form(d: drafts.DraftView, step: str, data: Any = None) -> StepForm:
     if data is not None:
         return StepForm(data, step=step, products=_product_choices())
-    initial = {k: v for k, v in d.data.items() if k in drafts.FIELDS[step]}
+    initial: dict[str, Any] = {k: v for k, v in d.data.items() if k in drafts.FIELDS[step]}
     if step == "consent":
         initial["consent"] = d.data.get("consent") in ("on", "true", "True", "1")
     if step == "offer":
@@ -331,10 +325,10 @@ def _offer(data: dict[str, Any]) -> Any:
 def _offer_context(offer: Any) -> dict[str, Any] | None:
     if offer is None:
         return None
-    return {"product": offer.product_name, "amount": yuan(offer.amount_minor), "term": offer.term,
+    return {"product": offer.product_name, "amount": offer.amount_minor, "term": offer.term,
             "rate": _pct(Decimal(offer.rate_ppm) / 1_000_000), "floor": _pct(Decimal(offer.rate_floor_ppm) / 1_000_000),
-            "cap": _pct(Decimal(offer.rate_cap_ppm) / 1_000_000), "first": yuan(offer.first_payment_minor),
-            "last": yuan(offer.last_payment_minor), "interest": yuan(offer.total_interest_minor),
+            "cap": _pct(Decimal(offer.rate_cap_ppm) / 1_000_000), "first": offer.first_payment_minor,
+            "last": offer.last_payment_minor, "interest": offer.total_interest_minor,
             "level": offer.first_payment_minor == offer.last_payment_minor, "monthly": offer.months_per_period == 1}
 
 
@@ -539,8 +533,7 @@ def _case(request: HttpRequest, ref: str, *, error: str = "", status: int = 200,
                          "to_label": STATUS_LABELS.get(t.to_status, t.to_status)} for t in case.transitions],
         "approvals": [{"a": a, "reason_label": REASON_LABELS.get(a.reason_code, a.reason_code)}
                       for a in case.approvals],
-        "quotas": [{"q": q, "limit": yuan(q.limit_minor), "reserved": yuan(q.reserved_minor),
-                    "consumed": yuan(q.consumed_minor), "available": yuan(q.available_minor)} for q in case.quotas],
+        "quotas": case.quotas,
         "approve_form": forms.get("approve") or ReviewForm(reasons=_reason_choices("approve"), prefix="approve"),
         "decline_form": forms.get("decline") or ReviewForm(reasons=_reason_choices("decline"), prefix="decline"),
         "info_form": forms.get("info") or _info_request_form(v),
@@ -596,7 +589,7 @@ def _shown(key: str, value: Any) -> Any:
     if isinstance(value, str) and value in _CHOICE_LABELS.get(key, {}):
         return _CHOICE_LABELS[key][value]
     if key.endswith("_minor") and isinstance(value, int) and not isinstance(value, bool):
-        return f"{yuan(value):,.2f}"
+        return format_minor(value)
     if isinstance(value, list):
         return ", ".join(str(x) for x in value) or "—"
     return value

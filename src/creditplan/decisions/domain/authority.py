@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from creditplan.decisions.domain.pricing import yuan_text
+from creditplan.core.money import format_minor
 
 LEVELS = ("sub_branch", "branch", "head_office")
 LEVEL_TEXT = {"sub_branch": ("sub-branch", "支行"), "branch": ("branch", "分行"), "head_office": ("head office", "总行")}
@@ -64,6 +64,6 @@ def authority_problem(rules: Iterable[Authority], *, role: str, level: str, prod
         return f"a {role} at a {level.replace('_', '-')} has no authority for product {product}"
     best_amount = max(r.max_amount_minor for r in for_product)
     if amount_minor > best_amount:
-        return (f"the amount {yuan_text(amount_minor)} is above the authority of a {role} at a "
-                f"{level.replace('_', '-')} ({yuan_text(best_amount)})")
+        return (f"the amount {format_minor(amount_minor)} is above the authority of a {role} at a "
+                f"{level.replace('_', '-')} ({format_minor(best_amount)})")
     return f"grade {grade} is riskier than a {role} at a {level.replace('_', '-')} may approve"

@@ -28,35 +28,27 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from creditplan.core.errors import FieldProblem
+from creditplan.core.errors import FieldProblem, ValidationError
+from creditplan.core.money import format_minor, parse_minor
 from creditplan.decisions.domain.authority import GRADES, LEVELS, Authority, grade_rank
-from creditplan.decisions.domain.pricing import pct_text, yuan_text
+from creditplan.decisions.domain.pricing import pct_text
 
 MAX_RATE_PPM = 360_000  # 36 %: no product rate, floor or cap beyond it
 SPREAD_RANGE_BP = (-1_000, 3_600)
 MATRIX_FIELDS = ("role", "branch_level", "product", "max_amount", "worst_grade")
 
 
-def parse_yuan(text: Any, field: str, *, allow_zero: bool = False) -> tuple[int | None, FieldProblem | None]:
-    """Yuan as typed ("1,000,000.00") → fen; a problem named by `field` when it is not an amount."""
-    if isinstance(text, bool | float):
-        return None, FieldProblem(field, "must be an amount in yuan written as text, such as 200000.00", "invalid_amount")
-    raw = str(text if text is not None else "").strip().replace(",", "").replace("，", "")
-    if not raw:
-        return None, FieldProblem(field, "is required", "required")
+def parse_yuan(text: Any, field: str, *, label: str = "", allow_zero: bool = False
+               ) -> tuple[int | None, FieldProblem | None]:
+    """Yuan as typed ("1,000,000.00"; full-width commas "1，000" read as commas) → fen, through the money
+    edge (`core.money.parse_minor`: exact, its codes); a problem for the box `field`, its message naming the
+    amount by `label` ("the grade C limit"), when it is not an amount."""
+    if isinstance(text, str):
+        text = text.replace("，", ",")
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        return None, FieldProblem(field, f"must be an amount in yuan such as 200000.00, got {raw!r}", "invalid_amount")
-    if not value.is_finite():
-        return None, FieldProblem(field, "must be a finite amount", "invalid_amount")
-    if value.as_tuple().exponent < -2:  # type: ignore[operator]
-        return None, FieldProblem(field, f"has more than 2 decimals ({raw})", "sub_minor_amount")
-    minor = int(value * 100)
-    if minor < 0 or (minor == 0 and not allow_zero):
-        return None, FieldProblem(field, "must be positive" if not allow_zero else "must not be negative",
-                                  "not_positive" if not allow_zero else "negative")
-    return minor, None
+        return parse_minor(text, label or field, allow_zero=allow_zero), None
+    except ValidationError as exc:
+        return None, FieldProblem(field, exc.message, exc.code)
 
 
 def parse_pct(text: Any, field: str) -> tuple[int | None, FieldProblem | None]:
@@ -129,9 +121,9 @@ def parse_matrix(rows: Sequence[Mapping[str, Any]], *, roles: Iterable[str], pro
         if grade not in GRADES:
             problems.append(FieldProblem(f"worst_grade-{i}", f"row {i + 1}: unknown grade {grade!r}: one of "
                                          f"{', '.join(GRADES)}", "unknown_grade"))
-        amount, problem = parse_yuan(row.get("max_amount"), f"max_amount-{i}")
+        amount, problem = parse_yuan(row.get("max_amount"), f"max_amount-{i}", label="the maximum amount")
         if problem is not None:
-            problems.append(FieldProblem(problem.field, f"row {i + 1}: the amount {problem.message}", problem.code))
+            problems.append(FieldProblem(problem.field, f"row {i + 1}: {problem.message}", problem.code))
         if len(problems) == bad and amount is not None:
             out.append((i, Authority(role, level, product, amount, grade)))
     return out, problems
@@ -139,11 +131,12 @@ def parse_matrix(rows: Sequence[Mapping[str, Any]], *, roles: Iterable[str], pro
 
 def _band(r: Authority) -> str:
     return (f"{r.role} at a {r.branch_level.replace('_', '-')}, {r.product or 'every product'}, up to "
-            f"{yuan_text(r.max_amount_minor)}, grade {r.worst_grade}")
+            f"{format_minor(r.max_amount_minor)}, grade {r.worst_grade}")
 
 
 def _band_zh(r: Authority) -> str:
-    return f"{r.role}@{r.branch_level}，{r.product or '全部产品'}，最高 {yuan_text(r.max_amount_minor)}，最差等级 {r.worst_grade}"
+    return (f"{r.role}@{r.branch_level}，{r.product or '全部产品'}，最高 {format_minor(r.max_amount_minor)}，"
+            f"最差等级 {r.worst_grade}")
 
 
 def overlaps(rules: Sequence[tuple[int, Authority]]) -> list[MatrixFinding]:
@@ -181,12 +174,13 @@ def gaps(rules: Iterable[Authority], lendable: Mapping[str, Mapping[str, int]]) 
             if covered >= most:
                 continue
             if covered == 0:
-                en = f"{product}, grade {grade}: nobody may approve any amount (it lends up to {yuan_text(most)})"
-                zh = f"{product} 产品 {grade} 级：无人有权审批任何金额（最高可贷 {yuan_text(most)}）"
+                en = (f"{product}, grade {grade}: nobody may approve any amount "
+                      f"(it lends up to {format_minor(most)})")
+                zh = f"{product} 产品 {grade} 级：无人有权审批任何金额（最高可贷 {format_minor(most)}）"
             else:
-                en = (f"{product}, grade {grade}: nobody may approve amounts above {yuan_text(covered)} "
-                      f"(it lends up to {yuan_text(most)})")
-                zh = f"{product} 产品 {grade} 级：{yuan_text(covered)} 以上至 {yuan_text(most)} 无人有权审批"
+                en = (f"{product}, grade {grade}: nobody may approve amounts above {format_minor(covered)} "
+                      f"(it lends up to {format_minor(most)})")
+                zh = f"{product} 产品 {grade} 级：{format_minor(covered)} 以上至 {format_minor(most)} 无人有权审批"
             found.append(MatrixFinding("gap", None, en, zh))
     return found
 
@@ -227,15 +221,18 @@ def parse_pricing(data: Mapping[str, Any]) -> tuple[PricingInput | None, list[Fi
         problems.append(FieldProblem("rate_cap", f"the cap {pct_text(cap)} is below the floor {pct_text(floor)}",
                                      "floor_above_cap"))
     dsr = take(parse_int(data.get("dsr_pct"), "dsr_pct", 1, 100, "percent"))
-    dual = take(parse_yuan(data.get("dual_above"), "dual_above"))
+    dual = take(parse_yuan(data.get("dual_above"), "dual_above", label="the two-approval threshold"))
     rows = []
     for g in GRADES:
         spread = take(parse_int(data.get(f"spread-{g}"), f"spread-{g}", *SPREAD_RANGE_BP, "basis points"))
-        lim = take(parse_yuan(data.get(f"limit-{g}"), f"limit-{g}", allow_zero=True))
-        auto = take(parse_yuan(data.get(f"auto-{g}"), f"auto-{g}", allow_zero=True))
+        lim = take(parse_yuan(data.get(f"limit-{g}"), f"limit-{g}", label=f"the grade {g} limit",
+                              allow_zero=True))
+        auto = take(parse_yuan(data.get(f"auto-{g}"), f"auto-{g}",
+                               label=f"the grade {g} straight-through amount", allow_zero=True))
         if lim is not None and auto is not None and auto > lim:
-            problems.append(FieldProblem(f"auto-{g}", f"grade {g}: the straight-through amount {yuan_text(auto)} is "
-                                         f"above the grade limit {yuan_text(lim)}", "auto_above_limit"))
+            problems.append(FieldProblem(f"auto-{g}", f"grade {g}: the straight-through amount "
+                                         f"{format_minor(auto)} is above the grade limit {format_minor(lim)}",
+                                         "auto_above_limit"))
         if spread is not None and lim is not None and auto is not None:
             rows.append(GridRow(g, spread, lim, auto))
     if problems or floor is None or cap is None or dsr is None or dual is None:
@@ -247,7 +244,7 @@ def parse_pricing(data: Mapping[str, Any]) -> tuple[PricingInput | None, list[Fi
                             f"({riskier.spread_bp} bp < {safer.spread_bp} bp)")
         if riskier.limit_minor > safer.limit_minor:
             warnings.append(f"grade {riskier.grade} may borrow more than grade {safer.grade} "
-                            f"({yuan_text(riskier.limit_minor)} > {yuan_text(safer.limit_minor)})")
+                            f"({format_minor(riskier.limit_minor)} > {format_minor(safer.limit_minor)})")
     return PricingInput(floor, cap, dsr, dual, tuple(rows)), [], warnings
 
 

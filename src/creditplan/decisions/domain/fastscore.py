@@ -122,8 +122,8 @@ class FastScorer:
         scaling = Scaling.from_json(artifact["scaling"])
         self.factor, self.offset = scaling.factor, scaling.offset
         scale = master_scale_json(artifact["master_scale"], scaling)
-        self.grades = [g["grade"] for g in scale]
-        self.pd_bounds = [g["pd_max"] for g in scale]
+        self.grades: list[str] = [g["grade"] for g in scale]
+        self.pd_bounds: list[float] = [g["pd_max"] for g in scale]
         self._numpy: CompiledModel | None = None
         if self.kind != "scorecard":
             self._numpy = CompiledModel.from_artifact(artifact)

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from creditplan.core.money import format_minor
 from creditplan.decisions.domain import pricing
 from creditplan.decisions.domain.engine import PolicyEngine
 from creditplan.decisions.domain.fastscore import FastScorer, Scored
 from creditplan.decisions.domain.policy import SEVERITY, CompiledPolicy, Evaluation
-from creditplan.decisions.domain.pricing import GradeRow, Limit, LimitSettings, Price, ProductTerms, yuan_text
+from creditplan.decisions.domain.pricing import GradeRow, Limit, LimitSettings, Price, ProductTerms
 
 #: Inputs the engine itself reads (besides the model's features); documented in docs/decisions.md.
 KNOWN_INPUTS = ("age", "monthly_income_minor", "existing_debt_service_minor", "residency", "blacklist",
@@ -274,9 +275,10 @@ def _outcome(app: Application, product: ProductTerms, evaluation: Evaluation | N
                               f"无可批额度：{binding['zh'] if binding else ''}"))
     elif lim.approved_minor < app.amount_minor and outcome == "approve":
         binding = lim.binding_step()
-        reasons.append(Reason("AMOUNT_REDUCED", f"approved {yuan_text(lim.approved_minor)} instead of "
-                                                f"{yuan_text(app.amount_minor)} ({binding['en'] if binding else ''})",
-                              f"核定 {yuan_text(lim.approved_minor)}，低于申请的 {yuan_text(app.amount_minor)}"
+        approved, requested = format_minor(lim.approved_minor), format_minor(app.amount_minor)
+        reasons.append(Reason("AMOUNT_REDUCED", f"approved {approved} instead of "
+                                                f"{requested} ({binding['en'] if binding else ''})",
+                              f"核定 {approved}，低于申请的 {requested}"
                               f"（{binding['zh'] if binding else ''}）"))
     if evaluation is not None:
         wanted = {"approve": ("approve",), "refer": ("refer", "decline"), "decline": ("decline", "refer")}[outcome]

@@ -317,7 +317,8 @@ def _table_schema(node: Mapping[str, Any], where: str) -> list[Problem]:
             if part == "outputs" and not _str(col.get("field")):
                 out.append(Problem("error", f"{where}.{part}[{j}]", f"table {name!r}: an output column needs a field",
                                    "jdm_schema"))
-    outputs = content.get("outputs") if isinstance(content.get("outputs"), list) else []
+    declared = content.get("outputs")
+    outputs: list[Any] = declared if isinstance(declared, list) else []
     if not any(isinstance(c, Mapping) and c.get("field") == "outcome" for c in outputs):
         out.append(Problem("error", where, f"table {name!r} must have an output column with field 'outcome'",
                            "jdm_no_outcome"))
@@ -410,7 +411,7 @@ def _tag_rules(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The document zen runs: each table gets a hidden output naming the rule ("table#row"), so the rules that
     fired are read from the result instead of a trace (a trace copies the input into every node: twice the
     cost). Only used when every table writes under its own ``outputPath``, so the tags cannot collide."""
-    out = json.loads(json.dumps(doc))
+    out: dict[str, Any] = json.loads(json.dumps(doc))
     for node in out["nodes"]:
         if node.get("type") != "decisionTableNode":
             continue
@@ -625,10 +626,10 @@ def _intersects(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool | None:
     if a[0] == "num":
         lo, lo_c = (a[1], a[2]) if (a[1], not a[2]) > (b[1], not b[2]) else (b[1], b[2])
         hi, hi_c = (a[3], a[4]) if (a[3], a[4]) < (b[3], b[4]) else (b[3], b[4])
-        return lo < hi or (lo == hi and lo_c and hi_c)
+        return bool(lo < hi or (lo == hi and lo_c and hi_c))  # the bounds and flags are floats and bools
     if a[0] == "str":
         return bool(a[1] & b[1])
-    return a[1] == b[1]
+    return bool(a[1] == b[1])
 
 
 def _contains(outer: tuple[Any, ...], inner: tuple[Any, ...]) -> bool:
@@ -642,8 +643,8 @@ def _contains(outer: tuple[Any, ...], inner: tuple[Any, ...]) -> bool:
         hi_ok = outer[3] > inner[3] or (outer[3] == inner[3] and (outer[4] or not inner[4]))
         return lo_ok and hi_ok
     if outer[0] == "str":
-        return inner[1] <= outer[1]
-    return outer[1] == inner[1]
+        return bool(inner[1] <= outer[1])
+    return bool(outer[1] == inner[1])
 
 
 def table_overlaps(table: Table) -> tuple[list[dict[str, Any]], list[Problem]]:
@@ -719,7 +720,7 @@ def fired_rules(policy: CompiledPolicy, trace: Mapping[str, Any]) -> list[Rule]:
 
 def tagged_rules(policy: CompiledPolicy, result: Any) -> list[Rule]:
     """The rules that matched, from the hidden tags of a tagged policy's result, table by table."""
-    out = []
+    out: list[Rule] = []
     if not isinstance(result, Mapping):
         return out
     for t in policy.tables:

@@ -28,13 +28,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
+from creditplan.core.money import format_minor
+
 Q = 12_000_000  # rate ppm × 12 months: the denominator of a month's rate
-
-
-def yuan_text(minor: int) -> str:
-    sign = "-" if minor < 0 else ""
-    minor = abs(int(minor))
-    return f"{sign}{minor // 100:,}.{minor % 100:02d}"
 
 
 def pct_text(ppm: int) -> str:
@@ -207,33 +203,41 @@ class Limit:
     @property
     def steps(self) -> list[dict[str, Any]]:
         requested, pmax, pmin, income, debt, dsr, term, rate, grade, step = self.context
+        texts: dict[int, str] = {}  # each amount formatted once: the steps are worded on every decision
+
+        def money(minor: int) -> str:
+            text = texts.get(minor)
+            if text is None:
+                text = texts[minor] = format_minor(minor)
+            return text
+
         words = {
-            "requested": (f"Requested {yuan_text(requested)}", f"申请金额 {yuan_text(requested)}"),
-            "product_max": (f"Product maximum {yuan_text(pmax)}", f"产品最高额度 {yuan_text(pmax)}"),
+            "requested": (f"Requested {money(requested)}", f"申请金额 {money(requested)}"),
+            "product_max": (f"Product maximum {money(pmax)}", f"产品最高额度 {money(pmax)}"),
         }
         for name, amount in self.candidates:
             if name == "affordability":
                 d = debt or 0
                 words[name] = (
-                    f"Affordability: income {yuan_text(income)} × {dsr}% − existing debt service {yuan_text(d)} = "
-                    f"{yuan_text(self.capacity_minor or 0)} a month, repays {yuan_text(amount)} over {term} periods "
+                    f"Affordability: income {money(income)} × {dsr}% − existing debt service {money(d)} = "
+                    f"{money(self.capacity_minor or 0)} a month, repays {money(amount)} over {term} periods "
                     f"at {pct_text(rate)}",
-                    f"还款能力：月收入 {yuan_text(income)} × {dsr}% − 现有月还款 {yuan_text(d)} = 每月 "
-                    f"{yuan_text(self.capacity_minor or 0)}，按 {pct_text(rate)} 分 {term} 期可还本金 {yuan_text(amount)}")
+                    f"还款能力：月收入 {money(income)} × {dsr}% − 现有月还款 {money(d)} = 每月 "
+                    f"{money(self.capacity_minor or 0)}，按 {pct_text(rate)} 分 {term} 期可还本金 {money(amount)}")
             elif name == "grade_limit":
-                words[name] = (f"Limit for grade {grade}: {yuan_text(amount)}", f"等级 {grade} 额度上限 {yuan_text(amount)}")
+                words[name] = (f"Limit for grade {grade}: {money(amount)}", f"等级 {grade} 额度上限 {money(amount)}")
         out = [_step(n, *words[n], amount_minor=a, binding=(n == self.binding)) for n, a in self.candidates]
         if self.rounded_minor is not None:
-            out.append(_step("rounded", f"Rounded down to {yuan_text(self.rounded_minor)} (step {yuan_text(step)})",
-                             f"按 {yuan_text(step)} 向下取整为 {yuan_text(self.rounded_minor)}",
+            out.append(_step("rounded", f"Rounded down to {money(self.rounded_minor)} (step {money(step)})",
+                             f"按 {money(step)} 向下取整为 {money(self.rounded_minor)}",
                              amount_minor=self.rounded_minor))
         if self.below_minimum:
             shown = self.rounded_minor if self.rounded_minor is not None else dict(self.candidates)[self.binding]
-            out.append(_step("below_minimum", f"{yuan_text(shown)} is below the product minimum {yuan_text(pmin)}: "
+            out.append(_step("below_minimum", f"{money(shown)} is below the product minimum {money(pmin)}: "
                                               "nothing can be lent",
-                             f"{yuan_text(shown)} 低于产品最低额度 {yuan_text(pmin)}，不能放款", amount_minor=0))
-        out.append(_step("approved", f"Approved amount {yuan_text(self.approved_minor)}",
-                         f"核定金额 {yuan_text(self.approved_minor)}", amount_minor=self.approved_minor))
+                             f"{money(shown)} 低于产品最低额度 {money(pmin)}，不能放款", amount_minor=0))
+        out.append(_step("approved", f"Approved amount {money(self.approved_minor)}",
+                         f"核定金额 {money(self.approved_minor)}", amount_minor=self.approved_minor))
         return out
 
     def binding_step(self) -> dict[str, Any] | None:

@@ -7,9 +7,8 @@ from typing import Any
 
 from django import template
 
-from creditplan.documents import services
+from creditplan.documents import contracts, services
 from creditplan.documents.views import KIND_LABELS, _kind_choices
-from creditplan.origination import contracts
 
 register = template.Library()
 
@@ -22,16 +21,8 @@ def application_documents(context: template.Context, ref: str) -> dict[str, Any]
     terms = contract.contract.terms if contract.contract else {}
     return {
         "ref": ref, "panel": panel, "contract": contract, "terms": terms,
-        "first_installment": _yuan(terms.get("first_installment_minor")),
-        "amount": _yuan(terms.get("amount_minor")),
+        "currency": terms.get("currency") or "CNY",  # the amounts: `|money` on terms' *_minor in the template
         "documents": [{"label": KIND_LABELS.get(d.kind, d.kind), "d": d} for d in panel.documents],
         "kinds": _kind_choices(), "csrf_token": context.get("csrf_token"), "request": request,
         "is_customer": request.user.role == "customer",
     }
-
-
-def _yuan(minor: Any) -> str:
-    if minor is None:
-        return ""
-    whole, cents = divmod(int(minor), 100)
-    return f"{whole:,}.{cents:02d}"

@@ -12,33 +12,44 @@ an officer verifying originals) can be slotted in without changing the table. Wh
 also after a straight-through approval: the submission is the hot path (one round trip per step counts there),
 and rendering a PDF does not belong inside it; an officer (or a batch) offers the contract.
 
-Each step row-locks the application, moves it through origination.domain.TRANSITIONS (an illegal order is
-refused with 409 illegal_transition), records the transition (who, when, why) and appends its ledger event.
-The contract itself, its signature and the refused attempts are stored by creditplan.documents.services.
+Each step row-locks the application (origination.services.application_for_update), moves it through
+origination.domain.TRANSITIONS (origination.services.move: an illegal order is refused with 409
+illegal_transition, the transition is recorded: who, when, why) and appends its ledger event. The contract
+itself, its signature and the refused attempts are stored by creditplan.documents.services.
+
+Why here and not in origination: these steps keep records about an application (its contract document, the
+signature) and hand it to loans; documents sits above origination and reads it through origination's public
+services, so origination never imports documents. Loans asks about the application it pays out through the
+gate registered in DocumentsConfig.ready (`signed_for_payout`, `paid_out`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
 
+from creditplan.core.access import Actor
 from creditplan.core.daycount import DayCount, add_months
 from creditplan.core.errors import Conflict, CreditplanError, Forbidden, NotFound, ValidationError
-from creditplan.core.money import Rounding, from_ppm, round_fraction
+from creditplan.core.money import Rounding, format_minor, from_ppm, round_fraction
+from creditplan.documents import contract_pdf
 from creditplan.documents import services as documents
 from creditplan.ledger import services as ledger
 from creditplan.loans import services as loans
 from creditplan.loans.domain.schedule import Method, ScheduleTerms, build_schedule
+from creditplan.loans.models import Loan
 from creditplan.org import services as org
 from creditplan.org.domain import Perm, Role
-from creditplan.origination import contract_pdf, domain
+from creditplan.org.models import User
+from creditplan.origination import domain
+from creditplan.origination import services as origination
 from creditplan.origination.domain import Status
 from creditplan.origination.models import Application
-from creditplan.origination.services import _get, _move, _view
 
 MAX_FAILED_SIGNINGS = 5
 SIGN_METHOD = "click_to_sign+password+id_last4"
@@ -54,7 +65,7 @@ def _id_last4(a: Application) -> str:
     return customers.cipher().decrypt(a.customer.id_number_enc)[-4:].upper()
 
 
-def contract_terms(a: Application, today: Any = None) -> dict[str, Any]:
+def contract_terms(a: Application, today: dt.date | None = None) -> dict[str, Any]:
     """What the contract says, as data: the parties, the approved amount, rate and APR, the product's repayment
     method, the full schedule from the assumed value date (today's business date), and the penalty clause."""
     p = loans.get_product(a.product)
@@ -92,25 +103,25 @@ def contract_terms(a: Application, today: Any = None) -> dict[str, Any]:
 
 # --- offer -----------------------------------------------------------------------------------------------
 
-def _may_offer(actor: Any) -> bool:
+def _may_offer(actor: Actor) -> bool:
     return actor.role != Role.CUSTOMER and (org.may(actor, Perm.APPLICATION_REVIEW)
                                             or org.may(actor, Perm.APPLICATION_APPROVE))
 
 
 @transaction.atomic
-def offer_contract(actor: Any, ref: str) -> documents.ContractView:
+def offer_contract(actor: Actor, ref: str) -> documents.ContractView:
     """Generate the contract PDF for an approved application, store it (a `contract` document with its SHA-256)
     and move the application to contract_offered."""
     org.require(actor, Perm.APPLICATION_VIEW)
     if not _may_offer(actor):
         raise Forbidden("only staff who review applications can offer a contract", code="permission_denied")
-    a = _get(actor, ref, for_update=True)
+    a = origination.application_for_update(actor, ref)
     domain.transition(a.status, Status.CONTRACT_OFFERED)
     now = timezone.now()
     terms = contract_terms(a)
     pdf = contract_pdf.contract_pdf(terms)
     c = documents.store_contract(actor, a, pdf=pdf, filename=f"contract-{a.ref}.pdf", terms=terms, now=now)
-    _move(a, Status.CONTRACT_OFFERED, actor, f"contract offered (SHA-256 {c.sha256[:16]}…)", now)
+    origination.move(a, Status.CONTRACT_OFFERED, actor, f"contract offered (SHA-256 {c.sha256[:16]}…)", now)
     ledger.append(actor, "application.contract_offered", "application", a.ref, {
         "sha256": c.sha256, "document_version": c.version_id, "template": terms["template"],
         "amount_minor": terms["amount_minor"], "rate_ppm": terms["rate_ppm"], "term": a.term})
@@ -119,7 +130,7 @@ def offer_contract(actor: Any, ref: str) -> documents.ContractView:
 
 # --- signature -------------------------------------------------------------------------------------------
 
-def _signing_checks(actor: Any, a: Application) -> documents.ContractView:
+def _signing_checks(actor: Actor, a: Application) -> documents.ContractView:
     if actor.role != Role.CUSTOMER or a.customer.user_id != actor.pk:
         raise Forbidden("only the customer can sign their contract, with their own log-in", code="permission_denied")
     domain.transition(a.status, Status.SIGNED)
@@ -132,7 +143,7 @@ def _signing_checks(actor: Any, a: Application) -> documents.ContractView:
     return c
 
 
-def sign_contract(actor: Any, ref: str, *, password: str, id_last4: str = "", seen_sha256: str = "",
+def sign_contract(actor: Actor, ref: str, *, password: str, id_last4: str = "", seen_sha256: str = "",
                   ip: str = "", user_agent: str = "") -> documents.ContractView:
     """The customer signs the offered contract: their password again and, when an ID number is on file, its
     last 4 characters. A wrong answer is refused (ValidationError on that field), counted, and nothing is
@@ -140,12 +151,13 @@ def sign_contract(actor: Any, ref: str, *, password: str, id_last4: str = "", se
     the SHA-256 of the contract they saw, the method), `application.signed` on the ledger, and the application
     moves signed → ready_to_disburse."""
     org.require(actor, Perm.APPLICATION_APPLY)
-    a = _get(actor, ref)
+    a = origination.application_record(actor, ref)
     c = _signing_checks(actor, a)
     if seen_sha256 and seen_sha256.strip().lower() != c.sha256:
         raise Conflict("the contract changed after you opened it: please read it again", code="contract_changed")
     problem = None
-    if not password or not actor.check_password(password):
+    user = cast(User, actor)  # a customer's own log-in: _signing_checks has established it
+    if not password or not user.check_password(password):
         problem = ValidationError("the password is not correct", field="password", code="wrong_password")
     else:
         last4 = _id_last4(a)
@@ -161,15 +173,15 @@ def sign_contract(actor: Any, ref: str, *, password: str, id_last4: str = "", se
         problem.extra["attempts_left"] = max(left, 0)
         raise problem
     with transaction.atomic():
-        a = _get(actor, ref, for_update=True)
+        a = origination.application_for_update(actor, ref)
         c = _signing_checks(actor, a)
         now = timezone.now()
         c = documents.record_signature(a, actor, method=SIGN_METHOD if _id_last4(a) else "click_to_sign+password",
                                        sha256=c.sha256, ip=ip, user_agent=user_agent, now=now)
-        _move(a, Status.SIGNED, actor, f"signed online (SHA-256 {c.sha256[:16]}…)", now)
+        origination.move(a, Status.SIGNED, actor, f"signed online (SHA-256 {c.sha256[:16]}…)", now)
         ledger.append(actor, "application.signed", "application", a.ref, {
             "sha256": c.sha256, "method": c.signature_method, "ip": c.signature_ip, "at": now.isoformat()})
-        _move(a, Status.READY_TO_DISBURSE, None, "contract signed: ready to disburse", now)
+        origination.move(a, Status.READY_TO_DISBURSE, None, "contract signed: ready to disburse", now)
         ledger.append(None, "application.ready_to_disburse", "application", a.ref, {"sha256": c.sha256})
     return c
 
@@ -177,12 +189,12 @@ def sign_contract(actor: Any, ref: str, *, password: str, id_last4: str = "", se
 # --- disbursement ----------------------------------------------------------------------------------------
 
 @transaction.atomic
-def disburse_application(actor: Any, ref: str) -> documents.ContractView:
+def disburse_application(actor: Actor, ref: str) -> documents.ContractView:
     """Pay out a signed application: loans.disburse on the contract's terms, consuming the plan reservation the
-    approval made. The loan service calls back `_paid_out` (registered in OriginationConfig.ready) in the same
+    approval made. The loan service calls back `paid_out` (registered in DocumentsConfig.ready) in the same
     transaction, so the contract keeps the loan's reference and the application becomes disbursed."""
     org.require(actor, Perm.LOAN_DISBURSE)
-    a = _get(actor, ref, for_update=True)
+    a = origination.application_for_update(actor, ref)
     if a.status == Status.DISBURSED:
         raise Conflict(f"application {ref} has already been paid out", code="application_disbursed")
     domain.transition(a.status, Status.DISBURSED)
@@ -190,19 +202,20 @@ def disburse_application(actor: Any, ref: str) -> documents.ContractView:
     if c is None or c.signed_at is None:  # pragma: no cover - ready_to_disburse is only reached by signing
         raise Conflict("the contract is not signed", code="not_signed")
     t = c.terms
-    loans.disburse(actor, customer_id=a.customer_id, product=a.product, amount=str(loans.yuan(t["amount_minor"])),
-                   term=a.term, rate=None if t.get("rate_type") == "floating" else str(from_ppm(t["rate_ppm"])),
+    amount = format_minor(t["amount_minor"], a.currency, grouping=False)  # "12345.67", as loans reads yuan
+    loans.disburse(actor, customer_id=a.customer_id, product=a.product, amount=amount, term=a.term,
+                   rate=None if t.get("rate_type") == "floating" else str(from_ppm(t["rate_ppm"])),
                    application_ref=a.ref)
-    c = documents.contract_of(_get(actor, ref))
+    c = documents.contract_of(origination.application_record(actor, ref))
     assert c is not None
     return c
 
 
-def signed_for_payout(actor: Any, ref: str) -> loans.SignedApplication:
+def signed_for_payout(actor: Actor, ref: str) -> loans.SignedApplication:
     """The gate loans asks before paying out (loans.ApplicationGate.signed): the application in the actor's scope
     (else the same 404 as an unknown one), ready to disburse, with the terms its contract was signed on."""
     try:
-        a = _get(actor, ref, for_update=True)
+        a = origination.application_for_update(actor, ref)
     except NotFound as exc:
         raise NotFound(exc.message, code=exc.code, field="application_ref") from None
     c = documents.contract_of(a)
@@ -214,22 +227,23 @@ def signed_for_payout(actor: Any, ref: str) -> loans.SignedApplication:
                        "whose contract the customer has signed can be paid out", field="application_ref",
                        code="application_not_ready")
     t = c.terms
+    customer_id: int = a.customer_id
     rate = None if t.get("rate_type") == "floating" else t.get("rate_ppm")
     return loans.SignedApplication(
-        a.ref, int(t.get("customer_id", a.customer_id)), str(t.get("product_code", a.product)),
+        a.ref, int(t.get("customer_id", customer_id)), str(t.get("product_code", a.product)),
         str(t.get("currency", a.currency)), int(t.get("amount_minor", 0)), int(t.get("term", a.term)),
         int(rate) if rate is not None else None, a.quota_status in ("reserved", "escalated"))
 
 
-def paid_out(actor: Any, ref: str, loan: Any) -> None:
+def paid_out(actor: Actor, ref: str, loan: Loan) -> None:
     """The loan is booked (loans.ApplicationGate.paid_out): the contract keeps its reference, the reservation is
     consumed and the application becomes disbursed — in the disbursement's own transaction."""
-    a = _get(actor, ref, for_update=True)
+    a = origination.application_for_update(actor, ref)
     now = timezone.now()
     c = documents.record_disbursement(a, actor, loan_ref=loan.ref, now=now)
     if a.quota_status in ("reserved", "escalated"):
         a.quota_status = "consumed"
-    _move(a, Status.DISBURSED, actor, f"disbursed as loan {loan.ref}", now, fields=["quota_status"])
+    origination.move(a, Status.DISBURSED, actor, f"disbursed as loan {loan.ref}", now, fields=["quota_status"])
     ledger.append(actor, "application.disbursed", "application", a.ref, {
         "loan": loan.ref, "amount_minor": loan.principal_minor, "contract_sha256": c.sha256,
         "quota": a.quota_status})
@@ -249,8 +263,8 @@ class ContractPanel:
     why_not_sign: str
 
 
-def contract_panel(actor: Any, ref: str) -> ContractPanel:
-    a = _get(actor, ref)
+def contract_panel(actor: Actor, ref: str) -> ContractPanel:
+    a = origination.application_record(actor, ref)
     c = documents.contract_of(a)
     may_offer = _may_offer(actor) and domain.allowed(a.status, Status.CONTRACT_OFFERED)
     may_sign, why = False, ""
@@ -265,6 +279,3 @@ def contract_panel(actor: Any, ref: str) -> ContractPanel:
     return ContractPanel(a.status, c, may_offer, may_sign, may_disburse, bool(_id_last4(a)) if may_sign else False,
                          max(left, 0), why)
 
-
-def application_view(actor: Any, ref: str) -> Any:
-    return _view(_get(actor, ref))

@@ -8,8 +8,9 @@ English text alone is printed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from creditplan.core.money import format_minor
 from creditplan.core.pdf import PdfDocument, cjk_font
 
 TEMPLATE = "personal-loan-contract/1"
@@ -24,12 +25,6 @@ RULES = {
     "running-total": "exact schedule, fen carried to the next period",
     "per-line": "each period on the principal outstanding",
 }
-
-
-def money(minor: int) -> str:
-    sign = "-" if minor < 0 else ""
-    whole, cents = divmod(abs(int(minor)), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
 
 
 class _Doc(PdfDocument):
@@ -52,13 +47,17 @@ class _Doc(PdfDocument):
         self.zh(zh, size=10, h=6)
 
     def cell(self, w: float, text: str, *, size: float = 8, bold: bool = False, align: str = "L",
-             border: int | str = 0, h: float = 5) -> None:
+             border: Literal[0, 1] | str = 0, h: float = 5) -> None:
         self.pdf.cell(w, h, self.font(text, size, bold), border=border, align=align)
 
 
 def contract_pdf(t: dict[str, Any]) -> bytes:
     """The contract for the terms `t` (amounts in fen, dates as ISO text)."""
     cur = t["currency"]
+
+    def money(minor: int) -> str:  # "12,345.67" in the contract's currency (core.money.format_minor)
+        return format_minor(int(minor), cur)
+
     doc = _Doc(f"Loan contract {t['application']}")
     pdf = doc.pdf
     doc.line("Personal Loan Contract", size=16, bold=True, h=8)
