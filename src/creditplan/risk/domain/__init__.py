@@ -1,0 +1,1 @@
+"""Risk monitoring's pure kernels: the indicator language, thresholds, portfolio analytics, snapshots, facts."""
