@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "creditplan.origination",
     "creditplan.documents",
     "creditplan.integration",
+    "creditplan.risk",
     "creditplan.web",
 ]
 
@@ -150,7 +151,7 @@ TEMPLATES = [
 ]
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dj_database_url.DBConfig:
     config = dj_database_url.parse(url, conn_max_age=60)
     if config["ENGINE"].endswith("sqlite3"):
         if config["NAME"] and config["NAME"] != ":memory:":

@@ -86,6 +86,8 @@ BAD_INPUTS = [
     ("unknown branch", dict(branch="NOPE"), 422, "branch", "unknown_branch"),
     ("ID too short", dict(id_number="11010819850615"), 422, "id_number", "resident_id_length"),
     ("text income", dict(monthly_income="lots"), 422, "monthly_income", None),
+    # a JSON number with a fraction is a float: refused at the edge (it used to become Decimal('15000.5'))
+    ("float income", dict(monthly_income=15000.5), 422, "monthly_income", None),
     ("empty name", dict(name=""), 422, "name", "required"),
     ("bad phone", dict(phone="12345"), 422, "phone", "phone_format"),
 ]

@@ -59,3 +59,17 @@ def test_individual_and_company_fields_do_not_mix():
         clean_customer({"kind": "company", "name": "某公司", "uscc": "91350100M000100Y43", "industry_code": "C",
                         "region_code": "350100", "id_number": "11010519491231002X"}, today=TODAY)
     assert {p.field for p in exc.value.problems} == {"id_number"}
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    ("15000.005", "too_many_decimals"),  # was rounded to 15000.01 without a word
+    ("100000000000.01", "amount_out_of_range"),  # was amount_too_large: one code per fault (issue 15)
+    ("-100", "negative_amount"),
+    ("1e5", "amount_format"),
+    ("NaN", "not_finite"),
+])
+def test_income_goes_through_the_money_edge(value, code):
+    with pytest.raises(ValidationError) as exc:
+        parse_income(value)
+    assert (exc.value.code, exc.value.field) == (code, "monthly_income")
+    assert parse_income("100000000000") is not None and parse_income("  ") is None

@@ -7,9 +7,11 @@ import json
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from io import StringIO
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from creditplan.core.errors import Forbidden, NotFound, ValidationError
@@ -208,7 +210,7 @@ def test_the_sequencer_row_is_recreated_and_continues_the_numbering(make_ledger,
     assert ledger.verify_ledger(bank["auditor"], record=False).ok
 
 
-def test_export_to_a_webhook(make_ledger, bank):  # type: ignore[no-untyped-def]
+def test_export_sth_posts_the_head_to_a_webhook(make_ledger, bank, tmp_path):  # type: ignore[no-untyped-def]
     make_ledger(10)
     received: list[dict] = []
 
@@ -224,13 +226,17 @@ def test_export_to_a_webhook(make_ledger, bank):  # type: ignore[no-untyped-def]
     server = HTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.handle_request, daemon=True)
     thread.start()
-    payload = ledger.export_tree_heads(bank["auditor"])
-    status = ledger.send_to_webhook(f"http://127.0.0.1:{server.server_port}/sth", payload)
+    err = StringIO()
+    call_command("ledger", "export-sth", "--out", str(tmp_path / "sth.json"), "--webhook",
+                 f"http://127.0.0.1:{server.server_port}/sth", stdout=StringIO(), stderr=err)
     thread.join(5)
     server.server_close()
-    assert status == 204 and received == [payload]
-    with pytest.raises(ValidationError):
-        ledger.send_to_webhook("file:///etc/passwd", payload)
+    payload = ledger.export_tree_heads(bank["auditor"])
+    assert received == [payload] and json.loads((tmp_path / "sth.json").read_text()) == payload
+    assert "HTTP 204" in err.getvalue()
+    with pytest.raises(CommandError, match="http"):
+        call_command("ledger", "export-sth", "--out", str(tmp_path / "again.json"), "--webhook", "file:///etc/passwd",
+                     stdout=StringIO(), stderr=StringIO())
 
 
 def test_history_and_search_still_read_the_log(make_ledger, bank):  # type: ignore[no-untyped-def]

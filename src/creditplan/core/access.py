@@ -17,6 +17,18 @@ from typing import Any, Protocol, runtime_checkable
 from creditplan.core.errors import Forbidden, NotAuthenticated
 
 
+class BranchRef(Protocol):
+    """What a use case reads of the actor's branch (org.models.Branch): its code, its place in the hierarchy
+    (`path`: "/HO/BJ/BJ01/", a subtree is a path prefix) and its level."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def level(self) -> str: ...
+
+
 @runtime_checkable
 class Actor(Protocol):
     """The principal a use case acts for: a logged-in user (org.models.User), an API token's user, or a named
@@ -29,6 +41,8 @@ class Actor(Protocol):
     def role(self) -> str: ...
     @property
     def branch_id(self) -> int | None: ...
+    @property
+    def branch(self) -> BranchRef | None: ...
     @property
     def is_active(self) -> bool: ...
     @property
@@ -56,6 +70,7 @@ class Perm(StrEnum):
     CUSTOMER_VIEW_PII = "customer.view_pii"
     CUSTOMER_IDENTITY_APPROVE = "customer.identity_approve"  # approve another user's identity correction
     AUDIT_VIEW = "audit.view"
+    TREE_HEAD_ISSUE = "audit.issue_tree_head"  # sign the ledger's tree: adds evidence, changes nothing
     USER_MANAGE = "org.user_manage"
     BRANCH_MANAGE = "org.branch_manage"
     MODEL_VIEW = "model.view"
@@ -87,6 +102,9 @@ class Perm(StrEnum):
     APPLICATION_APPROVE = "application.approve"  # decide a referred case, within the authority matrix
     APPLICATION_ANALYTICS = "application.analytics"  # process analytics of their branch scope
     INTEGRATION_MANAGE = "integration.manage"  # webhooks and their delivery log (administrators / IT)
+    RISK_VIEW = "risk.view"  # risk indicators, portfolio analytics, model monitoring, the alerts routed to the role
+    RISK_MANAGE = "risk.manage"  # define indicators and thresholds, run or recompute them
+    RISK_ALERT_HANDLE = "risk.alert_handle"  # acknowledge, comment on and resolve the alerts routed to the role
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -119,19 +137,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         _STAFF_READ | {Perm.MODEL_VIEW, Perm.MODEL_MANAGE, Perm.MODEL_APPROVE, Perm.MODEL_SCORE, Perm.PLAN_VIEW,
                        Perm.LOAN_WRITE_OFF, Perm.PRODUCT_MANAGE, Perm.GL_VIEW, Perm.DECISION_VIEW,
                        Perm.POLICY_VIEW, Perm.POLICY_EDIT, Perm.POLICY_APPROVE, Perm.APPLICATION_VIEW,
-                       Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE, Perm.APPLICATION_ANALYTICS}
+                       Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE, Perm.APPLICATION_ANALYTICS,
+                       Perm.RISK_VIEW, Perm.RISK_MANAGE, Perm.RISK_ALERT_HANDLE}
     ),
+    # planners own the credit plan's indicators (utilisation, pace): they see and handle those alerts
     Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW,
-                                           Perm.APPLICATION_ANALYTICS}),
+                                           Perm.APPLICATION_ANALYTICS, Perm.RISK_VIEW, Perm.RISK_ALERT_HANDLE}),
     Role.OPERATIONS: frozenset(
         _STAFF_READ | {Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_ARCHIVE, Perm.CUSTOMER_VIEW_PII,
                        Perm.CUSTOMER_IDENTITY_APPROVE, Perm.PLAN_VIEW,
                        Perm.QUOTA_RESERVE, Perm.LOAN_DISBURSE, Perm.LOAN_REPAY, Perm.LOAN_REVERSE, Perm.CLOSE_RUN,
-                       Perm.GL_VIEW, Perm.DECISION_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_ANALYTICS}
+                       Perm.GL_VIEW, Perm.DECISION_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_ANALYTICS,
+                       Perm.TREE_HEAD_ISSUE, Perm.RISK_VIEW}
     ),
-    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.MODEL_VIEW, Perm.PLAN_VIEW, Perm.GL_VIEW,
-                                           Perm.DECISION_VIEW, Perm.POLICY_VIEW, Perm.APPLICATION_VIEW,
-                                           Perm.APPLICATION_ANALYTICS}),
+    Role.AUDITOR: frozenset(_STAFF_READ | {Perm.AUDIT_VIEW, Perm.TREE_HEAD_ISSUE, Perm.MODEL_VIEW, Perm.PLAN_VIEW,
+                                           Perm.GL_VIEW, Perm.DECISION_VIEW, Perm.POLICY_VIEW, Perm.APPLICATION_VIEW,
+                                           Perm.APPLICATION_ANALYTICS, Perm.RISK_VIEW}),
     Role.ADMIN: frozenset(set(Perm)),
 }
 
@@ -148,8 +169,6 @@ def has_perm(role: str, perm: Perm) -> bool:
 
 def sees_all_branches(role: str) -> bool:
     return role in ALL_BRANCH_ROLES
-
-
 
 
 def require(actor: Actor | None, perm: Perm) -> None:

@@ -1,6 +1,6 @@
 """PDF documents with fpdf2: Latin text in Helvetica (so it stays searchable as plain text), anything else in a
 CJK font — or, without one, with the characters Helvetica cannot show replaced by '?'. The statement of account
-(loans.statement) and the loan contract (origination.contract_pdf) are built on `PdfDocument`.
+(loans.statement) and the loan contract (documents.contract_pdf) are built on `PdfDocument`.
 """
 
 from __future__ import annotations

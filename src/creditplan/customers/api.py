@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Literal
 
 from django.http import HttpRequest
@@ -10,6 +9,7 @@ from ninja.responses import Status
 from pydantic import Field
 
 from creditplan.core.errors import ValidationError
+from creditplan.core.money import format_minor
 from creditplan.customers import services
 from creditplan.customers.services import CorrectionView, CustomerView
 
@@ -23,7 +23,7 @@ class CustomerCreate(Schema):
     id_number: str | None = Field(None, description="18-character resident ID (GB 11643), individuals")
     birth_date: dt.date | None = None
     phone: str | None = None
-    monthly_income: Decimal | None = Field(None, description="major units, e.g. \"12345.67\"")
+    monthly_income: str | int | None = Field(None, description="major units as text, e.g. \"12345.67\" (never a float)")
     employer: str | None = None
     uscc: str | None = Field(None, description="unified social credit code (GB 32100), companies")
     industry_code: str | None = Field(None, description="GB/T 4754 code, e.g. C39")
@@ -35,7 +35,7 @@ class CustomerUpdate(Schema):
     name: str | None = None
     branch: str | None = None
     phone: str | None = None
-    monthly_income: Decimal | None = None
+    monthly_income: str | int | None = None
     employer: str | None = None
     region_code: str | None = None
     industry_code: str | None = None
@@ -79,7 +79,8 @@ def _read(v: CustomerView) -> CustomerRead:
     return CustomerRead(
         id=v.id, kind=v.kind, status=v.status, name=v.name, branch=v.branch_code, id_number=v.id_number,
         phone=v.phone, birth_date=v.birth_date, sex=v.sex,
-        monthly_income=str(v.monthly_income.amount) if v.monthly_income else None,
+        monthly_income=format_minor(v.monthly_income.minor, v.monthly_income.currency, grouping=False)
+        if v.monthly_income else None,
         currency=v.monthly_income.currency if v.monthly_income else "CNY", employer=v.employer, uscc=v.uscc,
         industry_code=v.industry_code, region_code=v.region_code, version=v.version, pii_visible=v.pii_visible,
     )
@@ -103,7 +104,7 @@ class SearchParams(Schema):
 
 
 def _page(request: HttpRequest, params: ListParams | SearchParams) -> CustomerList:
-    page = services.search_customers(request.auth, params.q, page=params.page, kind=params.kind,  # type: ignore[attr-defined]
+    page = services.search_customers(request.auth, params.q, page=params.page, kind=params.kind,
                                      status=params.status, page_size=params.page_size)
     return CustomerList(items=[_read(v) for v in page.items], total=page.total, page=page.page, pages=page.pages)
 
@@ -126,7 +127,7 @@ def search_customers(request: HttpRequest, payload: SearchParams) -> CustomerLis
 @router.post("", response={201: CustomerRead}, summary="Create a customer (reveal=true echoes PII if allowed)")
 def create_customer(request: HttpRequest, payload: CustomerCreate, reveal: bool = False) -> Status:
     data = payload.model_dump(exclude_none=True)
-    return Status(201, _read(services.create_customer(request.auth, data, reveal=reveal)))  # type: ignore[attr-defined]
+    return Status(201, _read(services.create_customer(request.auth, data, reveal=reveal)))
 
 
 class CorrectionCreate(Schema):
@@ -165,26 +166,26 @@ def _correction(v: CorrectionView) -> CorrectionRead:
             summary="Identity corrections in your branch scope (pending by default)")
 def list_corrections(request: HttpRequest,
                      status: Literal["pending", "approved", "rejected"] | None = "pending") -> list[CorrectionRead]:
-    return [_correction(v) for v in services.list_identity_corrections(request.auth, status=status)]  # type: ignore[attr-defined]
+    return [_correction(v) for v in services.list_identity_corrections(request.auth, status=status)]
 
 
 @router.get("/identity-corrections/{correction_id}", response=CorrectionRead,
             summary="One identity correction (reveal=true shows the new values if allowed; recorded)")
 def get_correction(request: HttpRequest, correction_id: int, reveal: bool = False) -> CorrectionRead:
-    return _correction(services.get_identity_correction(request.auth, correction_id, reveal=reveal))  # type: ignore[attr-defined]
+    return _correction(services.get_identity_correction(request.auth, correction_id, reveal=reveal))
 
 
 @router.post("/identity-corrections/{correction_id}/approve", response=CorrectionRead,
              summary="Approve an identity correction (four eyes: not the user who asked)")
 def approve_correction(request: HttpRequest, correction_id: int, payload: CorrectionDecision) -> CorrectionRead:
-    return _correction(services.decide_identity_correction(request.auth, correction_id, approve=True,  # type: ignore[attr-defined]
+    return _correction(services.decide_identity_correction(request.auth, correction_id, approve=True,
                                                            note=payload.note))
 
 
 @router.post("/identity-corrections/{correction_id}/reject", response=CorrectionRead,
              summary="Reject an identity correction, saying why (four eyes: not the user who asked)")
 def reject_correction(request: HttpRequest, correction_id: int, payload: CorrectionDecision) -> CorrectionRead:
-    return _correction(services.decide_identity_correction(request.auth, correction_id, approve=False,  # type: ignore[attr-defined]
+    return _correction(services.decide_identity_correction(request.auth, correction_id, approve=False,
                                                            note=payload.note))
 
 
@@ -193,13 +194,13 @@ def reject_correction(request: HttpRequest, correction_id: int, payload: Correct
 def request_correction(request: HttpRequest, customer_id: int, payload: CorrectionCreate) -> Status:
     data = payload.model_dump(exclude_none=True)
     reason, version = data.pop("reason"), data.pop("version", None)
-    return Status(201, _correction(services.request_identity_correction(  # type: ignore[attr-defined]
+    return Status(201, _correction(services.request_identity_correction(
         request.auth, customer_id, data, reason, expected_version=version)))
 
 
 @router.get("/{customer_id}", response=CustomerRead, summary="Read a customer (reveal=true shows PII if allowed)")
 def get_customer(request: HttpRequest, customer_id: int, reveal: bool = False) -> CustomerRead:
-    return _read(services.get_customer(request.auth, customer_id, reveal=reveal))  # type: ignore[attr-defined]
+    return _read(services.get_customer(request.auth, customer_id, reveal=reveal))
 
 
 @router.patch("/{customer_id}", response=CustomerRead,
@@ -208,11 +209,11 @@ def update_customer(request: HttpRequest, customer_id: int, payload: CustomerUpd
                     reveal: bool = False) -> CustomerRead:
     data = payload.model_dump(exclude_unset=True)
     version = data.pop("version", None)
-    return _read(services.update_customer(request.auth, customer_id, data, expected_version=version,  # type: ignore[attr-defined]
+    return _read(services.update_customer(request.auth, customer_id, data, expected_version=version,
                                           reveal=reveal))
 
 
 @router.delete("/{customer_id}", response=CustomerRead,
                summary="Archive a customer (records are kept, never deleted)")
 def archive_customer(request: HttpRequest, customer_id: int, reason: str = "") -> CustomerRead:
-    return _read(services.archive_customer(request.auth, customer_id, reason))  # type: ignore[attr-defined]
+    return _read(services.archive_customer(request.auth, customer_id, reason))

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from creditplan.core.access import Actor
 from creditplan.core.crypto import PiiCipher, derive_key
 from creditplan.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from creditplan.core.ids import mask_phone
@@ -111,7 +112,7 @@ class CustomerView:
     pii_visible: bool
 
 
-def _view(actor: Any, c: Customer, *, reveal: bool = False) -> CustomerView:
+def _view(actor: Actor | None, c: Customer, *, reveal: bool = False) -> CustomerView:
     """Masked unless the caller asked (`reveal`) and may: the ID and phone show their last 4 only, and an
     individual's birth date and region (which with those 4 would give the whole ID number) are left out. The
     caller that hands a revealed view out records it (`_record_reveal`)."""
@@ -129,14 +130,14 @@ def _view(actor: Any, c: Customer, *, reveal: bool = False) -> CustomerView:
     )
 
 
-def _record_reveal(actor: Any, view: CustomerView, **data: Any) -> CustomerView:
+def _record_reveal(actor: Actor | None, view: CustomerView, **data: Any) -> CustomerView:
     """Every answer that carries personal data in clear is a ledger event (inside the caller's transaction)."""
     if view.pii_visible:
         ledger.append(actor, "customer.pii_viewed", "customer", view.id, data)
     return view
 
 
-def _resolve_branch(actor: Any, code: str | None) -> Any:
+def _resolve_branch(actor: Actor, code: str | None) -> Any:
     if not code:
         if actor.branch_id is None:
             raise ValidationError("branch is required", field="branch", code="required")
@@ -164,7 +165,7 @@ def _apply(c: Customer, clean: CleanCustomer) -> None:
     c.currency = clean.monthly_income.currency if clean.monthly_income else "CNY"
     c.phone_enc = pii.encrypt(clean.phone) if clean.phone else ""
     c.phone_masked = mask_phone(clean.phone) if clean.phone else ""
-    c._phone_clear = clean.phone or ""  # type: ignore[attr-defined]  # for the audit digest, saves a decryption
+    c._phone_clear = clean.phone or ""  # for the audit digest, saves a decryption
     c.uscc, c.industry_code = clean.uscc, clean.industry_code
 
 
@@ -172,7 +173,7 @@ def _phone_clear(c: Customer) -> str:
     cached = getattr(c, "_phone_clear", None)
     if cached is None:
         cached = cipher().decrypt(c.phone_enc) if c.phone_enc else ""
-        c._phone_clear = cached  # type: ignore[attr-defined]
+        c._phone_clear = cached
     return cached
 
 
@@ -242,7 +243,7 @@ def _save_unique(c: Customer) -> None:
 
 
 @transaction.atomic
-def create_customer(actor: Any, data: dict[str, Any], *, reveal: bool = False) -> CustomerView:
+def create_customer(actor: Actor, data: dict[str, Any], *, reveal: bool = False) -> CustomerView:
     """Create; the answer is masked unless `reveal` is asked (and allowed: then recorded like any reveal)."""
     org.require(actor, Perm.CUSTOMER_CREATE)
     branch = _resolve_branch(actor, data.get("branch"))
@@ -284,7 +285,7 @@ def _without_identity(c: Customer, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def update_customer(actor: Any, customer_id: int, changes: dict[str, Any],
+def update_customer(actor: Actor, customer_id: int, changes: dict[str, Any],
                     expected_version: int | None = None, *, reveal: bool = False) -> CustomerView:
     """Change the fields that may change. The answer is masked unless `reveal` is asked (and allowed: recorded)."""
     org.require(actor, Perm.CUSTOMER_UPDATE)
@@ -334,7 +335,7 @@ def _current_values(c: Customer) -> dict[str, Any]:
 
 
 @transaction.atomic
-def archive_customer(actor: Any, customer_id: int, reason: str) -> CustomerView:
+def archive_customer(actor: Actor, customer_id: int, reason: str) -> CustomerView:
     """Customers are never deleted (records must be kept); archiving hides them from daily work."""
     org.require(actor, Perm.CUSTOMER_ARCHIVE)
     if not (reason or "").strip():
@@ -350,7 +351,7 @@ def archive_customer(actor: Any, customer_id: int, reason: str) -> CustomerView:
     return _view(actor, c)
 
 
-def _scoped(actor: Any) -> Any:
+def _scoped(actor: Actor) -> Any:
     qs = Customer.objects.select_related("branch")
     if actor.role == Role.CUSTOMER:
         return qs.filter(user=actor)
@@ -358,14 +359,14 @@ def _scoped(actor: Any) -> Any:
     return org.scope_to_branches(actor, qs)
 
 
-def _get_for_update(actor: Any, customer_id: int) -> Customer:
+def _get_for_update(actor: Actor, customer_id: int) -> Customer:
     try:
         return _scoped(actor).select_for_update().get(pk=customer_id)
     except Customer.DoesNotExist:
         raise NotFound(f"customer {customer_id} not found", code="customer_not_found")
 
 
-def get_customer(actor: Any, customer_id: int, *, reveal: bool = False) -> CustomerView:
+def get_customer(actor: Actor, customer_id: int, *, reveal: bool = False) -> CustomerView:
     """One customer, if in the actor's scope. `reveal` asks for PII in clear (granted only with the permission;
     each reveal is itself recorded)."""
     try:
@@ -394,7 +395,7 @@ def looks_like_identifier(query: str) -> bool:
     return bool(_IDENTIFIER_RUN.search(re.sub(r"[\s\-]", "", query or "")))
 
 
-def search_customers(actor: Any, query: str = "", *, page: int = 1, kind: str | None = None,
+def search_customers(actor: Actor, query: str = "", *, page: int = 1, kind: str | None = None,
                      status: str | None = CustomerStatus.ACTIVE, page_size: int = PAGE_SIZE) -> CustomerPage:
     """Search by name, masked ID tail, full ID number (blind index), USCC or customer number."""
     qs = _scoped(actor)
@@ -431,7 +432,7 @@ def _history_data(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def customer_history(actor: Any, customer_id: int) -> list[ledger.HistoryEntry]:
+def customer_history(actor: Actor, customer_id: int) -> list[ledger.HistoryEntry]:
     get_customer(actor, customer_id)  # scope check
     return [dataclasses.replace(h, data=_history_data(h.data))
             for h in ledger.history(actor, "customer", customer_id)]
@@ -462,7 +463,7 @@ class CorrectionView:
     values_visible: bool
 
 
-def _correction_view(actor: Any, corr: IdentityCorrection, *, reveal: bool = False) -> CorrectionView:
+def _correction_view(actor: Actor, corr: IdentityCorrection, *, reveal: bool = False) -> CorrectionView:
     show = reveal and org.may(actor, Perm.CUSTOMER_VIEW_PII)
     fields = [f for f in corr.fields.split(",") if f]
     if show:
@@ -492,7 +493,7 @@ def _correction_digests(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def request_identity_correction(actor: Any, customer_id: int, changes: dict[str, Any], reason: str, *,
+def request_identity_correction(actor: Actor, customer_id: int, changes: dict[str, Any], reason: str, *,
                                 expected_version: int | None = None) -> CorrectionView:
     """Ask for a change of identity (an individual's resident ID number — birth date and sex follow from it —, a
     company's unified social credit code). Nothing changes until another user approves it; the new values wait
@@ -569,7 +570,7 @@ def request_identity_correction(actor: Any, customer_id: int, changes: dict[str,
     return _correction_view(actor, corr)
 
 
-def _correction_for_update(actor: Any, correction_id: int) -> tuple[IdentityCorrection, Customer]:
+def _correction_for_update(actor: Actor, correction_id: int) -> tuple[IdentityCorrection, Customer]:
     corr = IdentityCorrection.objects.select_for_update().filter(pk=correction_id).first()
     if corr is None or not _scoped(actor).filter(pk=corr.customer_id).exists():
         raise NotFound(f"identity correction {correction_id} not found", code="correction_not_found")
@@ -577,7 +578,7 @@ def _correction_for_update(actor: Any, correction_id: int) -> tuple[IdentityCorr
 
 
 @transaction.atomic
-def decide_identity_correction(actor: Any, correction_id: int, *, approve: bool, note: str = "") -> CorrectionView:
+def decide_identity_correction(actor: Actor, correction_id: int, *, approve: bool, note: str = "") -> CorrectionView:
     """Approve (the customer's identity changes, one customer.identity_corrected event with digests) or reject a
     pending correction. Four eyes: never the user who asked for it."""
     org.require(actor, Perm.CUSTOMER_IDENTITY_APPROVE)
@@ -620,7 +621,7 @@ def decide_identity_correction(actor: Any, correction_id: int, *, approve: bool,
     return _correction_view(actor, corr)
 
 
-def list_identity_corrections(actor: Any, *, status: str | None = CorrectionStatus.PENDING,
+def list_identity_corrections(actor: Actor, *, status: str | None = "pending",  # CorrectionStatus.PENDING
                               customer_id: int | None = None, limit: int = 200) -> list[CorrectionView]:
     """Corrections of the customers in the actor's scope, newest first (new values masked)."""
     qs = (IdentityCorrection.objects.filter(customer__in=_scoped(actor))
@@ -632,7 +633,7 @@ def list_identity_corrections(actor: Any, *, status: str | None = CorrectionStat
     return [_correction_view(actor, corr) for corr in qs.order_by("-id")[:limit]]
 
 
-def get_identity_correction(actor: Any, correction_id: int, *, reveal: bool = False) -> CorrectionView:
+def get_identity_correction(actor: Actor, correction_id: int, *, reveal: bool = False) -> CorrectionView:
     """One correction; `reveal` shows the new values in clear to a role that may (recorded as a reveal)."""
     corr = (IdentityCorrection.objects.filter(customer__in=_scoped(actor))
             .select_related("customer__branch", "requested_by", "decided_by").filter(pk=correction_id).first())
@@ -645,12 +646,12 @@ def get_identity_correction(actor: Any, correction_id: int, *, reveal: bool = Fa
     return view
 
 
-def customer_count(actor: Any) -> int:
+def customer_count(actor: Actor) -> int:
     return _scoped(actor).filter(status=CustomerStatus.ACTIVE).count()
 
 
 @transaction.atomic
-def import_customers(actor: Any, rows: Iterable[dict[str, Any]], *, batch_size: int = 500) -> int:
+def import_customers(actor: Actor | None, rows: Iterable[dict[str, Any]], *, batch_size: int = 500) -> int:
     """Bulk load (demo data, migrations from another system): all rows or none, one audit event per customer."""
     if actor is not None:
         org.require(actor, Perm.CUSTOMER_CREATE)
@@ -701,7 +702,7 @@ def link_customer_user(customer_id: int, user: Any) -> None:
         ledger.append(None, "customer.user_linked", "customer", customer_id, {"username": user.username})
 
 
-def onboarding_by_month(actor: Any, months: int = 12) -> list[tuple[str, int]]:
+def onboarding_by_month(actor: Actor, months: int = 12) -> list[tuple[str, int]]:
     """New customers per calendar month, oldest first, for the dashboard chart."""
     from django.db.models import Count
     from django.db.models.functions import TruncMonth
@@ -713,7 +714,7 @@ def onboarding_by_month(actor: Any, months: int = 12) -> list[tuple[str, int]]:
     return series[-months:]
 
 
-def count_by(actor: Any, field: str) -> list[tuple[str, int]]:
+def count_by(actor: Actor, field: str) -> list[tuple[str, int]]:
     """Active customers grouped by kind / branch / region province, for the dashboard."""
     from django.db.models import Count
 

@@ -15,11 +15,10 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from creditplan.core.errors import ValidationError
-from creditplan.core.money import Money
+from creditplan.core.money import format_minor
 
 # --- subscriptions ------------------------------------------------------------------------------------------
 
@@ -259,12 +258,11 @@ class Wording:
     body_en: str
 
 
-def _yuan(minor: Any) -> tuple[str, str] | None:
-    try:
-        amount: Decimal = Money(int(minor), "CNY").amount
-    except (TypeError, ValueError):
+def _yuan(minor: Any) -> str | None:
+    """An amount an event carries (an int of fen) as a message writes it ("12,345.67"); None when it has none."""
+    if isinstance(minor, bool) or not isinstance(minor, int):
         return None
-    return f"{amount:,.2f}", f"{amount:,.2f}"
+    return format_minor(minor)
 
 
 _STATUS_WORDS: dict[str, tuple[str, str]] = {
@@ -289,8 +287,8 @@ def notification_for(kind: str, subject_id: str, data: dict[str, Any]) -> Wordin
     internal (an approval recorded, information provided, a daily close…)."""
     if kind == "loan.disbursed":
         amount = _yuan(data.get("principal_minor"))
-        zh_amt = f"，金额 {amount[0]} 元" if amount else ""
-        en_amt = f" ({amount[1]} yuan)" if amount else ""
+        zh_amt = f"，金额 {amount} 元" if amount else ""
+        en_amt = f" ({amount} yuan)" if amount else ""
         return Wording(f"贷款 {subject_id} 已放款", f"您的贷款 {subject_id} 已放款{zh_amt}。请按还款计划按时还款。",
                        f"Loan {subject_id} paid out", f"Your loan {subject_id} has been paid out{en_amt}. Please "
                        "repay on the dates of your schedule.")
@@ -302,7 +300,7 @@ def notification_for(kind: str, subject_id: str, data: dict[str, Any]) -> Wordin
     if status == "approved":
         amount = _yuan(data.get("amount_minor"))
         if amount:
-            zh_extra, en_extra = f"，批准金额 {amount[0]} 元", f" for {amount[1]} yuan"
+            zh_extra, en_extra = f"，批准金额 {amount} 元", f" for {amount} yuan"
     if status == "info_requested" and data.get("note"):
         zh_extra = f"：{str(data['note'])[:200]}"
         en_extra = f": {str(data['note'])[:200]}"

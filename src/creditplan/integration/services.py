@@ -4,7 +4,7 @@ sync.
 How events leave the system
 ---------------------------
 Every application and loan change already appends a ledger event inside its own transaction, numbered gaplessly in
-commit order (see ledger/services.py). `dispatch` reads the events after `DispatchCursor.last_seq`, creates one
+commit order (see ledger/append.py). `dispatch` reads the events after `DispatchCursor.last_seq`, creates one
 `WebhookDelivery` per subscribed endpoint and one `Notification` per customer channel, and moves the cursor — all
 in one transaction, with unique keys (endpoint, seq) and (customer, seq, channel): run it twice, or in two
 processes at once, and nothing is duplicated. No domain had to change to publish its events.
@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from creditplan.core.access import Actor
 from creditplan.core.errors import CreditplanError, Forbidden, NotFound, ValidationError
 from creditplan.customers import services as customers
 from creditplan.customers.models import Customer
@@ -150,7 +151,7 @@ def _clean_url(url: Any) -> str:
     return str(url).strip()
 
 
-def create_endpoint(actor: Any, *, name: Any, url: Any, events: Any) -> CreatedEndpoint:
+def create_endpoint(actor: Actor, *, name: Any, url: Any, events: Any) -> CreatedEndpoint:
     """Register a receiver. It gets the events appended from now on (no history), signed with a new secret
     that is returned here and never shown again (it is stored encrypted)."""
     import secrets
@@ -173,7 +174,7 @@ def create_endpoint(actor: Any, *, name: Any, url: Any, events: Any) -> CreatedE
     return CreatedEndpoint(_endpoint_view(e), secret)
 
 
-def list_endpoints(actor: Any) -> list[EndpointView]:
+def list_endpoints(actor: Actor) -> list[EndpointView]:
     org.require(actor, Perm.INTEGRATION_MANAGE)
     counts: dict[int, dict[str, int]] = {}
     for row in WebhookDelivery.objects.values("endpoint_id", "status").annotate(n=Count("id")):
@@ -181,7 +182,7 @@ def list_endpoints(actor: Any) -> list[EndpointView]:
     return [_endpoint_view(e, counts.get(e.pk)) for e in WebhookEndpoint.objects.select_related("created_by")]
 
 
-def deactivate_endpoint(actor: Any, endpoint_id: int) -> EndpointView:
+def deactivate_endpoint(actor: Actor, endpoint_id: int) -> EndpointView:
     """Stop sending to a receiver: no new deliveries, and waiting ones are not sent (the log is kept)."""
     org.require(actor, Perm.INTEGRATION_MANAGE)
     with transaction.atomic():
@@ -246,7 +247,7 @@ def _delivery_view(d: WebhookDelivery) -> DeliveryView:
                         d.last_attempt_at, d.last_status_code, d.last_error, d.delivered_at, d.created_at)
 
 
-def list_deliveries(actor: Any, *, status: str | None = None, endpoint: int | str | None = None,
+def list_deliveries(actor: Actor, *, status: str | None = None, endpoint: int | str | None = None,
                     limit: int = 100) -> list[DeliveryView]:
     org.require(actor, Perm.INTEGRATION_MANAGE)
     qs = WebhookDelivery.objects.select_related("endpoint")
@@ -257,13 +258,13 @@ def list_deliveries(actor: Any, *, status: str | None = None, endpoint: int | st
         qs = qs.filter(status=status)
     if endpoint not in (None, ""):
         try:
-            qs = qs.filter(endpoint_id=int(endpoint))  # type: ignore[arg-type]
+            qs = qs.filter(endpoint_id=int(endpoint))
         except (TypeError, ValueError):
             raise ValidationError("endpoint is a webhook number", field="endpoint", code="bad_endpoint")
     return [_delivery_view(d) for d in qs.order_by("-id")[: max(1, min(int(limit), 500))]]
 
 
-def get_delivery(actor: Any, delivery_id: int) -> DeliveryDetail:
+def get_delivery(actor: Actor, delivery_id: int) -> DeliveryDetail:
     org.require(actor, Perm.INTEGRATION_MANAGE)
     try:
         d = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
@@ -276,7 +277,7 @@ def get_delivery(actor: Any, delivery_id: int) -> DeliveryDetail:
                           attempts)
 
 
-def redeliver(actor: Any, delivery_id: int, *, now: dt.datetime | None = None, send: bool = True) -> DeliveryView:
+def redeliver(actor: Actor, delivery_id: int, *, now: dt.datetime | None = None, send: bool = True) -> DeliveryView:
     """Send a delivery again (any status: a dead one after the receiver is fixed, a delivered one the receiver
     lost). It gets a fresh set of attempts; with `send` the first one is made at once."""
     org.require(actor, Perm.INTEGRATION_MANAGE)
@@ -571,7 +572,7 @@ class NotificationView:
     error: str
 
 
-def my_notifications(actor: Any, *, language: str = "zh-hans", limit: int = 50) -> list[NotificationView]:
+def my_notifications(actor: Actor, *, language: str = "zh-hans", limit: int = 50) -> list[NotificationView]:
     """A customer's own messages, newest first (what was sent to them, in the page's language)."""
     if getattr(actor, "role", None) != Role.CUSTOMER:
         raise Forbidden("only customers have notifications", code="permission_denied")
@@ -644,7 +645,7 @@ def check_inbound_signature(body: bytes, timestamp: str | None, signature: str |
         raise Forbidden(problem, code="bad_signature")
 
 
-def _find_existing(actor: Any, data: dict[str, Any]) -> int | None:
+def _find_existing(actor: Actor, data: dict[str, Any]) -> int | None:
     """The customer this record already is, by ID number or unified social credit code (within scope)."""
     key = str(data.get("id_number") or data.get("uscc") or "").strip().upper()
     if not key:
@@ -654,7 +655,7 @@ def _find_existing(actor: Any, data: dict[str, Any]) -> int | None:
     return None
 
 
-def _sync_one(actor: Any, source: str, rec: Any) -> SyncResult:
+def _sync_one(actor: Actor, source: str, rec: Any) -> SyncResult:
     if not isinstance(rec, dict):
         raise ValidationError("each record is a JSON object", field="record", code="not_an_object")
     ref = str(rec.get("external_ref") or "").strip()
@@ -684,7 +685,7 @@ def _sync_one(actor: Any, source: str, rec: Any) -> SyncResult:
     return SyncResult(0, ref, "updated" if after.version != before.version else "unchanged", customer_id)
 
 
-def sync_customers(actor: Any, records: Iterable[Any], *, source: str = "default") -> list[SyncResult]:
+def sync_customers(actor: Actor, records: Iterable[Any], *, source: str = "default") -> list[SyncResult]:
     """Create or update customers from another system, keyed by its reference. Each record is all-or-nothing on
     its own (a bad one does not stop the others); sending the same records again changes nothing."""
     org.require(actor, Perm.CUSTOMER_CREATE)

@@ -86,7 +86,7 @@ class PublicKeyOut(Schema):
 
 
 def _actor(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
+    return request.auth
 
 
 @router.get("/tree-heads/latest", response=TreeHeadOut, summary="The latest signed tree head")

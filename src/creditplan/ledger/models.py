@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
 
@@ -16,7 +18,7 @@ class Event(models.Model):
 
     `seq` is not a database sequence: it is handed out by `Sequencer` (1, 2, 3 … without gaps, in commit
     order), so event number `seq` is leaf `seq - 1` of the Merkle tree and a missing number means a deleted
-    event. See ledger/services.py for why.
+    event. See ledger/append.py for why.
     """
 
     seq = models.BigIntegerField(primary_key=True)
@@ -36,12 +38,12 @@ class Event(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind} {self.subject_type}:{self.subject_id}"
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AppendOnlyError("ledger events cannot be changed")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("ledger events cannot be deleted")
 
 
@@ -51,12 +53,12 @@ class AppendOnlyModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise AppendOnlyError(f"{type(self).__name__} rows cannot be changed")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError(f"{type(self).__name__} rows cannot be deleted")
 
 

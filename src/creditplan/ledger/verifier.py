@@ -54,6 +54,8 @@ import json
 import os
 import struct
 import sys
+from collections.abc import Iterable
+from typing import Any
 
 HASH_SIZE = 32
 
@@ -209,7 +211,7 @@ def _point_equal(p: tuple, q: tuple) -> bool:
     return (p[0] * q[2] - q[0] * p[2]) % _P == 0 and (p[1] * q[2] - q[1] * p[2]) % _P == 0
 
 
-def _recover_x(y: int, sign: int):  # type: ignore[no-untyped-def]
+def _recover_x(y: int, sign: int) -> int | None:
     if y >= _P:
         return None
     x2 = (y * y - 1) * _inv(_D * y * y + 1) % _P
@@ -226,11 +228,11 @@ def _recover_x(y: int, sign: int):  # type: ignore[no-untyped-def]
 
 
 _GY = 4 * _inv(5) % _P
-_GX = _recover_x(_GY, 0)
+_GX = _recover_x(_GY, 0) or 0  # the base point's x (never None: 4/5 is a valid y)
 _G = (_GX, _GY, 1, _GX * _GY % _P)  # the base point
 
 
-def _decompress(s: bytes):  # type: ignore[no-untyped-def]
+def _decompress(s: bytes) -> tuple[int, int, int, int] | None:
     if len(s) != 32:
         return None
     y = int.from_bytes(s, "little")
@@ -291,7 +293,7 @@ def verify_tree_head(head: dict, public_key: bytes) -> None:
 # --------------------------------------------------------------------------------------------------------
 
 
-def _b64(value, what: str) -> bytes:  # type: ignore[no-untyped-def]
+def _b64(value: Any, what: str) -> bytes:
     if value is None or value == "":
         return b""
     if not isinstance(value, str):
@@ -377,7 +379,8 @@ class Report:
             print(f"NOTE  {text}")
 
 
-def _check_heads(report: Report, heads: list, public_key, sizes_roots: dict) -> None:  # type: ignore[no-untyped-def]
+def _check_heads(report: Report, heads: list[Any], public_key: bytes | None,
+                 sizes_roots: dict[int, bytes]) -> None:
     """Each head must match the proof's root for its size, and carry a valid signature when a key is given."""
     for head in heads:
         size = _int(head, "tree_size")
@@ -393,7 +396,8 @@ def _check_heads(report: Report, heads: list, public_key, sizes_roots: dict) -> 
             report.ok(f"{_describe_head(head)}: root matches, signature valid (key {key_id(public_key)})")
 
 
-def check_inclusion(proof: dict, public_key=None, kept_heads=(), report=None) -> Report:  # type: ignore[no-untyped-def]
+def check_inclusion(proof: dict[str, Any], public_key: bytes | None = None, kept_heads: Iterable[Any] = (),
+                    report: Report | None = None) -> Report:
     report = report or Report()
     index = _int(proof, "leaf_index", "leafIdx")
     size = _int(proof, "tree_size", "treeSize")
@@ -418,7 +422,8 @@ def check_inclusion(proof: dict, public_key=None, kept_heads=(), report=None) ->
     return report
 
 
-def check_consistency(proof: dict, public_key=None, kept_heads=(), report=None) -> Report:  # type: ignore[no-untyped-def]
+def check_consistency(proof: dict[str, Any], public_key: bytes | None = None, kept_heads: Iterable[Any] = (),
+                      report: Report | None = None) -> Report:
     report = report or Report()
     first = _int(proof, "tree_size_1", "size1")
     second = _int(proof, "tree_size_2", "size2")
@@ -435,7 +440,7 @@ def check_consistency(proof: dict, public_key=None, kept_heads=(), report=None) 
     return report
 
 
-def check_tree_heads(data: dict, public_key: bytes, report=None) -> Report:  # type: ignore[no-untyped-def]
+def check_tree_heads(data: dict[str, Any], public_key: bytes, report: Report | None = None) -> Report:
     report = report or Report()
     heads = data["tree_heads"] if isinstance(data.get("tree_heads"), list) else [data]
     if not heads:
@@ -461,7 +466,7 @@ def _summary(entry: str) -> str:
         return "unparsed event"
 
 
-def main(argv=None) -> int:  # type: ignore[no-untyped-def]
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Verify creditplan ledger proofs and signed tree heads (RFC 9162, Ed25519).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -482,6 +487,8 @@ def main(argv=None) -> int:  # type: ignore[no-untyped-def]
         data = load_json(args.file)
         report = Report(args.quiet)
         if args.command == "sth":
+            if key is None:  # argparse requires --public-key for sth
+                raise BadInput("--public-key is required")
             check_tree_heads(data, key, report)
         else:
             kept = [load_json(f) for f in args.tree_head]

@@ -64,6 +64,6 @@ def logout(request: HttpRequest) -> Status:
 
 @router.get("/me", response=MeRead, summary="Who the token belongs to")
 def me(request: HttpRequest) -> MeRead:
-    u = request.auth  # type: ignore[attr-defined]
+    u = request.auth
     return MeRead(username=u.username, display_name=u.display_name, role=u.role,
                   branch=u.branch.code if u.branch_id else None)

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils.translation import gettext_lazy as _
 
 from creditplan.org.domain import ROLE_LABELS, BranchLevel, Role
@@ -32,6 +33,11 @@ class Branch(models.Model):
         return f"{self.code} {self.name}"
 
 
+#: Sent inside the transaction that saves a user's new password (keyword `user`). The organisation app connects
+#: the revocation of the user's API tokens to it (org/apps.py): the models do not import the services.
+password_changed = Signal()
+
+
 class User(AbstractUser):
     role = models.CharField(
         _("role"), max_length=20, choices=[(r.value, ROLE_LABELS[r][0]) for r in Role], default=Role.CUSTOMER
@@ -47,15 +53,13 @@ class User(AbstractUser):
         """A new password, whatever the path (a page, the admin, `set_password` in code), revokes every API token
         of the user in the same transaction: a token obtained with the old password must not outlive it.
         (Django's own rehashing on log-in is not a new password: it clears `_password` before saving.)"""
-        changed = self._password is not None and not self._state.adding  # type: ignore[attr-defined]
+        changed = self._password is not None and not self._state.adding
         if not changed:
             super().save(*args, **kwargs)
             return
-        from creditplan.org import services  # services import the models
-
         with transaction.atomic():
             super().save(*args, **kwargs)
-            services.revoke_user_tokens(None, self, reason="password_changed")
+            password_changed.send(sender=User, user=self)
 
 
 class ApiToken(models.Model):

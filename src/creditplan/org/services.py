@@ -16,28 +16,29 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from creditplan.core.access import Actor
 from creditplan.core.access import may as may  # re-exported: pages ask org.may
 from creditplan.core.access import require as require
 from creditplan.core.errors import Conflict, NotAuthenticated, NotFound, ValidationError
 from creditplan.ledger import services as ledger
-from creditplan.org import throttle
+from creditplan.org import sql, throttle
 from creditplan.org.domain import BranchLevel, Perm, Role, parent_level_problem, sees_all_branches
 from creditplan.org.models import ApiToken, Branch, User
 
 
-def scope_to_branches(actor: Any, queryset: QuerySet, branch_field: str = "branch") -> QuerySet:
+def scope_to_branches(actor: Actor, queryset: QuerySet, branch_field: str = "branch") -> QuerySet:
     """Restrict `queryset` to the actor's branch subtree unless the role works across all branches."""
     if sees_all_branches(actor.role):
         return queryset
-    if actor.branch_id is None:
+    if actor.branch_id is None or actor.branch is None:
         return queryset.none()
     return queryset.filter(**{f"{branch_field}__path__startswith": actor.branch.path})
 
 
-def branch_in_scope(actor: Any, branch: Branch) -> bool:
+def branch_in_scope(actor: Actor, branch: Branch) -> bool:
     if sees_all_branches(actor.role):
         return True
-    return actor.branch_id is not None and branch.path.startswith(actor.branch.path)
+    return actor.branch_id is not None and actor.branch is not None and branch.path.startswith(actor.branch.path)
 
 
 def get_branch(code: str) -> Branch:
@@ -47,22 +48,22 @@ def get_branch(code: str) -> Branch:
         raise NotFound(f"no active branch with code {code!r}", code="unknown_branch", field="branch")
 
 
-def list_branches(actor: Any) -> list[Branch]:
+def list_branches(actor: Actor) -> list[Branch]:
     return list(_visible_branches(actor))
 
 
-def _visible_branches(actor: Any) -> QuerySet:
+def _visible_branches(actor: Actor) -> QuerySet:
     qs = Branch.objects.filter(is_active=True)
     if sees_all_branches(actor.role):
         return qs
-    if actor.branch_id is None:
+    if actor.branch_id is None or actor.branch is None:
         return qs.none()
     return qs.filter(path__startswith=actor.branch.path)
 
 
 @transaction.atomic
 def create_branch(
-    actor: Any, *, code: str, name: str, level: str, parent_code: str | None = None, name_en: str = "",
+    actor: Actor | None, *, code: str, name: str, level: str, parent_code: str | None = None, name_en: str = "",
     region_code: str = "",
 ) -> Branch:
     if actor is not None:
@@ -93,7 +94,7 @@ def create_branch(
 
 @transaction.atomic
 def create_user(
-    actor: Any, *, username: str, password: str, role: str, branch_code: str | None = None,
+    actor: Actor | None, *, username: str, password: str, role: str, branch_code: str | None = None,
     display_name: str = "", email: str = "",
 ) -> User:
     """Create a log-in. `actor=None` is the operator at the console (CLI), trusted by construction."""
@@ -189,7 +190,7 @@ def revoke_token(raw: str) -> bool:
 TOKEN_REVOCATION_REASONS = ("logout", "password_changed", "admin", "command")
 
 
-def revoke_user_tokens(actor: Any, user: User, *, reason: str, token_ids: Iterable[int] | None = None) -> int:
+def revoke_user_tokens(actor: Actor | None, user: User, *, reason: str, token_ids: Iterable[int] | None = None) -> int:
     """Revoke every live API token of `user` (or those of `token_ids` among them): log-out of the pages, a new
     password, an administrator, the console. One ledger event naming who, why and how many, when there was any.
     Returns how many.
@@ -213,7 +214,7 @@ def revoke_user_tokens(actor: Any, user: User, *, reason: str, token_ids: Iterab
     return count
 
 
-def revoke_tokens(actor: Any, username: str, *, reason: str = "admin") -> int:
+def revoke_tokens(actor: Actor | None, username: str, *, reason: str = "admin") -> int:
     """An administrator (or the console: `actor` None, `creditplan revoke-tokens --user NAME`) revokes every live
     API token of a user."""
     if actor is not None:
@@ -224,7 +225,7 @@ def revoke_tokens(actor: Any, username: str, *, reason: str = "admin") -> int:
     return revoke_user_tokens(actor, user, reason=reason)
 
 
-def record_user_change(actor: Any, user: User, changes: dict[str, list[Any]], *, created: bool = False) -> None:
+def record_user_change(actor: Actor | None, user: User, changes: dict[str, list[Any]], *, created: bool = False) -> None:
     """A user created, or their role, branch or standing changed, outside the services (Django admin), on the
     ledger: who changed what, from what to what ([before, after]). Call inside the transaction of the save."""
     if changes or created:
@@ -236,17 +237,7 @@ _token_users: dict[str, tuple[tuple[Any, ...], User]] = {}
 _MAX_TOKEN_USERS = 10_000
 
 
-def _token_row_sql() -> str:
-    """The valid token's row with its user's and the user's branch's, raw (no ORM: this runs on every API call)."""
-    t, u, b = ApiToken._meta, User._meta, Branch._meta
-    cols = [f"t.{f.column}" for f in t.concrete_fields] + [f"u.{f.column}" for f in u.concrete_fields] + [
-        f"b.{f.column}" for f in b.concrete_fields]
-    return (f"SELECT {', '.join(cols)} FROM {t.db_table} t JOIN {u.db_table} u ON u.id = t.user_id "
-            f"LEFT JOIN {b.db_table} b ON b.id = u.branch_id WHERE t.key_hash = %s AND t.revoked = %s "
-            "AND t.expires_at > %s")
-
-
-_TOKEN_ROW_SQL = _token_row_sql()
+_TOKEN_ROW_SQL = sql.token_row()  # raw: it runs on every API call (org/sql.py says what justifies it)
 
 
 def user_for_token(raw: str) -> User | None:
@@ -288,7 +279,7 @@ def list_all_branches() -> list[Branch]:
     return list(Branch.objects.filter(is_active=True))
 
 
-def require_in_scope(actor: Any, branch: Branch | None, *, message: str = "not found",
+def require_in_scope(actor: Actor | None, branch: Branch | None, *, message: str = "not found",
                      code: str = "not_found", field: str | None = None) -> None:
     """Refuse a record of a branch outside the actor's subtree exactly as if it did not exist: NotFound with
     the caller's own not-found message, code and field, so "not yours" and "does not exist" are one answer

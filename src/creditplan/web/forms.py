@@ -31,5 +31,5 @@ class IdentityCorrectionForm(forms.Form):
                              widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args: object, kind: str = "individual", **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         del self.fields["uscc" if kind == "individual" else "id_number"]

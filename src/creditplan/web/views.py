@@ -15,6 +15,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from creditplan.common.text import problem_text
+from creditplan.core.access import Actor
 from creditplan.core.errors import CreditplanError, FieldProblem
 from creditplan.customers import services as customers
 from creditplan.ledger import services as ledger
@@ -31,7 +32,7 @@ class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     form_class = LoginForm
 
-    def form_invalid(self, form: LoginForm) -> HttpResponse:  # type: ignore[override]
+    def form_invalid(self, form: LoginForm) -> HttpResponse:
         response = super().form_invalid(form)
         if form.retry_after:
             response.status_code = 429
@@ -63,12 +64,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html", ctx)
 
 
-def _overview(user: Any) -> dict[str, Any]:
+def _overview(user: Actor) -> dict[str, Any]:
     """The credit business at a glance, as far as the user may see it: the loan book (live), the active credit
     plan's new lending against its limit, the cases waiting for review and their service level, the last daily
     close. Each part only with its permission; the apps are imported here (they build on web)."""
+    from creditplan.core.money import to_major as yuan  # whole yuan on the cards (floatformat:"0g")
     from creditplan.loans import reports
-    from creditplan.loans.services import yuan
     from creditplan.loans.views import STATUS_LABELS as LOAN_STATUS_LABELS
     from creditplan.origination import services as origination
     from creditplan.origination import sla
@@ -141,12 +142,12 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         kind = None
     page = customers.search_customers(request.user, q, page=page_no, kind=kind)
     ctx = {"page": page, "q": q, "kind": kind or "", "may_create": org.may(request.user, Perm.CUSTOMER_CREATE),
-           "pending_corrections": None if request.htmx else _pending_corrections(request.user)}  # type: ignore[attr-defined]
-    template = "web/_customer_rows.html" if request.htmx else "web/customers.html"  # type: ignore[attr-defined]
+           "pending_corrections": None if request.htmx else _pending_corrections(request.user)}
+    template = "web/_customer_rows.html" if request.htmx else "web/customers.html"
     return render(request, template, ctx)
 
 
-def _pending_corrections(user: Any) -> int | None:
+def _pending_corrections(user: Actor) -> int | None:
     """How many identity corrections wait for this user's decision (None: the user does not decide them)."""
     if not org.may(user, Perm.CUSTOMER_IDENTITY_APPROVE):
         return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,19 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from creditplan.core.errors import CreditplanError
+from creditplan.core.errors import CreditplanError, ValidationError
 from creditplan.ledger import services as ledger
+
+
+def send_to_webhook(url: str, payload: dict[str, Any], *, timeout: float = 10.0) -> int:
+    """POST tree heads (JSON) to a receiver outside the institution that the operator names; the HTTP status.
+    (Not integration's webhooks: those follow business events, below which the ledger sits.)"""
+    if not url.startswith(("https://", "http://")):
+        raise ValidationError("the webhook must be an http(s) URL", field="webhook")
+    req = urllib.request.Request(url, data=json.dumps(payload).encode("utf-8"), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - operator-given URL
+        return int(resp.status)
 
 
 class Command(BaseCommand):
@@ -111,7 +123,7 @@ class Command(BaseCommand):
         self._write(data, opts["out"])
         if opts["webhook"]:
             try:
-                status = ledger.send_to_webhook(opts["webhook"], data)
+                status = send_to_webhook(opts["webhook"], data)
             except OSError as exc:
                 raise CommandError(f"webhook {opts['webhook']} failed: {exc}")
             self.stderr.write(f"posted to {opts['webhook']}: HTTP {status}")

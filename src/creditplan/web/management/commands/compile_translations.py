@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polib
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = "Compile the .po translation catalogues to .mo with polib (no GNU gettext needed on the machine)."
 
-    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **opts: Any) -> None:
         count = 0
         for root in settings.LOCALE_PATHS:
             for po_path in Path(root).glob("*/LC_MESSAGES/*.po"):

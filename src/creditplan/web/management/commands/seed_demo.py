@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 from rich.progress import Progress
@@ -18,14 +19,14 @@ DETAILED_LOANS = 300
 class Command(BaseCommand):
     help = "Load the deterministic demo data set (branches, staff of every role, customers). Skips if already loaded."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--customers", type=int, default=3000)
         parser.add_argument("--seed", type=int, default=20261129)
         parser.add_argument("--loans", type=int, default=300,
                             help="demo loans: up to 300 get a full history (payments, daily closes); beyond that "
                                  "the rest are generated in bulk in their current state (default: 300)")
 
-    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **opts: Any) -> None:
         n = opts["customers"]
         if n < 0:
             raise CommandError("--customers must be zero or more")

@@ -19,7 +19,7 @@ import os
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 def post_worker_init(worker: Any) -> None:
@@ -46,13 +46,13 @@ def default_workers() -> int:
 class Command(BaseCommand):
     help = "Serve the web app and the API with gunicorn (static files through WhiteNoise)."
 
-    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=default_workers())
         parser.add_argument("--threads", type=int, default=int(os.environ.get("CREDITPLAN_THREADS", "1")))
 
-    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **opts: Any) -> None:
         from creditplan.web.checks import startup_refusal
 
         refusal = startup_refusal()  # the keys a server needs: checked here, and again by the WSGI app
