@@ -141,6 +141,7 @@ def main() -> int:
         from django.core.management import call_command
         from django.db import connection
 
+        from creditplan.core.money import to_major
         from creditplan.loans import payments
         from creditplan.loans import services as loans
         from creditplan.loans.models import JournalEntry, Loan, Payment
@@ -170,7 +171,7 @@ def main() -> int:
         t = time.perf_counter()
         for k, (ref, op, oi, pen, fees, pp, pi, pf) in enumerate(base_rows):
             amount = (op + oi + pen + fees) or max(100, pp + pi + pf)
-            payments.post_payment(ops, loan_ref=ref, amount=loans.yuan(amount), reference=f"ONE{k:08d}",
+            payments.post_payment(ops, loan_ref=ref, amount=to_major(amount), reference=f"ONE{k:08d}",
                                   channel="teller")
         base_s = time.perf_counter() - t
         base_rate = len(base_rows) / base_s

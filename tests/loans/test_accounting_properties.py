@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from creditplan.core.errors import CreditplanError
+from creditplan.core.money import format_minor
 from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
 from creditplan.loans import services as loans
@@ -42,10 +43,6 @@ RESTRUCTURINGS = st.one_of(
     st.builds(lambda n: {"kind": "holiday", "holiday_periods": n}, st.integers(1, 3)),
     st.builds(lambda n: {"kind": "extend_term", "extend_periods": n, "capitalise": True}, st.integers(1, 6)),
 )
-
-
-def _yuan(minor: int) -> str:
-    return f"{minor // 100}.{minor % 100:02d}"
 
 
 def assert_books_balance_and_reconcile() -> None:
@@ -82,7 +79,7 @@ def _step(world: dict[str, Any], data: st.DataObject, event: str, refs: list[str
         _close(data.draw(st.integers(1, 30), label="days"))
     elif event == "pay" and (ref := _pick(data, refs, LoanStatus.ACTIVE)):
         minor = data.draw(st.integers(1, 600_000), label="amount")
-        payments.post_payment(world["ops"], loan_ref=ref, amount=_yuan(minor), reference=f"P{n}",
+        payments.post_payment(world["ops"], loan_ref=ref, amount=format_minor(minor, grouping=False), reference=f"P{n}",
                               value_date=today)
     elif event == "restructure" and (ref := _pick(data, refs, LoanStatus.ACTIVE)):
         restructure(world["approver_bj"], ref, reason="hardship", **data.draw(RESTRUCTURINGS, label="terms"))
@@ -101,7 +98,7 @@ def _step(world: dict[str, Any], data: st.DataObject, event: str, refs: list[str
         left = loan.written_off_minor - loan.recovered_minor
         minor = data.draw(st.integers(1, max(1, left + 100)), label="recovered")
         reference = data.draw(st.sampled_from([f"R{n}", "R-SAME"]), label="reference")
-        record_recovery(world["ops"], ref, amount=_yuan(minor), reference=reference, value_date=today)
+        record_recovery(world["ops"], ref, amount=format_minor(minor, grouping=False), reference=reference, value_date=today)
     else:
         return "skipped"
     return "done"

@@ -10,10 +10,10 @@ import pytest
 from django.db import DatabaseError
 
 from creditplan.core.errors import ValidationError
+from creditplan.core.money import to_major
 from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
-from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, JournalEntry, Loan, LoanActivity, Payment
 from creditplan.loans.payments import bankfile
 
@@ -45,7 +45,7 @@ def book(make_loan: Any, clock: None, loan_world: Any) -> list[Loan]:
     cob.advance_loan(closed, dt.date(2025, 2, 15))
     row = closed.installments.get()
     payments.post_payment(loan_world["ops"], loan_ref=closed.ref, reference="PAID-OFF",
-                          amount=loans.yuan(row.principal_minor + row.interest_minor))
+                          amount=to_major(row.principal_minor + row.interest_minor))
     closed.refresh_from_db()
     assert closed.status == "closed"
     out.append(closed)

@@ -444,6 +444,9 @@ def test_the_cob_command_runs_dates_and_prints_a_schedule(make_loan: Any, capsys
     call_command("cob", "schedule", "--time", "01:15")
     text = capsys.readouterr().out
     assert "OnCalendar=*-*-* 01:15:00 Asia/Shanghai" in text and "cob run --plain" in text and "15 1 * * *" in text
+    # the schedule also runs the daily jobs of the apps that release held room: applications and credit lines
+    service = text.split("[Service]")[1].split("# ----")[0]
+    assert "applications expire" in service and "lines expire" in service
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="close 2025-01-19 first"):

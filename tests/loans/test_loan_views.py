@@ -14,6 +14,7 @@ from typing import Any
 import polib
 import pytest
 
+from creditplan.core.money import format_minor
 from creditplan.customers import services as customers
 from creditplan.loans import accounting, cob, payments, reports
 from creditplan.loans import services as loans
@@ -30,7 +31,7 @@ def login(client: Any, username: str) -> Any:
 
 
 def money(minor: int) -> str:
-    return f"{loans.yuan(minor):,.2f}"
+    return format_minor(minor)
 
 
 @pytest.fixture
@@ -225,7 +226,7 @@ def test_posting_a_payment_through_the_form_changes_the_balances(client, book):
     login(client, "officer_bj")
     form = client.get(f"/loans/{a.ref}/", **EN).content.decode()
     proposed = re.search(r'name="reference" value="(PAY-[^"]+)"', form).group(1)
-    data = {"amount": str(loans.yuan(due)), "value_date": book["today"].isoformat(), "reference": proposed}
+    data = {"amount": format_minor(due, grouping=False), "value_date": book["today"].isoformat(), "reference": proposed}
     response = client.post(f"/loans/{a.ref}/actions/pay/", data, **EN)
     assert response.status_code == 302 and response["Location"] == f"/loans/{a.ref}/"
     again = client.post(f"/loans/{a.ref}/actions/pay/", data, **EN)  # double submit: one payment

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection, connections
 
 from creditplan.core.errors import Conflict, CreditplanError, NotFound, ValidationError
+from creditplan.core.money import to_major
 from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
@@ -91,7 +92,7 @@ def test_a_partial_payment_pays_the_interest_first_then_principal(loan_world: An
 
 def test_an_exact_payment_settles_the_installment(loan_world: Any, due_loan: Loan) -> None:
     row = first_row(due_loan)
-    r = payments.post_payment(loan_world["ops"], loan_ref=due_loan.ref, amount=loans.yuan(installment_minor(row)),
+    r = payments.post_payment(loan_world["ops"], loan_ref=due_loan.ref, amount=to_major(installment_minor(row)),
                               reference="P-EXACT", value_date="2025-02-16")
     row.refresh_from_db()
     due_loan.refresh_from_db()
@@ -107,7 +108,7 @@ def test_an_exact_payment_settles_the_installment(loan_world: Any, due_loan: Loa
 
 def test_an_overpayment_is_kept_as_credit(loan_world: Any, due_loan: Loan) -> None:
     amount = installment_minor(first_row(due_loan)) + 10_000
-    r = payments.post_payment(loan_world["ops"], loan_ref=due_loan.ref, amount=loans.yuan(amount), reference="P-OVER")
+    r = payments.post_payment(loan_world["ops"], loan_ref=due_loan.ref, amount=to_major(amount), reference="P-OVER")
     due_loan.refresh_from_db()
     assert r.allocation["credit"] == 10_000 and due_loan.credit_minor == 10_000
     assert accounting.account_balances()["2241"] == -10_000
@@ -121,7 +122,7 @@ def test_an_overpayment_is_refunded_when_the_product_says_so(loan_world: Any, ma
     close_through(loan, FIRST_DUE)
     today.set(FIRST_DUE + dt.timedelta(days=1))
     due = installment_minor(first_row(loan))
-    r = payments.post_payment(loan_world["ops"], loan_ref=loan.ref, amount=loans.yuan(due + 10_000),
+    r = payments.post_payment(loan_world["ops"], loan_ref=loan.ref, amount=to_major(due + 10_000),
                               reference="P-REFUND")
     loan.refresh_from_db()
     assert r.allocation["refund"] == 10_000 and r.allocation["credit"] == 0 and loan.credit_minor == 0
@@ -136,7 +137,7 @@ def test_penalty_and_fees_come_first(loan_world: Any, due_loan: Loan, today: Any
     due_loan.refresh_from_db()
     assert due_loan.penalty_minor > 0 and due_loan.fees_minor == 5_000 and due_loan.dpd == 10
     penalty = due_loan.penalty_minor
-    r = payments.post_payment(loan_world["ops"], loan_ref=due_loan.ref, amount=loans.yuan(penalty + 2_000),
+    r = payments.post_payment(loan_world["ops"], loan_ref=due_loan.ref, amount=to_major(penalty + 2_000),
                               reference="P-PEN")
     assert (r.allocation["penalty"], r.allocation["fee"], r.allocation["interest"]) == (penalty, 2_000, 0)
     due_loan.refresh_from_db()
@@ -150,7 +151,7 @@ def test_paying_the_last_installment_closes_the_loan_and_refunds_the_credit(loan
     close_through(loan, FIRST_DUE)
     today.set(FIRST_DUE + dt.timedelta(days=1))
     owed = installment_minor(first_row(loan))
-    r = payments.post_payment(loan_world["ops"], loan_ref=loan.ref, amount=loans.yuan(owed + 123), reference="P-LAST")
+    r = payments.post_payment(loan_world["ops"], loan_ref=loan.ref, amount=to_major(owed + 123), reference="P-LAST")
     loan.refresh_from_db()
     assert loan.status == "closed" and loan.closed_on == today.day
     assert r.loan_status == "closed" and r.allocation["refund"] == 123 and loan.credit_minor == 0

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from creditplan.core.errors import Conflict, ValidationError
+from creditplan.core.money import to_major
 from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
-from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, Loan, Payment, Posting
 
 START = dt.date(2025, 1, 15)
@@ -89,11 +89,11 @@ def test_payoff_quote_projects_penalty_for_days_not_yet_closed(loan_world: Any, 
 def test_full_prepayment_closes_the_loan(loan_world: Any, loan: Loan) -> None:
     q = payments.payoff_quote(loan_world["ops"], loan.ref)
     with pytest.raises(ValidationError) as exc:
-        payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=loans.yuan(q.total_minor - 1), reference="F-0")
+        payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=to_major(q.total_minor - 1), reference="F-0")
     assert exc.value.field == "amount" and exc.value.code == "below_payoff"
     assert Payment.objects.count() == 0
     income_before = loan.interest_income_minor
-    r = payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=loans.yuan(q.total_minor + 500),
+    r = payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=to_major(q.total_minor + 500),
                         reference="F-1", mode="full")
     loan.refresh_from_db()
     assert loan.status == "closed" and loan.closed_on == D(2025, 1, 25) and r.kind == "prepay_full"
@@ -106,7 +106,7 @@ def test_full_prepayment_closes_the_loan(loan_world: Any, loan: Loan) -> None:
     assert len(current) == 1 and current[0].status == "paid" and current[0].due_date == D(2025, 1, 25)
     books_ok()
     # the same reference again is the same prepayment
-    again = payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=loans.yuan(q.total_minor + 500),
+    again = payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=to_major(q.total_minor + 500),
                             reference="F-1")
     assert again.duplicate
     # the loan closed: the next close leaves it alone
@@ -152,10 +152,10 @@ def test_partial_prepayment_pays_what_is_due_first(loan_world: Any, loan: Loan, 
     clock.day = D(2025, 2, 18)
     due = loan.overdue_principal_minor + loan.overdue_interest_minor
     with pytest.raises(ValidationError) as exc:
-        payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=loans.yuan(due), reference="PP-SMALL",
+        payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=to_major(due), reference="PP-SMALL",
                         mode="reduce_installment")
     assert exc.value.code == "prepay_too_small" and exc.value.field == "amount"
-    r = payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=loans.yuan(due + 200_000), reference="PP-2",
+    r = payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=to_major(due + 200_000), reference="PP-2",
                         mode="reduce_installment")
     loan.refresh_from_db()
     assert r.allocation["interest"] + r.allocation["principal"] == due
@@ -180,7 +180,7 @@ def test_prepayment_refusals_write_nothing(loan_world: Any, loan: Loan, clock: A
 
 def test_reversing_a_full_prepayment_reopens_the_loan(loan_world: Any, loan: Loan, clock: Any) -> None:
     q = payments.payoff_quote(loan_world["ops"], loan.ref)
-    payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=loans.yuan(q.total_minor), reference="F-R")
+    payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount=to_major(q.total_minor), reference="F-R")
     clock.day = D(2025, 1, 28)
     payments.reverse_payment(loan_world["ops"], reference="F-R", reason="cheque bounced")
     loan.refresh_from_db()

@@ -10,6 +10,7 @@ import pytest
 from django.db.models import Sum
 
 from creditplan.core.errors import Conflict, NotFound, ValidationError
+from creditplan.core.money import to_major
 from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
@@ -134,7 +135,7 @@ def test_reversing_the_payment_that_closed_a_loan_reopens_it(loan_world: Any, ma
     a = make_loan(amount="3000.00", term=1, start=START)
     run(loan_world, clock, [(a, [])], D(2025, 2, 15))
     owed = a.installments.get(seq=1)
-    amount = loans.yuan(owed.principal_minor + owed.interest_minor)
+    amount = to_major(owed.principal_minor + owed.interest_minor)
     payments.post_payment(loan_world["ops"], loan_ref=a.ref, amount=amount, reference="C-1")
     a.refresh_from_db()
     assert a.status == "closed"

@@ -1,4 +1,4 @@
-"""Repayment schedules are exact: DESIGN.md's reference loan to the fen, hand-computed day counts, and
+"""Repayment schedules are exact: the reference loan (docs/loans.md) to the fen, hand-computed day counts, and
 properties over random loans (principal sums exactly, balances fall to zero, nothing negative, due
 dates anchored, every line's interest is the rounded interest on the balance outstanding)."""
 
@@ -55,7 +55,7 @@ def reference(method: Method, **changes: object) -> ScheduleTerms:
 
 
 def textbook_payment(principal: int, rate: Fraction, n: int) -> Fraction:
-    """DESIGN.md §4: A = P·r·(1+r)^n / ((1+r)^n − 1), exact."""
+    """The annuity's closed form: A = P·r·(1+r)^n / ((1+r)^n − 1), exact."""
     if rate == 0:
         return Fraction(principal, n)
     growth = (1 + rate) ** n
@@ -63,7 +63,7 @@ def textbook_payment(principal: int, rate: Fraction, n: int) -> Fraction:
 
 
 # ---------------------------------------------------------------------------------------------
-# DESIGN.md's reference loan: CNY 1,000,000.00 at 3.95 % over 360 months, value date 2026-01-01
+# The reference loan (docs/loans.md): CNY 1,000,000.00 at 3.95 % over 360 months, value date 2026-01-01
 # ---------------------------------------------------------------------------------------------
 
 
@@ -74,7 +74,7 @@ def test_equal_installment_reference_loan_pays_4745_37_a_month() -> None:
     assert {line.payment for line in lines[:-1]} == {474_537}
     first = lines[0]
     assert (first.interest, first.principal, first.balance_after) == (329_167, 145_370, 99_854_630)
-    # DESIGN.md: interest 708,334.05 in all. The level payment is 4,745.3723… rounded to 4,745.37; the interest
+    # The closed form: interest 708,334.05 in all. The level payment is 4,745.3723… rounded to 4,745.37; the interest
     # column is the exact schedule's (running total rounded), so the last month pays 4,746.22 and the total is
     # A_exact × 360 − P to the fen.
     assert lines[-1].payment == 474_622 and lines[-1].balance_after == 0
@@ -98,14 +98,14 @@ def test_per_line_interest_leaves_the_payment_rounding_in_the_last_month() -> No
 
 
 def test_design_total_interest_figures_are_the_closed_form_ones() -> None:
-    """DESIGN.md's totals (708,334.05 and 594,145.83) are the exact formulas, A_exact × n − P and P·r·(n + 1)/2;
+    """The reference totals (708,334.05 and 594,145.83) are the exact formulas, A_exact × n − P and P·r·(n + 1)/2;
     the default interest rule reproduces them to the fen, each line within 2 fen of balance outstanding × r
     (1.07 and 1.15 fen at most here)."""
     monthly = Fraction(RATE) / 12
     exact_payment = textbook_payment(MILLION, monthly, 360)
     assert round_fraction(exact_payment) == 474_537
-    assert round_fraction(exact_payment * 360 - MILLION) == 70_833_405  # DESIGN: 708,334.05
-    assert round_fraction(MILLION * monthly * 361 / 2) == 59_414_583  # DESIGN: 594,145.83
+    assert round_fraction(exact_payment * 360 - MILLION) == 70_833_405  # the reference loan: 708,334.05
+    assert round_fraction(MILLION * monthly * 361 / 2) == 59_414_583  # the reference loan: 594,145.83
     for method, total in ((Method.EQUAL_INSTALLMENT, 70_833_405), (Method.EQUAL_PRINCIPAL, 59_414_583)):
         lines = build_schedule(reference(method))
         assert totals(lines)["interest"] == total

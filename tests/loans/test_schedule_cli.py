@@ -47,7 +47,7 @@ def test_json_schedule_of_the_reference_loan() -> None:
     assert data[-1]["payment"] == "4746.22" and data[-1]["remaining_balance"] == "0.00"
     assert data[-1]["due_date"] == "2056-01-01"
     assert sum(Decimal(row["principal"]) for row in data) == Decimal("1000000.00")
-    assert sum(Decimal(row["interest"]) for row in data) == Decimal("708334.05")  # DESIGN.md
+    assert sum(Decimal(row["interest"]) for row in data) == Decimal("708334.05")  # the reference loan (docs/loans.md)
     per_line = rows(*REFERENCE, "--interest-rule", "per-line")
     assert per_line[0] == data[0] and per_line[-1]["payment"] == "4747.07"
     assert sum(Decimal(row["interest"]) for row in per_line) == Decimal("708334.90")
@@ -56,7 +56,7 @@ def test_json_schedule_of_the_reference_loan() -> None:
 def test_equal_principal_first_and_last_payments() -> None:
     data = rows(*REFERENCE, "--method", "equal-principal")
     assert (data[0]["payment"], data[-1]["payment"]) == ("6069.44", "2786.92")
-    assert sum(Decimal(row["interest"]) for row in data) == Decimal("594145.83")  # DESIGN.md
+    assert sum(Decimal(row["interest"]) for row in data) == Decimal("594145.83")  # the reference loan (docs/loans.md)
 
 
 def test_table_is_aligned_with_totals_at_the_bottom() -> None:

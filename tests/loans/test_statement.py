@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from creditplan.core.errors import NotFound, ValidationError
+from creditplan.core.money import format_minor
 from creditplan.customers.models import Customer
 from creditplan.loans import clock as loans_clock
 from creditplan.loans import cob, payments
@@ -40,10 +41,6 @@ def close_book_through(day: dt.date) -> None:
         cob.run_close(start)
         start += dt.timedelta(days=1)
     _CLOCK["today"] = max(_CLOCK["today"], day + dt.timedelta(days=1))
-
-
-def _yuan(minor: int) -> str:
-    return f"{minor // 100}.{minor % 100:02d}"
 
 
 def assert_adds_up(st: stmt.Statement) -> None:
@@ -216,7 +213,7 @@ def test_backdated_payments_reversals_and_a_payoff_still_add_up(loan_world: dict
                           value_date="2025-03-16")  # dated before the last close: replayed
     payments.reverse_payment(loan_world["admin"], reference="P-B1", reason="bounced")
     quote = payments.payoff_quote(loan_world["ops"], loan.ref)
-    payments.prepay(ops, loan_ref=loan.ref, amount=_yuan(quote.total_minor), reference="P-OFF",
+    payments.prepay(ops, loan_ref=loan.ref, amount=format_minor(quote.total_minor, grouping=False), reference="P-OFF",
                     mode="full")
     loan = Loan.objects.get(pk=loan.pk)
     assert loan.status == "closed"

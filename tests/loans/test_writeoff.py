@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from creditplan.core.errors import Conflict, Forbidden, ValidationError
+from creditplan.core.money import format_minor
 from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
@@ -28,10 +29,6 @@ def _books_agree() -> None:
     tb = accounting.trial_balance()
     assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
     assert [r for r in accounting.reconcile() if r.difference_minor] == []
-
-
-def _yuan(minor: int) -> str:
-    return f"{minor // 100}.{minor % 100:02d}"
 
 
 @pytest.fixture
@@ -88,7 +85,7 @@ def test_a_credit_balance_survives_the_write_off(loan_world: dict[str, Any], bad
     # an overpayment arrives: it pays what is due and the rest is held as credit
     owed = bad_loan.overdue_principal_minor + bad_loan.overdue_interest_minor + bad_loan.penalty_minor + (
         bad_loan.fees_minor)
-    payments.post_payment(loan_world["ops"], loan_ref=bad_loan.ref, amount=_yuan(owed + 10_000),
+    payments.post_payment(loan_world["ops"], loan_ref=bad_loan.ref, amount=format_minor(owed + 10_000, grouping=False),
                           reference="PAY-OVER", value_date="2025-05-27")
     loan = Loan.objects.get(pk=bad_loan.pk)
     assert loan.credit_minor == 10_000
@@ -155,10 +152,10 @@ def test_recoveries_never_exceed_what_was_written_off(loan_world: dict[str, Any]
     left = total - (total // 100 - 1) * 100
     before = _counts()
     with pytest.raises(ValidationError) as err:
-        record_recovery(ops, written_off.ref, amount=_yuan(left + 1), reference="REC-B",
+        record_recovery(ops, written_off.ref, amount=format_minor(left + 1, grouping=False), reference="REC-B",
                         value_date="2025-06-02")
     assert err.value.field == "amount" and err.value.code == "exceeds_written_off" and _counts() == before
-    record_recovery(ops, written_off.ref, amount=_yuan(left), reference="REC-C",
+    record_recovery(ops, written_off.ref, amount=format_minor(left, grouping=False), reference="REC-C",
                     value_date="2025-06-02")
     assert Loan.objects.get(pk=written_off.pk).recovered_minor == total
 

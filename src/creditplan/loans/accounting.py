@@ -9,13 +9,14 @@ the loans.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, Sum
 
+from creditplan.core.errors import Conflict, ValidationError
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line, check_balanced
 from creditplan.loans.models import Account, JournalEntry, Loan, LoanStatus, Posting
@@ -120,6 +121,54 @@ def reconcile() -> list[Reconciliation]:
         (accounts.CUSTOMER_CREDIT, -credit),  # a liability: credit-normal
     ]
     return [Reconciliation(code, gl.get(code, 0), int(v or 0)) for code, v in pairs]
+
+
+PROVISION_KINDS = ("provision", "write_back")
+
+
+def allowance_balances(as_of: dt.date) -> dict[tuple[str, str], int]:
+    """The loss allowance (1304, credit-normal: shown positive) of each (branch, currency) after every entry dated on
+    or before `as_of`."""
+    rows = (Posting.objects.filter(account=accounts.ALLOWANCE, entry__entry_date__lte=as_of)
+            .values("branch_code", "currency").annotate(s=Sum("amount_minor")))
+    return {(r["branch_code"], r["currency"]): -int(r["s"] or 0) for r in rows if r["s"]}
+
+
+def post_provision(entry_date: dt.date, allowance: Mapping[tuple[str, str], int], *, batch_ref: str
+                   ) -> list[dict[str, Any]]:
+    """Bring the loss allowance of each (branch, currency) to `allowance` (fen, ≥ 0: the loan-level ECL summed) as
+    of `entry_date`: an increase is charged — Dr 6703 credit impairment / Cr 1304 allowance (entry kind
+    "provision") —, a decrease written back — Dr 1304 / Cr 6703 ("write_back"); a branch holding an allowance but
+    absent from `allowance` is written back to zero. One entry per kind, a posting pair per branch; nothing when
+    every allowance already stands at its figure (a run repeated). Refused when a provision dated after
+    `entry_date` exists: the later one was computed on this balance. Returns what was posted:
+    [{"entry", "kind", "branch", "currency", "amount_minor"}]."""
+    _require_transaction()
+    later = JournalEntry.objects.filter(kind__in=PROVISION_KINDS, entry_date__gt=entry_date).order_by("-entry_date")
+    if later.exists():
+        raise Conflict(f"a provision dated {later[0].entry_date} is posted already: the allowance of {entry_date} "
+                       "can no longer be changed", code="later_provision_posted", field="date")
+    for key, amount in allowance.items():
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+            raise ValidationError(f"the allowance of {key[0]} must be a whole number of fen, 0 or more",
+                                  code="invalid_amount", field="allowance")
+    current = allowance_balances(entry_date)
+    moves: dict[str, list[tuple[str, str, int]]] = {"provision": [], "write_back": []}
+    for branch, currency in sorted(set(current) | set(allowance)):
+        delta = int(allowance.get((branch, currency), 0)) - current.get((branch, currency), 0)
+        if delta:
+            moves["provision" if delta > 0 else "write_back"].append((branch, currency, delta))
+    posted: list[dict[str, Any]] = []
+    for kind, items in moves.items():
+        if not items:
+            continue
+        lines = [ln for branch, currency, delta in items for ln in (
+            Line(accounts.IMPAIRMENT, branch, delta, currency), Line(accounts.ALLOWANCE, branch, -delta, currency))]
+        entry = post_entry(entry_date, kind, lines, batch_ref=batch_ref,
+                           memo=f"loss allowance {entry_date} ({'charge' if kind == 'provision' else 'write-back'})")
+        posted += [{"entry": entry.pk if entry else None, "kind": kind, "branch": branch, "currency": currency,
+                    "amount_minor": abs(delta)} for branch, currency, delta in items]
+    return posted
 
 
 def entries_for_loan(loan_id: int) -> list[dict[str, Any]]:

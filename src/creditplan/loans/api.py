@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema
@@ -21,7 +21,7 @@ from pydantic import Field
 from creditplan.core.access import Actor
 from creditplan.core.daycount import DayCount
 from creditplan.core.errors import ValidationError
-from creditplan.core.money import Rounding, from_ppm
+from creditplan.core.money import Rounding, format_minor, from_ppm, parse_minor
 from creditplan.loans import payments, reports, services
 from creditplan.loans.domain import schedule as sched
 
@@ -31,12 +31,9 @@ Amount = str | int
 MAX_BANK_FILE_BYTES = 64 * 1024 * 1024
 
 
-@overload
-def _y(minor: int) -> str: ...
-@overload
-def _y(minor: None) -> None: ...
-def _y(minor: int | None) -> str | None:
-    return None if minor is None else str(services.yuan(int(minor)))
+def _y(minor: int, currency: str = "CNY") -> str:
+    """An amount in an answer: the money edge's plain form, "1234.50" (allocation values may be numpy ints)."""
+    return format_minor(int(minor), currency, grouping=False)
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -72,12 +69,14 @@ class ProductRead(Schema):
 
 
 def _product(p: Any) -> ProductRead:
-    return ProductRead(code=p.code, name=p.name, currency=p.currency, min_amount=_y(p.min_amount_minor),
-                       max_amount=_y(p.max_amount_minor), min_term=p.min_term, max_term=p.max_term, method=p.method,
+    cur = p.currency
+    return ProductRead(code=p.code, name=p.name, currency=cur, min_amount=_y(p.min_amount_minor, cur),
+                       max_amount=_y(p.max_amount_minor, cur), min_term=p.min_term, max_term=p.max_term,
+                       method=p.method,
                        months_per_period=p.months_per_period, day_count=p.day_count,
                        interest_rule=p.interest_rule, rate_type=p.rate_type,
                        rate=str(from_ppm(p.rate_ppm)), upfront_fee_bp=p.upfront_fee_bp,
-                       installment_fee=_y(p.installment_fee_minor), late_fee=_y(p.late_fee_minor),
+                       installment_fee=_y(p.installment_fee_minor, cur), late_fee=_y(p.late_fee_minor, cur),
                        penalty_markup_pct=p.penalty_markup_pct, grace_days=p.grace_days,
                        waterfall=list(p.waterfall or services.DEFAULT_WATERFALL), overpayment=p.overpayment,
                        max_backdate_days=p.max_backdate_days, auto_debit=p.auto_debit, is_active=p.is_active)
@@ -94,11 +93,13 @@ class BalancesRead(Schema):
     total_due: str = Field(description="what must be paid today to be current")
 
 
-def _balances(b: services.Balances) -> BalancesRead:
-    return BalancesRead(principal_outstanding=_y(b.principal_minor), overdue_principal=_y(b.overdue_principal_minor),
-                        overdue_interest=_y(b.overdue_interest_minor), accrued_interest=_y(b.accrued_interest_minor),
-                        penalty=_y(b.penalty_minor), fees=_y(b.fees_minor), credit=_y(b.credit_minor),
-                        total_due=_y(b.total_due_minor))
+def _balances(b: services.Balances, cur: str) -> BalancesRead:
+    return BalancesRead(principal_outstanding=_y(b.principal_minor, cur),
+                        overdue_principal=_y(b.overdue_principal_minor, cur),
+                        overdue_interest=_y(b.overdue_interest_minor, cur),
+                        accrued_interest=_y(b.accrued_interest_minor, cur), penalty=_y(b.penalty_minor, cur),
+                        fees=_y(b.fees_minor, cur), credit=_y(b.credit_minor, cur),
+                        total_due=_y(b.total_due_minor, cur))
 
 
 class LoanRead(Schema):
@@ -129,11 +130,11 @@ class LoanRead(Schema):
 
 def _loan(loan: Any) -> LoanRead:
     return LoanRead(ref=loan.ref, customer_id=loan.customer_id, branch=loan.branch.code, product=loan.product.code,
-                    status=loan.status, currency=loan.currency, principal=_y(loan.principal_minor),
+                    status=loan.status, currency=loan.currency, principal=_y(loan.principal_minor, loan.currency),
                     rate=str(from_ppm(loan.rate_ppm)), rate_type=loan.rate_type, method=loan.method, term=loan.term,
                     start_date=loan.start_date, first_due_date=loan.first_due_date, maturity_date=loan.maturity_date,
                     next_due_date=loan.next_due_date, current_seq=loan.current_seq,
-                    balances=_balances(services.balances(loan)), dpd=loan.dpd, bucket=loan.bucket,
+                    balances=_balances(services.balances(loan), loan.currency), dpd=loan.dpd, bucket=loan.bucket,
                     risk_class=loan.risk_class, closed_through=loan.closed_through, closed_on=loan.closed_on,
                     application_ref=loan.application_ref)
 
@@ -174,12 +175,14 @@ class InstallmentRead(Schema):
     paid_on: dt.date | None
 
 
-def _installment(i: Any) -> InstallmentRead:
+def _installment(i: Any, cur: str) -> InstallmentRead:
     return InstallmentRead(seq=i.seq, version=i.version, start_date=i.start_date, due_date=i.due_date,
-                           principal=_y(i.principal_minor), interest=_y(i.interest_minor), fee=_y(i.fee_minor),
-                           payment=_y(i.principal_minor + i.interest_minor + i.fee_minor),
-                           paid_principal=_y(i.paid_principal_minor), paid_interest=_y(i.paid_interest_minor),
-                           paid_fee=_y(i.paid_fee_minor), status=i.status, paid_on=i.paid_on)
+                           principal=_y(i.principal_minor, cur), interest=_y(i.interest_minor, cur),
+                           fee=_y(i.fee_minor, cur),
+                           payment=_y(i.principal_minor + i.interest_minor + i.fee_minor, cur),
+                           paid_principal=_y(i.paid_principal_minor, cur),
+                           paid_interest=_y(i.paid_interest_minor, cur), paid_fee=_y(i.paid_fee_minor, cur),
+                           status=i.status, paid_on=i.paid_on)
 
 
 class DisburseRequest(Schema):
@@ -241,11 +244,13 @@ _MONEY_KEYS = ("penalty", "fee", "interest", "principal", "accrued_interest", "p
 
 
 def _payment(r: payments.PaymentResult) -> PaymentRead:
-    alloc = {k.removesuffix("_minor"): _y(v) for k, v in r.allocation.items() if k in _MONEY_KEYS}
-    return PaymentRead(reference=r.reference, loan_ref=r.loan_ref, value_date=r.value_date, amount=_y(r.amount_minor),
-                       currency=r.currency, channel=r.channel, kind=r.kind, status=r.status, duplicate=r.duplicate,
-                       backdated=r.backdated, allocation=alloc, loan_status=r.loan_status,
-                       balances=_balances(r.balances), adjustment={k: _y(v) for k, v in r.adjustment.items()})
+    cur = r.currency
+    alloc = {k.removesuffix("_minor"): _y(v, cur) for k, v in r.allocation.items() if k in _MONEY_KEYS}
+    return PaymentRead(reference=r.reference, loan_ref=r.loan_ref, value_date=r.value_date,
+                       amount=_y(r.amount_minor, cur), currency=cur, channel=r.channel, kind=r.kind, status=r.status,
+                       duplicate=r.duplicate, backdated=r.backdated, allocation=alloc, loan_status=r.loan_status,
+                       balances=_balances(r.balances, cur),
+                       adjustment={k: _y(v, cur) for k, v in r.adjustment.items()})
 
 
 class PayoffRead(Schema):
@@ -263,10 +268,12 @@ class PayoffRead(Schema):
 
 
 def _payoff(q: payments.PayoffQuote) -> PayoffRead:
-    return PayoffRead(loan_ref=q.loan_ref, on=q.on, currency=q.currency, principal=_y(q.principal_minor),
-                      overdue_interest=_y(q.overdue_interest_minor), accrued_interest=_y(q.accrued_interest_minor),
-                      penalty=_y(q.penalty_minor), penalty_projected=_y(q.penalty_projected_minor),
-                      fees=_y(q.fees_minor), credit=_y(q.credit_minor), total=_y(q.total_minor))
+    cur = q.currency
+    return PayoffRead(loan_ref=q.loan_ref, on=q.on, currency=cur, principal=_y(q.principal_minor, cur),
+                      overdue_interest=_y(q.overdue_interest_minor, cur),
+                      accrued_interest=_y(q.accrued_interest_minor, cur), penalty=_y(q.penalty_minor, cur),
+                      penalty_projected=_y(q.penalty_projected_minor, cur), fees=_y(q.fees_minor, cur),
+                      credit=_y(q.credit_minor, cur), total=_y(q.total_minor, cur))
 
 
 class RejectedRead(Schema):
@@ -320,8 +327,8 @@ def list_products(request: HttpRequest) -> list[ProductRead]:
 
 @router.get("/schedule", response=CalculatorRead, summary="Repayment calculator (no loan needed)")
 def calculator(request: HttpRequest, params: Query[CalculatorParams]) -> CalculatorRead:
-    principal = payments.parse_amount(params.amount, "amount")
-    fee = 0 if params.fee.strip() in ("", "0") else payments.parse_amount(params.fee, "fee")
+    principal = parse_minor(params.amount, "amount", allow_zero=False, maximum=payments.MAX_AMOUNT_MINOR)
+    fee = 0 if not params.fee.strip() else parse_minor(params.fee, "fee", maximum=payments.MAX_AMOUNT_MINOR)
     try:
         rate = Decimal(params.rate.strip())
     except ArithmeticError:
@@ -396,7 +403,7 @@ def get_loan(request: HttpRequest, ref: str) -> LoanRead:
 @router.get("/{ref}/schedule", response=list[InstallmentRead], summary="The loan's current schedule")
 def loan_schedule(request: HttpRequest, ref: str) -> list[InstallmentRead]:
     loan = services.get_loan(_actor(request), ref)
-    return [_installment(i) for i in services.current_schedule(loan)]
+    return [_installment(i, loan.currency) for i in services.current_schedule(loan)]
 
 
 @router.post("/{ref}/payments", response={200: PaymentRead, 201: PaymentRead},

@@ -26,6 +26,7 @@ from typing import Any
 
 from creditplan.core.access import Actor
 from creditplan.core.errors import CreditplanError, LimitExceeded
+from creditplan.core.money import format_minor
 from creditplan.customers.models import Customer
 from creditplan.loans import clock, services
 from creditplan.loans.models import Installment, Loan, LoanStatus
@@ -305,12 +306,12 @@ def _repayments_due(day: dt.date, by_ref: dict[str, _Plan]) -> tuple[list[tuple[
         if late == 0:
             left = p + i + f - pp - pi - pf
             if left > 0:
-                on_file.append((ref, str(services.yuan(left))))
+                on_file.append((ref, format_minor(left, grouping=False)))
         else:
             loan = Loan.objects.get(ref=ref)
             due_now = services.balances(loan).total_due_minor
             if due_now > 0:
-                at_teller.append((ref, str(services.yuan(due_now))))
+                at_teller.append((ref, format_minor(due_now, grouping=False)))
     return on_file, at_teller
 
 
@@ -324,11 +325,11 @@ def _prepayments(actor: Actor, day: dt.date, by_ref: dict[str, _Plan]) -> int:
         try:
             quote = payments.payoff_quote(actor, ref, on=day)
             if plan.prepay_mode == "full":
-                amount = services.yuan(quote.total_minor)
+                amount = quote.total_minor
             else:
-                amount = services.yuan(max(quote.principal_minor // 4 // 100 * 100, 100_000))
-            payments.prepay(actor, loan_ref=ref, amount=str(amount), reference=f"PRE-{day:%Y%m%d}-{ref}",
-                            value_date=day, mode=plan.prepay_mode)
+                amount = max(quote.principal_minor // 4 // 100 * 100, 100_000)
+            payments.prepay(actor, loan_ref=ref, amount=format_minor(amount, grouping=False),
+                            reference=f"PRE-{day:%Y%m%d}-{ref}", value_date=day, mode=plan.prepay_mode)
             done += 1
         except CreditplanError:
             continue
@@ -376,7 +377,7 @@ def _bounce_one(actor: Actor, day: dt.date, by_ref: dict[str, _Plan]) -> int:
             return 0
         ref = f"CHQ-{day:%Y%m%d}-{loan.ref}"
         try:
-            payments.post_payment(actor, loan_ref=loan.ref, amount=str(services.yuan(due)), reference=ref,
+            payments.post_payment(actor, loan_ref=loan.ref, amount=format_minor(due, grouping=False), reference=ref,
                                   value_date=day)
             payments.reverse_payment(actor, reference=ref, reason="支票退票 (cheque returned unpaid)")
         except CreditplanError:

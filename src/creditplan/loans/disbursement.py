@@ -21,9 +21,10 @@ from django.db.models import Max
 from creditplan.core.access import Actor
 from creditplan.core.daycount import DayCount, add_months
 from creditplan.core.errors import Conflict, NotFound, ValidationError
-from creditplan.core.money import Rounding, from_ppm, round_fraction
+from creditplan.core.money import Money, Rounding, format_minor, from_ppm, parse_minor, round_fraction
 from creditplan.customers.models import Customer
 from creditplan.ledger import services as ledger
+from creditplan.lines import services as lines
 from creditplan.loans import accounting, clock
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line
@@ -32,7 +33,7 @@ from creditplan.loans.domain.terms import sheet_for_product
 from creditplan.loans.loan_state import set_current_period
 from creditplan.loans.models import Installment, Loan, LoanActivity, Product
 from creditplan.loans.products import _rate_ppm, floating_rate_ppm, get_product, store_term_sheet
-from creditplan.loans.values import parse_date, to_minor, yuan
+from creditplan.loans.values import parse_date
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 from creditplan.plans import services as plans
@@ -145,8 +146,9 @@ def _check_against(approval: SignedApplication, *, customer: Customer, product: 
         raise ValidationError(f"application {ref} was approved in {approval.currency}", field="currency",
                               code="application_mismatch")
     if amount_minor > approval.amount_minor:
-        raise ValidationError(f"amount is above the {yuan(approval.amount_minor)} approved and signed for "
-                              f"application {ref}", field="amount", code="above_approval")
+        approved = format_minor(approval.amount_minor, approval.currency)
+        raise ValidationError(f"amount is above the {approved} approved and signed for application {ref}",
+                              field="amount", code="above_approval")
     if term != approval.term:
         raise ValidationError(f"application {ref} was approved for a term of {approval.term}", field="term",
                               code="application_mismatch")
@@ -198,10 +200,11 @@ def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any
     if currency not in (None, "") and str(currency).strip().upper() != p.currency:
         raise ValidationError(f"product {p.code} lends in {p.currency}", field="currency",
                               code="currency_mismatch")
-    minor = to_minor(amount, "amount")
+    minor = parse_minor(amount, "amount", currency=p.currency, allow_zero=False)
     if not p.min_amount_minor <= minor <= p.max_amount_minor:
-        raise ValidationError(f"amount must be between {yuan(p.min_amount_minor)} and {yuan(p.max_amount_minor)}",
-                              field="amount", code="amount_out_of_range")
+        raise ValidationError(f"amount must be between {format_minor(p.min_amount_minor, p.currency)} and "
+                              f"{format_minor(p.max_amount_minor, p.currency)}", field="amount",
+                              code="amount_out_of_range")
     if isinstance(term, bool) or not isinstance(term, int) or not p.min_term <= term <= p.max_term:
         raise ValidationError(f"term must be a whole number of periods from {p.min_term} to {p.max_term}",
                               field="term", code="term_out_of_range")
@@ -278,9 +281,12 @@ def _consume_quota(actor: Actor | None, customer: Customer, loan: Loan, approval
     loan's own). The loan keeps that reference (`application_ref`): its repayments give the balance quota back
     through it. No plan covering the date: nothing to track."""
     ref = approval.ref if approval is not None else loan.ref
-    amount = yuan(loan.principal_minor)
+    amount = Money(loan.principal_minor)  # the plan counts in fen
     loan.application_ref = ref
     Loan.objects.filter(pk=loan.pk).update(application_ref=ref)
+    # the customer's credit line before the plan (the lock order): the approval's reservation becomes use
+    lines.draw(actor, customer_id=customer.pk, application_ref=ref, product=loan.product.code,
+               amount_minor=loan.principal_minor, currency=loan.currency)
     if approval is None or not approval.reserved:
         try:
             plans.reserve_quota(actor, application_ref=ref, amount=amount, on=on,

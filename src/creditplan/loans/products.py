@@ -14,13 +14,13 @@ from django.db import transaction
 from creditplan.core.access import Actor
 from creditplan.core.daycount import DayCount
 from creditplan.core.errors import Conflict, NotFound, ValidationError
-from creditplan.core.money import Rounding, ppm
+from creditplan.core.money import Rounding, parse_minor, ppm
 from creditplan.ledger import services as ledger
 from creditplan.loans.domain.schedule import InterestRule, Method
 from creditplan.loans.domain.terms import TermSheet as Sheet
 from creditplan.loans.domain.terms import sheet_for_product, sheet_from_json
 from creditplan.loans.models import Loan, LprRate, Product, TermSheet
-from creditplan.loans.values import parse_date, to_minor
+from creditplan.loans.values import parse_date
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 from creditplan.plans import services as plans
@@ -41,9 +41,11 @@ def _clean_product(data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError("product code is required: letters, digits, - and _ (at most 30)", field="code")
     out["code"] = code
     out["name"] = str(data.get("name") or "").strip()[:100] or code
-    out["currency"] = str(data.get("currency") or "CNY").upper()
-    out["min_amount_minor"] = to_minor(data.get("min_amount", "1000"), "min_amount")
-    out["max_amount_minor"] = to_minor(data.get("max_amount", "1000000"), "max_amount")
+    out["currency"] = currency = str(data.get("currency") or "CNY").upper()
+    out["min_amount_minor"] = parse_minor(data.get("min_amount", "1000"), "min_amount", currency=currency,
+                                          allow_zero=False)
+    out["max_amount_minor"] = parse_minor(data.get("max_amount", "1000000"), "max_amount", currency=currency,
+                                          allow_zero=False)
     if out["max_amount_minor"] < out["min_amount_minor"]:
         raise ValidationError("max_amount is below min_amount", field="max_amount", code="range")
     for f in _PRODUCT_INT_FIELDS:
@@ -70,8 +72,9 @@ def _clean_product(data: dict[str, Any]) -> dict[str, Any]:
     out["spread_ppm"] = int(data.get("spread_bp") or 0) * 100
     out["rate_floor_ppm"] = _rate_ppm(data.get("rate_floor", "0"), "rate_floor")
     out["rate_cap_ppm"] = _rate_ppm(data.get("rate_cap", "0.24"), "rate_cap")
-    out["installment_fee_minor"] = to_minor(data.get("installment_fee", "0"), "installment_fee", allow_zero=True)
-    out["late_fee_minor"] = to_minor(data.get("late_fee", "0"), "late_fee", allow_zero=True)
+    out["installment_fee_minor"] = parse_minor(data.get("installment_fee", "0"), "installment_fee",
+                                               currency=currency)
+    out["late_fee_minor"] = parse_minor(data.get("late_fee", "0"), "late_fee", currency=currency)
     waterfall = list(data.get("waterfall") or DEFAULT_WATERFALL)
     if sorted(waterfall) != sorted(DEFAULT_WATERFALL):
         raise ValidationError(f"waterfall must order exactly {', '.join(DEFAULT_WATERFALL)}", field="waterfall",

@@ -46,7 +46,7 @@ The kinds
 Installments that fall due are not touched (they stay `due` with their arrears) except when capitalising,
 which supersedes them too: their unpaid amounts are now principal of the new schedule.
 
-Classification during observation (DESIGN §5): the loan becomes at least 关注 (class 2) and keeps
+Classification during observation (the 2023 rules on risk classification, docs/loans.md): the loan becomes at least 关注 (class 2) and keeps
 `pre_restructure_class`, the class before; the close never grades it better than that while
 `restructured_until` ≥ the business date. The observation period runs until the later of one year after the
 effective date and the due date of the second new installment (two consecutive repayment periods).
@@ -64,6 +64,7 @@ from django.db.models import Max
 from creditplan.core.access import Actor
 from creditplan.core.daycount import add_months
 from creditplan.core.errors import Conflict, CreditplanError, ValidationError
+from creditplan.core.money import format_minor, parse_minor
 from creditplan.ledger import services as ledger
 from creditplan.loans import accounting
 from creditplan.loans import services as loans
@@ -366,7 +367,7 @@ def record_recovery(actor: Actor, loan_ref: Any, *, amount: Any, reference: str,
     """Money received on a written-off loan: Dr cash / Cr recoveries (6702). Idempotent by `reference`: the
     same reference again returns the first payment; with another amount or loan it is refused."""
     org.require(actor, Perm.LOAN_REPAY)
-    minor = loans.to_minor(amount, "amount")
+    minor = parse_minor(amount, "amount", allow_zero=False)
     ref = str(reference or "").strip()
     if not ref:
         raise ValidationError("reference is required (it makes a recovery idempotent)", field="reference",
@@ -383,7 +384,7 @@ def record_recovery(actor: Actor, loan_ref: Any, *, amount: Any, reference: str,
             raise Conflict(f"reference {ref} is already used by another payment; give this one its own "
                            "reference", field="reference", code="reference_reused")
         raise Conflict(f"reference {ref} was already used for a {seen.kind} payment of "
-                       f"{loans.yuan(seen.amount_minor)} on this loan", field="reference",
+                       f"{format_minor(seen.amount_minor, loan.currency)} on this loan", field="reference",
                        code="reference_reused")
     if loan.status != LoanStatus.WRITTEN_OFF:
         raise Conflict(f"loan {loan.ref} is {loan.status}; recoveries are for written-off loans (post a "
@@ -396,8 +397,9 @@ def record_recovery(actor: Actor, loan_ref: Any, *, amount: Any, reference: str,
                               code="before_write_off")
     headroom = loan.written_off_minor - loan.recovered_minor
     if minor > headroom:
-        raise ValidationError(f"amount {loans.yuan(minor)} is more than is left to recover "
-                              f"({loans.yuan(headroom)})", field="amount", code="exceeds_written_off")
+        raise ValidationError(f"amount {format_minor(minor, loan.currency)} is more than is left to recover "
+                              f"({format_minor(headroom, loan.currency)})", field="amount",
+                              code="exceeds_written_off")
     before = loans.snapshot(loan)
     branch, currency = loan.branch.code, loan.currency
     try:

@@ -1,6 +1,7 @@
 """Loan use cases, the door the apps above loans (and the pages and API) go through: products and the LPR
 (`products.py`), disbursement and the application gate (`disbursement.py`), the business date (`clock.py`),
-amounts and dates (`values.py`), a loan's state (`loan_state.py`) — re-exported here — and reading loans.
+dates (`values.py`), a loan's state (`loan_state.py`) — re-exported here — and reading loans. Amounts go
+through the one money edge: `creditplan.core.money.parse_minor` in, `format_minor` out.
 
 Payments live in `payments/`, the daily close in `cob/`, restructuring and write-off in `restructure.py`.
 """
@@ -50,7 +51,7 @@ from creditplan.loans.products import (
     store_term_sheet,
     term_sheet_of,
 )
-from creditplan.loans.values import parse_date, to_minor, yuan
+from creditplan.loans.values import parse_date
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 
@@ -60,7 +61,7 @@ __all__ = [
     "current_schedule", "disburse", "floating_rate_ppm", "from_ppm", "get_loan", "get_product", "last_closed_date",
     "list_products", "loan_for_update", "loan_status_text", "loans_visible_to", "lpr_on", "next_loan_ref",
     "open_installments", "parse_date", "register_application_gate", "restore", "set_current_period", "set_lpr",
-    "set_rate_bounds", "snapshot", "store_term_sheet", "term_sheet_of", "terms_for", "to_minor", "yuan",
+    "set_rate_bounds", "snapshot", "store_term_sheet", "term_sheet_of", "terms_for",
 ]
 
 

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 from creditplan.core.access import Actor
 from creditplan.core.errors import ValidationError
+from creditplan.core.money import format_minor
 from creditplan.core.pdf import PdfDocument, cjk_font, latin1
 from creditplan.loans import services as loans
 from creditplan.loans.domain import accounts
@@ -226,12 +227,6 @@ def _phase(day: dt.date, closed_through: Any) -> int:
     return 0
 
 
-def _money(minor: int) -> str:
-    sign = "-" if minor < 0 else ""
-    whole, cents = divmod(abs(int(minor)), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
-
-
 def _items(loan: Loan) -> list[_Item]:
     entries = _entries(loan)
     by_id = {e["id"]: e for e in entries}
@@ -264,7 +259,7 @@ def _items(loan: Loan) -> list[_Item]:
         kind = "recovery" if p.kind == "recovery" else "repayment"
         alloc = {k: int(v) for k, v in (p.allocation or {}).items() if isinstance(v, int) and v
                  and k not in ("cash",)}
-        parts = ", ".join(f"{k} {_money(v)}" for k, v in alloc.items() if k != "recovery")
+        parts = ", ".join(f"{k} {format_minor(v)}" for k, v in alloc.items() if k != "recovery")
         text = f"{KIND_LABELS[kind][0]} {p.reference}" + (f" ({parts})" if parts else "")
         if p.kind not in ("regular", "recovery"):
             text += f" [{p.kind}]"
@@ -305,8 +300,9 @@ def _items(loan: Loan) -> list[_Item]:
                        int(detail.get("principal_minor", 0)))
             items.append(_Item((d, 1, 20, 0), "checkpoint", known={"accrued_interest": i}, known_as_of=d))
             changes = {"accrued_interest": -i, "interest_due": i, "fees": f}
-            text = (f"Installment {detail.get('seq', '')} due: principal {_money(p)}, interest {_money(i)}"
-                    + (f", fee {_money(f)}" if f else ""))
+            text = (f"Installment {detail.get('seq', '')} due: principal {format_minor(p)}, "
+                    f"interest {format_minor(i)}"
+                    + (f", fee {format_minor(f)}" if f else ""))
             items.append(_Item((d, 1, 30, 1), "installment_due", text, p + i + f,
                                {k: v for k, v in changes.items() if v}, detail))
         elif a.kind == "auto_debit":
@@ -321,7 +317,7 @@ def _items(loan: Loan) -> list[_Item]:
         elif a.kind == "closed":
             refund = int(detail.get("refund_minor", a.amount_minor))
             items.append(_Item((d, 1, 70, 1), "closed", "Loan repaid and closed" + (
-                f"; credit {_money(refund)} refunded" if refund else ""), refund,
+                f"; credit {format_minor(refund)} refunded" if refund else ""), refund,
                 {"credit": -refund} if refund else {}, detail))
         else:
             close = a.kind in _INFO_ACTIVITIES
@@ -336,8 +332,8 @@ def _items(loan: Loan) -> list[_Item]:
         if e["kind"] == "disbursement":
             cash = -sum(a for acc, a in e["postings"] if acc == accounts.CASH)
             fee = sum(-a for acc, a in e["postings"] if acc == accounts.FEE_INCOME)
-            text = f"Loan disbursed: {_money(changes.get('principal', 0))}" + (
-                f" (upfront fee {_money(fee)} deducted, paid out {_money(cash)})" if fee else "")
+            text = f"Loan disbursed: {format_minor(changes.get('principal', 0))}" + (
+                f" (upfront fee {format_minor(fee)} deducted, paid out {format_minor(cash)})" if fee else "")
             items.append(_Item((e["date"], 0, -1.0, 1), "disbursement", text, changes.get("principal", 0), changes,
                                {"entry": e["id"]}))
             continue
@@ -477,7 +473,7 @@ def statement_pdf(st: Statement) -> bytes:
     head = [
         (("Loan", "贷款编号"), st.loan_ref), (("Customer", "客户"), st.customer_name),
         (("Product", "产品"), st.product), (("Branch", "机构"), st.branch),
-        (("Principal lent", "贷款金额"), f"{st.currency} {_money(st.principal_minor)}"),
+        (("Principal lent", "贷款金额"), f"{st.currency} {format_minor(st.principal_minor)}"),
         (("Rate", "年利率"), f"{st.rate_ppm / 10_000:g} %"), (("Method", "还款方式"), st.method),
         (("Term", "期数"), str(st.term)),
         (("Value date – maturity", "起止日期"), f"{st.start_date.isoformat()} – {st.maturity_date.isoformat()}"),
@@ -499,14 +495,14 @@ def statement_pdf(st: Statement) -> bytes:
         doc.cell(widths[0], doc.label(tot.label))
         for w, v in zip(widths[1:], (tot.opening_minor, tot.increases_minor, tot.decreases_minor, tot.closing_minor),
                         strict=True):
-            doc.cell(w, _money(v), align="R")
+            doc.cell(w, format_minor(v), align="R")
         pdf.ln(5)
     doc.cell(widths[0], doc.label(("Total owed", "合计应还")), bold=True, border="T")
-    doc.cell(widths[1], _money(st.opening_owed_minor), bold=True, align="R", border="T")
+    doc.cell(widths[1], format_minor(st.opening_owed_minor), bold=True, align="R", border="T")
     doc.cell(widths[2] + widths[3], "", border="T")
-    doc.cell(widths[4], _money(st.closing_owed_minor), bold=True, align="R", border="T", ln=True)
-    doc.cell(0, f"Received in the period: {st.currency} {_money(st.received_minor)}" + (
-        f"   Written off: {_money(st.written_off_minor)}   Recovered: {_money(st.recovered_minor)}"
+    doc.cell(widths[4], format_minor(st.closing_owed_minor), bold=True, align="R", border="T", ln=True)
+    doc.cell(0, f"Received in the period: {st.currency} {format_minor(st.received_minor)}" + (
+        f"   Written off: {format_minor(st.written_off_minor)}   Recovered: {format_minor(st.recovered_minor)}"
         if st.written_off_minor else ""), size=8, ln=True)
     pdf.ln(3)
 
@@ -526,9 +522,9 @@ def statement_pdf(st: Statement) -> bytes:
             line_header()
         ch = line.changes
         interest = ch.get("interest_due", 0) + ch.get("accrued_interest", 0)
-        cells = [line.date.isoformat(), line.description, _money(line.amount_minor) if line.amount_minor else "",
+        cells = [line.date.isoformat(), line.description, format_minor(line.amount_minor) if line.amount_minor else "",
                  _delta(ch.get("principal")), _delta(interest or None), _delta(ch.get("penalty")),
-                 _delta(ch.get("fees")), _delta(ch.get("credit")), _money(line.owed_after_minor)]
+                 _delta(ch.get("fees")), _delta(ch.get("credit")), format_minor(line.owed_after_minor)]
         for (name, w), text in zip(cols, cells, strict=True):
             doc.cell(w, text, size=7, align="L" if name in ("Date", "Description") else "R")
         pdf.ln(5)
@@ -550,8 +546,8 @@ def statement_pdf(st: Statement) -> bytes:
         if pdf.will_page_break(5):
             pdf.add_page()
             schedule_header()
-        cells = [str(r.seq), r.due_date.isoformat(), _money(r.principal_minor), _money(r.interest_minor),
-                 _money(r.fee_minor), _money(r.payment_minor), _money(r.paid_minor), r.status]
+        cells = [str(r.seq), r.due_date.isoformat(), format_minor(r.principal_minor), format_minor(r.interest_minor),
+                 format_minor(r.fee_minor), format_minor(r.payment_minor), format_minor(r.paid_minor), r.status]
         for (name, w), text in zip(scols, cells, strict=True):
             doc.cell(w, text, size=7, align="L" if name in ("#", "Due date", "Status") else "R")
         pdf.ln(5)
@@ -565,7 +561,7 @@ def statement_pdf(st: Statement) -> bytes:
 def _delta(v: int | None) -> str:
     if not v:
         return ""
-    return ("+" if v > 0 else "") + _money(v)
+    return ("+" if v > 0 else "") + format_minor(v)
 
 
 def pdf_text(data: bytes) -> bytes:

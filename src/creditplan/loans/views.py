@@ -2,8 +2,8 @@
 payments, activities, accrual and balance chart and the staff forms, the schedule calculator, the trial
 balance with the subledger reconciliation, and the daily close runs.
 
-Views only call services (and the read-only `reports`); amounts arrive in fen and are shown in yuan
-(Decimal, never float) with thousands separators and two decimals; the charts get decimal text."""
+Views only call services (and the read-only `reports`); amounts arrive in fen and go to the templates in fen,
+shown by the `money` filter (core.money.format_minor: "1,234.50"); the charts get the plain text ("1234.50")."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import importlib
 import secrets
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, overload
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.formats import number_format
 from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -26,7 +25,7 @@ from django.views.decorators.http import require_POST
 from creditplan.common.text import problem_text
 from creditplan.core.daycount import DayCount
 from creditplan.core.errors import CreditplanError, FieldProblem, ValidationError
-from creditplan.core.money import Money, parse_rate
+from creditplan.core.money import format_minor, parse_minor, parse_rate
 from creditplan.loans import accounting, reports, services
 from creditplan.loans.domain.schedule import (
     MAX_PERIODS,
@@ -48,6 +47,7 @@ from creditplan.loans.forms import (
     ReverseForm,
     WriteOffForm,
 )
+from creditplan.loans.payments import MAX_AMOUNT_MINOR
 from creditplan.org import services as org
 from creditplan.org.domain import Perm, sees_all_branches
 
@@ -101,13 +101,9 @@ ACCOUNT_KIND_LABELS = {"asset": gettext_lazy("Asset"), "liability": gettext_lazy
                        "equity": gettext_lazy("Equity")}
 
 # Loan problems in the user's language (the services speak English and carry a stable code).
+# The money edge's codes (amount_format, too_many_decimals, negative_amount, …) are common.text's.
 _LOAN_TEXT = {
     "required": gettext_lazy("This field is required."),
-    "invalid_amount": gettext_lazy("Not an amount, e.g. 12345.67."),
-    "amount_format": gettext_lazy("Not an amount, e.g. 12345.67."),
-    "float_money": gettext_lazy("Not an amount, e.g. 12345.67."),
-    "amount_precision": gettext_lazy("Amounts have at most 2 decimals (fen)."),
-    "not_positive": gettext_lazy("The amount must be positive."),
     "amount_not_positive": gettext_lazy("The amount must be positive."),
     "invalid_date": gettext_lazy("Not a date (YYYY-MM-DD)."),
     "date_in_future": gettext_lazy("The date cannot be in the future."),
@@ -126,9 +122,6 @@ _LOAN_TEXT = {
     "replay_across_restructuring": gettext_lazy("Cannot be replayed across a restructuring."),
     "replay_across_prepayment": gettext_lazy("Cannot be replayed across a prepayment."),
     "replay_unavailable": gettext_lazy("The loan's history cannot be replayed from that date."),
-    "too_many_decimals": gettext_lazy("Amounts have at most 2 decimals (fen)."),
-    "negative_amount": gettext_lazy("The amount must be positive."),
-    "amount_too_large": gettext_lazy("The amount is implausibly large."),
     "invalid_reference": gettext_lazy("A reference is printable text of at most 64 characters."),
     "loan_closed": gettext_lazy("The loan is repaid and closed."),
     "loan_written_off": gettext_lazy("The loan is written off; record the money as a recovery."),
@@ -168,15 +161,6 @@ def loan_problem(code: str, message: str) -> str:
     return str(text)
 
 
-@overload
-def yuan(minor: int) -> Decimal: ...
-@overload
-def yuan(minor: None) -> None: ...
-def yuan(minor: int | None) -> Decimal | None:
-    """Fen → yuan, exactly (474537 → Decimal('4745.37')); templates show it with floatformat:"2g"."""
-    return None if minor is None else services.yuan(int(minor))
-
-
 def _reraise_access(exc: CreditplanError) -> None:
     if exc.http_status in (401, 403, 404):
         raise exc
@@ -207,7 +191,7 @@ def _page_number(request: HttpRequest) -> int:
 
 
 def _payoff(user: Any, loan: Any) -> dict[str, Any] | None:
-    """The payoff quote for today (`payments.payoff_quote`), item by item in yuan; None when there is none
+    """The payoff quote for today (`payments.payoff_quote`), item by item in fen; None when there is none
     (the module is missing, or today lies beyond a due date the close has not processed yet)."""
     quote = _optional("payments", "payoff_quote")
     if quote is None:
@@ -216,10 +200,10 @@ def _payoff(user: Any, loan: Any) -> dict[str, Any] | None:
         q = quote(user, loan.ref)
     except CreditplanError:
         return None
-    parts = [(_("Less credit held") if k == "credit" else ALLOCATION_LABELS.get(k, k), yuan(v))
+    parts = [(_("Less credit held") if k == "credit" else ALLOCATION_LABELS.get(k, k), int(v))
              for k, v in q.items() if v]
-    return {"total": yuan(q.total_minor), "parts": parts, "on": q.on,
-            "projected": yuan(q.penalty_projected_minor) if q.penalty_projected_minor else None}
+    return {"total": q.total_minor, "parts": parts, "on": q.on,
+            "projected": q.penalty_projected_minor or None}
 
 
 # --- the loan list -----------------------------------------------------------------------------------------
@@ -228,8 +212,8 @@ def _loan_row(loan: Any) -> dict[str, Any]:
     return {
         "ref": loan.ref, "customer": loan.customer.name, "customer_id": loan.customer_id,
         "branch": loan.branch.name, "branch_code": loan.branch.code, "product": loan.product.name,
-        "principal": yuan(loan.principal_minor), "outstanding": yuan(loan.principal_outstanding_minor),
-        "overdue": yuan(loan.overdue_principal_minor + loan.overdue_interest_minor),
+        "principal": loan.principal_minor, "outstanding": loan.principal_outstanding_minor,
+        "overdue": loan.overdue_principal_minor + loan.overdue_interest_minor,
         "rate": services.from_ppm(loan.rate_ppm) * 100, "term": loan.term, "start": loan.start_date,
         "next_due": loan.next_due_date, "dpd": loan.dpd, "bucket": loan.bucket,
         "bucket_label": BUCKET_LABELS.get(loan.bucket, loan.bucket), "risk_class": loan.risk_class,
@@ -255,7 +239,7 @@ def loan_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     ctx = {"form": form, "page": page, "rows": [_loan_row(loan) for loan in page.items],
-           "outstanding": yuan(page.outstanding_minor), "overdue": yuan(page.overdue_minor),
+           "outstanding": page.outstanding_minor, "overdue": page.overdue_minor,
            "query": query.urlencode(), "may_close": org.may(user, Perm.CLOSE_RUN) or org.may(user, Perm.GL_VIEW),
            "may_gl": org.may(user, Perm.GL_VIEW)}
     template = "loans/_loan_rows.html" if request.htmx else "loans/loan_list.html"
@@ -276,8 +260,8 @@ def customer_loan_rows(user: Any) -> list[dict[str, Any]]:
         if nxt is not None:
             left = (nxt.principal_minor - nxt.paid_principal_minor + nxt.interest_minor - nxt.paid_interest_minor
                     + nxt.fee_minor - nxt.paid_fee_minor)
-            row["next_payment"] = {"due": nxt.due_date, "amount": yuan(left), "overdue": nxt.status == "due"}
-        row["total_due"] = yuan(services.balances(loan).total_due_minor)
+            row["next_payment"] = {"due": nxt.due_date, "amount": left, "overdue": nxt.status == "due"}
+        row["total_due"] = services.balances(loan).total_due_minor
         row["payoff"] = _payoff(user, loan) if loan.status == "active" else None
         rows.append(row)
     return rows
@@ -324,12 +308,12 @@ def _make_form(action: str, loan: Any, data: Any = None, payments: list[tuple[st
     if action == "pay":
         due = services.balances(loan).total_due_minor
         return PaymentForm(data, initial={"value_date": today.isoformat(), "reference": _new_reference("PAY", loan),
-                                          "amount": str(yuan(due)) if due else ""})
+                                          "amount": format_minor(due, grouping=False) if due else ""})
     if action == "reverse":
         return ReverseForm(data, payments=payments or [])
     if action == "prepay":
         return PrepayForm(data, initial={"value_date": today.isoformat(), "reference": _new_reference("PRE", loan),
-                                         "amount": str(payoff["total"]) if payoff else ""})
+                                         "amount": format_minor(payoff["total"], grouping=False) if payoff else ""})
     if action == "restructure":
         return RestructureForm(data)
     if action == "write-off":
@@ -341,9 +325,9 @@ def _payment_rows(payments: list[Any]) -> list[dict[str, Any]]:
     rows = []
     for p in payments:
         given = p.allocation or {}
-        alloc = [(ALLOCATION_LABELS[k], yuan(given[k])) for k in SHOWN_ALLOCATION
+        alloc = [(ALLOCATION_LABELS[k], given[k]) for k in SHOWN_ALLOCATION
                  if isinstance(given.get(k), int) and given[k]]
-        rows.append({"reference": p.reference, "value_date": p.value_date, "amount": yuan(p.amount_minor),
+        rows.append({"reference": p.reference, "value_date": p.value_date, "amount": p.amount_minor,
                      "channel": CHANNEL_LABELS.get(p.channel, p.channel), "kind": PAYMENT_KIND_LABELS.get(p.kind, p.kind),
                      "allocation": alloc, "status": p.status, "status_label": STATUS_LABELS.get(p.status, p.status),
                      "reason": p.reversal_reason, "posted_by": getattr(p.posted_by, "username", ""),
@@ -357,18 +341,18 @@ def _installment_rows(rows: list[Any], today: dt.date) -> list[dict[str, Any]]:
         paid = i.paid_principal_minor + i.paid_interest_minor + i.paid_fee_minor
         payment = i.principal_minor + i.interest_minor + i.fee_minor
         out.append({"seq": i.seq, "version": i.version, "start": i.start_date, "due": i.due_date,
-                    "principal": yuan(i.principal_minor), "interest": yuan(i.interest_minor), "fee": yuan(i.fee_minor),
-                    "payment": yuan(payment), "paid": yuan(paid), "left": yuan(payment - paid), "status": i.status,
+                    "principal": i.principal_minor, "interest": i.interest_minor, "fee": i.fee_minor,
+                    "payment": payment, "paid": paid, "left": payment - paid, "status": i.status,
                     "status_label": STATUS_LABELS.get(i.status, i.status), "paid_on": i.paid_on,
                     "late": i.status == "due" and payment > paid})
     return out
 
 
 def _activity_text(kind: str, d: dict[str, Any]) -> str:
-    """One line saying what an activity did, in the page's language, amounts in yuan."""
+    """One line saying what an activity did, in the page's language, amounts in yuan ("1,234.50")."""
     def m(key: str) -> str:
         v = d.get(key)
-        return _money_text(yuan(v)) if isinstance(v, int) else "–"
+        return format_minor(v) if isinstance(v, int) and not isinstance(v, bool) else "–"
 
     if kind in ("class_change", "class_changed") and d.get("from") is not None and d.get("to") is not None:
         return _("%(old)s → %(new)s (%(dpd)s days past due)") % {
@@ -402,7 +386,7 @@ def _activity_text(kind: str, d: dict[str, Any]) -> str:
                           if isinstance(d.get(k), int) and d[k])
     if kind in ("closed", "matured"):
         return _("refund %(r)s") % {"r": m("refund_minor")} if d.get("refund_minor") else ""
-    return ", ".join(f"{k}: {_money_text(yuan(v)) if k.endswith('_minor') and isinstance(v, int) else v}"
+    return ", ".join(f"{k}: {format_minor(v) if k.endswith('_minor') and type(v) is int else v}"
                      for k, v in d.items() if v not in (None, "", {}, []) and not isinstance(v, dict | list))[:160]
 
 
@@ -411,7 +395,7 @@ def _activity_rows(activities: list[Any]) -> list[dict[str, Any]]:
     for a in activities:
         detail = {k: v for k, v in (a.detail or {}).items() if k not in ("state_before", "state_after")}
         out.append({"date": a.business_date, "kind": a.kind, "kind_label": ACTIVITY_LABELS.get(a.kind, a.kind),
-                    "clause": a.clause, "amount": yuan(a.amount_minor) if a.amount_minor else None,
+                    "clause": a.clause, "amount": a.amount_minor or None,
                     "detail": _activity_text(a.kind, detail)})
     return out
 
@@ -435,7 +419,7 @@ def _clause_text(kind: str, p: dict[str, Any]) -> str:
                  "and interest, daily") % {"d": p["after_days"] + 1, "m": p["markup_pct"]}
     if kind == "late_fee":
         return _("%(fee)s for each due date still unpaid %(d)s days after it") % {
-            "fee": _money_text(yuan(p["amount_minor"])), "d": p["after_days"] + 1}
+            "fee": format_minor(int(p["amount_minor"])), "d": p["after_days"] + 1}
     if kind == "limit_freeze":
         return _("the credit limit is frozen at %(d)s days past due") % {"d": p["after_dpd"]}
     return _("the last installment falls due on the maturity date; the loan closes once everything is paid")
@@ -461,7 +445,7 @@ def _rate_text(rate_ppm: int) -> str:
 
 
 def _chart_points(points: list[list[Any]]) -> list[list[str]]:
-    return [[d, str(yuan(v))] for d, v in points]
+    return [[d, format_minor(int(v), grouping=False)] for d, v in points]
 
 
 def _detail(request: HttpRequest, ref: str, *, bound: dict[str, Any] | None = None, open_action: str = "",
@@ -471,7 +455,7 @@ def _detail(request: HttpRequest, ref: str, *, bound: dict[str, Any] | None = No
     loan = d.loan
     today = services.business_date()
     b = services.balances(loan)
-    posted = [(p.reference, f"{p.value_date.isoformat()} · {p.reference} · {yuan(p.amount_minor):,.2f}")
+    posted = [(p.reference, f"{p.value_date.isoformat()} · {p.reference} · {format_minor(p.amount_minor)}")
               for p in reversed(d.payments) if p.status == "posted"]
     payoff = _payoff(user, loan) if loan.status == "active" else None
     forms: dict[str, Any] = {}
@@ -489,37 +473,37 @@ def _detail(request: HttpRequest, ref: str, *, bound: dict[str, Any] | None = No
     for row in _installment_rows(d.superseded, today):
         versions.setdefault(row["version"], []).append(row)
     schedule = _installment_rows(d.schedule, today)
-    sched_totals = {k: yuan(sum(getattr(i, f) for i in d.schedule)) for k, f in (
+    sched_totals = {k: sum(getattr(i, f) for i in d.schedule) for k, f in (
         ("principal", "principal_minor"), ("interest", "interest_minor"), ("fee", "fee_minor"))}
-    sched_totals["payment"] = sum(sched_totals.values(), Decimal(0))
-    sched_totals["paid"] = yuan(sum(i.paid_principal_minor + i.paid_interest_minor + i.paid_fee_minor
-                                    for i in d.schedule))
+    sched_totals["payment"] = sum(sched_totals.values())
+    sched_totals["paid"] = sum(i.paid_principal_minor + i.paid_interest_minor + i.paid_fee_minor
+                               for i in d.schedule)
     ctx = {
         "loan": loan, "row": _loan_row(loan), "customer_view": _is_customer(user),
         "rate": _rate_text(loan.rate_ppm), "method_label": METHOD_LABELS.get(loan.method, loan.method),
         "rounding_label": ROUNDING_LABELS.get(loan.rounding, loan.rounding),
         "interest_rule_label": INTEREST_RULE_LABELS.get(loan.interest_rule, loan.interest_rule),
         "balances": [
-            (_("Outstanding principal"), yuan(b.principal_minor)),
-            (_("of which overdue principal"), yuan(b.overdue_principal_minor)),
-            (_("Overdue interest"), yuan(b.overdue_interest_minor)),
-            (_("Accrued interest (current period)"), yuan(b.accrued_interest_minor)),
-            (_("Penalty interest"), yuan(b.penalty_minor)), (_("Fees"), yuan(b.fees_minor)),
-            (_("Credit held for the customer"), yuan(b.credit_minor)),
+            (_("Outstanding principal"), b.principal_minor),
+            (_("of which overdue principal"), b.overdue_principal_minor),
+            (_("Overdue interest"), b.overdue_interest_minor),
+            (_("Accrued interest (current period)"), b.accrued_interest_minor),
+            (_("Penalty interest"), b.penalty_minor), (_("Fees"), b.fees_minor),
+            (_("Credit held for the customer"), b.credit_minor),
         ],
-        "total_due": yuan(b.total_due_minor), "payoff": payoff,
+        "total_due": b.total_due_minor, "payoff": payoff,
         "today": today, "schedule": schedule, "sched_totals": sched_totals,
         "versions": sorted(versions.items()), "payments": _payment_rows(d.payments),
-        "activities": _activity_rows(d.activities), "terms": _contract_terms(loan, d.activities), "accrual": [dict(a, scheduled=yuan(a["scheduled"]),
-                                                                       accrued=yuan(a["accrued"])) for a in accrual],
-        "accrual_totals": {"scheduled": yuan(sum(a["scheduled"] for a in accrual)),
-                           "accrued": yuan(sum(a["accrued"] for a in accrual))},
+        "activities": _activity_rows(d.activities), "terms": _contract_terms(loan, d.activities),
+        "accrual": accrual,
+        "accrual_totals": {"scheduled": sum(a["scheduled"] for a in accrual),
+                           "accrued": sum(a["accrued"] for a in accrual)},
         "restructurings": d.restructurings, "chart": chart, "forms": forms, "open_action": open_action,
         "action_error": action_error,
         "statement": _optional("statement", "statement_pdf") is not None,
-        "income": {"interest": yuan(loan.interest_income_minor), "penalty": yuan(loan.penalty_income_minor),
-                   "fee": yuan(loan.fee_income_minor)},
-        "written_off": yuan(loan.written_off_minor), "recovered": yuan(loan.recovered_minor),
+        "income": {"interest": loan.interest_income_minor, "penalty": loan.penalty_income_minor,
+                   "fee": loan.fee_income_minor},
+        "written_off": loan.written_off_minor, "recovered": loan.recovered_minor,
     }
     return render(request, "loans/loan_detail.html", ctx, status=status)
 
@@ -538,14 +522,14 @@ def _call_action(user: Any, action: str, ref: str, data: dict[str, Any]) -> tupl
     if action == "pay":
         result = fn(user, loan_ref=ref, amount=data["amount"], reference=data["reference"],
                     value_date=blank["value_date"])
-        return result, _("Payment of %(amount)s yuan posted.") % {"amount": _money_text(data["amount"])}
+        return result, _("Payment of %(amount)s yuan posted.") % {"amount": format_minor(result.amount_minor)}
     if action == "reverse":
         result = fn(user, reference=data["payment"], reason=data["reason"])
         return result, _("Payment %(ref)s reversed.") % {"ref": data["payment"]}
     if action == "prepay":
         result = fn(user, loan_ref=ref, amount=data["amount"], reference=data["reference"],
                     value_date=blank["value_date"], mode=data["mode"])
-        return result, _("Prepayment of %(amount)s yuan posted.") % {"amount": _money_text(data["amount"])}
+        return result, _("Prepayment of %(amount)s yuan posted.") % {"amount": format_minor(result.amount_minor)}
     if action == "restructure":
         result = fn(user, ref, kind=data["kind"], effective_date=blank["effective_date"], reason=data["reason"],
                     extend_periods=blank["extend_periods"], new_method=blank["new_method"],
@@ -555,7 +539,7 @@ def _call_action(user: Any, action: str, ref: str, data: dict[str, Any]) -> tupl
         result = fn(user, ref, reason=data["reason"], on=blank["on"])
         return result, _("Loan written off.")
     result = fn(user, ref, amount=data["amount"], reference=data["reference"], value_date=blank["value_date"])
-    return result, _("Recovery of %(amount)s yuan recorded.") % {"amount": _money_text(data["amount"])}
+    return result, _("Recovery of %(amount)s yuan recorded.") % {"amount": format_minor(result.amount_minor)}
 
 
 # The services name some fields differently from the forms.
@@ -588,15 +572,6 @@ def loan_action(request: HttpRequest, ref: str, action: str) -> HttpResponse:
     return _detail(request, ref, bound={action: form}, open_action=action, status=422)
 
 
-def _money_text(value: Any) -> str:
-    """A yuan amount (Decimal or typed text) as the page shows money: 1,234.50."""
-    try:
-        amount = Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation:
-        return str(value)
-    return number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)
-
-
 @login_required
 def statement_pdf(request: HttpRequest, ref: str) -> HttpResponse:
     """The statement of account (`statement.statement` + `statement_pdf`); ?from=&to= narrow the dates."""
@@ -622,21 +597,11 @@ _CALC_FIELD = {"principal_minor": "amount", "amount": "amount", "annual_rate": "
 
 def _calc_terms(data: dict[str, Any]) -> ScheduleTerms:
     problems: list[FieldProblem] = []
-    amount_text = (data.get("amount") or "").strip()
     principal = 0
-    if not amount_text:
-        problems.append(FieldProblem("amount", "the amount is required", "required"))
-    else:
-        try:
-            money = Money.of(amount_text, "CNY")
-            if Decimal(amount_text.replace(",", "").replace(" ", "")) != money.amount:
-                problems.append(FieldProblem("amount", "amounts have at most 2 decimals (fen)", "amount_precision"))
-            principal = money.minor
-            if principal <= 0:
-                problems.append(FieldProblem("amount", "the amount must be positive", "not_positive"))
-        except (CreditplanError, InvalidOperation) as exc:
-            problems.append(FieldProblem("amount", getattr(exc, "message", str(exc)),
-                                         getattr(exc, "code", "invalid_amount")))
+    try:
+        principal = parse_minor(data.get("amount"), "amount", allow_zero=False, maximum=MAX_AMOUNT_MINOR)
+    except CreditplanError as exc:
+        problems.append(FieldProblem("amount", exc.message, exc.code))
     rate_text = (data.get("rate") or "").strip().removesuffix("%").strip()
     rate = Decimal(0)
     if not rate_text:
@@ -692,21 +657,21 @@ def calculator(request: HttpRequest) -> HttpResponse:
         else:
             sums = totals(lines)
             ctx["lines"] = [{"seq": ln.seq, "due": ln.due_date, "days": (ln.due_date - ln.start_date).days,
-                             "principal": yuan(ln.principal), "interest": yuan(ln.interest), "fee": yuan(ln.fee),
-                             "payment": yuan(ln.payment), "balance": yuan(ln.balance_after)} for ln in lines]
-            ctx["totals"] = {k: yuan(v) for k, v in sums.items()}
+                             "principal": ln.principal, "interest": ln.interest, "fee": ln.fee,
+                             "payment": ln.payment, "balance": ln.balance_after} for ln in lines]
+            ctx["totals"] = sums
             payments = sorted({ln.payment for ln in lines})
-            ctx["first_payment"] = yuan(lines[0].payment)
-            ctx["last_payment"] = yuan(lines[-1].payment)
-            ctx["level"] = yuan(payments[0]) if len(payments) == 1 or (
+            ctx["first_payment"] = lines[0].payment
+            ctx["last_payment"] = lines[-1].payment
+            ctx["level"] = payments[0] if len(payments) == 1 or (
                 terms.method is Method.EQUAL_INSTALLMENT and len({ln.payment for ln in lines[:-1]}) == 1) else None
             ctx["maturity"] = lines[-1].due_date
             ctx["chart"] = {"labels": {"principal": _("Principal"), "interest": _("Interest"),
                                        "balance": _("Balance after payment")},
                             "periods": [ln.seq for ln in lines],
-                            "principal": [str(yuan(ln.principal)) for ln in lines],
-                            "interest": [str(yuan(ln.interest)) for ln in lines],
-                            "balance": [str(yuan(ln.balance_after)) for ln in lines]}
+                            "principal": [format_minor(ln.principal, grouping=False) for ln in lines],
+                            "interest": [format_minor(ln.interest, grouping=False) for ln in lines],
+                            "balance": [format_minor(ln.balance_after, grouping=False) for ln in lines]}
     if form.errors:
         status = 422
     return render(request, "loans/calculator.html", ctx, status=status)
@@ -730,22 +695,22 @@ def trial_balance(request: HttpRequest) -> HttpResponse:
     rows = accounting.trial_balance(as_of=as_of, branch_codes=branch_codes)
     zh = not (get_language() or "zh").startswith("en")
     lines = [{"code": r.code, "name": (r.name_zh or r.name) if zh else r.name,
-              "kind": ACCOUNT_KIND_LABELS.get(r.kind, r.kind), "debit": yuan(r.debit_minor),
-              "credit": yuan(r.credit_minor),
-              "balance_dr": yuan(r.balance_minor) if r.balance_minor > 0 else None,
-              "balance_cr": yuan(-r.balance_minor) if r.balance_minor < 0 else None,
+              "kind": ACCOUNT_KIND_LABELS.get(r.kind, r.kind), "debit": r.debit_minor,
+              "credit": r.credit_minor,
+              "balance_dr": r.balance_minor if r.balance_minor > 0 else None,
+              "balance_cr": -r.balance_minor if r.balance_minor < 0 else None,
               "empty": not (r.debit_minor or r.credit_minor)} for r in rows]
     debit = sum(r.debit_minor for r in rows)
     credit = sum(r.credit_minor for r in rows)
     bal_dr = sum(r.balance_minor for r in rows if r.balance_minor > 0)
     bal_cr = -sum(r.balance_minor for r in rows if r.balance_minor < 0)
     names = {r.code: ((r.name_zh or r.name) if zh else r.name) for r in rows}
-    recon = [{"account": r.account, "name": names.get(r.account, ""), "gl": yuan(r.gl_minor),
-              "loans": yuan(r.loans_minor), "difference": yuan(r.difference_minor), "ok": r.difference_minor == 0}
+    recon = [{"account": r.account, "name": names.get(r.account, ""), "gl": r.gl_minor,
+              "loans": r.loans_minor, "difference": r.difference_minor, "ok": r.difference_minor == 0}
              for r in accounting.reconcile()]
     return render(request, "loans/trial_balance.html", {
-        "lines": lines, "debit": yuan(debit), "credit": yuan(credit), "balanced": debit == credit and bal_dr == bal_cr,
-        "bal_dr": yuan(bal_dr), "bal_cr": yuan(bal_cr), "as_of": as_of, "as_of_text": as_of_text, "error": error,
+        "lines": lines, "debit": debit, "credit": credit, "balanced": debit == credit and bal_dr == bal_cr,
+        "bal_dr": bal_dr, "bal_cr": bal_cr, "as_of": as_of, "as_of_text": as_of_text, "error": error,
         "recon": recon, "recon_ok": all(r["ok"] for r in recon), "last_close": services.last_closed_date(),
     }, status=422 if error else 200)
 
@@ -757,9 +722,10 @@ def _report_figures(report: dict[str, Any]) -> dict[str, Any]:
     over its chunks, with `buckets` [8 counts] and `classes` [5 counts] as lists)."""
     t = report.get("totals") or {}
 
-    def money(*names: str) -> Decimal | None:
+    def money(*names: str) -> int | None:
+        """Fen summed over the totals named, None when the report has none of them."""
         vals = [t[n] for n in names if isinstance(t.get(n), int)]
-        return yuan(sum(vals)) if vals else None
+        return sum(vals) if vals else None
 
     def counts(name: str, labels: dict[int, Any], first: int) -> list[tuple[Any, int]]:
         v = t.get(name)
@@ -802,14 +768,15 @@ def close_runs(request: HttpRequest) -> HttpResponse:
     chart = {"labels": {"accrual": _("Interest accrued"), "penalty": _("Penalty interest"), "fees": _("Fees"),
                         "npl": _("NPL ratio %")},
              "dates": [r["date"].isoformat() for r in chrono],
-             "accrual": [str(r["f"]["accrual"] or 0) for r in chrono],
-             "penalty": [str(r["f"]["penalty"] or 0) for r in chrono],
-             "fees": [str(r["f"]["fees"] or 0) for r in chrono],
+             "accrual": [format_minor(r["f"]["accrual"] or 0, grouping=False) for r in chrono],
+             "penalty": [format_minor(r["f"]["penalty"] or 0, grouping=False) for r in chrono],
+             "fees": [format_minor(r["f"]["fees"] or 0, grouping=False) for r in chrono],
              "npl": [round(r["f"]["npl_ratio"], 3) if r["f"]["npl_ratio"] is not None else None for r in chrono]}
     dist = reports.portfolio_distribution(user) if org.may(user, Perm.LOAN_VIEW) else {"bucket": {}, "risk_class": {}}
     portfolio = {
-        "buckets": [(BUCKET_LABELS.get(k, k), v["count"], yuan(v["principal"])) for k, v in sorted(dist["bucket"].items())],
-        "classes": [(CLASS_LABELS.get(k, k), v["count"], yuan(v["principal"])) for k, v in
+        "buckets": [(BUCKET_LABELS.get(k, k), v["count"], v["principal"])
+                    for k, v in sorted(dist["bucket"].items())],
+        "classes": [(CLASS_LABELS.get(k, k), v["count"], v["principal"]) for k, v in
                     sorted(dist["risk_class"].items())],
     }
     return render(request, "loans/close_runs.html", {"rows": rows, "chart": chart, "portfolio": portfolio,
@@ -825,8 +792,8 @@ def close_run(request: HttpRequest, date: str) -> HttpResponse:
     run, chunks = reports.close_report(request.user, day)
     t = (run.report or {}).get("totals") or {}
     counts = [(label, f"{t[key]:,}") for key, label in CLOSE_COUNTS if isinstance(t.get(key), int)]
-    counts += [(label, _money_text(yuan(t[key]))) for key, label in CLOSE_AMOUNTS if isinstance(t.get(key), int)]
-    chunks = [dict(c, accrual=yuan(int(c["totals"].get("accrual_minor", 0)))) for c in chunks]
+    counts += [(label, format_minor(t[key])) for key, label in CLOSE_AMOUNTS if isinstance(t.get(key), int)]
+    chunks = [dict(c, accrual=int(c["totals"].get("accrual_minor", 0))) for c in chunks]
     return render(request, "loans/close_run.html", {
         "run": run, "f": _report_figures(run.report or {}), "status_label": STATUS_LABELS.get(run.status, run.status),
         "chunks": chunks, "counts": counts})

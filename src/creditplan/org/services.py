@@ -237,7 +237,6 @@ _token_users: dict[str, tuple[tuple[Any, ...], User]] = {}
 _MAX_TOKEN_USERS = 10_000
 
 
-_TOKEN_ROW_SQL = sql.token_row()  # raw: it runs on every API call (org/sql.py says what justifies it)
 
 
 def user_for_token(raw: str) -> User | None:
@@ -247,18 +246,13 @@ def user_for_token(raw: str) -> User | None:
     costs (about a millisecond), so the user built for a token is kept and reused while the token's, the user's
     and the branch's rows read back exactly as they were: a revoked or expired token, a deactivated user, a new
     role or branch take effect on the very next call. Each call gets its own copy of the user."""
-    from django.db import connection
-
     key = _hash_token(raw)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cur:
-        cur.execute(_TOKEN_ROW_SQL, [key, False, now])
-        row = cur.fetchone()
+    row = sql.fetch_token_row(key, timezone.now())
     if row is None:
         _token_users.pop(key, None)
         return None
     cached = _token_users.get(key)
-    if cached is not None and cached[0] == tuple(row):
+    if cached is not None and cached[0] == row:
         user = cached[1]
     else:
         token = (ApiToken.objects.select_related("user", "user__branch")
@@ -268,7 +262,7 @@ def user_for_token(raw: str) -> User | None:
         user = token.user
         if len(_token_users) >= _MAX_TOKEN_USERS:
             _token_users.clear()
-        _token_users[key] = (tuple(row), user)
+        _token_users[key] = (row, user)
     if not user.is_active:
         return None
     return copy.copy(user)

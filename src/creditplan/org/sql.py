@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+from django.db import connection
+
 from creditplan.org.models import ApiToken, Branch, User
 
 
@@ -18,3 +23,15 @@ def token_row() -> str:
     return (f"SELECT {', '.join(cols)} FROM {t.db_table} t JOIN {u.db_table} u ON u.id = t.user_id "
             f"LEFT JOIN {b.db_table} b ON b.id = u.branch_id WHERE t.key_hash = %s AND t.revoked = %s "
             "AND t.expires_at > %s")
+
+
+_TOKEN_ROW_SQL = token_row()
+
+
+def fetch_token_row(key_hash: str, now: dt.datetime) -> tuple[Any, ...] | None:
+    """The token row (token, user and branch columns) for a live token's hash, or None (see `token_row`)."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cur:
+        cur.execute(_TOKEN_ROW_SQL, [key_hash, False, at])
+        row = cur.fetchone()
+    return tuple(row) if row is not None else None

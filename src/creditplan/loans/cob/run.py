@@ -15,6 +15,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+import creditplan.loans.cob.hooks as hooks
 from creditplan.core.access import Actor
 from creditplan.core.errors import ValidationError
 from creditplan.ledger import services as ledger
@@ -87,11 +88,15 @@ def run_close(business_date: Any, *, actor: Actor | None = None, chunk_size: int
     if first_open is not None and first_open < day:
         raise ValidationError(f"close {first_open} first: loans are not yet closed through it", field="date",
                               code="previous_day_open")
+    hooks.before_close(day)  # the apps above loans keep what they need of the previous date (cob/hooks.py)
     release = close_sql.run_lock(day)
     try:
-        return _run(day, actor, chunk_size, progress, stop_after_chunks)
+        report = _run(day, actor, chunk_size, progress, stop_after_chunks)
     finally:
         release()
+    if report.status == "done":
+        hooks.after_close(day)  # outside the close's transactions; cannot fail or undo it
+    return report
 
 
 def _run(day: dt.date, actor: Actor | None, chunk_size: int, progress: Callable[[int, int], None] | None,

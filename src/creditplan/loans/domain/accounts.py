@@ -13,6 +13,7 @@ from creditplan.core.errors import ValidationError
 
 CASH = "1001"  # settlement / clearing: where repayments arrive and disbursements leave
 LOAN_PRINCIPAL = "1301"  # 贷款本金
+ALLOWANCE = "1304"  # 贷款损失准备 (loss allowance, contra-asset: credit-normal)
 ACCRUED_INTEREST = "1321"  # 应收利息-应计 (accrued, not yet due)
 INTEREST_DUE = "1322"  # 应收利息-到期 (due, unpaid)
 PENALTY_RECEIVABLE = "1323"  # 应收罚息
@@ -23,10 +24,12 @@ PENALTY_INCOME = "6012"  # 罚息收入
 FEE_INCOME = "6021"  # 手续费收入
 WRITE_OFF_LOSS = "6701"  # 信用减值损失 (write-offs)
 RECOVERY_INCOME = "6702"  # 已核销贷款收回
+IMPAIRMENT = "6703"  # 信用减值损失-贷款损失准备 (provision charged; write-backs credit it)
 
 CHART: tuple[tuple[str, str, str, str], ...] = (
     (CASH, "Cash and settlement", "清算资金往来", "asset"),
     (LOAN_PRINCIPAL, "Loans – principal", "贷款本金", "asset"),
+    (ALLOWANCE, "Loan loss allowance (contra-asset)", "贷款损失准备", "asset"),
     (ACCRUED_INTEREST, "Accrued interest receivable", "应收利息-应计", "asset"),
     (INTEREST_DUE, "Interest receivable – due", "应收利息-到期", "asset"),
     (PENALTY_RECEIVABLE, "Penalty interest receivable", "应收罚息", "asset"),
@@ -37,6 +40,7 @@ CHART: tuple[tuple[str, str, str, str], ...] = (
     (FEE_INCOME, "Fee income", "手续费收入", "income"),
     (WRITE_OFF_LOSS, "Credit impairment – write-offs", "信用减值损失-核销", "expense"),
     (RECOVERY_INCOME, "Recoveries of written-off loans", "已核销贷款收回", "income"),
+    (IMPAIRMENT, "Credit impairment – loan loss provision", "信用减值损失-贷款损失准备", "expense"),
 )
 ACCOUNT_CODES = frozenset(code for code, *_ in CHART)
 

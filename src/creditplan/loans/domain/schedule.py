@@ -12,7 +12,7 @@ The rules every schedule obeys (and tests/loans/test_schedule.py checks on rando
   (``running-total``) it is the interest of the exact, unrounded schedule, with the fen handed out so
   that the running total of the interest column is always the exact running total rounded: the
   schedule's total interest is then the closed-form figure a loan calculator and the offer disclose
-  (708,334.05 for DESIGN.md's reference loan), each line is within two fen of ``balance × rate``, and the
+  (708,334.05 for the reference loan of docs/loans.md), each line is within two fen of ``balance × rate``, and the
   level payment is still the rounded annuity. ``per-line`` rounds each line's
   ``balance before × annual rate × year fraction`` on its own, on the balance actually outstanding,
   which leaves the rounding of 360 payments in the total (708,334.90). Lines on which no principal has
@@ -129,7 +129,7 @@ def level_payment(terms: ScheduleTerms) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# The named methods, in DESIGN.md §7's shape (Money in, exact lines out)
+# The named methods: Money in, exact lines out
 # --------------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from creditplan.core.daycount import DayCount, add_months
 from creditplan.core.errors import CreditplanError, ValidationError
-from creditplan.core.money import Money, Rounding
+from creditplan.core.money import Rounding, format_minor
 
 __all__ = [
     "MAX_MONTHS_PER_PERIOD",
@@ -172,16 +172,12 @@ class Installment:
             "seq": self.seq,
             "start_date": self.start_date.isoformat(),
             "due_date": self.due_date.isoformat(),
-            "principal": _decimal_text(self.principal, currency),
-            "interest": _decimal_text(self.interest, currency),
-            "fee": _decimal_text(self.fee, currency),
-            "payment": _decimal_text(self.payment, currency),
-            "balance_after": _decimal_text(self.balance_after, currency),
+            "principal": format_minor(self.principal, currency, grouping=False),
+            "interest": format_minor(self.interest, currency, grouping=False),
+            "fee": format_minor(self.fee, currency, grouping=False),
+            "payment": format_minor(self.payment, currency, grouping=False),
+            "balance_after": format_minor(self.balance_after, currency, grouping=False),
         }
-
-
-def _decimal_text(minor: int, currency: str) -> str:
-    return format(Money(minor, currency).amount, "f")
 
 
 @dataclass(frozen=True, slots=True)

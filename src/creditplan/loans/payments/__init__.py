@@ -28,11 +28,11 @@ the public door.
 from __future__ import annotations
 
 from creditplan.loans.payments.bankfile import BankFileReport, Rejected, import_bank_file
-from creditplan.loans.payments.checks import CHANNELS, STAFF_CHANNELS, parse_amount
+from creditplan.loans.payments.checks import CHANNELS, MAX_AMOUNT_MINOR, STAFF_CHANNELS
 from creditplan.loans.payments.posting import post_payment
 from creditplan.loans.payments.prepayment import PREPAY_MODES, PayoffQuote, payoff_quote, prepay
 from creditplan.loans.payments.records import PaymentResult
 from creditplan.loans.payments.replay import reverse_payment
 
-__all__ = ["CHANNELS", "PREPAY_MODES", "STAFF_CHANNELS", "BankFileReport", "PaymentResult", "PayoffQuote", "Rejected",
-           "import_bank_file", "parse_amount", "payoff_quote", "post_payment", "prepay", "reverse_payment"]
+__all__ = ["CHANNELS", "MAX_AMOUNT_MINOR", "PREPAY_MODES", "STAFF_CHANNELS", "BankFileReport", "PaymentResult",
+           "PayoffQuote", "Rejected", "import_bank_file", "payoff_quote", "post_payment", "prepay", "reverse_payment"]

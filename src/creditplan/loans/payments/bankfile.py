@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from creditplan.core.access import Actor
 from creditplan.core.errors import CreditplanError, ValidationError
+from creditplan.core.money import Money, parse_minor
 from creditplan.ledger import services as ledger
 from creditplan.loans import clock as loans_clock
 from creditplan.loans import sql
@@ -29,10 +30,10 @@ from creditplan.loans.domain.allocation import InstallmentRow, apply_payment
 from creditplan.loans.loan_state import STATE_FIELDS
 from creditplan.loans.models import JournalEntry, Loan, LoanActivity, LoanStatus, Payment, Posting, Product
 from creditplan.loans.payments.checks import (
+    MAX_AMOUNT_MINOR,
     check_loan,
     clean_reference,
     is_backdated,
-    parse_amount,
     parse_value_date,
 )
 from creditplan.loans.payments.posting import post_with_channel
@@ -41,7 +42,6 @@ from creditplan.loans.payments.state import due_rows, snapshot
 from creditplan.loans.payments.state import layouts as loan_layouts
 from creditplan.loans.sql import payments as payments_sql
 from creditplan.loans.sql import where_in
-from creditplan.loans.values import yuan
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 from creditplan.org.models import Branch
@@ -137,7 +137,7 @@ def _parse_lines(text: str, today: dt.date, report: BankFileReport) -> list[_Lin
             ref = clean_reference(reference)
             if not loan_ref:
                 raise ValidationError("loan_ref is empty", field="loan_ref", code="required")
-            minor = parse_amount(amount)
+            minor = parse_minor(amount, "amount", allow_zero=False, maximum=MAX_AMOUNT_MINOR)
             day = parse_value_date(value_date, today) if value_date else None
             if day is None:
                 raise ValidationError("value_date is empty", field="value_date", code="required")
@@ -153,13 +153,19 @@ def _parse_lines(text: str, today: dt.date, report: BankFileReport) -> list[_Lin
     return good
 
 
+# What the rejection list says first about a refused line (the service's sentence follows it).
+_REASONS = {"unknown_loan": "unknown loan", "loan_closed": "closed loan", "loan_written_off": "written-off loan",
+            "date_in_future": "future date", "reference_reused": "reference already used",
+            "invalid_date": "malformed date",
+            # the money edge's codes (core.money.MONEY_ERROR_CODES)
+            "amount_format": "malformed amount", "not_finite": "malformed amount",
+            "too_many_decimals": "malformed amount", "float_money": "malformed amount",
+            "negative_amount": "negative amount", "not_positive": "zero amount",
+            "amount_out_of_range": "amount too large"}
+
+
 def _reason(exc: CreditplanError) -> str:
-    names = {"unknown_loan": "unknown loan", "loan_closed": "closed loan", "loan_written_off": "written-off loan",
-             "negative_amount": "negative amount", "date_in_future": "future date",
-             "reference_reused": "reference already used", "invalid_date": "malformed date",
-             "invalid_amount": "malformed amount", "too_many_decimals": "malformed amount",
-             "float_money": "malformed amount", "not_positive": "zero amount"}
-    label = names.get(exc.code, exc.code.replace("_", " "))
+    label = _REASONS.get(exc.code, exc.code.replace("_", " "))
     return f"{label}: {exc.message}"
 
 
@@ -212,7 +218,7 @@ def import_bank_file(actor: Actor, content: bytes | str, *, filename: str = "") 
 def _post_line(actor: Actor, line: _Line, report: BankFileReport) -> None:
     """One line on its own (its own transaction, through post_payment): the replay path and the fallback."""
     try:
-        result = post_with_channel(actor, loan_ref=line.loan_ref, amount=yuan(line.amount_minor),
+        result = post_with_channel(actor, loan_ref=line.loan_ref, amount=Money(line.amount_minor),
                                reference=line.reference, value_date=line.value_date, channel="file")
     except CreditplanError as exc:
         report.rejected.append(Rejected(line.number, line.reference, _reason(exc)))

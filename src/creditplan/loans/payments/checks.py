@@ -1,12 +1,11 @@
-"""What refuses a payment before anything is written: the amount, the reference, the loan reference, the value
-date and the channel as sent; the loan itself (in the actor's branch scope, active, the date not too far back);
-and finding the loan under its row lock.
+"""What refuses a payment before anything is written: the reference, the loan reference, the value date and the
+channel as sent (the amount: `creditplan.core.money.parse_minor`); the loan itself (in the actor's branch scope,
+active, the date not too far back); and finding the loan under its row lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from creditplan.core.access import Actor
@@ -17,52 +16,15 @@ from creditplan.loans.values import parse_date
 from creditplan.org import services as org
 
 __all__ = ["CHANNELS", "MAX_AMOUNT_MINOR", "MAX_REFERENCE", "ONE_DAY", "STAFF_CHANNELS", "check_channel", "check_loan",
-           "clean_loan_ref", "clean_reference", "is_backdated", "lock_loan", "parse_amount", "parse_value_date",
+           "clean_loan_ref", "clean_reference", "is_backdated", "lock_loan", "parse_value_date",
            "require_loan_in_scope"]
 
 CHANNELS = ("teller", "api", "file", "auto")
 STAFF_CHANNELS = ("teller", "api")
 MAX_REFERENCE = 64
-MAX_AMOUNT_MINOR = 10**15  # ten trillion yuan: beyond any loan, far inside a BIGINT
+MAX_AMOUNT_MINOR = 10**15  # ten trillion yuan: beyond any loan, far inside a BIGINT; the amount of a payment is
+# `parse_minor(amount, "amount", allow_zero=False, maximum=MAX_AMOUNT_MINOR)` (the one money edge, core.money)
 ONE_DAY = dt.timedelta(days=1)
-
-
-def parse_amount(value: Any, field: str = "amount", *, exponent: int = 2) -> int:
-    """Yuan (decimal text, Decimal or int) → minor units. Refuses floats, non-numbers, more decimals than the
-    currency has (never rounds money silently), zero and negatives, each with a code and the field."""
-    if isinstance(value, float):
-        raise ValidationError(f"{field} must not be a float; send decimal text such as '1234.56'", field=field,
-                              code="float_money")
-    if value is None or value == "" or isinstance(value, bool):
-        raise ValidationError(f"{field} is required", field=field, code="required")
-    if isinstance(value, Decimal):
-        d = value
-    elif isinstance(value, int):
-        d = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            d = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValidationError(f"{field} must be a number such as 1234.56, got {value!r}", field=field,
-                                  code="invalid_amount") from None
-    else:
-        raise ValidationError(f"{field} must be a decimal number, got {type(value).__name__}", field=field,
-                              code="invalid_amount")
-    if not d.is_finite():
-        raise ValidationError(f"{field} must be a finite number", field=field, code="invalid_amount")
-    scaled = d.scaleb(exponent)
-    if scaled != scaled.to_integral_value():
-        raise ValidationError(f"{field} has more than {exponent} decimals: {value}", field=field,
-                              code="too_many_decimals")
-    minor = int(scaled)
-    if minor < 0:
-        raise ValidationError(f"{field} must be positive, got a negative amount {value}", field=field,
-                              code="negative_amount")
-    if minor == 0:
-        raise ValidationError(f"{field} must be greater than zero", field=field, code="not_positive")
-    if minor > MAX_AMOUNT_MINOR:
-        raise ValidationError(f"{field} is too large", field=field, code="amount_too_large")
-    return minor
 
 
 def clean_reference(reference: Any) -> str:

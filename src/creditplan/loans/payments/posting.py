@@ -13,18 +13,19 @@ from django.db import transaction
 
 from creditplan.core.access import Actor
 from creditplan.core.errors import ValidationError
+from creditplan.core.money import parse_minor
 from creditplan.ledger import services as ledger
 from creditplan.loans import accounting, clock
 from creditplan.loans.domain.allocation import apply_payment
 from creditplan.loans.models import Loan, LoanActivity
 from creditplan.loans.payments.checks import (
+    MAX_AMOUNT_MINOR,
     check_channel,
     check_loan,
     clean_loan_ref,
     clean_reference,
     is_backdated,
     lock_loan,
-    parse_amount,
     parse_value_date,
     require_loan_in_scope,
 )
@@ -70,7 +71,7 @@ def post_with_channel(actor: Actor, *, loan_ref: Any, amount: Any, reference: An
     the reference or the loan."""
     ref = clean_reference(reference)
     lref = clean_loan_ref(loan_ref)
-    minor = parse_amount(amount)
+    minor = parse_minor(amount, "amount", allow_zero=False, maximum=MAX_AMOUNT_MINOR)
     today = clock.business_date()
     day = parse_value_date(value_date, today)
     with transaction.atomic():

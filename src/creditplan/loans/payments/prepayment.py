@@ -14,7 +14,7 @@ from django.db import transaction
 
 from creditplan.core.access import Actor
 from creditplan.core.errors import Conflict, ValidationError
-from creditplan.core.money import from_ppm
+from creditplan.core.money import format_minor, from_ppm, parse_minor
 from creditplan.ledger import services as ledger
 from creditplan.loans import accounting, clock, services
 from creditplan.loans.disbursement import terms_for
@@ -26,13 +26,13 @@ from creditplan.loans.domain.waterfall import Due
 from creditplan.loans.loan_state import set_current_period
 from creditplan.loans.models import Installment, Loan, LoanActivity, LoanStatus, Payment
 from creditplan.loans.payments.checks import (
+    MAX_AMOUNT_MINOR,
     ONE_DAY,
     check_channel,
     check_loan,
     clean_loan_ref,
     clean_reference,
     lock_loan,
-    parse_amount,
     parse_value_date,
     require_loan_in_scope,
 )
@@ -48,7 +48,7 @@ from creditplan.loans.payments.records import (
 )
 from creditplan.loans.payments.state import due_rows, layout_of, snapshot
 from creditplan.loans.products import term_sheet_of
-from creditplan.loans.values import parse_date, yuan
+from creditplan.loans.values import parse_date
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 
@@ -172,7 +172,7 @@ def prepay(actor: Actor, *, loan_ref: Any, amount: Any, reference: Any, value_da
     channel = check_channel(actor, channel)
     ref = clean_reference(reference)
     lref = clean_loan_ref(loan_ref)
-    minor = parse_amount(amount)
+    minor = parse_minor(amount, "amount", allow_zero=False, maximum=MAX_AMOUNT_MINOR)
     today = clock.business_date()
     day = parse_value_date(value_date, today)
     with transaction.atomic():
@@ -233,8 +233,9 @@ def _not_due_rows(loan: Loan) -> list[Installment]:
 def _plan_full(loan: Loan, rows: list[InstallmentRow], amount: int, day: dt.date) -> Any:
     quote = _quote(loan, day)
     if amount < quote.total_minor:
-        raise ValidationError(f"amount {yuan(amount)} is below the payoff amount "
-                              f"{yuan(quote.total_minor)} on {day}", field="amount", code="below_payoff")
+        raise ValidationError(f"amount {format_minor(amount, loan.currency)} is below the payoff amount "
+                              f"{format_minor(quote.total_minor, loan.currency)} on {day}", field="amount",
+                              code="below_payoff")
 
     def execute(p: Payment) -> Applied:
         branch, cur = loan.branch.code, loan.currency
@@ -314,11 +315,12 @@ def _plan_partial(loan: Loan, rows: list[InstallmentRow], amount: int, day: dt.d
     not_due = loan.principal_outstanding_minor - loan.overdue_principal_minor
     rest = amount - owed - accrued_to
     if rest <= 0:
-        raise ValidationError(f"amount must exceed what is due ({yuan(owed)}) plus the interest accrued "
-                              f"to {day} ({yuan(accrued_to)})", field="amount", code="prepay_too_small")
+        raise ValidationError(f"amount must exceed what is due ({format_minor(owed, loan.currency)}) plus "
+                              f"the interest accrued to {day} ({format_minor(accrued_to, loan.currency)})",
+                              field="amount", code="prepay_too_small")
     if rest >= not_due:
         raise ValidationError(f"amount covers the whole loan: use mode full (payoff "
-                              f"{yuan(_quote(loan, day).total_minor)})", field="amount",
+                              f"{format_minor(_quote(loan, day).total_minor, loan.currency)})", field="amount",
                               code="use_full_prepayment")
     future = _not_due_rows(loan)
     new_principal = not_due - rest

@@ -18,11 +18,12 @@ from django.db import IntegrityError, transaction
 
 from creditplan.core.access import Actor
 from creditplan.core.errors import Conflict, NotFound
+from creditplan.core.money import Money, format_minor, to_major
+from creditplan.lines import services as lines
 from creditplan.loans import clock, services
 from creditplan.loans.domain.allocation import InstallmentRow
 from creditplan.loans.models import Loan, Payment
 from creditplan.loans.sql import payments as payments_sql
-from creditplan.loans.values import yuan
 from creditplan.plans import services as plans
 
 __all__ = ["PaymentResult", "event_data", "existing", "insert_payment", "reference_reused", "restore_quota",
@@ -53,7 +54,7 @@ class PaymentResult:
 
     @property
     def amount(self) -> Decimal:
-        return yuan(self.amount_minor)
+        return to_major(self.amount_minor, self.currency)
 
 
 def save_loan(loan: Loan) -> None:
@@ -76,13 +77,18 @@ def restore_quota(loan: Loan, principal_minor: int, day: dt.date) -> str:
     principal outstanding again) takes it back. The system acts: actor None."""
     if not loan.application_ref or principal_minor == 0:
         return "none"
+    # the customer's credit line first (the lock order): a revolving line gets the room back, a reversal takes it
+    if principal_minor > 0:
+        lines.restore(loan.application_ref, int(principal_minor))
+    else:
+        lines.unrestore(loan.application_ref, -int(principal_minor))
     try:
         if principal_minor > 0:
             plans.repay_principal(None, application_ref=loan.application_ref,
-                                  amount=yuan(principal_minor), on=min(day, clock.business_date()))
+                                  amount=Money(int(principal_minor)), on=min(day, clock.business_date()))
         else:
             plans.unrepay_principal(None, application_ref=loan.application_ref,
-                                    amount=yuan(-principal_minor), on=min(day, clock.business_date()))
+                                    amount=Money(-int(principal_minor)), on=min(day, clock.business_date()))
     except NotFound:
         return "no_reservation"
     except Conflict as exc:  # the plan's counter disagrees (e.g. after a reversal): never block a payment
@@ -108,7 +114,7 @@ def reference_reused(reference: str, same_loan_amount: int | None = None) -> Con
         return Conflict(f"reference {reference} is already used by another payment; give this payment its "
                         "own reference", field="reference", code="reference_reused")
     return Conflict(f"reference {reference} was already used on this loan for "
-                    f"{yuan(same_loan_amount)}", field="reference", code="reference_reused")
+                    f"{format_minor(same_loan_amount)}", field="reference", code="reference_reused")
 
 
 def existing(reference: str, loan: Any, amount: int) -> PaymentResult | None:

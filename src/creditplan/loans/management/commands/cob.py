@@ -24,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from creditplan.core.errors import CreditplanError
+from creditplan.core.money import format_minor
 from creditplan.loans import cob
 from creditplan.loans import services as loans
 
@@ -105,8 +106,9 @@ class Command(BaseCommand):
             return f"{report.business_date} already closed ({report.loans:,} loans); nothing changed"
         return (f"{report.business_date} closed: {report.loans:,} loans in {report.chunks} chunks "
                 f"({report.loans_this_run:,} in this run, {report.seconds:.1f} s); "
-                f"accrual {loans.yuan(t.get('accrual_minor', 0))}, penalty {loans.yuan(t.get('penalty_minor', 0))}, "
-                f"fees {loans.yuan(t.get('due_fee_minor', 0) + t.get('late_fee_minor', 0))}, "
+                f"accrual {format_minor(int(t.get('accrual_minor', 0)))}, "
+                f"penalty {format_minor(int(t.get('penalty_minor', 0)))}, "
+                f"fees {format_minor(int(t.get('due_fee_minor', 0) + t.get('late_fee_minor', 0)))}, "
                 f"{t.get('installments_due', 0):,} installments due, NPL ratio {report.npl_ratio:.4%}")
 
     # -- status -----------------------------------------------------------------------------------------------
@@ -152,6 +154,8 @@ EnvironmentFile=-{workdir}/.env
 Environment=TZ=Asia/Shanghai
 # origination's daily job first (expire stale cases, purge old form drafts); "-": its failure does not stop the close
 ExecStart=-{exe} applications expire
+# credit lines: release the room held by approvals not paid out in time (LINE_RESERVATION_DAYS)
+ExecStart=-{exe} lines expire
 ExecStart={exe} cob run --plain
 
 # ---- /etc/systemd/system/creditplan-cob.timer ----
@@ -169,6 +173,7 @@ WantedBy=timers.target
 # CRON_TZ=Asia/Shanghai
 # {int(mm)} {int(hh)} * * * cd {shlex.quote(workdir)} && {exe} cob run --plain >> var/cob.log 2>&1
 # {int(mm) + 1 if int(mm) < 59 else 0} {int(hh)} * * * cd {shlex.quote(workdir)} && {exe} applications expire >> var/applications.log 2>&1
+# {int(mm) + 1 if int(mm) < 59 else 0} {int(hh)} * * * cd {shlex.quote(workdir)} && {exe} lines expire >> var/lines.log 2>&1
 # SLA escalation of waiting applications: every 15 minutes (idempotent; cases escalate once per level)
 # */15 * * * * cd {shlex.quote(workdir)} && {exe} applications sla >> var/applications.log 2>&1
 """)

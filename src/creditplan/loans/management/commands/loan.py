@@ -22,7 +22,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from creditplan.core.daycount import DayCount
 from creditplan.core.errors import CreditplanError
-from creditplan.core.money import Money, Rounding, format_rate, get_currency, parse_rate
+from creditplan.core.money import (
+    Money,
+    Rounding,
+    format_minor,
+    format_rate,
+    get_currency,
+    parse_money,
+    parse_rate,
+)
 from creditplan.loans.domain.schedule import (
     RATE_CAP,
     Installment,
@@ -114,7 +122,7 @@ class Command(BaseCommand):
 
 
 def _terms_from_options(opts: dict[str, Any], currency: str) -> ScheduleTerms:
-    amount = _money(opts["amount"], currency, "--amount")
+    amount = _money(opts["amount"], currency, "--amount", allow_zero=False)
     fee = _money(opts["fee"], currency, "--fee")
     rate = _rate(opts["rate"])
     term = _whole_number(opts["term"], "--term")
@@ -141,18 +149,14 @@ def _terms_from_options(opts: dict[str, Any], currency: str) -> ScheduleTerms:
         raise _usage_error(_OPTION_OF_FIELD.get(exc.field or "", "schedule"), exc.message)
 
 
-def _money(text: str | None, currency: str, option: str) -> Money:
+def _money(text: str | None, currency: str, option: str, *, allow_zero: bool = True) -> Money:
+    """An amount typed as an option, through the one money edge (exact: "100.001" is refused, never rounded)."""
     if text is None or not text.strip():
         raise _usage_error(option, "is required (an amount in yuan, such as 1000000 or 1,000,000.00)")
     try:
-        money = Money.of(text, currency)
+        return parse_money(text, option.removeprefix("--"), currency=currency, allow_zero=allow_zero)
     except CreditplanError as exc:
         raise _usage_error(option, exc.message)
-    # Money.of rounds extra decimals; a typed amount with fen of fen is a typo, not something to round.
-    if Decimal(text.strip().replace(",", "").replace(" ", "")) != money.amount:
-        places = get_currency(currency).exponent
-        raise _usage_error(option, f"{text!r} has more than {places} decimal places for {currency}")
-    return money
 
 
 def _rate(text: str | None) -> Decimal:
@@ -192,10 +196,6 @@ def _json_row(line: Installment, currency: str) -> dict[str, Any]:
     return row
 
 
-def _amount(minor: int, currency: str) -> str:
-    return Money(minor, currency).format(label="none")
-
-
 def _table(terms: ScheduleTerms, lines: tuple[Installment, ...], currency: str) -> str:
     sums = totals(lines)
     show_fee = sums["fees"] > 0
@@ -204,9 +204,9 @@ def _table(terms: ScheduleTerms, lines: tuple[Installment, ...], currency: str) 
     for line in lines:
         amounts = [line.principal, line.interest] + ([line.fee] if show_fee else []) + [line.payment,
                                                                                         line.balance_after]
-        body.append([str(line.seq), line.due_date.isoformat(), *(_amount(a, currency) for a in amounts)])
+        body.append([str(line.seq), line.due_date.isoformat(), *(format_minor(a, currency) for a in amounts)])
     total_amounts = [sums["principal"], sums["interest"]] + ([sums["fees"]] if show_fee else []) + [sums["payments"]]
-    footer = ["", "total", *(_amount(a, currency) for a in total_amounts), ""]
+    footer = ["", "total", *(format_minor(a, currency) for a in total_amounts), ""]
     widths = [max(len(row[i]) for row in [headers, footer, *body]) for i in range(len(headers))]
 
     def render(row: list[str]) -> str:
@@ -215,7 +215,7 @@ def _table(terms: ScheduleTerms, lines: tuple[Installment, ...], currency: str) 
         return "  ".join(cells).rstrip()
 
     frequency = {1: "monthly", 3: "quarterly"}.get(terms.months_per_period, f"every {terms.months_per_period} months")
-    title = (f"{currency} {_amount(terms.principal_minor, currency)} at {format_rate(terms.annual_rate)} a year, "
+    title = (f"{currency} {format_minor(terms.principal_minor, currency)} at {format_rate(terms.annual_rate)} a year, "
              f"{terms.periods} {frequency} periods, {terms.method.value}, {terms.day_count.value}, "
              f"{terms.rounding.value}, {terms.interest_rule.value} interest, value date {terms.start.isoformat()}"
              + (f", {terms.grace_periods} grace periods" if terms.grace_periods else ""))
