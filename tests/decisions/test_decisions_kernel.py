@@ -42,7 +42,7 @@ def test_rate_is_lpr_plus_grade_spread_within_floor_and_cap():
 def test_installment_is_the_textbook_annuity_and_matches_the_loan_schedule():
     # 50,000 yuan, 4.45 %, 12 months: A = P·r·(1+r)^n / ((1+r)^n − 1) = 4,267.7822… → 4,267.78
     assert pricing.level_installment(5_000_000, 44_500, 12) == 426_778
-    # DESIGN.md's check: 1,000,000 at 3.95 % over 360 months → 4,745.37
+    # The reference loan (docs/loans.md): 1,000,000 at 3.95 % over 360 months → 4,745.37
     assert pricing.level_installment(100_000_000, 39_500, 360) == 474_537
     assert pricing.level_installment(1_200_000, 0, 12) == 100_000
     from creditplan.core.money import from_ppm

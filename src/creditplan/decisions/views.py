@@ -53,21 +53,42 @@ def _error(request: HttpRequest, exc: CreditplanError) -> None:
 
 
 def _version_ctx(v: services.PolicyVersionView) -> dict[str, Any]:
-    return {"v": v, "status_label": STATUS_LABELS.get(v.status, v.status)}
+    ruleset = services.ruleset_of(v.product)
+    zh = _zh()
+    return {"v": v, "status_label": STATUS_LABELS.get(v.status, v.status), "ruleset": ruleset,
+            "title": ruleset.name(zh) if ruleset else v.product,
+            "ruleset_about": {
+                "explain": ruleset.explain_zh if zh else ruleset.explain_en,
+                "inputs": [(f.name, f.zh if zh else f.en) for f in ruleset.inputs],
+                "outcomes": [(o, ruleset.outcome_label(o, zh)) for o in ruleset.scale.outcomes],
+                "fallback": ruleset.outcome_label(ruleset.scale.fallback, zh)} if ruleset else None}
+
+
+def _outcome_label(product: str, outcome: str) -> str:
+    """An outcome as a page shows it: a ruleset's own words (its level names), a credit outcome's label."""
+    ruleset = services.ruleset_of(product)
+    if ruleset is not None:
+        return ruleset.outcome_label(outcome, _zh())
+    return str(OUTCOME_LABELS.get(outcome, outcome))
 
 
 @login_required
 def policy_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     policies = services.list_policies(user)
-    rows = [{"p": p, "published": _version_ctx(p.published) if p.published else None,
-             "versions": [_version_ctx(v) for v in p.versions[:6]]} for p in policies]
+    rows: list[dict[str, Any]] = []
+    for p in policies:
+        ruleset = services.ruleset_of(p.product)
+        rows.append({"p": p, "published": _version_ctx(p.published) if p.published else None,
+                     "versions": [_version_ctx(v) for v in p.versions[:6]], "ruleset": ruleset,
+                     "title": ruleset.name(_zh()) if ruleset else p.product})
     matrix = [{"r": r, "amount": r.max_amount_minor,
                "level": LEVEL_TEXT.get(r.branch_level, (r.branch_level, r.branch_level))[1 if _zh() else 0]}
               for r in services.authority_matrix(user)]
     return render(request, "decisions/policy_list.html", {
         "rows": rows, "matrix": matrix, "may_edit": org.may(user, Perm.POLICY_EDIT),
         "products": [p.code for p in list_products()],
+        "rulesets": [(r.key, r.name(_zh())) for r in services.registered_rulesets()],
     })
 
 
@@ -84,7 +105,9 @@ def upload(request: HttpRequest) -> HttpResponse:
     except CreditplanError as exc:
         _error(request, exc)
         return redirect("decisions:policies")
-    messages.success(request, _("Draft %(label)s stored. Validate it next.") % {"label": v.label})
+    ruleset = services.ruleset_of(v.product)
+    label = f"{ruleset.name(_zh())} v{v.number}" if ruleset else v.label
+    messages.success(request, _("Draft %(label)s stored. Validate it next.") % {"label": label})
     return redirect("decisions:version", version_id=v.id)
 
 
@@ -206,14 +229,25 @@ def tests_page(request: HttpRequest, version_id: int) -> HttpResponse:
         v = services.get_version(user, version_id)
     examples = services.list_examples(user, v.product)
     summary = v.test_summary if results is None else None
+    ruleset = services.ruleset_of(v.product)
+    sample: dict[str, Any] = ({"inputs": ruleset.sample()} if ruleset else
+                              {"amount_minor": 5_000_000, "term": 12, "score": 560, "grade": "C", "pd": 0.07,
+                               "inputs": {"age": 35, "monthly_income_minor": 3_000_000,
+                                          "existing_debt_service_minor": 200_000, "residency": "resident",
+                                          "blacklist": False, "bureau_flags": [], "existing_overdue": False}})
+    outcomes = ruleset.scale.outcomes if ruleset else services.OUTCOMES
     return render(request, "decisions/tests.html", {
         **_version_ctx(v), "examples": examples, "results": results, "summary": summary,
         "may_edit": org.may(user, Perm.POLICY_EDIT),
-        "sample": json.dumps({"amount_minor": 5_000_000, "term": 12, "score": 560, "grade": "C", "pd": 0.07,
-                              "inputs": {"age": 35, "monthly_income_minor": 3_000_000,
-                                         "existing_debt_service_minor": 200_000, "residency": "resident",
-                                         "blacklist": False, "bureau_flags": [], "existing_overdue": False}},
-                             ensure_ascii=False),
+        "sample": json.dumps(sample, ensure_ascii=False),
+        "outcomes": [(o, _outcome_label(v.product, o)) for o in outcomes],
+        "example_rows": [{"e": e, "expected": _outcome_label(v.product, e.expected_outcome)} for e in examples],
+        "result_rows": None if results is None else [
+            {"r": r, "expected": _outcome_label(v.product, r.example.expected_outcome),
+             "outcome": _outcome_label(v.product, r.outcome)} for r in results],
+        "summary_rows": [{"r": r, "expected": _outcome_label(v.product, r.get("expected", "")),
+                          "outcome": _outcome_label(v.product, r.get("outcome", ""))}
+                         for r in (summary or {}).get("results", [])],
     })
 
 

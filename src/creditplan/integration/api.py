@@ -22,8 +22,8 @@ router = Router(tags=["integration"])
 class WebhookCreate(Schema):
     name: str = Field(max_length=100)
     url: str = Field(description="the receiver's http(s) URL")
-    events: list[str] = Field(description="patterns: application.*, loan.*, or event names such as "
-                                          "application.approved")
+    events: list[str] = Field(description="patterns: application.*, loan.*, risk.* (risk alerts raised, "
+                                          "acknowledged, resolved), or event names such as application.approved")
 
 
 class WebhookRead(Schema):

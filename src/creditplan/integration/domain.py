@@ -22,8 +22,11 @@ from creditplan.core.money import format_minor
 
 # --- subscriptions ------------------------------------------------------------------------------------------
 
-#: Event families a webhook may subscribe to: what a CRM needs to stay in sync with applications and loans.
-SUBSCRIBABLE = ("application", "loan")
+#: Event families a webhook may subscribe to: what a CRM needs to stay in sync with applications and loans, and
+#: the risk alerts a monitoring or ticketing system follows.
+SUBSCRIBABLE = ("application", "loan", "risk")
+#: Of the risk family only the alerts leave the system (not the indicator runs, nor comments written on alerts).
+RISK_ALERT_EVENTS = ("risk.alert_raised", "risk.alert_acknowledged", "risk.alert_resolved")
 _PATTERN = re.compile(r"^(?P<family>[a-z]+)\.(?P<rest>\*|[a-z][a-z_]*)$")
 
 
@@ -36,9 +39,11 @@ def clean_patterns(raw: str | Iterable[str]) -> list[str]:
         if not item:
             continue
         m = _PATTERN.match(item)
-        if m is None or m["family"] not in SUBSCRIBABLE:
-            raise ValidationError(f"{item!r} is not an event pattern: use application.*, loan.* or an event name "
-                                  "such as application.approved", field="events", code="bad_event_pattern")
+        if (m is None or m["family"] not in SUBSCRIBABLE
+                or m["family"] == "risk" and m["rest"] != "*" and item not in RISK_ALERT_EVENTS):
+            raise ValidationError(f"{item!r} is not an event pattern: use application.*, loan.*, risk.* or an event "
+                                  "name such as application.approved or risk.alert_raised", field="events",
+                                  code="bad_event_pattern")
         if item not in out:
             out.append(item)
     if not out:
@@ -48,7 +53,10 @@ def clean_patterns(raw: str | Iterable[str]) -> list[str]:
 
 
 def matches(patterns: Sequence[str], kind: str) -> bool:
-    """Does an event of `kind` go to an endpoint subscribed to `patterns`? (`application.*` = the whole family)"""
+    """Does an event of `kind` go to an endpoint subscribed to `patterns`? (`application.*` = the whole family;
+    `risk.*` = the alerts raised, acknowledged and resolved)"""
+    if kind.startswith("risk.") and kind not in RISK_ALERT_EVENTS:
+        return False
     return any(p == kind or (p.endswith(".*") and kind.startswith(p[:-1])) for p in patterns)
 
 
@@ -282,9 +290,34 @@ _STATUS_WORDS: dict[str, tuple[str, str]] = {
 _KIND_STATUS = {f"application.{s}": s for s in _STATUS_WORDS}
 
 
+#: Risk events a customer is told about (to them, never to webhooks): a change of their credit line by the bank's
+#: dynamic-limit rules, applied at once or approved (risk.services.limits; the event carries the amounts and reasons).
+CUSTOMER_RISK_EVENTS = ("risk.limit_changed",)
+
+
+def _limit_wording(data: dict[str, Any]) -> Wording | None:
+    before, after = _yuan(data.get("amount_before_minor")), _yuan(data.get("amount_after_minor"))
+    why_zh, why_en = str(data.get("message_zh") or "")[:200], str(data.get("message_en") or "")[:200]
+    reason_zh = f"原因：{why_zh}。" if why_zh else ""
+    reason_en = f" Why: {why_en}." if why_en else ""
+    kind = data.get("kind")
+    if kind == "freeze":
+        return Wording("您的授信额度已冻结", f"您的授信额度已冻结，冻结期间不能新增贷款。{reason_zh}如有疑问请联系您的开户网点。",
+                       "Your credit line is frozen", "Your credit line has been frozen: no new loan can be taken on it "
+                       f"while it is frozen.{reason_en} Please contact your branch with any question.")
+    if kind not in ("increase", "reduce") or before is None or after is None:
+        return None
+    zh_verb, en_verb = ("提高", "raised") if kind == "increase" else ("调整", "changed")
+    return Wording("您的授信额度已调整", f"您的授信额度已由 {before} 元{zh_verb}为 {after} 元。{reason_zh}详情请登录查看。",
+                   "Your credit line has changed", f"Your credit line has been {en_verb} from {before} to {after} "
+                   f"yuan.{reason_en} Log in for the details.")
+
+
 def notification_for(kind: str, subject_id: str, data: dict[str, Any]) -> Wording | None:
     """What to tell the customer about an event, in plain words (Chinese and English), or None when the event is
     internal (an approval recorded, information provided, a daily close…)."""
+    if kind in CUSTOMER_RISK_EVENTS:
+        return _limit_wording(data)
     if kind == "loan.disbursed":
         amount = _yuan(data.get("principal_minor"))
         zh_amt = f"，金额 {amount} 元" if amount else ""
@@ -309,6 +342,51 @@ def notification_for(kind: str, subject_id: str, data: dict[str, Any]) -> Wordin
     body_en = f"Your loan application {subject_id} {en}{en_extra}. Log in for the details."
     return Wording(f"贷款申请 {subject_id}：{zh.lstrip('的')}", body_zh,
                    f"Loan application {subject_id}: {en}", body_en)
+
+
+_RAG_WORDS = {"red": ("红色", "red"), "amber": ("黄色", "amber")}
+_RULE_WORDS = {"red": ("达到红色阈值", "reached its red threshold"),
+               "amber": ("达到黄色阈值", "reached its amber threshold"),
+               "worsening": ("连续恶化", "has worsened period after period")}
+
+
+def _figure(value: Any, unit: Any) -> str | None:
+    """An alert's value as the event carries it ("0.052300", None) written for people: 5.23 % for a ratio."""
+    try:
+        x = float(str(value))
+    except (TypeError, ValueError):
+        return None
+    if x != x or x in (float("inf"), float("-inf")):
+        return None
+    return f"{x * 100:.2f}%" if unit in (None, "", "ratio") else f"{x:,.2f}"
+
+
+def staff_notification_for(kind: str, subject_id: str, data: dict[str, Any]) -> Wording | None:
+    """What to tell the staff an alert is routed to (its indicator's owner role) when it is raised, in Chinese and
+    English; None for any other event."""
+    if kind != "risk.alert_raised":
+        return None
+    name_zh = str(data.get("name_zh") or data.get("indicator") or "")
+    name_en = str(data.get("name_en") or data.get("indicator") or "")
+    member = str(data.get("member") or "")
+    if data.get("dimension") in (None, "", "total"):
+        where_zh, where_en = "全行", "the whole institution"
+    else:
+        where_zh = f"{data.get('dimension_zh') or data.get('dimension')} {member}"
+        where_en = f"{data.get('dimension_en') or data.get('dimension')} {member}"
+    figure = _figure(data.get("value"), data.get("unit"))
+    rag_zh, rag_en = _RAG_WORDS.get(str(data.get("rag")), ("", ""))
+    rule_zh, rule_en = _RULE_WORDS.get(str(data.get("rule")), ("触发预警", "raised an alert"))
+    as_of = str(data.get("as_of") or "")
+    value_zh = f"为 {figure}，" if figure else ""
+    value_en = f" at {figure}" if figure else ""
+    return Wording(
+        f"风险预警{('（' + rag_zh + '）') if rag_zh else ''}：{name_zh}（{where_zh}）",
+        f"{as_of} 日终后，指标“{name_zh}”（{where_zh}）{value_zh}{rule_zh}。预警编号 {subject_id}，"
+        "请登录风险监测页面查看并处理。",
+        f"Risk alert{(' (' + rag_en + ')') if rag_en else ''}: {name_en} ({where_en})",
+        f"After the close of {as_of}, {name_en} for {where_en}{value_en} {rule_en}. Alert {subject_id}: log in to "
+        "risk monitoring to review and handle it.")
 
 
 def mask_email(address: str) -> str:

@@ -102,9 +102,12 @@ class NotificationStatus(models.TextChoices):
 
 
 class Notification(models.Model):
-    """A message to a customer about their application or loan (sent by the configured sender)."""
+    """A message to a customer about their application or loan, or to a member of staff about a risk alert routed
+    to them (exactly one of `customer`, `user`), sent by the configured sender."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+")  # a member of staff (their e-mail address on the user record)
     channel = models.CharField(max_length=10, choices=[("sms", "sms"), ("email", "email")])
     to_enc = models.TextField()  # the address, encrypted (PII)
     to_masked = models.CharField(max_length=120)
@@ -124,7 +127,13 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["customer", "seq", "channel"], name="notification_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "seq", "channel"], name="notification_once"),
+            models.UniqueConstraint(fields=["user", "seq", "channel"], name="notification_once_per_user"),
+            models.CheckConstraint(condition=models.Q(customer__isnull=False, user__isnull=True)
+                                   | models.Q(customer__isnull=True, user__isnull=False),
+                                   name="notification_one_recipient"),
+        ]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
-"""Notification senders: how a message reaches a customer. Pluggable by setting
+"""Notification senders: how a message reaches a customer (or a member of staff: risk alerts routed to them, by
+e-mail; `message.recipient` says which). Pluggable by setting
 
     CREDITPLAN_NOTIFICATION_SENDER = "creditplan.integration.senders.console"   (default; the demo)
 
@@ -32,7 +33,8 @@ class OutgoingMessage:
     body_zh: str
     subject_en: str
     body_en: str
-    language: str = "zh-hans"  # the customer's preferred language, when known
+    language: str = "zh-hans"  # the recipient's preferred language, when known
+    recipient: str = "customer"  # "customer", or "staff": a risk alert to a member of staff (e-mail)
 
     @property
     def subject(self) -> str:

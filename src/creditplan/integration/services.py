@@ -33,7 +33,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from creditplan.core.access import Actor
+from creditplan.core.access import Actor, sees_all_branches
 from creditplan.core.errors import CreditplanError, Forbidden, NotFound, ValidationError
 from creditplan.customers import services as customers
 from creditplan.customers.models import Customer
@@ -374,16 +374,54 @@ def _customer_of(rows: list[tuple[Any, Any, Any, dict[str, Any]]]) -> dict[int, 
     return out
 
 
+def _staff_for(owner_role: str, branch_code: str) -> list[Any]:
+    """The active users of the alert's owner role who see it: every one of them for an alert about no branch or
+    for a head-office role; otherwise those whose branch scope holds the alert's branch (risk.services.alerts,
+    visible_alerts, routes alerts the same way)."""
+    from creditplan.org.models import Branch, User
+
+    users = list(User.objects.filter(role=owner_role, is_active=True).exclude(email="").select_related("branch")
+                 .order_by("id"))
+    if not branch_code or sees_all_branches(owner_role):
+        return users
+    branch = Branch.objects.filter(code=branch_code).first()
+    if branch is None:
+        return []
+    return [u for u in users if u.branch is not None and branch.path.startswith(u.branch.path)]
+
+
+def _create_staff_notifications(rows: list[tuple[Any, ...]], when: dt.datetime) -> int:
+    """An e-mail to each member of staff a risk alert is routed to, when it is raised (its indicator's owner role,
+    within their branch scope)."""
+    pii = customers.cipher()
+    out = []
+    for seq, kind, _stype, sid, entry, _leaf in rows:
+        if kind != "risk.alert_raised":
+            continue
+        data = json.loads(entry).get("data") or {}
+        w = domain.staff_notification_for(kind, sid, data)
+        if w is None:
+            continue
+        for user in _staff_for(str(data.get("owner_role") or ""), str(data.get("branch") or "")):
+            out.append(Notification(user=user, channel="email", to_enc=pii.encrypt(user.email),
+                                    to_masked=domain.mask_email(user.email)[:120], subject_zh=w.subject_zh[:200],
+                                    body_zh=w.body_zh, subject_en=w.subject_en[:200], body_en=w.body_en, seq=seq,
+                                    kind=kind, subject_id=sid[:40], next_attempt_at=when, created_at=when))
+    Notification.objects.bulk_create(out, ignore_conflicts=True, batch_size=500)
+    return len(out)
+
+
 def _create_notifications(rows: list[tuple[Any, ...]], when: dt.datetime) -> int:
+    staff = _create_staff_notifications(rows, when)
     wanted: list[tuple[int, str, str, dict[str, Any], domain.Wording]] = []
     for seq, kind, _stype, sid, entry, _leaf in rows:
-        if kind.startswith("application.") or kind == "loan.disbursed":
+        if kind.startswith("application.") or kind == "loan.disbursed" or kind in domain.CUSTOMER_RISK_EVENTS:
             data = (json.loads(entry).get("data") or {})
             wording = domain.notification_for(kind, sid, data)
             if wording is not None:
                 wanted.append((seq, kind, sid, data, wording))
     if not wanted:
-        return 0
+        return staff
     owner = _customer_of([(seq, kind, sid, data) for seq, kind, sid, data, _w in wanted])
     people = Customer.objects.select_related("user").in_bulk({c for c in owner.values()})
     pii = customers.cipher()
@@ -404,7 +442,7 @@ def _create_notifications(rows: list[tuple[Any, ...]], when: dt.datetime) -> int
                                     body_en=w.body_en, seq=seq, kind=kind, subject_id=sid[:40],
                                     next_attempt_at=when, created_at=when))
     Notification.objects.bulk_create(out, ignore_conflicts=True, batch_size=500)
-    return len(out)
+    return staff + len(out)
 
 
 # =============================================================================================================
@@ -534,12 +572,14 @@ def send_due(*, now: dt.datetime | None = None, limit: int = 200) -> SendReport:
         if not Notification.objects.filter(pk=nid, status=NotificationStatus.PENDING, next_attempt_at=was_due).update(
                 next_attempt_at=now + CLAIM_LEASE):
             continue
-        n = Notification.objects.select_related("customer__user").get(pk=nid)
-        lang = (getattr(n.customer.user, "preferred_language", "") if n.customer.user_id else "") or "zh-hans"
+        n = Notification.objects.select_related("customer__user", "user").get(pk=nid)
+        person = n.user if n.user_id else (n.customer.user if n.customer is not None and n.customer.user_id else None)
+        lang = getattr(person, "preferred_language", "") or "zh-hans"
         error = ""
         try:
             send(senders.OutgoingMessage(n.pk, n.channel, pii.decrypt(n.to_enc), n.to_masked, n.subject_zh,
-                                         n.body_zh, n.subject_en, n.body_en, lang))
+                                         n.body_zh, n.subject_en, n.body_en, lang,
+                                         recipient="staff" if n.user_id else "customer"))
         except Exception as exc:  # noqa: BLE001 - any sender failure is recorded and retried
             error = f"{type(exc).__name__}: {exc}"[:500] or "send failed"
         n.attempts += 1

@@ -65,7 +65,7 @@ def train(*, data_path: str | Path | None = None, target: str, bad_value: Any, k
     built = result.validation_report()
     return Trained(result.artifact, result.summary, report.render_report_html(built),
                    {**artifact_metrics(result.artifact), "report": built["headline"],
-                    "score_psi": built.get("score_psi")})
+                    "score_psi": built.get("score_psi"), "reference": result.reference})
 
 
 def _train_with_rejects(X: Any, y: Any, rejects: str | Path, *, target: str, kind: str, seed: int, holdout: float,

@@ -290,6 +290,21 @@ def champion_for(model_name: str, application_key: str) -> int:
                            application_key)
 
 
+def champion_artifact(model_name: str) -> tuple[VersionView, dict[str, Any]]:
+    """The champion version of a model and its artifact, for trusted batch code that scores a whole book with one
+    version (the monthly behaviour re-rating: no challenger share). NotFound when the model does not exist,
+    Conflict `no_champion` when it has no champion."""
+    try:
+        model = ScoringModel.objects.get(name=_model_name(model_name))
+    except ScoringModel.DoesNotExist:
+        raise NotFound(f"model {model_name} not found", code="model_not_found", field="model")
+    champion = model.versions.filter(status=ModelStatus.CHAMPION).order_by("-number").values_list("pk", flat=True)
+    if not champion:
+        raise Conflict(f"model {model.name} has no champion", code="no_champion", field="model")
+    version, _compiled_model = _compiled(champion[0])
+    return _view(version), json.loads(version.artifact)
+
+
 def list_versions(actor: Actor) -> list[VersionView]:
     require(actor, Perm.MODEL_VIEW)
     rows = ModelVersion.objects.select_related("model", "author", "approved_by").order_by("model__name", "-number")

@@ -18,8 +18,10 @@ from typing import Any
 import zen
 
 from creditplan.decisions.domain.policy import (
+    CREDIT,
     CompiledPolicy,
     Evaluation,
+    Scale,
     compile_policy,
     interpret,
     zen_error,
@@ -62,17 +64,17 @@ class PolicyEngine:
     def get(self, key: str) -> CompiledPolicy | None:
         return self._policies.get(key)
 
-    def evaluate(self, key: str, facts: Mapping[str, Any]) -> Evaluation:
-        """Run the installed policy `key` on `facts`. An engine error never escapes: it becomes a refer with
-        the error text, so a broken input cannot crash a decision or approve it."""
+    def evaluate(self, key: str, facts: Mapping[str, Any], scale: Scale = CREDIT) -> Evaluation:
+        """Run the installed policy `key` on `facts`. An engine error never escapes: it becomes the scale's
+        fallback (a refer) with the error text, so a broken input cannot crash a decision or approve it."""
         policy = self._policies.get(key)
         if policy is None:
             raise KeyError(f"policy {key} is not installed")
         try:
             response = self.engine.evaluate(key, policy.context(facts), None if policy.tagged else {"trace": True})
         except Exception as exc:  # noqa: BLE001 - zen raises RuntimeError with a JSON payload
-            return Evaluation("refer", (), (), {}, None, error=zen_error(exc))
-        return interpret(policy, facts, response.get("result"), response.get("trace") or {})
+            return Evaluation(scale.fallback, (), (), {}, None, error=zen_error(exc))
+        return interpret(policy, facts, response.get("result"), response.get("trace") or {}, scale)
 
 
 ENGINE = PolicyEngine()

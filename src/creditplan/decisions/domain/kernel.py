@@ -14,7 +14,7 @@ left out, so any rule needing it refers the case, naming the field.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,7 @@ from creditplan.decisions.domain.engine import PolicyEngine
 from creditplan.decisions.domain.fastscore import FastScorer, Scored
 from creditplan.decisions.domain.policy import SEVERITY, CompiledPolicy, Evaluation
 from creditplan.decisions.domain.pricing import GradeRow, Limit, LimitSettings, Price, ProductTerms
+from creditplan.lines.domain import Availability
 
 #: Inputs the engine itself reads (besides the model's features); documented in docs/decisions.md.
 KNOWN_INPUTS = ("age", "monthly_income_minor", "existing_debt_service_minor", "residency", "blacklist",
@@ -173,8 +174,10 @@ def build_facts(app: Application, scored: Scored | None) -> tuple[dict[str, Any]
 def run(app: Application, *, product: ProductTerms, grades: Mapping[str, GradeRow], settings: LimitSettings,
         benchmark_ppm: int, benchmark_name: str, engine: PolicyEngine, policy: CompiledPolicy | None,
         scorer: FastScorer | None, scored: Scored | None = None, model_problem: str = "",
-        policy_problem: str = "") -> KernelResult:
-    """Decide one application. `scored` replaces scoring (replays and example cases carry their score)."""
+        policy_problem: str = "", credit_line: Availability | None = None) -> KernelResult:
+    """Decide one application. `scored` replaces scoring (replays and example cases carry their score).
+    `credit_line`: what the customer's credit line has available for the product (a customer with a line) —
+    the approved amount is capped at it; a frozen, expired or closed line declines (`LINE_FROZEN`, …)."""
     t0 = time.perf_counter_ns()
     extra: list[Reason] = []
     if scored is None and scorer is not None:
@@ -208,7 +211,8 @@ def run(app: Application, *, product: ProductTerms, grades: Mapping[str, GradeRo
     lim = pricing.limit(product, settings, requested_minor=app.amount_minor, term=app.term, rate_ppm=price.rate_ppm,
                         monthly_income_minor=income if isinstance(income, int) else None,
                         existing_debt_service_minor=debt if isinstance(debt, int) else None,
-                        grade_limit_minor=grade_row.limit_minor if grade_row else None, grade=grade or "-")
+                        grade_limit_minor=grade_row.limit_minor if grade_row else None, grade=grade or "-",
+                        credit_line=credit_line)
     installment = (requested_installment if lim.approved_minor == app.amount_minor else pricing.first_installment(
         lim.approved_minor, price.rate_ppm, app.term, product.months_per_period, product.method))
     installment += product.installment_fee_minor if lim.approved_minor else 0
@@ -219,6 +223,22 @@ def run(app: Application, *, product: ProductTerms, grades: Mapping[str, GradeRo
                "limit": (t4 - t3) // 1000, "kernel": (time.perf_counter_ns() - t0) // 1000}
     return KernelResult(outcome, reasons, facts, scored, evaluation, price, lim, grade, grade_row, installment,
                         annual, timings)
+
+
+LINE_REASONS: dict[str, Callable[[Availability], Reason]] = {
+    "frozen": lambda a: Reason(
+        "LINE_FROZEN", "Your credit line is frozen: no new loan can be approved on it until the bank lifts the "
+                       "freeze. Please contact your branch.",
+        "您的授信额度已冻结：解除冻结前不能审批新的贷款，请联系您的开户网点。"),
+    "expired": lambda a: Reason(
+        "LINE_EXPIRED", f"Your credit line expired on {a.expires_on}: ask your branch to renew it before applying.",
+        f"您的授信额度已于 {a.expires_on} 到期：请先联系开户网点续期，再申请贷款。"),
+    "closed": lambda a: Reason(
+        "LINE_CLOSED", "Your credit line is closed: no new loan can be approved on it. Please contact your branch "
+                       "about a new credit line.",
+        "您的授信额度已关闭：不能在其项下审批新的贷款，请联系开户网点申请新的授信。"),
+}
+"""The reason a blocked credit line gives, by its state (lines.domain.Availability.binding)."""
 
 
 def _grade_row(scored: Scored | None, grades: Mapping[str, GradeRow]) -> tuple[str, GradeRow | None]:
@@ -268,7 +288,11 @@ def _outcome(app: Application, product: ProductTerms, evaluation: Evaluation | N
         reasons.append(Reason("TERM_RANGE", f"term {app.term} is outside the product's {product.min_term}–"
                                             f"{product.max_term} periods",
                               f"期限 {app.term} 期不在产品 {product.min_term}–{product.max_term} 期范围内"))
-    if lim.approved_minor == 0:
+    line = lim.credit_line
+    if line is not None and line.blocked:  # (nothing can be lent: the line is the reason, whatever else binds)
+        outcome = "decline"
+        reasons.append(LINE_REASONS[line.binding](line))
+    elif lim.approved_minor == 0:
         outcome = "decline"
         binding = lim.binding_step()
         reasons.append(Reason("NO_LIMIT", f"no amount can be lent: {binding['en'] if binding else ''}",

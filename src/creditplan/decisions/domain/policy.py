@@ -20,6 +20,11 @@ expression with ``$`` for the column's value); output cells are ZEN expressions 
 Missing data: a rule needs every field its non-empty cells test. When one of them is absent from the facts the
 rule's answer cannot be trusted (a null compares false, or true under a negation), so the rule is set aside and
 the decision is at least refer, with the field named — never an approval on data that was not there.
+
+Rulesets: the same graphs also serve decision tables that are not a product's credit policy (risk's early-warning
+level, for one: decisions.domain.rulesets). Such a table speaks its own outcome scale — a `Scale`, least to most
+severe, with the outcome given when no rule fires or a rule rests on missing data — and everything here that reads
+outcomes takes the scale (`CREDIT` when not given: approve / refer / decline, refer as the fallback).
 """
 
 from __future__ import annotations
@@ -46,6 +51,32 @@ MAX_RULES = 2_000
 _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null", "$", "#"}
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
 _IDENT = re.compile(r"(?<![\w.$#])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?!\s*\(|\w)")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The outcomes a decision table may give, least to most severe, and the one given when no rule fires or a rule
+    rests on data that is not there (never the least severe of a credit policy: nothing is approved on no rule)."""
+
+    outcomes: tuple[str, ...]
+    fallback: str
+
+    def __post_init__(self) -> None:
+        if len(set(self.outcomes)) != len(self.outcomes) or self.fallback not in self.outcomes:
+            raise ValueError("a scale lists distinct outcomes, its fallback among them")
+
+    def rank(self, outcome: str) -> int:
+        return self.outcomes.index(outcome)
+
+    def worst(self, outcomes: list[str]) -> str:
+        return max(outcomes, key=self.outcomes.index)
+
+    def quoted(self) -> str:
+        return ", ".join(f'"{o}"' for o in self.outcomes)
+
+
+CREDIT = Scale(OUTCOMES, "refer")
+"""A product's credit policy: approve < refer < decline; refer when nothing fired."""
 
 
 def zen_error(exc: BaseException) -> str:
@@ -121,6 +152,11 @@ class Rule:
     def outcome(self) -> str | None:
         value = self.literals.get("outcome")
         return value if value in SEVERITY else None
+
+    def outcome_on(self, scale: Scale) -> str | None:
+        """The rule's constant outcome when it is one of the scale's (CREDIT: the same as `outcome`)."""
+        value = self.literals.get("outcome")
+        return value if isinstance(value, str) and value in scale.outcomes else None
 
     @cached_property
     def reason(self) -> str:
@@ -472,7 +508,7 @@ def _compile_problem(kind: str, text: str, where: str, what: str) -> Problem | N
     return None
 
 
-def _expression_problems(doc: Mapping[str, Any]) -> list[Problem]:
+def _expression_problems(doc: Mapping[str, Any], scale: Scale = CREDIT) -> list[Problem]:
     out: list[Problem] = []
     for i, node in enumerate(doc["nodes"]):
         name = _str(node.get("name"), node["id"])
@@ -510,8 +546,10 @@ def _expression_problems(doc: Mapping[str, Any]) -> list[Problem]:
                     continue
                 if col["field"] == "outcome":
                     ok, value = _literal(cell)
-                    if ok and value not in SEVERITY:
+                    if ok and value not in scale.outcomes:
                         out.append(Problem("error", f"nodes[{i}].rules[{j}]",
+                                           f"{label}: outcome {cell} must be one of {scale.quoted()}"
+                                           if scale != CREDIT else
                                            f"{label}: outcome {cell} must be \"approve\", \"refer\" or \"decline\"",
                                            "jdm_bad_outcome"))
     return out
@@ -560,15 +598,17 @@ def _set_path(target: dict[str, Any], path: str, value: Any) -> None:
     target.setdefault(parts[-1], value)
 
 
-def validate(source: str | bytes | Mapping[str, Any], *, samples: list[dict[str, Any]] | None = None) -> Report:
+def validate(source: str | bytes | Mapping[str, Any], *, samples: list[dict[str, Any]] | None = None,
+             scale: Scale = CREDIT) -> Report:
     """Everything a risk manager needs to know before asking for approval: schema, every expression compiled by
     zen, a dry run, rules that can never fire (errors) and overlapping rules in first-hit tables (warnings).
-    Raises ValidationError only for text that is not JSON at all."""
+    `scale`: the outcomes the tables may give (a credit policy's unless said). Raises ValidationError only for text
+    that is not JSON at all."""
     doc = parse_jdm(source)
     problems = _schema_problems(doc)
     if any(p.level == "error" for p in problems):
         return Report(False, tuple(problems), (), {}, 0)
-    problems += _expression_problems(doc)
+    problems += _expression_problems(doc, scale)
     policy = compile_policy(doc)
     if not any(p.level == "error" for p in problems):
         problems += _dry_run(policy, samples or [])
@@ -578,7 +618,7 @@ def validate(source: str | bytes | Mapping[str, Any], *, samples: list[dict[str,
             found, shadow = table_overlaps(t)
             overlaps += found
             problems += shadow
-        if t.hit_policy == "first" and t.rules and not any(r.outcome for r in t.rules):
+        if t.hit_policy == "first" and t.rules and not any(r.outcome_on(scale) for r in t.rules):
             problems.append(Problem("warning", t.name, "no rule of this table gives a constant outcome", "jdm_outcome"))
     ok = not any(p.level == "error" for p in problems)
     return Report(ok, tuple(problems), tuple(overlaps), policy.required_fields(), len(policy.rules), policy.sha256)
@@ -736,31 +776,32 @@ def tagged_rules(policy: CompiledPolicy, result: Any) -> list[Rule]:
     return out
 
 
-def _outcomes_in(value: Any, found: list[str]) -> None:
+def _outcomes_in(value: Any, found: list[str], scale: Scale = CREDIT) -> None:
     if isinstance(value, Mapping):
         o = value.get("outcome")
-        if isinstance(o, str) and o in SEVERITY:
+        if isinstance(o, str) and o in scale.outcomes:
             found.append(o)
         for v in value.values():
             if isinstance(v, Mapping | list):
-                _outcomes_in(v, found)
+                _outcomes_in(v, found, scale)
     elif isinstance(value, list):
         for v in value:
-            _outcomes_in(v, found)
+            _outcomes_in(v, found, scale)
 
 
-def interpret(policy: CompiledPolicy, facts: Mapping[str, Any], result: Any, trace: Mapping[str, Any]) -> Evaluation:
+def interpret(policy: CompiledPolicy, facts: Mapping[str, Any], result: Any, trace: Mapping[str, Any],
+              scale: Scale = CREDIT) -> Evaluation:
     """Combine the fired rules into the outcome: most severe wins; rules resting on missing fields are set aside
-    and make the outcome at least refer; nothing fired → refer."""
+    and make the outcome at least the scale's fallback (refer); nothing fired → the fallback."""
     absent = {f for f in policy.needed if not present(facts, f)}
     missing = {f: policy.labels[f] for f in sorted(absent)}
     fired = tagged_rules(policy, result) if policy.tagged else fired_rules(policy, trace)
     trusted = tuple(r for r in fired if not absent.intersection(r.needs))
     set_aside = tuple(r for r in fired if r not in trusted)
-    outcomes = [r.outcome for r in trusted if r.outcome]
+    outcomes = [o for o in (r.outcome_on(scale) for r in trusted) if o]
     if not outcomes and not missing:  # rules whose outcome is computed: read the result itself
-        _outcomes_in(result, outcomes)
-    outcome = max(outcomes, key=SEVERITY.__getitem__) if outcomes else "refer"
-    if missing and SEVERITY[outcome] < SEVERITY["refer"]:
-        outcome = "refer"
+        _outcomes_in(result, outcomes, scale)
+    outcome = scale.worst(outcomes) if outcomes else scale.fallback
+    if missing and scale.rank(outcome) < scale.rank(scale.fallback):
+        outcome = scale.fallback
     return Evaluation(outcome, trusted, set_aside, missing, result)

@@ -8,6 +8,8 @@ Limit — the approved amount is the least of:
   the product's configurable share of income that debt service may take) turned into the principal that
   capacity repays over the requested term at the offered rate (the inverse of the installment formula);
 * the grade limit from the product's pricing grid;
+* what the customer's credit line has available for the product (lines.domain.availability: the line, or the
+  product's sub-limit; nothing on a frozen, expired or closed line) — only for a customer with a line;
 
 rounded down to the product's amount step (100 yuan by default) unless it is the request itself. Below the
 product's minimum the application cannot be lent.
@@ -29,6 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from creditplan.core.money import format_minor
+from creditplan.lines.domain import Availability
 
 Q = 12_000_000  # rate ppm × 12 months: the denominator of a month's rate
 
@@ -199,6 +202,7 @@ class Limit:
     rounded_minor: int | None = None  # set when rounding to the step changed the amount
     below_minimum: bool = False
     context: tuple[Any, ...] = ()  # (requested, product max, product min, income, debt, dsr, term, rate, grade, step)
+    credit_line: Availability | None = None  # the customer's credit line, when they have one
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -226,6 +230,8 @@ class Limit:
                     f"{money(self.capacity_minor or 0)}，按 {pct_text(rate)} 分 {term} 期可还本金 {money(amount)}")
             elif name == "grade_limit":
                 words[name] = (f"Limit for grade {grade}: {money(amount)}", f"等级 {grade} 额度上限 {money(amount)}")
+            elif name == "credit_line" and self.credit_line is not None:
+                words[name] = self.credit_line.words()
         out = [_step(n, *words[n], amount_minor=a, binding=(n == self.binding)) for n, a in self.candidates]
         if self.rounded_minor is not None:
             out.append(_step("rounded", f"Rounded down to {money(self.rounded_minor)} (step {money(step)})",
@@ -242,14 +248,16 @@ class Limit:
 
     def binding_step(self) -> dict[str, Any] | None:
         keep = Limit(self.approved_minor, self.binding, self.capacity_minor,
-                     tuple(c for c in self.candidates if c[0] == self.binding), None, False, self.context)
+                     tuple(c for c in self.candidates if c[0] == self.binding), None, False, self.context,
+                     self.credit_line)
         return next((s for s in keep.steps if s.get("binding")), None)
 
 
 def limit(product: ProductTerms, settings: LimitSettings, *, requested_minor: int, term: int, rate_ppm: int,
           monthly_income_minor: int | None, existing_debt_service_minor: int | None, grade_limit_minor: int | None,
-          grade: str) -> Limit:
-    """The lesser of request, product maximum, affordability and grade limit, each candidate recorded."""
+          grade: str, credit_line: Availability | None = None) -> Limit:
+    """The lesser of request, product maximum, affordability, grade limit and (for a customer with one) the
+    credit line's available amount, each candidate recorded."""
     candidates: list[tuple[str, int]] = [("requested", requested_minor), ("product_max", product.max_amount_minor)]
     capacity = None
     if monthly_income_minor is not None:
@@ -260,6 +268,8 @@ def limit(product: ProductTerms, settings: LimitSettings, *, requested_minor: in
                                                                   product.months_per_period, product.method)))
     if grade_limit_minor is not None:
         candidates.append(("grade_limit", grade_limit_minor))
+    if credit_line is not None:
+        candidates.append(("credit_line", credit_line.amount_minor))
     name, amount = min(candidates, key=lambda c: c[1])
     approved, rounded = amount, None
     if approved != requested_minor and settings.amount_step_minor > 1:
@@ -271,7 +281,7 @@ def limit(product: ProductTerms, settings: LimitSettings, *, requested_minor: in
         approved = 0
     context = (requested_minor, product.max_amount_minor, product.min_amount_minor, monthly_income_minor,
                existing_debt_service_minor, settings.dsr_pct, term, rate_ppm, grade, settings.amount_step_minor)
-    return Limit(approved, name, capacity, tuple(candidates), rounded, below, context)
+    return Limit(approved, name, capacity, tuple(candidates), rounded, below, context, credit_line)
 
 
 # --- APR -----------------------------------------------------------------------------------------------

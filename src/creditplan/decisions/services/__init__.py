@@ -8,6 +8,7 @@
     authority.py    who may approve by hand; the authority matrix and its page
     products.py     a product's terms, decision settings, grid and benchmark as decisions see them; settings
     policies.py     policy versions and their four-eyes life-cycle
+    rulesets.py     decision tables that are not a credit policy (risk's early-warning level), kept as policies
     examples.py     example applications every version is tested against
     grid.py         the grid editor of a version's decision tables
     simulation.py   replaying a version over past decisions
@@ -70,6 +71,15 @@ from creditplan.decisions.services.policies import (
 )
 from creditplan.decisions.services.pricing import PricingView, preview_pricing, pricing_setup, update_pricing
 from creditplan.decisions.services.products import product_settings, required_approvals, set_product_settings
+from creditplan.decisions.services.rulesets import (
+    Answer,
+    RulesetDecision,
+    evaluate_ruleset,
+    install_ruleset,
+    register_ruleset,
+    registered_rulesets,
+    ruleset_of,
+)
 from creditplan.decisions.services.seeding import seed_default_policies
 from creditplan.decisions.services.simulation import SimulationView, simulate
 
@@ -84,4 +94,6 @@ __all__ = [
     "required_approvals", "return_to_draft", "run_examples", "save_grid", "seed_default_policies",
     "set_authority_rules", "set_product_settings", "simulate", "submit_version", "update_authority_matrix",
     "update_draft", "update_pricing", "upload_policy", "validate_version", "version_document",
+    "Answer", "RulesetDecision", "evaluate_ruleset", "install_ruleset", "register_ruleset", "registered_rulesets",
+    "ruleset_of",
 ]

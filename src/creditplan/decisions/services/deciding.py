@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from django.db import transaction
@@ -38,6 +39,8 @@ from creditplan.decisions.services.policies import version_row
 from creditplan.decisions.services.serving import model_for
 from creditplan.decisions.services.snapshot import configuration
 from creditplan.ledger import services as ledger
+from creditplan.lines import domain as lines_domain
+from creditplan.lines import services as lines
 from creditplan.org import services as org
 from creditplan.org.domain import BranchLevel, Perm, sees_all_branches
 from creditplan.org.models import Branch
@@ -179,10 +182,16 @@ class _Prepared:
     model_problem: str
     result: kernel.KernelResult
     rules: list[authz.Authority]
+    line: lines_domain.Line | None = None
+
+
+class _Line(Enum):
+    READ = "read"  # begin_decision reads the customer's credit line itself (a caller that has not)
 
 
 def _prepare(actor: Actor, *, ref: str, product: str, branch: str, amount_minor: int, term: int,
-             inputs: Mapping[str, Any], channel: str, on: dt.date | None, version_id: int | None = None) -> _Prepared:
+             inputs: Mapping[str, Any], channel: str, on: dt.date | None, version_id: int | None = None,
+             line: lines_domain.Line | None = None) -> _Prepared:
     code = str(product or "").strip().lower()
     branch_code = str(branch or "").strip().upper()
     config, branch_obj = configuration(code, branch_code, on or timezone.localdate())
@@ -207,11 +216,13 @@ def _prepare(actor: Actor, *, ref: str, product: str, branch: str, amount_minor:
         compiled, policy_problem = ENGINE.install_text(version.jdm), ""
     app = kernel.Application(ref, prod.code, amount_minor, term, inputs, channel)
     scorer, model_version, model_problem = model_for(config.settings_row, app.segment, ref, config.models)
+    # the customer's credit line caps the amount (a frozen, expired or closed one declines): lines.domain
+    available = lines_domain.availability(line, prod.code, on or timezone.localdate()) if line is not None else None
     result = kernel.run(app, product=terms, grades=config.grades, settings=config.settings, benchmark_ppm=benchmark,
                         benchmark_name=benchmark_name, engine=ENGINE, policy=compiled, scorer=scorer,
-                        model_problem=model_problem, policy_problem=policy_problem)
+                        model_problem=model_problem, policy_problem=policy_problem, credit_line=available)
     return _Prepared(prod, terms, config.settings_row, config.settings, config.grades, branch_obj, version, compiled,
-                     policy_problem, scorer, model_version, model_problem, result, config.rules)
+                     policy_problem, scorer, model_version, model_problem, result, config.rules, line)
 
 
 def _reserve(prepared: _Prepared, *, ref: str, customer_id: int, inputs: Mapping[str, Any], on: dt.date | None
@@ -263,14 +274,14 @@ def decide(actor: Actor, *, application_ref: str, customer_id: int, product: str
         statement, params = pending.insert()
         pending.inserted(sql.run_insert(statement, params))
         pending.reserve()
-        event = pending.event()
-        ledger.append(actor, event.kind, event.subject_type, event.subject_id, event.data)
+        ledger.append_many(actor, [pending.event(), *pending.line_events()])
     return pending.view
 
 
 def begin_decision(actor: Actor, *, application_ref: str, customer_id: int, product: str, branch: str,
                    amount_minor: int, term: int, inputs: dict[str, Any], channel: str = "web", reserve: bool = True,
-                   on: dt.date | None = None) -> PendingDecision:
+                   on: dt.date | None = None, line: lines_domain.Line | None | _Line = _Line.READ
+                   ) -> PendingDecision:
     """`decide` in steps, for a caller that stores the decision together with its own rows (origination).
 
     Now: the checks, the configuration, the kernel and the authority — raising as `decide` does, before anything
@@ -282,14 +293,21 @@ def begin_decision(actor: Actor, *, application_ref: str, customer_id: int, prod
     sequencer) locked from its reservation to the commit, and every other approval waits for them. So the rows
     are written before the reservation, as the plan usually answers ("reserved"), and after it comes only the
     commit. When the plan answers otherwise (quota refused or escalated: the application is referred), `reserve()`
-    corrects the stored decision and tells the caller to correct its rows from `view`."""
+    corrects the stored decision and tells the caller to correct its rows from `view`.
+
+    `line`: the customer's credit line as the caller read it, locked to its commit (origination's look-up reads
+    it in its one statement: lines.sql), or None for a customer without one; left out, it is read here (one
+    statement more). The approved amount is capped at what the line has available for the product; a
+    straight-through approval reserves it on the line in `reserve()` (its event comes from `line_events()`)."""
     _require_decide(actor)
     started = time.perf_counter_ns()
     ref = _check_request(application_ref, amount_minor, term, inputs, channel)
     if isinstance(customer_id, bool) or not isinstance(customer_id, int):
         raise ValidationError("customer_id must be a number", field="customer_id")
+    if line is _Line.READ:
+        line = lines.line_for_decision(customer_id)
     prepared = _prepare(actor, ref=ref, product=product, branch=branch, amount_minor=amount_minor, term=term,
-                        inputs=inputs, channel=channel, on=on)
+                        inputs=inputs, channel=channel, on=on, line=line)
     return PendingDecision(actor, prepared, ref=ref, customer_id=customer_id, amount_minor=amount_minor, term=term,
                            inputs=inputs, channel=channel, reserve=reserve, on=on, started=started)
 
@@ -302,6 +320,7 @@ class PendingDecision:
                  term: int, inputs: Mapping[str, Any], channel: str, reserve: bool, on: dt.date | None, started: int) -> None:
         self._prepared, self._ref, self._customer_id = prepared, ref, customer_id
         self._inputs, self._on, self._started = inputs, on, started
+        self._line_events: list[ledger.EventSpec] = []
         r = prepared.result
         outcome, reasons = r.outcome, list(r.reasons)
         level, approvals = _required(prepared.rules, prepared.settings, prepared.terms.code,
@@ -360,8 +379,14 @@ class PendingDecision:
             return False
         self._needs_quota = False
         d = self.row
-        status, detail, problem = _reserve(self._prepared, ref=self._ref, customer_id=self._customer_id,
-                                           inputs=self._inputs, on=self._on)
+        line, after, problem = self._check_line()
+        status, detail = "not_checked", ""  # (the line refused: the plan is not asked)
+        if problem is None:
+            status, detail, problem = _reserve(self._prepared, ref=self._ref, customer_id=self._customer_id,
+                                               inputs=self._inputs, on=self._on)
+        if problem is None and line is not None and after is not None:  # the plan granted it: the line too
+            self._line_events.append(lines.write_reservation(
+                ENGINE_ACTOR, line, after, application_ref=self._ref, product=d.product, amount=d.approved_minor))
         changed = status != d.quota_status or problem is not None
         d.quota_status, d.quota_detail = status, detail
         if problem is not None:
@@ -372,6 +397,26 @@ class PendingDecision:
             sql.update_quota_answer(d)
             self.view = _decision_view(d, self._prepared.version)
         return changed
+
+    def _check_line(self) -> tuple[lines_domain.Line | None, lines_domain.Line | None, kernel.Reason | None]:
+        """The customer's line after this approval's reservation, checked before the plan is asked (so that a
+        refusal writes nothing): (line, line after, None), or the reason to refer. The kernel capped the amount
+        at what the line had available when it was read, under its lock — a refusal here is a safeguard."""
+        line = self._prepared.line
+        if line is None:
+            return None, None, None
+        try:
+            after = lines_domain.reserve(line, self.row.product, self.row.approved_minor,
+                                         self._on or timezone.localdate())
+        except (Conflict, LimitExceeded) as exc:
+            return line, None, kernel.Reason("LINE_REFUSED", f"the credit line refuses the amount: {exc.message}",
+                                             f"授信额度不足：{exc.message}")
+        return line, after, None
+
+    def line_events(self) -> list[ledger.EventSpec]:
+        """The ``line.reserved`` event of a straight-through approval on the customer's credit line (none
+        otherwise), for the caller to append with `event()` in the same transaction."""
+        return list(self._line_events)
 
     def event(self) -> ledger.EventSpec:
         """The ``decision.made`` ledger event, for the caller to append in the same transaction."""

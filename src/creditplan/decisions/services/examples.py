@@ -16,8 +16,10 @@ from creditplan.decisions.domain import kernel
 from creditplan.decisions.domain import policy as pol
 from creditplan.decisions.domain.engine import ENGINE
 from creditplan.decisions.domain.fastscore import Scored
+from creditplan.decisions.domain.rulesets import is_ruleset_key
 from creditplan.decisions.models import ExampleCase, Policy, PolicyVersion
 from creditplan.decisions.services.products import on_sale_product, replay_context
+from creditplan.decisions.services.rulesets import answer_of, require_ruleset
 from creditplan.decisions.services.serving import model_for
 from creditplan.ledger import services as ledger
 from creditplan.org import services as org
@@ -53,8 +55,11 @@ def _example_view(e: ExampleCase) -> ExampleView:
 def add_example(actor: Actor, *, product: str, name: str, application: dict[str, Any], expected_outcome: str
                 ) -> ExampleView:
     """Save an example application (amount_minor, term, inputs; optionally score/grade/pd to test the rules
-    without a model) with the outcome the policy must give it."""
+    without a model) with the outcome the policy must give it. For a ruleset (``ruleset:…``) an example is its
+    facts (`application` = {"inputs": {...}}) and one of the ruleset's outcomes."""
     org.require(actor, Perm.POLICY_EDIT)
+    if is_ruleset_key(product):
+        return _add_ruleset_example(actor, product, name, application, expected_outcome)
     prod, _ = on_sale_product(product)
     if expected_outcome not in OUTCOMES:
         raise ValidationError("expected outcome must be approve, refer or decline", field="expected_outcome")
@@ -72,6 +77,25 @@ def add_example(actor: Actor, *, product: str, name: str, application: dict[str,
     e = ExampleCase.objects.create(policy=policy, name=name.strip()[:100], application=application,
                                    expected_outcome=expected_outcome, created_by_name=actor.username)
     ledger.append(actor, "policy.example_added", "policy", prod.code, {"example": e.name, "expected": expected_outcome})
+    return _example_view(e)
+
+
+def _add_ruleset_example(actor: Actor, key: str, name: str, application: dict[str, Any], expected: str
+                         ) -> ExampleView:
+    ruleset = require_ruleset(key)
+    if expected not in ruleset.scale.outcomes:
+        raise ValidationError(f"expected outcome must be one of {', '.join(ruleset.scale.outcomes)}",
+                              field="expected_outcome")
+    if not (name or "").strip():
+        raise ValidationError("an example needs a name", field="name", code="required")
+    if not isinstance(application, dict) or not isinstance(application.get("inputs"), dict):
+        raise ValidationError("the example must be an object with inputs", field="application")
+    policy, _ = Policy.objects.get_or_create(product=ruleset.key, defaults={"name": ruleset.name_en[:100]})
+    if policy.examples.filter(name=name.strip()).exists():
+        raise Conflict(f"an example named {name.strip()!r} exists", code="duplicate_example", field="name")
+    e = ExampleCase.objects.create(policy=policy, name=name.strip()[:100], application={"inputs": application["inputs"]},
+                                   expected_outcome=expected, created_by_name=actor.username)
+    ledger.append(actor, "policy.example_added", "policy", ruleset.key, {"example": e.name, "expected": expected})
     return _example_view(e)
 
 
@@ -100,10 +124,25 @@ def _scored_override(app: Mapping[str, Any]) -> Scored | None:
 
 
 
+def _ruleset_results(v: PolicyVersion, examples: list[ExampleCase]) -> list[ExampleResult]:
+    ruleset = require_ruleset(v.policy.product)
+    compiled = ENGINE.install_text(v.jdm)
+    out = []
+    for e in examples:
+        evaluation = ENGINE.evaluate(compiled.key, dict(e.application.get("inputs") or {}), ruleset.scale)
+        answer = answer_of(evaluation, ruleset.scale)
+        reasons = [f"#{answer.row}" if answer.row else "–", *sorted(evaluation.missing)]  # the deciding row
+        out.append(ExampleResult(_example_view(e), evaluation.outcome, evaluation.outcome == e.expected_outcome,
+                                 reasons, None, "", 0))
+    return out
+
+
 def example_results(v: PolicyVersion) -> list[ExampleResult]:
     examples = list(v.policy.examples.all())
     if not examples:
         return []
+    if is_ruleset_key(v.policy.product):
+        return _ruleset_results(v, examples)
     compiled = ENGINE.install_text(v.jdm)
     terms, settings, settings_row, grades, benchmark, name = replay_context(v.policy.product)
     out = []

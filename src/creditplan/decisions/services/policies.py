@@ -17,9 +17,11 @@ from creditplan.core.errors import Conflict, NotFound, ValidationError
 from creditplan.decisions.domain import policy as pol
 from creditplan.decisions.domain.engine import ENGINE
 from creditplan.decisions.domain.lifecycle import PolicyStatus, VersionFacts, editable, transition_problem
+from creditplan.decisions.domain.rulesets import is_ruleset_key
 from creditplan.decisions.models import Policy, PolicyVersion
 from creditplan.decisions.services.examples import ExampleResult, example_results, examples_summary
 from creditplan.decisions.services.products import on_sale_product
+from creditplan.decisions.services.rulesets import require_ruleset, scale_of
 from creditplan.decisions.services.serving import installed
 from creditplan.ledger import services as ledger
 from creditplan.org import services as org
@@ -117,10 +119,10 @@ def version_document(actor: Actor, version_id: int) -> dict[str, Any]:
     return json.loads(version_row(version_id).jdm)
 
 
-def _refuse_invalid_upload(doc: dict[str, Any]) -> pol.Report:
+def _refuse_invalid_upload(doc: dict[str, Any], scale: pol.Scale = pol.CREDIT) -> pol.Report:
     """Uploads and grid edits are refused outright when the document is not a JDM graph or an expression does
     not compile; subtler findings (unreachable rules, dry-run failures) go into the validation report."""
-    report = pol.validate(doc)
+    report = pol.validate(doc, scale=scale)
     fatal = [p for p in report.problems if p.level == "error" and p.code in
              ("jdm_schema", "jdm_node_type", "jdm_no_outcome", "jdm_invalid_expression", "jdm_bad_outcome")]
     if fatal:
@@ -135,12 +137,18 @@ def _refuse_invalid_upload(doc: dict[str, Any]) -> pol.Report:
 def upload_policy(actor: Actor, *, product: str, jdm: str | bytes | dict[str, Any], note: str = "",
                   name: str = "") -> PolicyVersionView:
     """A new draft version from a JDM document (upload or API). Refused with the reason when the text is not JSON,
-    not a JDM graph of the allowed kinds, or an expression does not compile."""
+    not a JDM graph of the allowed kinds, or an expression does not compile. `product` is a product code, or a
+    ruleset's key (``ruleset:…``, decisions.services.rulesets) for a table that is not a credit policy."""
     org.require(actor, Perm.POLICY_EDIT)
-    prod, _ = on_sale_product(product)
+    if is_ruleset_key(product):
+        ruleset = require_ruleset(product)
+        key, name = ruleset.key, name or ruleset.name_en
+    else:
+        prod, _ = on_sale_product(product)
+        key = prod.code
     doc = pol.parse_jdm(jdm)
-    _refuse_invalid_upload(doc)
-    return _new_version(actor, prod.code, doc, note=note, name=name)
+    _refuse_invalid_upload(doc, scale_of(key))
+    return _new_version(actor, key, doc, note=note, name=name)
 
 
 def _new_version(actor: Actor, product: str, doc: dict[str, Any], *, note: str = "", name: str = "",
@@ -169,7 +177,7 @@ def update_draft(actor: Actor, version_id: int, *, jdm: str | bytes | dict[str, 
         raise Conflict(f"a {v.status} policy version cannot be edited; start a new draft from it",
                        code="policy_not_editable")
     doc = pol.parse_jdm(jdm)
-    _refuse_invalid_upload(doc)
+    _refuse_invalid_upload(doc, scale_of(v.policy.product))
     text = pol.canonical(doc)
     v.jdm, v.jdm_sha256, v.status = text, pol.sha256_text(text), PolicyStatus.DRAFT.value
     v.validation, v.validated_at, v.test_summary = {}, None, {}
@@ -199,7 +207,7 @@ def validate_version(actor: Actor, version_id: int) -> PolicyVersionView:
     v = version_row(version_id, lock=True)
     if v.status not in (PolicyStatus.DRAFT, PolicyStatus.VALIDATED):
         raise Conflict(f"a {v.status} policy version is not validated again", code="policy_status")
-    report = pol.validate(v.jdm, samples=_samples(v.policy))
+    report = pol.validate(v.jdm, samples=_samples(v.policy), scale=scale_of(v.policy.product))
     v.validation, v.validated_at = report.as_json(), timezone.now()
     if report.ok:
         v.status = PolicyStatus.VALIDATED.value
@@ -240,7 +248,8 @@ def approve_version(actor: Actor, version_id: int) -> PolicyVersionView:
     published at once; the version published before it is retired."""
     org.require(actor, Perm.POLICY_APPROVE)
     v = version_row(version_id, lock=True)
-    report = pol.validate(v.jdm, samples=_samples(v.policy))  # re-check: what is published must be valid now
+    # re-check: what is published must be valid now
+    report = pol.validate(v.jdm, samples=_samples(v.policy), scale=scale_of(v.policy.product))
     if not report.ok:
         v.validation = report.as_json()
     _transition(actor, v, PolicyStatus.PUBLISHED)

@@ -12,7 +12,10 @@ on the table. What every kind needs around ``fit`` is here, once:
 4. the metrics, computed by scoring the compiled artifact — so the numbers describe exactly what will
    serve decisions — and the ``training`` record written into the artifact (data fingerprint, split,
    seed, parameters, features, library versions), which is then validated;
-5. the validation report of the result (``TrainResult.validation_report``).
+5. the validation report of the result (``TrainResult.validation_report``);
+6. the development sample's reference profile (``TrainResult.reference``, ``reference.build_reference``: score
+   deciles, grade mix, each feature's bins with their counts) that monitoring in production compares each
+   week's applications with; the registry keeps it in the version's metrics, not in the artifact.
 
 ``train_model(kind, X, y, …)`` is the CLI's ``--kind``; ``train_estimator(estimator, X, y, …)`` takes any
 configured estimator.
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +49,7 @@ from creditplan.scoring.domain.estimator import (
     check_weights,
     noop_progress,
 )
+from creditplan.scoring.domain.reference import build_reference
 from creditplan.scoring.domain.scorecard import ScorecardModel
 from creditplan.scoring.domain.scorer import CompiledModel
 from creditplan.scoring.domain.trees import GbmModel, TreeModel
@@ -76,6 +80,9 @@ class TrainResult:
     model: CreditModel
     train_rows: np.ndarray
     holdout_rows: np.ndarray
+    reference: dict[str, Any] = field(default_factory=dict)
+    """The development sample's profile for monitoring in production (``reference.build_reference`` over the
+    training part): kept in the registered version's metrics, never in the artifact."""
 
     @property
     def estimator(self) -> Any:
@@ -217,7 +224,8 @@ def train_estimator(
     model.fit(X_fit, y_train, **fit_params)
 
     compiled = model.compiled_
-    block = {"train": _metric_block(y_train, compiled.score_frame(X_train, reasons=False).pd)}
+    scored_train = compiled.score_frame(X_train, reasons=False)
+    block = {"train": _metric_block(y_train, scored_train.pd)}
     if X_holdout is not None and y_holdout is not None and y_holdout.size:
         block["holdout"] = _metric_block(y_holdout, compiled.score_frame(X_holdout, reasons=False).pd)
     artifact: dict[str, Any] = to_jsonable(model.artifact_)
@@ -261,6 +269,7 @@ def train_estimator(
         "data_fingerprint": fp,
         "train_seconds": artifact["training"]["train_seconds"],
     }
+    reference = build_reference(compiled, X_train, scored_train.score, scored_train.grade, sample="train")
     (progress or noop_progress)("done", 1.0)
     return TrainResult(
         model.kind,
@@ -274,6 +283,7 @@ def train_estimator(
         model,
         train_rows,
         holdout_rows,
+        reference,
     )
 
 
