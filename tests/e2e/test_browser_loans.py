@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from creditplan.core.money import format_minor
 from creditplan.customers import services as customers
 from creditplan.loans import cob
 from creditplan.loans import services as loans
@@ -77,16 +78,16 @@ def test_officer_filters_opens_a_loan_and_posts_a_payment(page, log_in, late_and
     expect(schedule.locator("tbody tr").first).to_contain_text("已到期")
     expect(page.locator("#balance-chart canvas")).to_have_count(1)  # ECharts drew the balance chart
     expect(page.locator("#card-outstanding")).to_have_text("12,000.00")
-    expect(page.locator("#card-due")).to_have_text(f"{loans.yuan(due):,.2f}")
+    expect(page.locator("#card-due")).to_have_text(format_minor(due))
 
     page.locator("#action-pay summary").click()
-    expect(page.get_by_label("金额（元）").first).to_have_value(str(loans.yuan(due)))
+    expect(page.get_by_label("金额（元）").first).to_have_value(format_minor(due, grouping=False))
     page.get_by_role("button", name="入账").click()
     expect(page.locator(".msg.success")).to_contain_text("已入账")
     expect(page.locator("#card-due")).to_have_text("0.00")
     late.refresh_from_db()
     assert late.overdue_principal_minor == 0 and late.principal_outstanding_minor < 1_200_000
-    expect(page.locator("#card-outstanding")).to_have_text(f"{loans.yuan(late.principal_outstanding_minor):,.2f}")
+    expect(page.locator("#card-outstanding")).to_have_text(format_minor(late.principal_outstanding_minor))
     expect(page.get_by_role("table", name="还款记录")).to_contain_text("已入账")
     expect(schedule.locator("tbody tr").first).to_contain_text("已还")
 

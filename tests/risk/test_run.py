@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from creditplan.core.errors import Conflict
+from creditplan.core.money import to_major
 from creditplan.ledger import services as ledger
 from creditplan.loans import payments
 from creditplan.loans import services as loans
@@ -30,7 +31,7 @@ def _pay_on_time(book: dict[str, Any]):  # type: ignore[no-untyped-def]
             fresh = loans.get_loan(book["ops"], loan.ref)
             for inst in fresh.installments.filter(due_date=day, version=fresh.schedule_version):
                 due = inst.principal_minor + inst.interest_minor + inst.fee_minor
-                payments.post_payment(book["ops"], loan_ref=loan.ref, amount=str(loans.yuan(due)), value_date=day,
+                payments.post_payment(book["ops"], loan_ref=loan.ref, amount=str(to_major(due)), value_date=day,
                                       reference=f"T-{loan.ref}-{day:%Y%m%d}", channel="teller")
     return pay
 

@@ -27,6 +27,7 @@ TABLES = ("loans", "applications", "quotas")
 
 
 def root() -> Path:
+    """RISK_DIR/snapshots (CREDITPLAN_RISK_DIR, default var/risk)."""
     configured = getattr(settings, "RISK_DIR", None) or os.environ.get("CREDITPLAN_RISK_DIR")
     base = Path(configured) if configured else Path(settings.VAR_DIR) / "risk"
     return base / "snapshots"
@@ -36,11 +37,23 @@ def folder(as_of: dt.date) -> Path:
     return root() / as_of.isoformat()
 
 
+def _text(a: NDArray[Any]) -> pa.Array:
+    """An object column as Arrow strings. Straight from the str objects (a million in milliseconds) when every
+    value is a str; anything else through `astype(str)`, as before (None becomes "None", a number its text)."""
+    try:
+        out = pa.array(a, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        out = None
+    if out is None or out.null_count:
+        return pa.array(a.astype(str), type=pa.string())
+    return out
+
+
 def _arrow(columns: dict[str, NDArray[Any]]) -> pa.Table:
     arrays = {}
     for name, values in columns.items():
         a = np.asarray(values)
-        arrays[name] = pa.array(a.astype(str), type=pa.string()) if a.dtype == object else pa.array(a)
+        arrays[name] = _text(a) if a.dtype == object else pa.array(a)
     return pa.table(arrays)
 
 
@@ -68,8 +81,10 @@ def digest_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def read(as_of: dt.date, sha256: str) -> dict[str, dict[str, NDArray[Any]]]:
-    """The date's tables as columns, after checking they are the files that were written."""
+def read(as_of: dt.date, sha256: str, *, columns: dict[str, list[str]] | None = None
+         ) -> dict[str, dict[str, NDArray[Any]]]:
+    """The date's tables as columns, after checking they are the files that were written. `columns` reads only
+    those of the tables it names (the whole files are still checked against their digest)."""
     path = folder(as_of)
     if not path.exists():
         raise Conflict(f"the snapshot of {as_of} is missing from {path}: it cannot be read back",
@@ -79,12 +94,14 @@ def read(as_of: dt.date, sha256: str) -> dict[str, dict[str, NDArray[Any]]]:
                        code="snapshot_changed")
     out: dict[str, dict[str, NDArray[Any]]] = {}
     for name in TABLES:
-        table = pq.read_table(path / f"{name}.parquet")
+        wanted = (columns or {}).get(name)
+        table = pq.read_table(path / f"{name}.parquet", columns=wanted)
         cols: dict[str, NDArray[Any]] = {}
         for field in table.schema:
             column = table.column(field.name)
             if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
-                cols[field.name] = np.asarray(column.to_pylist(), dtype=object)
+                # str objects (None for a null), built by Arrow in C rather than through a Python list
+                cols[field.name] = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
             else:
                 cols[field.name] = np.asarray(column.to_numpy())
         out[name] = cols

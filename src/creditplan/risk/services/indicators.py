@@ -193,12 +193,12 @@ def _clean_rules(rules: Any, problems: list[FieldProblem]) -> list[tuple[str, in
         try:
             spec = RuleSpec(RuleKind(kind), int(periods))
             spec.check()
+        except ThresholdError as exc:  # first: a ThresholdError is a ValueError too
+            problems.append(FieldProblem("rules", exc.message, exc.code))
+            continue
         except ValueError:
             problems.append(FieldProblem("rules", f"unknown alert rule {kind!r}: red, amber or worsening",
                                          "unknown_rule"))
-            continue
-        except ThresholdError as exc:
-            problems.append(FieldProblem("rules", exc.message, exc.code))
             continue
         out.append((spec.kind.value, spec.periods))
     return out

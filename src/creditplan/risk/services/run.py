@@ -24,9 +24,9 @@ from creditplan.ledger import services as ledger
 from creditplan.loans import services as loans
 from creditplan.org.models import Branch
 from creditplan.risk import sql, store
-from creditplan.risk.domain.catalogue import FACTS
+from creditplan.risk.domain.catalogue import DIMENSIONS, FACTS
 from creditplan.risk.domain.facts import application_facts, loan_facts, previous_period_end, quota_facts
-from creditplan.risk.domain.snapshot import derive
+from creditplan.risk.domain.snapshot import CARRIED, derive
 from creditplan.risk.domain.thresholds import AlertRule as RuleSpec
 from creditplan.risk.domain.thresholds import Rag, RuleKind, Worse
 from creditplan.risk.engine import Result, Task, run_local, run_spark
@@ -68,12 +68,13 @@ def take_snapshot(as_of: dt.date) -> Snapshot:
     if closed is None or closed < as_of:
         raise Conflict(f"the close of {as_of} has not run: indicators are computed after the close",
                        code="close_not_run", field="date")
-    if closed > as_of:
-        raise Conflict(f"the book has been closed through {closed}: the book as it stood on {as_of} was not kept "
+    if closed > as_of or sql.close_begun_after(as_of):
+        raise Conflict(f"the book has been closed after {as_of}: the book as it stood on {as_of} was not kept "
                        "and cannot be rebuilt", code="snapshot_not_kept", field="date")
     book = sql.read_book(as_of)
     previous = _latest_snapshot(as_of)
-    prev_loans = store.read(previous.as_of, previous.sha256)["loans"] if previous is not None else None
+    prev_loans = (store.read(previous.as_of, previous.sha256, columns=_CARRIED_ONLY)["loans"]
+                  if previous is not None else None)
     loans_table = derive(book, as_of, prev_loans)
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(0), tzinfo=timezone.get_current_timezone())
     apps = sql.read_applications(end - dt.timedelta(days=APPLICATION_WINDOW_DAYS), end)
@@ -84,8 +85,14 @@ def take_snapshot(as_of: dt.date) -> Snapshot:
     return snap
 
 
-def _tables(snapshot: Snapshot) -> dict[str, dict[str, Any]]:
-    return store.read(snapshot.as_of, snapshot.sha256)
+_CARRIED_ONLY = {"loans": ["loan", *CARRIED], "applications": [], "quotas": []}
+"""What a snapshot reads of the one before it: the history it carries over."""
+_PREVIOUS_ONLY = {"loans": ["loan", "outstanding", "bucket", "risk_class"], "applications": [], "quotas": []}
+"""What the indicators read of an earlier snapshot: the same loans' state then (roll rates, migration)."""
+
+
+def _tables(snapshot: Snapshot, columns: dict[str, list[str]] | None = None) -> dict[str, dict[str, Any]]:
+    return store.read(snapshot.as_of, snapshot.sha256, columns=columns)
 
 
 # --- the run ------------------------------------------------------------------------------------------------
@@ -104,7 +111,7 @@ def run_indicators(as_of: Any, *, actor: Actor | None = None, engine: str = "loc
     started = time.perf_counter()
     say = progress or (lambda _msg: None)
     say("snapshot")
-    recompute = Snapshot.objects.filter(as_of=day).exists()
+    recompute = Run.objects.filter(as_of=day).exists()  # computed before: this run recomputes it
     snap = take_snapshot(day)
     snapshot_seconds = time.perf_counter() - started
     indicators = list(Indicator.objects.filter(active=True).prefetch_related("rules"))
@@ -151,8 +158,11 @@ def _facts(fact: str, tables: dict[str, dict[str, Any]], day: dt.date, earlier_d
     if earlier_day is not None:
         prior = _latest_snapshot(earlier_day, inclusive=True)
         if prior is not None:
-            earlier = _tables(prior)["loans"]
-    return loan_facts(tables["loans"], earlier)
+            earlier = _tables(prior, _PREVIOUS_ONLY)["loans"]
+    # the allowance: each loan's figure of the latest ECL run on or before `day` (risk.services.ecl)
+    from creditplan.risk.services.allowance import with_allowance
+
+    return loan_facts(with_allowance(tables["loans"], day), earlier)
 
 
 def _finite(x: float) -> float | None:
@@ -221,9 +231,10 @@ def _store(day: dt.date, results: list[tuple[Indicator, Result]], snap: Snapshot
     IndicatorValue.objects.bulk_create(rows, batch_size=2000)
     raised = _raise(day, firing, actor)
     seconds = time.perf_counter() - started
-    Run.objects.create(as_of=day, engine=engine, recompute=recompute, started_at=timezone.now(),
-                       finished_at=timezone.now(), loans=snap.loans, values=len(rows), alerts=len(raised),
-                       seconds=seconds)
+    finished = timezone.now()
+    Run.objects.create(as_of=day, engine=engine, recompute=recompute,
+                       started_at=finished - dt.timedelta(seconds=seconds), finished_at=finished, loans=snap.loans,
+                       values=len(rows), alerts=len(raised), seconds=seconds)
     ledger.append(actor, "risk.indicators_computed", "risk", day.isoformat(), {
         "loans": snap.loans, "values": len(rows), "red": red, "amber": amber, "alerts": len(raised),
         "snapshot_sha256": snap.sha256, "engine": engine, "recompute": recompute})
@@ -248,9 +259,13 @@ def _raise(day: dt.date, firing: dict[str, tuple[Indicator, str, str, str, float
                          branch=branches.get(member) if dim == "branch" else None, owner_role=i.owner_role,
                          status=AlertStatus.OPEN, raised_on=day, value=value, rag=rag.value, raised_at=now))
     Alert.objects.bulk_create(new)
-    created = list(Alert.objects.filter(key__in=[a.key for a in new], status=AlertStatus.OPEN, raised_on=day))
+    created = list(Alert.objects.filter(key__in=[a.key for a in new], status=AlertStatus.OPEN, raised_on=day)
+                   .select_related("indicator", "branch").order_by("id"))
     ledger.append_many(actor, [ledger.EventSpec("risk.alert_raised", "alert", str(a.pk), {
-        "indicator": a.indicator.code, "rule": a.rule_kind, "dimension": a.dimension, "member": a.member,
+        "indicator": a.indicator.code, "name_en": a.indicator.name_en, "name_zh": a.indicator.name_zh,
+        "unit": a.indicator.unit, "rule": a.rule_kind, "dimension": a.dimension,
+        "dimension_en": DIMENSIONS.get(a.dimension, (a.dimension, a.dimension))[0],
+        "dimension_zh": DIMENSIONS.get(a.dimension, (a.dimension, a.dimension))[1], "member": a.member,
         "value": None if a.value is None else f"{a.value:.6f}", "rag": a.rag, "owner_role": a.owner_role,
         "branch": a.branch.code if a.branch else "", "as_of": day.isoformat()}) for a in created])
     return created
