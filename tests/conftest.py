@@ -30,6 +30,8 @@ TEST_ENVIRONMENT = {
     "CREDITPLAN_SECRET_KEY": secrets.token_urlsafe(50),
     "CREDITPLAN_PII_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
     "CREDITPLAN_LEDGER_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode(),
+    # the close runs no risk indicators after each date (tests/risk turn it on where they test it)
+    "CREDITPLAN_RISK_AFTER_CLOSE": "off",
 }
 for _name, _value in TEST_ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)
@@ -49,6 +51,7 @@ def _apply_test_environment() -> None:
     settings.DEVELOPMENT = development
     settings.SECRET_KEY, settings.PII_KEYS = keys["SECRET_KEY"], keys["PII_KEYS"]
     settings.LEDGER_SIGNING_KEY = keys["LEDGER_SIGNING_KEY"]
+    settings.RISK_AFTER_CLOSE = os.environ["CREDITPLAN_RISK_AFTER_CLOSE"]
 
 
 _apply_test_environment()

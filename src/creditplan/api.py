@@ -111,10 +111,13 @@ def _register() -> None:
     from creditplan.documents.api import router as documents_router
     from creditplan.integration.api import router as integration_router
     from creditplan.ledger.api import router as ledger_router
+    from creditplan.lines.api import router as lines_router
     from creditplan.loans.api import router as loans_router
     from creditplan.org.api import router as org_router
     from creditplan.origination.api import router as origination_router
     from creditplan.plans.api import router as plans_router
+    from creditplan.risk.api import router as risk_router
+    from creditplan.risk.warning_api import router as early_warning_router
     from creditplan.scoring.api import router as scoring_router
 
     api.add_router("/auth", org_router)
@@ -122,12 +125,15 @@ def _register() -> None:
     api.add_router("/ledger", ledger_router)
     api.add_router("/models", scoring_router)
     api.add_router("/plans", plans_router)
+    api.add_router("/lines", lines_router)
     api.add_router("/loans", loans_router)
     api.add_router("/decisions", decisions_router)
     api.add_router("/applications", origination_router)
     api.add_router("/documents", documents_router)
     api.add_router("/contracts", contracts_router)
     api.add_router("/integration", integration_router)
+    api.add_router("/risk", risk_router)
+    api.add_router("/early-warning", early_warning_router)
 
 
 _register()

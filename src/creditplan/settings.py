@@ -12,6 +12,8 @@ CREDITPLAN_HTTPS         1 when served over HTTPS: secure cookies, redirect to h
 CREDITPLAN_BEHIND_PROXY  1 behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-For
 CREDITPLAN_DATA_DIR      where the public credit data sets live (default ../shared/data)
 CREDITPLAN_DOCUMENT_DIR  where uploaded documents are stored, encrypted (default var/documents)
+CREDITPLAN_RISK_DIR      where risk monitoring keeps the book's daily snapshots (default var/risk)
+CREDITPLAN_RISK_AFTER_CLOSE  indicators (default) | snapshot | off: what risk monitoring does after each close
 
 Nothing here refuses to load: `creditplan check --deploy` reports what is missing or unsafe, and `creditplan
 serve` and the WSGI application refuse to start without the keys (creditplan.web.checks).
@@ -64,6 +66,13 @@ DATA_DIR = Path(os.environ.get("CREDITPLAN_DATA_DIR", Path.cwd().parent / "share
 # application documents (encrypted, content-addressed), beside the SQLite database by default
 DOCUMENT_DIR = Path(os.environ.get("CREDITPLAN_DOCUMENT_DIR", VAR_DIR / "documents"))
 DOCUMENT_MAX_BYTES = int(os.environ.get("CREDITPLAN_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024))
+# risk monitoring (docs/risk.md, "Running the indicators"): the book's daily snapshots are kept as Parquet files under
+# RISK_DIR/snapshots/<date>/; after each date's close the snapshot is taken and the indicators computed
+# ("indicators"), the snapshot only ("snapshot"), or nothing ("off")
+RISK_DIR = Path(os.environ.get("CREDITPLAN_RISK_DIR", VAR_DIR / "risk"))
+RISK_AFTER_CLOSE = os.environ.get("CREDITPLAN_RISK_AFTER_CLOSE", "indicators").strip().lower()
+# expected credit loss (docs/ecl.md): loan-months out of a state before the observed transition matrix shapes PD curves
+RISK_ECL_MIN_TRANSITIONS = int(os.environ.get("CREDITPLAN_RISK_ECL_MIN_TRANSITIONS", "1000"))
 
 # Request bodies are capped before they are read (creditplan.web.middleware.RequestSizeLimitMiddleware): an upload
 # (multipart) may carry a document plus the form around it, any other request what Django itself would accept.
@@ -106,6 +115,7 @@ INSTALLED_APPS = [
     "creditplan.ledger",
     "creditplan.scoring",
     "creditplan.plans",
+    "creditplan.lines",
     "creditplan.loans",
     "creditplan.decisions",
     "creditplan.origination",

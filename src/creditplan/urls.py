@@ -9,10 +9,16 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("models/", include("creditplan.scoring.urls")),
     path("plans/", include("creditplan.plans.urls")),
+    path("lines/", include("creditplan.lines.urls")),
     path("loans/", include("creditplan.loans.urls")),
     path("decisions/", include("creditplan.decisions.urls")),
     path("applications/", include("creditplan.origination.urls")),
     path("integration/", include("creditplan.integration.urls")),
     path("documents/", include("creditplan.documents.urls")),
+    path("post-loan/", include("creditplan.risk.review_urls")),  # post-loan review tasks, dynamic limits (risk app)
+    path("risk/watch/", include("creditplan.risk.warning_urls")),  # early warning: the watch list, weights, imports
+    path("risk/", include("creditplan.risk.monitoring_urls")),  # /risk/models/…, /risk/report/ (model monitoring)
+    path("risk/ecl/", include("creditplan.risk.ecl_urls")),  # expected credit loss, stress tests, re-rating
+    path("risk/", include("creditplan.risk.urls")),  # risk monitoring: overview, indicators, analytics, alerts
     path("", include("creditplan.web.urls")),
 ]

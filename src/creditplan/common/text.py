@@ -66,6 +66,25 @@ _PROBLEM_TEXT = {
     "four_eyes": gettext_lazy("Four eyes: whoever asked for an identity correction cannot decide it."),
     "archived": gettext_lazy("An archived customer cannot be changed."),
     "stale_version": gettext_lazy("The customer was changed by someone else meanwhile; reload the page."),
+    # risk monitoring (issue 16): what its pages can refuse with an error page
+    "indicator_not_found": gettext_lazy("No such indicator."),
+    "alert_not_found": gettext_lazy("No such alert, or it is not routed to you."),
+    "no_snapshot": gettext_lazy("The book was not kept for this date: choose a date the indicators were computed "
+                                "for."),
+    "snapshot_missing": gettext_lazy("The kept book of this date cannot be read back: ask the system administrator."),
+    "snapshot_changed": gettext_lazy("The kept book of this date has changed since it was written: ask the system "
+                                     "administrator."),
+    "unknown_cell": gettext_lazy("No such figure, or it is outside your branches."),
+    "not_drillable": gettext_lazy("This indicator is not computed over loans: there are no loans behind it."),
+    "unknown_bad": gettext_lazy("Choose 30 or 90 days past due."),
+    "dates_order": gettext_lazy("The first date must be before the second."),
+    # credit lines (issue 17): what the review, the payout and the line pages can refuse
+    "line_frozen": gettext_lazy("The customer's credit line is frozen: nothing can be approved or paid out on it."),
+    "line_expired": gettext_lazy("The customer's credit line has expired: it must be extended first."),
+    "line_closed": gettext_lazy("The customer's credit line is closed: nothing can be approved or paid out on it."),
+    "line_exceeded": gettext_lazy("The amount is above what is available on the customer's credit line."),
+    "sub_limit_exceeded": gettext_lazy("The amount is above what is available on the product's sub-limit."),
+    "above_reservation": gettext_lazy("The amount is above what is held on the credit line for this application."),
 }
 # Titles of the error classes in creditplan.core.errors, translated by web/error.html.
 _ERROR_TITLES = (gettext_noop("Request failed"), gettext_noop("Invalid input"), gettext_noop("Authentication required"),

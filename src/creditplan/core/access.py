@@ -105,6 +105,8 @@ class Perm(StrEnum):
     RISK_VIEW = "risk.view"  # risk indicators, portfolio analytics, model monitoring, the alerts routed to the role
     RISK_MANAGE = "risk.manage"  # define indicators and thresholds, run or recompute them
     RISK_ALERT_HANDLE = "risk.alert_handle"  # acknowledge, comment on and resolve the alerts routed to the role
+    LINE_PROPOSE = "line.propose"  # propose a customer's credit line or a change to it (maker)
+    LINE_APPROVE = "line.approve"  # approve another user's proposal, within the line authority (checker)
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -124,13 +126,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.LOAN_OFFICER: frozenset(
         _STAFF_READ | {Perm.CUSTOMER_CREATE, Perm.CUSTOMER_UPDATE, Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE,
                        Perm.PLAN_VIEW, Perm.QUOTA_REQUEST, Perm.LOAN_REPAY, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
-                       Perm.APPLICATION_VIEW, Perm.APPLICATION_CREATE, Perm.APPLICATION_REVIEW}
+                       Perm.APPLICATION_VIEW, Perm.APPLICATION_CREATE, Perm.APPLICATION_REVIEW, Perm.LINE_PROPOSE}
     ),
     Role.APPROVER: frozenset(
         _STAFF_READ | {Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE, Perm.PLAN_VIEW, Perm.QUOTA_RESERVE,
                        Perm.QUOTA_REQUEST, Perm.LOAN_RESTRUCTURE, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
                        Perm.POLICY_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE,
-                       Perm.APPLICATION_ANALYTICS}
+                       Perm.APPLICATION_ANALYTICS, Perm.LINE_PROPOSE, Perm.LINE_APPROVE}
     ),
     # risk managers write policies; publishing needs a second risk manager (four eyes, checked in decisions)
     Role.RISK_MANAGER: frozenset(
@@ -138,7 +140,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
                        Perm.LOAN_WRITE_OFF, Perm.PRODUCT_MANAGE, Perm.GL_VIEW, Perm.DECISION_VIEW,
                        Perm.POLICY_VIEW, Perm.POLICY_EDIT, Perm.POLICY_APPROVE, Perm.APPLICATION_VIEW,
                        Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE, Perm.APPLICATION_ANALYTICS,
-                       Perm.RISK_VIEW, Perm.RISK_MANAGE, Perm.RISK_ALERT_HANDLE}
+                       Perm.RISK_VIEW, Perm.RISK_MANAGE, Perm.RISK_ALERT_HANDLE, Perm.LINE_PROPOSE,
+                       Perm.LINE_APPROVE}
     ),
     # planners own the credit plan's indicators (utilisation, pace): they see and handle those alerts
     Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW,

@@ -18,6 +18,8 @@ from django.db import connection
 
 from creditplan.common.sql import Columns
 from creditplan.customers.models import Customer
+from creditplan.lines import domain as lines_domain
+from creditplan.lines import sql as lines_sql
 from creditplan.loans.models import Loan, Product
 from creditplan.org.models import Branch
 from creditplan.origination.models import Application, Transition
@@ -43,9 +45,11 @@ BRANCH_COLUMNS = ("code", "name", "name_en", "level", "path")
 PRODUCT_COLUMNS = ("code", "is_active", "currency", "min_amount_minor", "max_amount_minor", "min_term", "max_term")
 
 
-def lookup(customer_id: int | None, product_code: str) -> tuple[Customer | None, ProductTerms | None, bool]:
-    """The customer (with their branch), the product and whether the customer is overdue at this bank — in ONE
-    statement.
+def lookup(customer_id: int | None, product_code: str
+           ) -> tuple[Customer | None, ProductTerms | None, bool, lines_domain.Line | None]:
+    """The customer (with their branch), the product, whether the customer is overdue at this bank and the
+    customer's credit line in force (None: no line; on PostgreSQL locked to the submission's commit, see
+    lines.sql.lookup_join) — in ONE statement.
 
     Justified by benchmarks/bench_decision_http.py: this is the hot path of every submission, and each round
     trip to the database counts (through the ORM: customer, branch, product and the overdue check are four
@@ -55,10 +59,12 @@ def lookup(customer_id: int | None, product_code: str) -> tuple[Customer | None,
     cols = ", ".join([*(f"c.{x}" for x in CUSTOMER_COLUMNS), *(f"b.{x}" for x in BRANCH_COLUMNS),
                       *(f"p.{x}" for x in PRODUCT_COLUMNS)])
     sql = (f"SELECT {cols}, EXISTS(SELECT 1 FROM {loan} l WHERE l.customer_id = c.id AND l.dpd > 0 "
-           f"AND l.status <> 'closed') FROM (SELECT 1 AS one) x LEFT JOIN {c} c ON c.id = %s "
-           f"LEFT JOIN {b} b ON b.id = c.branch_id LEFT JOIN {p} p ON p.code = %s")
+           f"AND l.status <> 'closed'), {lines_sql.lookup_select()} FROM (SELECT 1 AS one) x "
+           f"LEFT JOIN {c} c ON c.id = %s "
+           f"LEFT JOIN {b} b ON b.id = c.branch_id LEFT JOIN {p} p ON p.code = %s {lines_sql.lookup_join()}")
+    cid = customer_id if customer_id is not None else -1
     with connection.cursor() as cur:
-        cur.execute(sql, [customer_id if customer_id is not None else -1, product_code])
+        cur.execute(sql, [cid, product_code, cid])
         row = cur.fetchone()
     nc, nb = len(CUSTOMER_COLUMNS), len(BRANCH_COLUMNS)
     customer = None
@@ -74,7 +80,8 @@ def lookup(customer_id: int | None, product_code: str) -> tuple[Customer | None,
     if product_row[0] is not None:
         product = ProductTerms(**dict(zip(PRODUCT_COLUMNS, product_row, strict=True)))
         product = dataclasses.replace(product, is_active=bool(product.is_active))
-    return customer, product, bool(row[-1])
+    at = nc + nb + len(PRODUCT_COLUMNS)
+    return customer, product, bool(row[at]), lines_sql.line_of(row[at + 1:])
 
 
 

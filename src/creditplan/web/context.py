@@ -14,8 +14,11 @@ _MENU: list[tuple[str, Any, Perm | None]] = [
     ("web:home", _("Dashboard"), None),
     ("web:customers", _("Customers"), Perm.CUSTOMER_VIEW),
     ("plans:plans", _("Credit plan"), Perm.PLAN_VIEW),
+    ("lines:lines", _("Credit lines"), Perm.CUSTOMER_VIEW),
+    ("risk_reviews:tasks", _("Review tasks"), Perm.LINE_PROPOSE),  # post-loan reviews: officers, approvers, risk
     ("origination:queue", _("Applications"), Perm.APPLICATION_VIEW),
     ("origination:analytics", _("Process analytics"), Perm.APPLICATION_ANALYTICS),
+    ("risk:overview", _("Risk"), Perm.RISK_VIEW),
     ("loans:loans", _("Loans"), Perm.LOAN_VIEW),
     ("loans:calculator", _("Schedule calculator"), None),
     ("scoring:models", _("Models"), Perm.MODEL_VIEW),

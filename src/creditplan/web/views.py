@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language, gettext_lazy
@@ -22,6 +21,7 @@ from creditplan.ledger import services as ledger
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 from creditplan.org.forms import LoginForm
+from creditplan.web import sql
 from creditplan.web.forms import CustomerForm, IdentityCorrectionForm
 
 
@@ -41,9 +41,7 @@ class LoginView(auth_views.LoginView):
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cur:
-        cur.execute("SELECT 1")
-    return JsonResponse({"status": "ok", "database": connection.vendor})
+    return JsonResponse({"status": "ok", "database": sql.ping()})
 
 
 @login_required
@@ -101,6 +99,15 @@ def _overview(user: Actor) -> dict[str, Any]:
         if runs:
             out["close"] = {"date": runs[0].business_date,
                             "status": LOAN_STATUS_LABELS.get(runs[0].status, runs[0].status)}
+    if org.may(user, Perm.RISK_VIEW):
+        from creditplan.risk import services as risk
+
+        routed, red = risk.open_alert_count(user)
+        out["risk"] = {"open": routed, "red": red}
+    if org.may(user, Perm.LINE_PROPOSE):  # post-loan review tasks: a loan officer's own, an approver's branch
+        from creditplan.risk.services import reviews
+
+        out["reviews"] = reviews.task_counts(user)
     return out
 
 
@@ -116,9 +123,11 @@ def _customer_home(request: HttpRequest) -> HttpResponse:
     applications = [{"v": v, "status_label": STATUS_LABELS.get(v.status, v.status)}
                     for v in origination.list_applications(user, limit=5)]
     notes = integration.my_notifications(user, language=get_language() or "zh-hans", limit=3)
+    from creditplan.lines import services as lines
+
     return render(request, "web/customer_home.html", {
         "loans": customer_loan_rows(user), "applications": applications, "messages_": notes,
-        "linked": origination.own_customer_id(user) is not None})
+        "linked": origination.own_customer_id(user) is not None, "my_line": lines.my_line(user)})
 
 
 @login_required
@@ -192,7 +201,18 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     history = customers.customer_history(request.user, customer_id)
     may_correct = org.may(request.user, Perm.CUSTOMER_UPDATE) and org.may(request.user, Perm.CUSTOMER_VIEW_PII)
     pending = customers.list_identity_corrections(request.user, customer_id=customer_id)
+    from creditplan.lines import services as lines  # (the apps build on web: imported here)
+    from creditplan.lines.views import STATE_LABELS as LINE_STATE_LABELS
+
+    credit_lines = [{"v": v, "state_label": LINE_STATE_LABELS.get(v.state, v.state)}
+                    for v in lines.customer_lines(request.user, customer_id)]
+    from creditplan.risk import warning_views as early_warning  # the customer's warning level and signals
+    from creditplan.risk.services import signals as risk_signals
+
+    warning = early_warning.customer_warning_context(risk_signals.customer_warning(request.user, customer_id))
     return render(request, "web/customer_detail.html", {
+        "warning": warning, "may_see_watch": org.may(request.user, Perm.RISK_VIEW),
+        "credit_lines": credit_lines, "may_propose_line": org.may(request.user, Perm.LINE_PROPOSE),
         "c": customer, "history": _history_rows(history),
         "may_reveal": org.may(request.user, Perm.CUSTOMER_VIEW_PII),
         "may_correct": may_correct and customer.status == "active" and not pending,

@@ -23,6 +23,7 @@ from creditplan.core.money import Money
 from creditplan.customers.domain import INDUSTRY_SECTIONS, PROVINCES
 from creditplan.decisions import services as decisions
 from creditplan.ledger import services as ledger
+from creditplan.lines import services as lines
 from creditplan.org import services as org
 from creditplan.org.domain import Perm, Role
 from creditplan.origination import domain
@@ -120,6 +121,9 @@ def approve(actor: Actor, ref: str, reason_code: str, note: str = "") -> Applica
         ledger.append(actor, "application.approval_recorded", "application", a.ref, {
             "approvals": step.count, "required": step.required, "reason_code": code, "note": note})
         return application_view(a, approvals=step.count)
+    # the customer's credit line first (a frozen line or no room refuses the approval), then the plan's quota
+    lines.reserve(actor, customer_id=a.customer_id, application_ref=a.ref, product=a.product,
+                  amount_minor=_decision_amount(a), currency=a.currency)
     if a.quota_status not in ("reserved", "escalated"):
         a.quota_status = _reserve(actor, a)
     a.decided_at = now
@@ -267,6 +271,7 @@ def withdraw(actor: Actor, ref: str, reason: str = "") -> ApplicationView:
 
 def _leave(actor: Actor | None, a: Application, target: Status, reason: str) -> None:
     domain.transition(a.status, target)  # refuse before touching the quota
+    lines.release(actor, application_ref=a.ref, reason=reason, expired=target is Status.EXPIRED)
     if a.quota_status in ("reserved", "escalated"):
         plans.release_quota(None, application_ref=a.ref, reason=reason, kind="expire" if target is Status.EXPIRED
                             else "release")

@@ -107,7 +107,7 @@ def _channel_for(actor: Actor, channel: str | None) -> Channel:
 
 
 def _validate(actor: Actor, customer_id: Any, product: Any, amount: Any, term: Any, inputs: Any,
-              channel: Any) -> tuple[Customer, sql.ProductTerms, int, int, dict[str, Any], Channel, bool]:
+              channel: Any) -> tuple[Customer, sql.ProductTerms, int, int, dict[str, Any], Channel, bool, Any]:
     """Every problem with the request at once, each naming its field."""
     problems: list[FieldProblem] = []
 
@@ -120,7 +120,7 @@ def _validate(actor: Actor, customer_id: Any, product: Any, amount: Any, term: A
 
     cid = _customer_id(customer_id)
     code = str(product or "").strip().lower()
-    found, p, overdue = sql.lookup(cid, code)
+    found, p, overdue, line = sql.lookup(cid, code)
     customer = attempt(lambda: _check_customer(actor, cid, found))
     ch = attempt(lambda: _channel_for(actor, channel))
     stated = attempt(lambda: clean_inputs(inputs))
@@ -148,7 +148,9 @@ def _validate(actor: Actor, customer_id: Any, product: Any, amount: Any, term: A
         problems += [FieldProblem(f"inputs.{k}", f"{k} is required", "required") for k in missing]
     if problems:
         raise ValidationError.collect(problems)
-    return customer, p, minor, n, stated, ch, overdue  # type: ignore[return-value]
+    if line is not None and p is not None and line.currency != p.currency:
+        line = None  # a line in one currency does not cover a product lending in another
+    return customer, p, minor, n, stated, ch, overdue, line  # type: ignore[return-value]
 
 
 def submit_application(actor: Actor, *, customer_id: Any, product: Any, amount: Any, term: Any,
@@ -204,15 +206,15 @@ def _check_replay(a: Application, actor: Actor, customer_id: Any, product: Any, 
 @transaction.atomic
 def _submit(actor: Actor, customer_id: Any, product: Any, amount: Any, term: Any, inputs: Any, channel: Any,
             scoped_key: str | None) -> ApplicationView:
-    customer, p, minor, n, stated, ch, overdue = _validate(actor, customer_id, product, amount, term, inputs,
-                                                           channel)
+    customer, p, minor, n, stated, ch, overdue, line = _validate(actor, customer_id, product, amount, term, inputs,
+                                                                 channel)
     now = timezone.now()
     today = timezone.localdate(now)
     gathered = sources.gather(customer, stated, today, overdue_here=overdue)
     ref = domain.new_ref(today)
     pending = decisions.begin_decision(actor, application_ref=ref, customer_id=customer.pk, product=p.code,
                                        branch=customer.branch.code, amount_minor=minor, term=n, inputs=gathered.inputs,
-                                       channel=ch.value, reserve=True)
+                                       channel=ch.value, reserve=True, line=line)
     request_hash = _request_hash(customer.pk, p.code, minor, n, ch.value, stated)
 
     def rows(d: Any) -> tuple[Application, list[Transition], sql.Rows]:
@@ -244,7 +246,8 @@ def _submit(actor: Actor, customer_id: Any, product: Any, amount: Any, term: Any
     d = pending.view
     # Both events in one append (one sequencer round trip), last: the sequencer's row lock is held from here to
     # the commit, so nothing else of this transaction runs while other submissions wait for it.
-    ledger.append_many(actor, [pending.event(), ledger.EventSpec("application.submitted", "application", a.ref, {
+    ledger.append_many(actor, [pending.event(), *pending.line_events(), ledger.EventSpec(
+        "application.submitted", "application", a.ref, {
         "customer": customer.pk, "branch": customer.branch.code, "product": p.code, "amount_minor": minor,
         "term": n, "channel": ch.value, "decision": d.id, "outcome": d.outcome, "status": a.status,
         "auto_approved": a.auto_approved, "quota": a.quota_status})])

@@ -39,7 +39,12 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 self._seed(n, opts["seed"])
-            self._seed_loans(opts["loans"], opts["seed"])
+            from creditplan.risk import demo as risk_demo
+
+            with risk_demo.snapshots_only():  # the close keeps each date's book; indicators come after
+                self._seed_loans(opts["loans"], opts["seed"])
+            with transaction.atomic():
+                risk_demo.seed_risk(log=self.stdout.write)
         except CreditplanError as exc:
             raise CommandError(exc.message)
         from creditplan.ledger import services as ledger
@@ -70,6 +75,9 @@ class Command(BaseCommand):
         from creditplan.scoring.demo import seed_models
 
         models = seed_models(users["risk"], users["risk2"], log=self.stdout.write)
+        from creditplan.risk.services.behaviour import seed_behaviour_model
+
+        models += seed_behaviour_model(users["risk"], users["risk2"], log=self.stdout.write)
         from creditplan.plans.demo import seed_plan
 
         loans = seed_plan(users["planner"], users["admin"])
