@@ -62,6 +62,9 @@ def test_the_run_computes_what_the_book_says_and_a_recomputation_agrees(risk_boo
     after = {(v.indicator_id, v.dimension, v.member): v.value for v in IndicatorValue.objects.filter(as_of=d1)}
     assert after == before and again.values == len(before)
     assert Snapshot.objects.count() == 3
+    # no ECL run yet: provision coverage has no figure (not a red 0 %, which would read as no provision at all)
+    assert not IndicatorValue.objects.filter(indicator__code="provision_coverage").exists()
+    assert not Alert.objects.filter(indicator__code="provision_coverage").exists()
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from creditplan.risk.domain.snapshot import CARRIED, derive
 from creditplan.risk.domain.thresholds import AlertRule as RuleSpec
 from creditplan.risk.domain.thresholds import Rag, RuleKind, Worse
 from creditplan.risk.engine import Result, Task, run_local, run_spark
-from creditplan.risk.models import Alert, AlertStatus, Indicator, IndicatorValue, Run, Snapshot
+from creditplan.risk.models import Alert, AlertStatus, EclRun, Indicator, IndicatorValue, Run, Snapshot
 from creditplan.risk.services.indicators import formula_of, threshold_of
 
 APPLICATION_WINDOW_DAYS = 30
@@ -127,6 +128,10 @@ def run_indicators(as_of: Any, *, actor: Actor | None = None, engine: str = "loc
         for earlier_day, members in by_period.items():
             say(f"{fact} ({len(members)} indicators)")
             facts = _facts(fact, tables, day, earlier_day)
+            if fact == "loans" and not _has_allowance(day):
+                # no ECL run yet on or before `day`: a figure over the allowance would read zeros as a provision
+                # of nothing, so it gives no value at all (shown as "–"), like a ratio over no rows
+                members = [i for i in members if not _READS_ALLOWANCE.search(i.formula)]
             tasks = [Task(i.code, formula_of(i), tuple(i.dimensions)) for i in members]
             codes = {i.code: i for i in members}
             computed = (run_spark(facts, tasks, FACTS[fact], session=session) if engine == "spark"
@@ -135,6 +140,14 @@ def run_indicators(as_of: Any, *, actor: Actor | None = None, engine: str = "loc
     say("judging and alerts")
     summary = _store(day, results, snap, engine, recompute, actor, started, snapshot_seconds)
     return summary
+
+
+_READS_ALLOWANCE = re.compile(r"\ballowance\b")
+
+
+def _has_allowance(day: dt.date) -> bool:
+    """Whether an ECL run on or before `day` gives the loans an allowance (risk.services.allowance)."""
+    return EclRun.objects.filter(as_of__lte=day).exists()
 
 
 def _date(value: Any) -> dt.date:
