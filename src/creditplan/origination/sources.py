@@ -12,8 +12,8 @@ licensed private bureau, a partner's data):
 With no client configured the bureau fields stay missing, and a policy rule that needs them refers the case to
 a person, naming the field — an application is never approved on data that was not there. A client may also
 return `"attributes": {...}`, the bureau's file in the model's features. `demo_bureau` (the tests) reports a clean
-file for everybody; `demo_credit_file` (`make demo`) adds a credit history from the German credit data set; both
-say so in their names.
+file for everybody; `demo_credit_file` (`make demo`) adds a credit history drawn from the profiles of the German
+credit data set (shipped counts, not its rows); both say so in their names.
 
 The applicant states only `domain.STATED_INPUTS`; where the bureau or the bank's records hold the same name, theirs
 wins (`domain.merge_inputs`), and every input keeps its source (stated, records, bureau, derived).
@@ -91,22 +91,15 @@ def demo_bureau(customer: Customer) -> dict[str, Any]:
 
 
 def demo_credit_file(customer: Customer) -> dict[str, Any]:
-    """The demo's bureau (`make demo`): a clean file (no flags, not blacklisted) plus a credit history — one row
-    of the German credit data set, the same row for the same customer — in the attributes the demo scorecard
-    reads (scoring.demo.BUREAU_FILE). Demo only: a real bureau client reports the customer's real file."""
-    import hashlib
-
+    """The demo's bureau (`make demo`): a clean file (no flags, not blacklisted) plus a credit history in the
+    attributes the demo scorecard reads (scoring.demo.BUREAU_FILE), the same for the same customer: 8 in 10
+    customers get a file drawn from the profile of the German credit data's files that repaid, the others from that
+    of all its files (`scoring.demo.demo_bureau_file`: the bureau profiles shipped with the demo models, counts, no
+    data set needed). Demo only: a real bureau client reports the customer's real file."""
     from creditplan.scoring import demo
 
-    answer: dict[str, Any] = {"bureau_flags": [], "blacklist": False}
-    if demo.german_source().exists():
-        rows = demo.german_rows()
-        h = int.from_bytes(hashlib.sha256(f"creditplan-demo:{customer.pk}".encode()).digest()[:8], "big")
-        if h % 10 < 8:  # most of the demo's customers have the file of someone who repaid (class 1)
-            rows = rows[rows["class"] == "1"]
-        row = rows.iloc[(h // 10) % len(rows)]
-        answer["attributes"] = {k: row[k] for k in demo.BUREAU_FILE}
-    return answer
+    return {"bureau_flags": [], "blacklist": False,
+            "attributes": demo.demo_bureau_file(f"creditplan-demo:{customer.pk}")}
 
 
 def gather(customer: Customer, stated: dict[str, Any], today: dt.date, *, overdue_here: bool | None = None

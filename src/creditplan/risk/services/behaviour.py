@@ -72,20 +72,28 @@ def taiwan_frame() -> pd.DataFrame:
     return frame
 
 
+BEHAVIOUR_DESCRIPTION = "Behaviour PD scorecard (Taiwan credit-card data, in the book's repayment-history features)"
+
+
+def behaviour_training(*, seed: int = 0) -> scoring_engine.Trained:
+    """The behaviour scorecard trained on the Taiwan data (the recipe of `train_behaviour_model`, and of the demo's
+    shipped behaviour model: `creditplan build-demo-models`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "taiwan_behaviour_features.csv"
+        taiwan_frame().to_csv(source, index=False)
+        return scoring_engine.train(data_path=source, target=TAIWAN_TARGET, bad_value=1, kind="scorecard",
+                                    seed=seed, numeric=list(MODEL_FEATURES), auto_features=False)
+
+
 def train_behaviour_model(author: Actor, approver: Actor | None = None, *, seed: int = 0) -> scoring.VersionView:
     """Train the behaviour scorecard on the Taiwan data (through the scoring module: the scorecard estimator and its
     training harness, validation report included) and register it as a draft version of "behaviour-pd"; with an
     `approver` (another person), take it through validation and approval to champion, as the demo does."""
     require(author, Perm.MODEL_MANAGE)
-    with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "taiwan_behaviour_features.csv"
-        taiwan_frame().to_csv(source, index=False)
-        trained = scoring_engine.train(data_path=source, target=TAIWAN_TARGET, bad_value=1, kind="scorecard",
-                                       seed=seed, numeric=list(MODEL_FEATURES), auto_features=False)
+    trained = behaviour_training(seed=seed)
     version = scoring.register_version(
         author, model_name=BEHAVIOUR_MODEL, artifact=trained.artifact, report_html=trained.report_html,
-        metrics=trained.metrics,
-        description="Behaviour PD scorecard (Taiwan credit-card data, in the book's repayment-history features)")
+        metrics=trained.metrics, description=BEHAVIOUR_DESCRIPTION)
     if approver is not None:
         scoring.validate_version(author, version.id)
         scoring.approve_version(approver, version.id)
@@ -94,12 +102,11 @@ def train_behaviour_model(author: Actor, approver: Actor | None = None, *, seed:
 
 
 def seed_behaviour_model(author: Actor, approver: Actor, log: Any = print) -> int:
-    """The demo's behaviour model (`creditplan seed-demo`): trained, approved and champion. 0 without the data."""
-    if not taiwan_source().exists():
-        log(f"no behaviour model: {taiwan_source()} not found (set CREDITPLAN_DATA_DIR)")
-        return 0
-    train_behaviour_model(author, approver)
-    return 1
+    """The demo's behaviour model (`creditplan seed-demo`): the shipped one (scoring/demo_models, trained by
+    `behaviour_training` on the Taiwan data), validated, approved and champion. Needs no data set."""
+    from creditplan.scoring import demo
+
+    return len(demo.register_shipped(author, approver, BEHAVIOUR_MODEL))
 
 
 # --- months and snapshots ------------------------------------------------------------------------------------------
