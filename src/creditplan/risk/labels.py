@@ -164,7 +164,9 @@ def member_label(dimension: str, member: str, names: Mapping[str, str] | None = 
         return _pick((PROVINCES[member[:2]][1], PROVINCES[member[:2]][0]))
     if dimension == "channel":
         return label("channel", member)
-    if dimension in ("branch", "product") and names and member in names:
+    if dimension == "product" and names and member in names:
+        return names[member]  # a product's code is a word of English: its name alone, in the page's language
+    if dimension == "branch" and names and member in names:
         return f"{member} {names[member]}"
     return member
 
