@@ -45,6 +45,10 @@ class Command(BaseCommand):
                 self._seed_loans(opts["loans"], opts["seed"])
             with transaction.atomic():
                 risk_demo.seed_risk(log=self.stdout.write)
+            from creditplan.risk.demo_post_loan import seed_post_loan
+
+            with transaction.atomic():  # lines, ECL, early warning, reviews, limits, model monitoring
+                seed_post_loan(seed=opts["seed"], log=self.stdout.write)
         except CreditplanError as exc:
             raise CommandError(exc.message)
         from creditplan.ledger import services as ledger
