@@ -5,6 +5,7 @@ and the customer's own home page with the line available to them. No page shows 
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -108,3 +109,49 @@ def test_the_customer_page_shows_the_line_and_the_customer_home_what_is_availabl
     assert "Available to borrow: 30,000.00 yuan" in _text(as_user("customer").get("/", **EN).content.decode())
     lines.freeze_line(world["risk"], world["customers"][0], "fraud alert")
     assert "您的授信额度已冻结" in as_user("customer").get("/").content.decode()
+
+
+def test_sub_limits_and_what_occupies_the_line_show_the_product_by_its_name(as_user, world, give_line, apply):
+    line = give_line("50000.00", sub_limits={"consumer": "30000.00"})
+    apply("20000.00")
+    lines.propose_change(world["officer_bj"], line.id, kind="sub_limits", sub_limits={"consumer": "40000.00"},
+                         reason="more for consumption")
+    for page in (as_user("approver_bj").get(f"/lines/{line.id}/").content.decode(),
+                 as_user("approver_bj").get("/lines/approvals/").content.decode(),
+                 as_user("approver_bj").get(f"/lines/{line.id}/", **EN).content.decode()):
+        text = _text(page)
+        assert "个人消费贷 40,000.00" in text  # the product's name (data), never its code
+        assert not re.search(r"\bconsumer\b", text)
+    detail = as_user("approver_bj").get(f"/lines/{line.id}/").content.decode()
+    assert re.search(r"<td>个人消费贷</td><td><span class=\"badge", detail)  # the occupation's product
+
+
+def test_approve_is_offered_only_within_the_users_authority(as_user, world, give_line, settings):
+    settings.LINE_APPROVER_MAX_MINOR = 5_000_000  # an approver decides lines up to 50,000.00 yuan
+    line = give_line("50000.00")
+    up = lines.propose_change(world["officer_bj"], line.id, kind="increase", amount="60000.00", reason="more")
+    page = as_user("approver_bj").get("/lines/approvals/").content.decode()
+    assert f"/lines/changes/{up.id}/approve/" not in page  # the service would refuse: not offered
+    assert f"/lines/changes/{up.id}/reject/" in page  # rejecting needs no authority over the amount
+    assert "需由风险经理审批" in page  # …and says who may approve it
+    assert "Approval needs a risk manager." in as_user("approver_bj").get("/lines/approvals/", **EN).content.decode()
+    risk = as_user("risk").get("/lines/approvals/").content.decode()
+    assert f"/lines/changes/{up.id}/approve/" in risk and "需由风险经理审批" not in risk
+    assert lines.may_decide(world["risk"], up) and not lines.may_decide(world["approver_bj"], up)
+    lines.decide_change(world["approver_bj"], up.id, approve=False, note="no")
+    down = lines.propose_change(world["officer_bj"], line.id, kind="reduce", amount="40000.00", reason="less")
+    page = as_user("approver_bj").get("/lines/approvals/").content.decode()
+    assert f"/lines/changes/{down.id}/approve/" in page and "需由风险经理审批" not in page  # taking credit away
+    assert "需由" not in as_user("officer_bj").get("/lines/approvals/").content.decode()  # no checker: no note
+
+
+def test_a_reason_stored_in_both_languages_is_shown_in_the_pages_language(as_user, world, give_line):
+    line = give_line("50000.00")
+    both = '{"code":"warning_red","en":"Dynamic limit rules: Red warning level","zh":"动态额度规则：红色预警"}'
+    lines.rule_change(world["customers"][0], kind="freeze", reason=both, at_once=True)
+    zh = _text(as_user("approver_bj").get(f"/lines/{line.id}/").content.decode())
+    en = html.unescape(_text(as_user("approver_bj").get(f"/lines/{line.id}/", **EN).content.decode()))
+    assert "动态额度规则：红色预警" in zh and "Dynamic limit rules" not in zh and "warning_red" not in zh
+    assert "Dynamic limit rules: Red warning level" in en and "动态额度规则" not in en and '"en"' not in en
+    assert "银行规则" in zh and "the bank's rules" in en  # proposed by the rules, no person: never "system"
+    assert not re.search(r">\s*system\s*<", zh)

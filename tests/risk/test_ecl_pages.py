@@ -114,3 +114,48 @@ def test_pages_without_any_run_say_so(client: Any, bank: dict[str, Any]) -> None
         assert page.status_code == 200 and marker in page.content.decode()
         assert_chinese(page.content.decode())
     assert client.get("/risk/ecl/?date=2025-01-31").status_code == 200  # nothing computed at all: the empty page
+
+
+@pytest.mark.django_db
+def test_the_largest_downgrades_name_the_customer_the_reader_may_see(client: Any, world: dict[str, Any]) -> None:
+    from creditplan.customers.models import Customer
+
+    login(client, "risk")
+    view = behaviour.grade_migration(world["risk"])
+    assert view is not None and view.biggest_downgrades
+    first = view.biggest_downgrades[0]
+    customer = Customer.objects.select_related("branch").get(pk=first["customer_id"])
+    assert first["customer_name"] == customer.name
+    page = client.get("/risk/ecl/behaviour/", **ZH).content.decode()
+    table = page.split('id="downgrades"', 1)[1].split("</table>", 1)[0]
+    assert f'<a href="/customers/{customer.pk}/">{customer.name}</a>' in table  # the name, linked to the customer
+    # a reader bound to a branch is told the names of its own customers only
+    ids = [int(d["customer_id"]) for d in view.biggest_downgrades]
+    named = behaviour._customer_names(org_user("ops_bj"), ids)
+    branches = dict(Customer.objects.filter(pk__in=ids).values_list("pk", "branch__code"))
+    assert set(named) == {c for c in ids if branches[c] == "BJ01"}
+
+
+def org_user(username: str) -> Any:
+    from creditplan.org.models import User
+
+    return User.objects.select_related("branch").get(username=username)
+
+
+@pytest.mark.django_db
+def test_the_tables_by_branch_and_by_product_have_room_for_a_name_on_one_line(client: Any,
+                                                                            world: dict[str, Any]) -> None:
+    login(client, "risk")
+    page = client.get("/risk/ecl/", **ZH).content.decode()
+    # side by side in two equal columns (not the shell's .two, whose second column is a third of the page and broke
+    # a product's name one character per line), each table scrolling sideways on a phone
+    pair = page.split('<div class="ecl-pair">', 1)[1].split('<h2>', 3)
+    assert 'id="branches"' in pair[1] and 'id="products"' in pair[2]
+    assert '<div class="two">' not in page
+    products = page.split('id="products"', 1)[1].split("</table>", 1)[0]
+    assert re.search(r'<td class="name">等额本金消费贷</td>', products)
+    style = re.sub(r"\s+", " ", page.split("<style>", 1)[1].split("</style>", 1)[0])
+    assert "table.ecl td.name { min-width: 7em; white-space: nowrap; }" in style
+    assert ".ecl-pair { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));" in style
+    assert "@media (max-width: 720px) { .ecl-pair { grid-template-columns: 1fr; } }" in style
+    assert ".ecl-scroll { overflow-x: auto;" in style

@@ -188,3 +188,40 @@ def test_amounts_and_policy_bounds_as_plain_rules() -> None:
     assert rules.last_past_due([(dt.date(2025, 2, 15), dt.date(2025, 2, 18))], dt.date(2025, 6, 1)) == dt.date(
         2025, 2, 17)
     assert rules.last_past_due([(dt.date(2025, 5, 15), None)], dt.date(2025, 6, 1)) == dt.date(2025, 6, 1)
+
+
+@pytest.mark.django_db
+def test_the_rules_reason_on_the_line_is_kept_in_both_languages_and_shown_in_the_pages(two_lines, client):
+    import html
+    import re
+
+    small, big = two_lines["customers"][0], two_lines["customers"][2]
+    two_lines["facts"].update({big: _facts()})
+    assert limits.run_limits(dt.date(2025, 6, 30)).counts == {"pending": 1, "keep": 1}
+    change = lines.get_line(two_lines["risk"], two_lines["lines"][1].id).pending
+    assert change is not None and len(change.reason) <= 300
+    client.force_login(two_lines["risk"])
+
+    def text(url: str, lang: str) -> str:
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+        return html.unescape(re.sub(r"<[^>]+>", " ", page.split("<main>", 1)[1]))
+
+    en, zh = text("/lines/approvals/", "en"), text("/lines/approvals/", "zh-hans")
+    assert "Dynamic limit rules: Good payer: no day past due for six months or more" in en
+    assert "动态额度规则" not in en and "按时还款" not in en
+    assert "动态额度规则：按时还款：连续6个月以上无逾期" in zh and "Dynamic limit rules" not in zh
+    assert "good_payer" not in en + zh and '"zh"' not in en + zh
+    # a reason written before, in one language, still shows as written
+    lines.rule_change(small, kind="freeze", reason="动态额度规则: 逾期30天及以上：冻结额度", at_once=True)
+    assert "动态额度规则: 逾期30天及以上：冻结额度" in text(f"/lines/{two_lines['lines'][0].id}/", "en")
+
+
+def test_the_rules_reason_fits_the_line_change_whole_when_the_messages_are_long() -> None:
+    import json
+
+    class Answer:
+        reason, message_en, message_zh = "long_row", "E" * 290 + '"', "中" * 290
+
+    stored = json.loads(limits._line_reason(Answer()))
+    assert len(limits._line_reason(Answer())) <= 300
+    assert stored["en"].startswith("Dynamic limit rules: EEE") and stored["zh"].startswith("动态额度规则：中中")

@@ -184,3 +184,39 @@ def test_limit_proposals_show_their_reasons_and_an_approver_decides_in_place(cli
     assert "调整建议已审批通过，并已通知客户" in visible(done.content.decode())
     assert lines.get_line(world["risk"], world["line_id"]).amount_minor == 6_000_000
     assert LimitProposal.objects.get().status == "approved"
+
+
+@pytest.mark.django_db
+def test_the_task_list_and_the_task_show_the_owner_by_name_not_by_user_name(client, world):
+    officer = world["officer_bj"]
+    officer.display_name = "王晓明"
+    officer.save(update_fields=["display_name"])
+    login(client, "approver_bj")
+    for url in ("/post-loan/", f"/post-loan/{world['task'].pk}/"):
+        text = visible(client.get(url, **ZH).content.decode())
+        assert "王晓明" in text and "officer_bj" not in text, url
+
+
+@pytest.mark.django_db
+def test_a_limit_proposal_beyond_the_approvers_authority_offers_no_approve_and_says_who_may(client, world, settings,
+                                                                                              monkeypatch):
+    from creditplan.risk.domain.reviews import LimitFacts
+
+    settings.LINE_APPROVER_MAX_MINOR = 5_000_000  # an approver decides lines up to 50,000.00 yuan
+    good = LimitFacts(warning=0, dpd=0, months_clean=12, months_on_book=12, behaviour_grade=1, behaviour_worse=False,
+                      utilisation_pct=80)
+    monkeypatch.setattr(limits, "customer_facts", lambda day, rows: ({r.customer_id: good for r in rows}, []))
+    monkeypatch.setattr(limits, "policy", lambda: limits.rules.LimitPolicy(auto_increase_max=100_000))
+    limits.run_limits(dt.date.today())
+    p = LimitProposal.objects.get()
+    assert (p.status, p.amount_after_minor) == ("pending", 6_000_000)  # 60,000.00: above the approver's authority
+    login(client, "approver_bj")
+    page = client.get("/post-loan/limits/", **ZH).content.decode()
+    assert 'value="approve"' not in page and 'value="reject"' in page
+    assert "需由风险经理审批" in visible(page)
+    assert_chinese(page)
+    assert "Approval needs a risk manager." in visible(client.get("/post-loan/limits/", **EN).content.decode())
+    client.logout()
+    login(client, "risk")
+    page = client.get("/post-loan/limits/", **ZH).content.decode()
+    assert 'value="approve"' in page and "需由风险经理审批" not in visible(page)

@@ -5,6 +5,7 @@ by the `money` filter; statuses, kinds and problems are shown in the user's lang
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -91,11 +92,57 @@ def _rows(views: list[services.LineView]) -> list[dict[str, Any]]:
     return [{"v": v, "state_label": STATE_LABELS.get(v.state, v.state)} for v in views]
 
 
-def _change_row(c: services.ChangeView, user: Any) -> dict[str, Any]:
+def _zh() -> bool:
+    return not (get_language() or "en").startswith("en")
+
+
+def reason_text(text: str) -> str:
+    """A change's (or a freeze's) reason in the page's language. The bank's rules store theirs in both languages, as
+    the decision kernel's reasons are: a JSON object {"code", "en", "zh"} (risk's dynamic limits); a person's reason,
+    and any reason written before, is shown as written."""
+    if not text.startswith("{"):
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(data, dict):
+        return text
+    chosen = data.get("zh" if _zh() else "en") or data.get("en") or data.get("zh")
+    return str(chosen) if isinstance(chosen, str) and chosen else text
+
+
+SYSTEM_NAME = gettext_lazy("the bank's rules")
+NEEDS = {"approver": gettext_lazy("Approval needs an approver or a risk manager."),
+         "risk_manager": gettext_lazy("Approval needs a risk manager.")}
+
+
+def _person(name: str) -> str:
+    """Who proposed or decided: "system" (the bank's rules, no person) in words."""
+    return str(SYSTEM_NAME) if name == "system" else name
+
+
+def product_names() -> dict[str, str]:
+    """Product code → name, for showing a product by its name (never its code)."""
+    return dict(services.products())
+
+
+def _subs(subs: dict[str, int] | None, names: dict[str, str]) -> list[tuple[str, int]]:
+    return [(names.get(p, p), v) for p, v in (subs or {}).items()]
+
+
+def _change_row(c: services.ChangeView, user: Any, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """A change as its row shows it. The decision is offered only when the service would accept it
+    (`services.may_decide`: the permission, maker-checker, the authority); where the approval is beyond the user's
+    authority, the row says who may approve it."""
+    names = product_names() if names is None else names
+    refusal = services.decision_refusal(user, c)
     return {"c": c, "kind_label": KIND_LABELS.get(c.kind, c.kind),
             "status_label": CHANGE_STATUS_LABELS.get(c.status, c.status),
-            "may_decide": (c.status == "pending" and org.may(user, Perm.LINE_APPROVE)
-                           and c.proposed_by_id != getattr(user, "pk", None))}
+            "sub_limits": _subs(c.sub_limits, names), "reason": reason_text(c.reason),
+            "proposed_by": _person(c.proposed_by), "decided_by": _person(c.decided_by),
+            "may_approve": not refusal, "may_reject": services.may_decide(user, c, approve=False),
+            "needs": str(NEEDS[services.authority_needed(c)]) if refusal == "insufficient_authority" else ""}
 
 
 @login_required
@@ -187,11 +234,14 @@ def line_detail(request: HttpRequest, line_id: int) -> HttpResponse:
                 messages.success(request, _("The change was proposed; another user with the authority must approve "
                                             "it."))
                 return redirect("lines:line", line_id=line_id)
+    names = product_names()
     return render(request, "lines/line_detail.html", {
         "line": line, "state_label": STATE_LABELS.get(line.state, line.state), "form": form,
+        "freeze_reason": reason_text(line.freeze_reason),
         "change_fields": form.shown(_kind(request)) if form is not None else [],
-        "changes": [_change_row(c, user) for c in line.changes],
-        "occupations": [{"o": o, "status_label": OCCUPATION_LABELS.get(o.status, o.status)}
+        "changes": [_change_row(c, user, names) for c in line.changes],
+        "occupations": [{"o": o, "status_label": OCCUPATION_LABELS.get(o.status, o.status),
+                         "product": names.get(o.product, o.product)}
                         for o in services.line_occupations(user, line_id)],
         "risk_form": RiskForm() if org.may(user, Perm.RISK_MANAGE) and line.status in ("active", "frozen") else None,
     }, status=422 if form is not None and form.errors else 200)
@@ -224,7 +274,8 @@ def line_risk(request: HttpRequest, line_id: int) -> HttpResponse:
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
     user = request.user
-    rows = [_change_row(c, user) for c in services.list_changes(user)]
+    names = product_names()
+    rows = [_change_row(c, user, names) for c in services.list_changes(user)]
     return render(request, "lines/approvals.html", {"rows": rows, "may_approve": org.may(user, Perm.LINE_APPROVE)})
 
 

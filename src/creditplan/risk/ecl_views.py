@@ -183,7 +183,7 @@ def behaviour_page(request: HttpRequest) -> HttpResponse:
                                                     for j, n in enumerate(counts)], "total": sum(counts)})
         ctx["grades"] = grades
         ctx["rows"] = rows
-        ctx["downgrades"] = [{"customer": d["customer_id"], "before": d["previous_grade"], "now": d["grade"],
+        ctx["downgrades"] = [{"customer": d["customer_id"], "name": d.get("customer_name", ""), "before": d["previous_grade"], "now": d["grade"],
                               "pd": _pct(d["pd"]), "score": f"{d['score']:.1f}", "steps": d["fall"]}
                              for d in view.biggest_downgrades]
     return render(request, "risk/ecl/behaviour.html", ctx)

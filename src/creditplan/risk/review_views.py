@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from creditplan.common.text import problem_text
 from creditplan.core.access import Perm, has_perm
 from creditplan.core.errors import CreditplanError, FieldProblem
+from creditplan.lines import services as lines
 from creditplan.risk.domain import reviews as rules
 from creditplan.risk.domain import signals as sig
 from creditplan.risk.services import limits, reviews
@@ -196,12 +197,21 @@ def task_assign(request: HttpRequest, task_id: int) -> HttpResponse:
     return redirect("risk_reviews:task", task_id=task_id)
 
 
-def _proposal(p: limits.ProposalView, user: Any) -> dict[str, Any]:
+def _proposal(p: limits.ProposalView, user: Any, changes: dict[int, Any]) -> dict[str, Any]:
+    """A proposal's row; approve and reject are offered only where the credit lines' decision would accept them
+    (lines.may_decide on the proposal's change), and a change beyond the user's authority says who may approve it."""
+    from creditplan.lines.views import NEEDS
+
     zh = _zh()
+    change = changes.get(p.line_change_id or 0) if p.status == "pending" else None
+    refusal = lines.decision_refusal(user, change) if change is not None else "change_decided"
     return {"p": p, "outcome": _label(rules.LIMIT_LABELS, p.outcome),
             "status": _label(rules.PROPOSAL_STATUS_LABELS, p.status), "message": p.message(zh), "facts": p.facts(zh),
             "note": NOTE_LABELS.get(p.note, _("refused by the credit-line rules") if p.note else ""),
-            "may_decide": p.status == "pending" and has_perm(getattr(user, "role", ""), Perm.LINE_APPROVE)}
+            "may_approve": not refusal,
+            "may_reject": change is not None and lines.may_decide(user, change, approve=False),
+            "needs": str(NEEDS[lines.authority_needed(change)]) if change is not None
+            and refusal == "insufficient_authority" else ""}
 
 
 @login_required
@@ -209,7 +219,9 @@ def proposals(request: HttpRequest) -> HttpResponse:
     user = request.user
     status = request.GET.get("status", "")
     status = status if status in rules.PROPOSAL_STATUS_LABELS else ""
-    rows = [_proposal(p, user) for p in limits.list_proposals(user, status=status)]
+    changes = ({c.id: c for c in lines.list_changes(user, status="pending", limit=1000)}
+               if has_perm(getattr(user, "role", ""), Perm.LINE_APPROVE) else {})
+    rows = [_proposal(p, user, changes) for p in limits.list_proposals(user, status=status)]
     statuses = [(s, rules.label(rules.PROPOSAL_STATUS_LABELS, s, _zh())) for s in rules.PROPOSAL_STATUS_LABELS]
     return render(request, "risk/reviews/limits.html", {
         "rows": rows, "status": status, "statuses": statuses, "run": limits.latest_run(),

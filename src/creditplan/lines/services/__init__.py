@@ -15,13 +15,16 @@ from __future__ import annotations
 from creditplan.lines.domain import Availability, ChangeKind, Line, LineStatus, availability
 from creditplan.lines.services.lifecycle import (
     approver_max_minor,
+    authority_needed,
     customer_lines,
     decide_change,
+    decision_refusal,
     freeze_line,
     get_line,
     line_occupations,
     list_changes,
     list_lines,
+    may_decide,
     my_line,
     propose_change,
     propose_line,
@@ -48,8 +51,9 @@ from creditplan.lines.services.sources import (
 
 __all__ = [
     "Availability", "ChangeKind", "ChangeView", "Exposure", "Line", "LineStatus", "LineView", "OccupationView",
-    "SubLimitView", "approver_max_minor", "availability", "customer_lines", "decide_change", "draw",
+    "SubLimitView", "approver_max_minor", "authority_needed", "availability", "customer_lines", "decide_change",
+    "decision_refusal", "draw",
     "expire_reservations", "freeze_line", "get_line", "line_for_decision", "line_occupations", "list_changes",
-    "list_lines", "my_line", "products", "propose_change", "propose_line", "reduce_line", "register_exposure_source",
+    "list_lines", "may_decide", "my_line", "products", "propose_change", "propose_line", "reduce_line", "register_exposure_source",
     "register_product_source", "release", "reserve", "restore", "rule_change", "unrestore", "write_reservation",
 ]

@@ -388,12 +388,51 @@ def _apply(row: CreditLine, change: LineChange, today: dt.date) -> tuple[domain.
 
 # --- deciding -----------------------------------------------------------------------------------------------
 
+def _authority_problem(role: str, kind: str, amount: int) -> str:
+    """Why a person of `role` may not decide a change of `kind` leaving the line at `amount` ("" if they may):
+    granting or prolonging credit needs the authority over the amount after it, taking it away any line authority."""
+    return domain.authority_problem(role, amount if kind in domain.GRANTING else 0, approver_max_minor())
+
+
 def _authority(actor: Actor, row: CreditLine, change: LineChange, amount: int) -> None:
-    granting = change.kind in domain.GRANTING
-    problem = domain.authority_problem(actor.role, amount if granting else 0, approver_max_minor())
+    problem = _authority_problem(actor.role, change.kind, amount)
     if problem:
         raise Forbidden(f"not enough authority to approve this credit line: {problem}",
                         code="insufficient_authority")
+
+
+def _amount_after(change: ChangeView) -> int:
+    """The line's amount once `change` applies (what `_apply` gives when nothing else changed meanwhile)."""
+    if change.kind in (ChangeKind.OPEN, ChangeKind.INCREASE, ChangeKind.REDUCE):
+        return int(change.amount_minor or 0)
+    return change.line_amount_minor
+
+
+def decision_refusal(actor: Actor | None, change: ChangeView, *, approve: bool = True) -> str:
+    """Why `decide_change` would refuse `actor` approving (or rejecting) `change`, as its code — "" when it would
+    not refuse them for who they are: "change_decided", "permission_denied", "maker_checker" or
+    "insufficient_authority" (the same authority check as the decision's, on the line as it stands now). The change
+    comes from `list_changes` or `get_line`, so in the actor's branch scope; whether it still fits the line is
+    checked only when it is decided."""
+    if change.status != "pending":
+        return "change_decided"
+    if actor is None or not org.may(actor, Perm.LINE_APPROVE):
+        return "permission_denied"
+    if change.proposed_by_id is not None and change.proposed_by_id == actor.pk:
+        return "maker_checker"
+    if _authority_problem(actor.role, change.kind, _amount_after(change) if approve else 0):
+        return "insufficient_authority"
+    return ""
+
+
+def may_decide(actor: Actor | None, change: ChangeView, *, approve: bool = True) -> bool:
+    """Whether `decide_change` would let `actor` approve (or reject) `change`: for offering the buttons."""
+    return decision_refusal(actor, change, approve=approve) == ""
+
+
+def authority_needed(change: ChangeView) -> str:
+    """The least role that may approve `change`: "approver" (an approver or a risk manager) or "risk_manager"."""
+    return "approver" if not _authority_problem("approver", change.kind, _amount_after(change)) else "risk_manager"
 
 
 @transaction.atomic

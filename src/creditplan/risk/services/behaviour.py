@@ -32,6 +32,7 @@ from creditplan.batch import engines
 from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from creditplan.ledger import services as ledger
+from creditplan.org import services as org
 from creditplan.risk import sql, store
 from creditplan.risk.domain.behaviour import (
     HISTORY_MONTHS,
@@ -321,9 +322,22 @@ def grade_migration(actor: Actor, month: Any = None) -> GradeMoves | None:
                  .order_by("-fall", "-pd", "customer_id")
                  .values("customer_id", "grade", "previous_grade", "pd", "score", "fall")[:20])
     biggest = [w for w in worst if w["fall"] > 0]
+    names = _customer_names(actor, [int(w["customer_id"]) for w in biggest])
+    biggest = [{**w, "customer_name": names.get(int(w["customer_id"]), "")} for w in biggest]
     return GradeMoves(run.month, run.model_name, run.model_number, list(run.grades), run.moves, run.customers,
                       run.loans, run.upgrades, run.downgrades, run.new, run.engine, run.seconds,
                       list(runs.values_list("month", flat=True)[:24]), biggest)
+
+
+def _customer_names(actor: Actor, ids: list[int]) -> dict[int, str]:
+    """The names of the customers among `ids` the actor may see (as the customer page: their branch subtree, every
+    branch for head-office roles); the others are left out, and the page shows their number only."""
+    from creditplan.customers.models import Customer
+
+    if not ids or not org.may(actor, Perm.CUSTOMER_VIEW):
+        return {}
+    qs = org.scope_to_branches(actor, Customer.objects.filter(pk__in=ids))
+    return {int(pk): str(name) for pk, name in qs.values_list("pk", "name")}
 
 
 def _whole_book(actor: Actor) -> bool:

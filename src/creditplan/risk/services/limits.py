@@ -26,6 +26,7 @@ for a customer who has one that month).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -257,10 +258,21 @@ class LimitSummary:
     policy_number: int
 
 
+REASON_MAX = 300  # the line change's reason column
+
+
 def _line_reason(answer: Any) -> str:
-    """The reason written on the line's change record (the institution's language: zh unless LANGUAGE_CODE is en)."""
-    en = str(getattr(settings, "LANGUAGE_CODE", "zh-hans")).startswith("en")
-    return (f"{'Dynamic limit rules' if en else '动态额度规则'}: {answer.message_en if en else answer.message_zh}")[:300]
+    """The reason written on the line's change record, in both languages as the decision kernel's reasons are: a JSON
+    object {"code", "en", "zh"} the credit-line pages show in their language (lines.views.reason_text). The messages
+    are shortened, if need be, to fit the column whole."""
+    code = str(answer.reason or "")[:60]
+    en, zh = f"Dynamic limit rules: {answer.message_en}", f"动态额度规则：{answer.message_zh}"
+    room = max(len(en), len(zh))
+    while True:
+        text = json.dumps({"code": code, "en": en[:room], "zh": zh[:room]}, ensure_ascii=False, separators=(",", ":"))
+        if len(text) <= REASON_MAX or room <= 20:
+            return text
+        room -= 10
 
 
 def run_limits(as_of: Any, *, actor: Actor | None = None) -> LimitSummary:

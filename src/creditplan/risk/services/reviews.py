@@ -373,7 +373,7 @@ class TaskView:
     created_on: dt.date
     due_on: dt.date
     overdue: bool
-    owner: str
+    owner: str  # the owner's name as people are shown (display name, else user name); "" unassigned
     owner_id: int | None
     owner_source: str
     escalation_level: int
@@ -421,7 +421,7 @@ def _view(t: ReviewTask, day: dt.date) -> TaskView:
     return TaskView(
         id=int(t.pk), customer_id=int(t.customer_id), customer_name=getattr(t.customer, "name", ""),
         branch=t.branch.code, kind=t.kind, level=t.level, status=t.status, created_on=t.created_on, due_on=t.due_on,
-        overdue=t.status == "open" and rules.is_overdue(t.due_on, day), owner=owner.username if owner else "",
+        overdue=t.status == "open" and rules.is_overdue(t.due_on, day), owner=str(owner) if owner else "",
         owner_id=t.owner_id, owner_source=t.owner_source, escalation_level=t.escalation_level,
         escalated_on=t.escalated_on, watch_entry_id=t.watch_entry_id, loan_ref=t.loan_ref, reason=dict(t.reason or {}),
         contact_on=t.contact_on, channel=t.channel, findings=t.findings, action=t.action,
@@ -542,7 +542,14 @@ def get_task(actor: Actor, task_id: Any) -> TaskDetail:
     may_assign = actor.role in ASSIGN_ROLES and t.status == "open"
     return TaskDetail(_view(t, today()), _line_of(actor, t.customer_id), loans_of, _may_record(actor, t) and
                       t.status == "open", actor.role in (Role.APPROVER, Role.RISK_MANAGER), may_assign,
-                      _officers_over(t.branch.path) if may_assign else [])
+                      [(uid, _shown_name(uid, name)) for uid, name in _officers_over(t.branch.path)]
+                      if may_assign else [])
+
+
+def _shown_name(user_id: int, username: str) -> str:
+    """A person as the pages show people: their display name, else their user name (the officers of one branch)."""
+    found = reads.user(user_id)
+    return str(found) if found is not None else username
 
 
 # --- recording the review ------------------------------------------------------------------------------------------
