@@ -143,3 +143,13 @@ def test_who_may_approve_how_much():
     assert domain.authority_problem("approver", 100, 100) == ""
     assert "risk manager" in domain.authority_problem("approver", 101, 100)
     assert domain.authority_problem("admin", 1, 100) and domain.authority_problem("loan_officer", 1, 100)
+
+
+def test_a_reason_reads_in_both_languages_whoever_wrote_it() -> None:
+    from creditplan.lines.domain import reason_languages
+
+    rules = '{"code": "limit_cut", "en": "the bank\'s rules: 33 days past due", "zh": "银行规则：逾期33天"}'
+    assert reason_languages(rules) == ("the bank's rules: 33 days past due", "银行规则：逾期33天")
+    assert reason_languages("fraud alert") == ("fraud alert", "fraud alert")  # a person's words, as written
+    assert reason_languages('{"code": "x", "zh": "只有中文"}') == ("只有中文", "只有中文")
+    assert reason_languages("{not json") == ("{not json", "{not json")

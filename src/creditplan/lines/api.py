@@ -14,6 +14,7 @@ from pydantic import Field
 from creditplan.core.access import Actor
 from creditplan.core.money import format_minor
 from creditplan.lines import services
+from creditplan.lines.domain import reason_languages
 from creditplan.lines.services import ChangeView, LineView, OccupationView
 
 router = Router(tags=["credit lines"])
@@ -47,7 +48,8 @@ class ChangeRead(Schema):
     expires_on: dt.date | None
     sub_limits: dict[str, str] | None
     revolving: bool | None
-    reason: str
+    reason: str = Field(description="why, in English (the bank's rules write both languages; a person's words as written)")
+    reason_zh: str = Field(description="why, in Chinese")
     status: str
     immediate: bool
     proposed_by: str
@@ -60,7 +62,8 @@ def _change(c: ChangeView) -> ChangeRead:
     return ChangeRead(id=c.id, line_id=c.line_id, customer_id=c.customer_id, kind=c.kind, amount=_yuan(c.amount_minor),
                       expires_on=c.expires_on,
                       sub_limits=None if c.sub_limits is None else {p: str(_yuan(v)) for p, v in c.sub_limits.items()},
-                      revolving=c.revolving, reason=c.reason, status=c.status, immediate=c.immediate,
+                      revolving=c.revolving, reason=reason_languages(c.reason)[0],
+                      reason_zh=reason_languages(c.reason)[1], status=c.status, immediate=c.immediate,
                       proposed_by=c.proposed_by, decided_by=c.decided_by, decided_at=c.decided_at, note=c.note)
 
 
@@ -80,6 +83,7 @@ class LineRead(Schema):
     expires_on: dt.date
     sub_limits: list[SubLimitRead]
     freeze_reason: str
+    freeze_reason_zh: str
     pending_change: ChangeRead | None
 
 
@@ -91,7 +95,8 @@ def _line(v: LineView) -> LineRead:
         sub_limits=[SubLimitRead(product=s.product, amount=str(_yuan(s.amount_minor)), reserved=str(_yuan(
             s.reserved_minor)), used=str(_yuan(s.used_minor)), available=str(_yuan(s.available_minor)))
             for s in v.sub_limits],
-        freeze_reason=v.freeze_reason, pending_change=_change(v.pending) if v.pending else None)
+        freeze_reason=reason_languages(v.freeze_reason)[0], freeze_reason_zh=reason_languages(v.freeze_reason)[1],
+        pending_change=_change(v.pending) if v.pending else None)
 
 
 class OccupationRead(Schema):

@@ -18,6 +18,7 @@ services lock the line's row, call these, and write the result.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -309,3 +310,21 @@ def authority_problem(role: str, amount: int, approver_max: int) -> str:
         return (f"an approver may approve lines up to {format_minor(approver_max)}; {format_minor(amount)} needs "
                 "a risk manager")
     return f"a {role} holds no credit-line approval authority"
+
+
+def reason_languages(text: str) -> tuple[str, str]:
+    """A change's (or a freeze's) reason as (English, Chinese). The bank's rules store theirs in both languages, as
+    the decision kernel's reasons are: a JSON object {"code", "en", "zh"} (risk's dynamic limits); a person's reason,
+    and any reason written before, is the same text in both."""
+    if not text.startswith("{"):
+        return text, text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text, text
+    if not isinstance(data, dict):
+        return text, text
+    en, zh = data.get("en"), data.get("zh")
+    en = en if isinstance(en, str) and en else (zh if isinstance(zh, str) and zh else text)
+    zh = zh if isinstance(zh, str) and zh else en
+    return en, zh

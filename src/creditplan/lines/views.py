@@ -5,7 +5,6 @@ by the `money` filter; statuses, kinds and problems are shown in the user's lang
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import messages
@@ -21,6 +20,7 @@ from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError, FieldProblem
 from creditplan.core.money import format_minor
 from creditplan.lines import services
+from creditplan.lines.domain import reason_languages
 from creditplan.lines.forms import ChangeForm, ProposalForm, RiskForm, sub_limit_field, sub_limits_of
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
@@ -97,19 +97,9 @@ def _zh() -> bool:
 
 
 def reason_text(text: str) -> str:
-    """A change's (or a freeze's) reason in the page's language. The bank's rules store theirs in both languages, as
-    the decision kernel's reasons are: a JSON object {"code", "en", "zh"} (risk's dynamic limits); a person's reason,
-    and any reason written before, is shown as written."""
-    if not text.startswith("{"):
-        return text
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text
-    if not isinstance(data, dict):
-        return text
-    chosen = data.get("zh" if _zh() else "en") or data.get("en") or data.get("zh")
-    return str(chosen) if isinstance(chosen, str) and chosen else text
+    """A change's (or a freeze's) reason in the page's language (lines.domain.reason_languages)."""
+    en, zh = reason_languages(text)
+    return zh if _zh() else en
 
 
 SYSTEM_NAME = gettext_lazy("the bank's rules")
