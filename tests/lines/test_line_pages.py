@@ -155,3 +155,16 @@ def test_a_reason_stored_in_both_languages_is_shown_in_the_pages_language(as_use
     assert "Dynamic limit rules: Red warning level" in en and "动态额度规则" not in en and '"en"' not in en
     assert "银行规则" in zh and "the bank's rules" in en  # proposed by the rules, no person: never "system"
     assert not re.search(r">\s*system\s*<", zh)
+
+
+def test_the_line_page_names_people_by_their_display_name_not_their_user_name(as_user, world, give_line):
+    for username, name in (("officer_bj", "客户经理 张伟"), ("approver_bj", "审批人 刘洋")):
+        world[username].display_name = name
+        world[username].save(update_fields=["display_name"])
+    line = give_line()
+    page = _text(as_user("risk").get(f"/lines/{line.id}/").content.decode())
+    assert "审批人 刘洋" in page and "客户经理 张伟" in page  # who approved the line and who proposed it
+    assert "approver_bj" not in page and "officer_bj" not in page
+    lines.propose_change(world["officer_bj"], line.id, kind="increase", amount="60000.00", reason="more")
+    approvals = _text(as_user("risk").get("/lines/approvals/").content.decode())
+    assert "客户经理 张伟" in approvals and "officer_bj" not in approvals

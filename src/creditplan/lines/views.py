@@ -107,9 +107,11 @@ NEEDS = {"approver": gettext_lazy("Approval needs an approver or a risk manager.
          "risk_manager": gettext_lazy("Approval needs a risk manager.")}
 
 
-def _person(name: str) -> str:
-    """Who proposed or decided: "system" (the bank's rules, no person) in words."""
-    return str(SYSTEM_NAME) if name == "system" else name
+def _person(name: str, people: dict[str, str] | None = None) -> str:
+    """Who proposed or decided: "system" (the bank's rules, no person) in words, a person by their display name."""
+    if name == "system":
+        return str(SYSTEM_NAME)
+    return (people or {}).get(name, name)
 
 
 def product_names() -> dict[str, str]:
@@ -121,16 +123,23 @@ def _subs(subs: dict[str, int] | None, names: dict[str, str]) -> list[tuple[str,
     return [(names.get(p, p), v) for p, v in (subs or {}).items()]
 
 
-def _change_row(c: services.ChangeView, user: Any, names: dict[str, str] | None = None) -> dict[str, Any]:
+def _people(changes: list[services.ChangeView], *more: str) -> dict[str, str]:
+    """The display names of everyone who proposed or decided these changes (one query)."""
+    return org.display_names([*more, *(c.proposed_by for c in changes), *(c.decided_by for c in changes)])
+
+
+def _change_row(c: services.ChangeView, user: Any, names: dict[str, str] | None = None,
+                people: dict[str, str] | None = None) -> dict[str, Any]:
     """A change as its row shows it. The decision is offered only when the service would accept it
     (`services.may_decide`: the permission, maker-checker, the authority); where the approval is beyond the user's
     authority, the row says who may approve it."""
     names = product_names() if names is None else names
+    people = _people([c]) if people is None else people
     refusal = services.decision_refusal(user, c)
     return {"c": c, "kind_label": KIND_LABELS.get(c.kind, c.kind),
             "status_label": CHANGE_STATUS_LABELS.get(c.status, c.status),
             "sub_limits": _subs(c.sub_limits, names), "reason": reason_text(c.reason),
-            "proposed_by": _person(c.proposed_by), "decided_by": _person(c.decided_by),
+            "proposed_by": _person(c.proposed_by, people), "decided_by": _person(c.decided_by, people),
             "may_approve": not refusal, "may_reject": services.may_decide(user, c, approve=False),
             "needs": str(NEEDS[services.authority_needed(c)]) if refusal == "insufficient_authority" else ""}
 
@@ -225,11 +234,13 @@ def line_detail(request: HttpRequest, line_id: int) -> HttpResponse:
                                             "it."))
                 return redirect("lines:line", line_id=line_id)
     names = product_names()
+    people = _people(line.changes, line.approved_by)
     return render(request, "lines/line_detail.html", {
         "line": line, "state_label": STATE_LABELS.get(line.state, line.state), "form": form,
+        "approved_by": _person(line.approved_by, people) if line.approved_by else "",
         "freeze_reason": reason_text(line.freeze_reason),
         "change_fields": form.shown(_kind(request)) if form is not None else [],
-        "changes": [_change_row(c, user, names) for c in line.changes],
+        "changes": [_change_row(c, user, names, people) for c in line.changes],
         "occupations": [{"o": o, "status_label": OCCUPATION_LABELS.get(o.status, o.status),
                          "product": names.get(o.product, o.product)}
                         for o in services.line_occupations(user, line_id)],
@@ -265,7 +276,9 @@ def line_risk(request: HttpRequest, line_id: int) -> HttpResponse:
 def approvals(request: HttpRequest) -> HttpResponse:
     user = request.user
     names = product_names()
-    rows = [_change_row(c, user, names) for c in services.list_changes(user)]
+    changes = services.list_changes(user)
+    people = _people(changes)
+    rows = [_change_row(c, user, names, people) for c in changes]
     return render(request, "lines/approvals.html", {"rows": rows, "may_approve": org.may(user, Perm.LINE_APPROVE)})
 
 

@@ -268,6 +268,14 @@ def user_for_token(raw: str) -> User | None:
     return copy.copy(user)
 
 
+def display_names(usernames: Iterable[str]) -> dict[str, str]:
+    """User name → the name people are shown (the display name, else the user name), for the names given."""
+    wanted = {u for u in usernames if u}
+    if not wanted:
+        return {}
+    return {u: d or u for u, d in User.objects.filter(username__in=wanted).values_list("username", "display_name")}
+
+
 def list_all_branches() -> list[Branch]:
     """Every active branch, for trusted batch code (imports, demo seed) that has no acting user."""
     return list(Branch.objects.filter(is_active=True))

@@ -26,6 +26,7 @@ from creditplan.common.text import problem_text
 from creditplan.core.access import Perm, has_perm
 from creditplan.core.errors import CreditplanError, FieldProblem
 from creditplan.lines import services as lines
+from creditplan.org import services as org
 from creditplan.risk.domain import reviews as rules
 from creditplan.risk.domain import signals as sig
 from creditplan.risk.services import limits, reviews
@@ -197,10 +198,10 @@ def task_assign(request: HttpRequest, task_id: int) -> HttpResponse:
     return redirect("risk_reviews:task", task_id=task_id)
 
 
-def _proposal(p: limits.ProposalView, user: Any, changes: dict[int, Any]) -> dict[str, Any]:
+def _proposal(p: limits.ProposalView, user: Any, changes: dict[int, Any], people: dict[str, str]) -> dict[str, Any]:
     """A proposal's row; approve and reject are offered only where the credit lines' decision would accept them
     (lines.may_decide on the proposal's change), and a change beyond the user's authority says who may approve it."""
-    from creditplan.lines.views import NEEDS
+    from creditplan.lines.views import NEEDS, SYSTEM_NAME
 
     zh = _zh()
     change = changes.get(p.line_change_id or 0) if p.status == "pending" else None
@@ -208,6 +209,7 @@ def _proposal(p: limits.ProposalView, user: Any, changes: dict[int, Any]) -> dic
     return {"p": p, "outcome": _label(rules.LIMIT_LABELS, p.outcome),
             "status": _label(rules.PROPOSAL_STATUS_LABELS, p.status), "message": p.message(zh), "facts": p.facts(zh),
             "note": NOTE_LABELS.get(p.note, _("refused by the credit-line rules") if p.note else ""),
+            "decided_by": str(SYSTEM_NAME) if p.decided_by == "system" else people.get(p.decided_by, p.decided_by),
             "may_approve": not refusal,
             "may_reject": change is not None and lines.may_decide(user, change, approve=False),
             "needs": str(NEEDS[lines.authority_needed(change)]) if change is not None
@@ -221,7 +223,9 @@ def proposals(request: HttpRequest) -> HttpResponse:
     status = status if status in rules.PROPOSAL_STATUS_LABELS else ""
     changes = ({c.id: c for c in lines.list_changes(user, status="pending", limit=1000)}
                if has_perm(getattr(user, "role", ""), Perm.LINE_APPROVE) else {})
-    rows = [_proposal(p, user, changes) for p in limits.list_proposals(user, status=status)]
+    found = limits.list_proposals(user, status=status)
+    people = org.display_names(p.decided_by for p in found)
+    rows = [_proposal(p, user, changes, people) for p in found]
     statuses = [(s, rules.label(rules.PROPOSAL_STATUS_LABELS, s, _zh())) for s in rules.PROPOSAL_STATUS_LABELS]
     return render(request, "risk/reviews/limits.html", {
         "rows": rows, "status": status, "statuses": statuses, "run": limits.latest_run(),
