@@ -1,5 +1,6 @@
 """Applying one payment to a loan, in memory: the product's waterfall (`waterfall.allocate`) over the loan's
-penalty, fees and the installments that have fallen due, then the overpayment rule, then closing the loan when
+penalty, fees and the installments that have fallen due (by the value date: the caller may pass the one falling
+due on it, still `scheduled`, as `falling`), then the overpayment rule, then closing the loan when
 nothing is left to pay — and the balanced journal lines of all that.
 
 One function (`apply_payment`) serves every way a payment arrives: a teller's payment, an API call, each line
@@ -100,6 +101,11 @@ class PayingLoan(Protocol):
     fees_minor: int
     credit_minor: int
     current_seq: int
+    period_interest_minor: int
+    period_principal_minor: int
+    period_fee_minor: int
+    interest_income_minor: int
+    fee_income_minor: int
     oldest_due_date: dt.date | None
     dpd: int
     bucket: int
@@ -144,25 +150,40 @@ def settle_if_done(loan: PayingLoan, rows: Sequence[InstallmentRow], day: dt.dat
     return True
 
 
-def apply_payment(loan: PayingLoan, rows: list[InstallmentRow], amount: int, day: dt.date) -> Applied:
+def apply_payment(loan: PayingLoan, rows: list[InstallmentRow], amount: int, day: dt.date, *,
+                  falling: InstallmentRow | None = None) -> Applied:
     """Apply `amount` to the loan (in memory): the product's waterfall over penalty, fees and the due rows,
     then the overpayment rule; closes the loan when everything is paid. Returns the allocation (stored on the
-    payment) and the balanced journal lines. Marks the rows it changes `dirty`."""
+    payment) and the balanced journal lines. Marks the rows it changes `dirty`.
+
+    `falling`: the loan's current installment when it falls due on or before `day` but no close has marked it
+    due yet (still `scheduled`): it is paid too, last, as if due — money received on a due date pays that
+    day's installment."""
     branch, cur = loan.branch.code, loan.currency
     if loan.status != ACTIVE:  # closed earlier in a replay: the money goes back
         alloc: dict[str, Any] = {"penalty": 0, "fee": 0, "interest": 0, "principal": 0, "credit": 0,
                                  "refund": amount, "credit_refunded": 0, "cash": 0, "installments": []}
         return Applied(alloc, [], 0, False)
     open_rows = [r for r in rows if r.status == "due" and not r.settled]
+    if falling is not None and (falling.status != "scheduled" or falling.settled):
+        falling = None
+    if falling is not None:
+        open_rows.append(falling)  # the newest: paid last, component by component
+    falling_fee = falling.unpaid[2] if falling is not None else 0
     if open_rows or loan.penalty_minor or loan.fees_minor:
-        a = allocate(amount, penalty=loan.penalty_minor, fees=loan.fees_minor,
+        a = allocate(amount, penalty=loan.penalty_minor, fees=loan.fees_minor + falling_fee,
                      dues=[Due(r.seq, *r.unpaid) for r in open_rows],
                      order=tuple(loan.product.waterfall or DEFAULT_ORDER))
     else:  # nothing due (a payment ahead of the due date): what allocate() would say, without the work
         a = Allocation(left=amount)
+    # what goes to the installment falling due: its fee comes last within the fees (it is the newest charge)
+    ci = a.interest_by_seq.get(falling.seq, 0) if falling is not None else 0
+    cp = a.principal_by_seq.get(falling.seq, 0) if falling is not None else 0
+    cf = max(0, a.fee - loan.fees_minor) if falling is not None else 0
     paid_rows = []
     for r in open_rows:
-        i, p, f = a.interest_by_seq.get(r.seq, 0), a.principal_by_seq.get(r.seq, 0), a.fee_by_seq.get(r.seq, 0)
+        i, p = a.interest_by_seq.get(r.seq, 0), a.principal_by_seq.get(r.seq, 0)
+        f = cf if r is falling else a.fee_by_seq.get(r.seq, 0)
         if not (i or p or f):
             continue
         r.paid_interest_minor += i
@@ -170,12 +191,24 @@ def apply_payment(loan: PayingLoan, rows: list[InstallmentRow], amount: int, day
         r.paid_fee_minor += f
         if r.settled:
             r.status, r.paid_on = "paid", day
-        r.dirty = True
+        r.dirty = True  # the installment falling due, paid in part, stays `scheduled`: the close marks it due
         paid_rows.append([r.seq, i, p, f])
+    # Paid ahead of the close that makes it due: the close moves only the rest of the period's amounts to the
+    # overdue balances (period_* less what was paid). Its interest is paid out of what has accrued (1321) and
+    # the rest is recognised now (6011): the close's accrual on the due date then tops up to period interest
+    # less the paid part, so the period's income stays its scheduled interest; its fee is income now (6021).
+    ci_accrued = min(ci, loan.accrued_interest_minor)
+    if falling is not None:
+        loan.period_interest_minor -= ci
+        loan.period_principal_minor -= cp
+        loan.period_fee_minor -= cf
+        loan.accrued_interest_minor -= ci_accrued
+        loan.interest_income_minor += ci - ci_accrued
+        loan.fee_income_minor += cf
     loan.penalty_minor -= a.penalty
-    loan.fees_minor -= a.fee
-    loan.overdue_interest_minor -= a.interest
-    loan.overdue_principal_minor -= a.principal
+    loan.fees_minor -= a.fee - cf
+    loan.overdue_interest_minor -= a.interest - ci
+    loan.overdue_principal_minor -= a.principal - cp
     loan.principal_outstanding_minor -= a.principal
     loan.oldest_due_date = oldest_unpaid(rows)
     if loan.oldest_due_date is None:
@@ -193,8 +226,9 @@ def apply_payment(loan: PayingLoan, rows: list[InstallmentRow], amount: int, day
     loan.version += 1
     cash = amount - refund
     lines = [Line(account, branch, amount_minor, cur) for account, amount_minor in (
-        (accounts.CASH, cash), (accounts.PENALTY_RECEIVABLE, -a.penalty), (accounts.FEES_RECEIVABLE, -a.fee),
-        (accounts.INTEREST_DUE, -a.interest), (accounts.LOAN_PRINCIPAL, -a.principal),
+        (accounts.CASH, cash), (accounts.PENALTY_RECEIVABLE, -a.penalty), (accounts.FEES_RECEIVABLE, -(a.fee - cf)),
+        (accounts.FEE_INCOME, -cf), (accounts.INTEREST_DUE, -(a.interest - ci)), (accounts.ACCRUED_INTEREST, -ci_accrued),
+        (accounts.INTEREST_INCOME, -(ci - ci_accrued)), (accounts.LOAN_PRINCIPAL, -a.principal),
         (accounts.CUSTOMER_CREDIT, credit_refunded - credit)) if amount_minor]
     alloc = {"penalty": a.penalty, "fee": a.fee, "interest": a.interest, "principal": a.principal, "credit": credit,
              "refund": refund, "credit_refunded": credit_refunded, "cash": cash, "installments": paid_rows}

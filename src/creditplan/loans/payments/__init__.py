@@ -6,8 +6,9 @@ call, each line of a bank file, and each payment a replay re-applies — so a pa
 it arrives.
 
 Where a payment goes (the waterfall, `domain/waterfall.py`): loan-level penalty and fees, then interest and
-principal of the installments that have fallen due, oldest first, in the product's order. A regular payment
-pays only what is due; the rest is kept as the customer's credit (product.overpayment = "credit", GL 2241) or
+principal of the installments that have fallen due by the value date (the one falling due on it included,
+before that night's close marks it due), oldest first, in the product's order. A regular payment pays only what is
+due; the rest is kept as the customer's credit (product.overpayment = "credit", GL 2241) or
 refunded ("refund": recorded on the payment, never held, no GL movement). A loan with nothing left to pay and
 no installment left to fall due is closed, and any credit it still holds is refunded.
 

@@ -38,7 +38,7 @@ from creditplan.loans.payments.checks import (
 )
 from creditplan.loans.payments.posting import post_with_channel
 from creditplan.loans.payments.records import event_data, reference_reused, restore_quota, save_rows
-from creditplan.loans.payments.state import due_rows, snapshot
+from creditplan.loans.payments.state import due_rows, falling_due_rows, falling_for, snapshot
 from creditplan.loans.payments.state import layouts as loan_layouts
 from creditplan.loans.sql import payments as payments_sql
 from creditplan.loans.sql import where_in
@@ -386,6 +386,7 @@ def _post_batch(actor: Actor, batch: Sequence[_Line], today: dt.date, batch_ref:
                 if org.branch_in_scope(actor, x.branch)} if named else set())
     branches = {x.branch.pk: x.branch for x in loans.values()}
     due = due_rows(loan.pk for loan in loans.values())
+    current = falling_due_rows(loans.values(), today)  # installments falling due, not yet marked due
     layouts = loan_layouts(loan.pk for loan in loans.values())
     in_scope = {pk: org.branch_in_scope(actor, b) for pk, b in branches.items()}
     clock = _lap(out.phases, "read", clock)
@@ -422,8 +423,10 @@ def _post_batch(actor: Actor, batch: Sequence[_Line], today: dt.date, batch_ref:
             slow_loans.add(loan.ref)
             continue
         rows = due.setdefault(loan.pk, [])
-        snap = snapshot(loan, rows, layouts[loan.pk])
-        applied = apply_payment(loan, rows, ln.amount_minor, ln.value_date)
+        cur = current.get(loan.pk)  # falling due on or before the value date; earlier lines may have paid it
+        snap = snapshot(loan, rows if cur is None else [*rows, cur], layouts[loan.pk])
+        applied = apply_payment(loan, rows, ln.amount_minor, ln.value_date,
+                                falling=falling_for(loan, cur, ln.value_date))
         changed[loan.pk] = loan
         made.append(_NewPayment(ln.reference, loan, ln.value_date, ln.amount_minor, applied.allocation, snap))
         entries.append((loan, ln.value_date, f"repayment {ln.reference}", applied.lines))
@@ -442,7 +445,7 @@ def _post_batch(actor: Actor, batch: Sequence[_Line], today: dt.date, batch_ref:
         t[0] = _lap(out.phases, phase, t[0])
 
     if made:
-        dirty = [r for rows in due.values() for r in rows if r.dirty]
+        dirty = [r for rows in (*due.values(), current.values()) for r in rows if r.dirty]
         (_write_batch_pg if pg else _write_batch_generic)(actor, made, dirty, list(changed.values()), entries,
                                                           batch_ref, laps)
     if turn is not None:

@@ -40,7 +40,7 @@ from creditplan.loans.payments.records import (
     save_rows,
 )
 from creditplan.loans.payments.replay import post_backdated
-from creditplan.loans.payments.state import due_rows, layout_of, snapshot
+from creditplan.loans.payments.state import due_rows, falling_due, layout_of, snapshot
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 
@@ -87,15 +87,16 @@ def post_with_channel(actor: Actor, *, loan_ref: Any, amount: Any, reference: An
 def post_locked(actor: Actor, loan: Loan, ref: str, minor: int, day: dt.date, channel: str, kind: str
                  ) -> PaymentResult:
     rows = due_rows([loan.pk]).get(loan.pk, [])
-    snap = snapshot(loan, rows, layout_of(loan))
+    falling = falling_due(loan, day)  # the installment falling due by the value date, not yet marked due
+    snap = snapshot(loan, rows if falling is None else [*rows, falling], layout_of(loan))
     p = insert_payment(actor, loan, ref, minor, day, channel, kind, snap)
     if isinstance(p, PaymentResult):
         return p
     if is_backdated(loan, day):
         return post_backdated(actor, loan, p)
-    applied = apply_payment(loan, rows, minor, day)
+    applied = apply_payment(loan, rows, minor, day, falling=falling)
     save_loan(loan)
-    save_rows(rows)
+    save_rows(rows if falling is None else [*rows, falling])
     p.allocation = applied.allocation
     p.save(update_fields=["allocation"])
     accounting.post_entry(day, "repayment", applied.lines, loan=loan, memo=f"repayment {ref}")

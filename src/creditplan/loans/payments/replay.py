@@ -31,7 +31,14 @@ from creditplan.loans.payments.records import (
     save_loan,
     save_rows,
 )
-from creditplan.loans.payments.state import due_rows, initial_snapshot, layout_of, restore, snapshot
+from creditplan.loans.payments.state import (
+    due_rows,
+    falling_due,
+    initial_snapshot,
+    layout_of,
+    restore,
+    snapshot,
+)
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 
@@ -91,10 +98,11 @@ def _replay(loan: Loan, base: dict[str, Any], payments: Sequence[Payment], throu
     for p in payments:
         _advance(loan, max(loan.closed_through, points[p.pk]))
         rows = due_rows([loan.pk]).get(loan.pk, [])
-        p.state_before = snapshot(loan, rows, layout_of(loan))
-        applied = apply_payment(loan, rows, p.amount_minor, p.value_date)
+        falling = falling_due(loan, p.value_date)  # the same rule as when it was posted
+        p.state_before = snapshot(loan, rows if falling is None else [*rows, falling], layout_of(loan))
+        applied = apply_payment(loan, rows, p.amount_minor, p.value_date, falling=falling)
         save_loan(loan)
-        save_rows(rows)
+        save_rows(rows if falling is None else [*rows, falling])
         p.allocation = applied.allocation
         p.save(update_fields=["state_before", "allocation"])
     _advance(loan, through)

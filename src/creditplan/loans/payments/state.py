@@ -22,7 +22,8 @@ from creditplan.loans.products import floating_rate_ppm, term_sheet_of
 from creditplan.loans.sql import payments as payments_sql
 from creditplan.loans.sql import where_in
 
-__all__ = ["due_rows", "initial_snapshot", "layout_of", "layouts", "ranges", "restore", "snapshot"]
+__all__ = ["due_rows", "falling_due", "falling_due_rows", "falling_for", "falls_due_by", "initial_snapshot", "layout_of", "layouts",
+           "ranges", "restore", "snapshot"]
 
 _ROW_DATES = frozenset({"start_date", "due_date", "paid_on"})
 
@@ -38,6 +39,42 @@ def due_rows(loan_ids: Iterable[int]) -> dict[int, list[InstallmentRow]]:
     for values in qs:
         out.setdefault(values[0], []).append(InstallmentRow(values[1:]))
     return out
+
+
+def falls_due_by(loan: Any, day: dt.date) -> bool:
+    """The loan's current installment falls due on or before `day`, and no close has marked it due yet."""
+    return (loan.status == ACTIVE and bool(loan.current_seq) and loan.next_due_date is not None
+            and loan.next_due_date <= day)
+
+
+def falling_due_rows(loans: Iterable[Any], day: dt.date) -> dict[int, InstallmentRow]:
+    """Per loan whose current installment falls due on or before `day`: that installment, still `scheduled`
+    (the close of its due date has not run), as a row a payment may pay (one query for all the loans)."""
+    wanted = {loan.pk: loan.current_seq for loan in loans if falls_due_by(loan, day)}
+    out: dict[int, InstallmentRow] = {}
+    if not wanted:
+        return out
+    qs = where_in(Installment.objects.filter(status="scheduled"), "loan_id", list(wanted)).values_list(
+        "loan_id", *ROW_FIELDS)
+    seq_at = ROW_FIELDS.index("seq") + 1
+    for values in qs.filter(seq__in=set(wanted.values())):
+        if wanted[values[0]] == values[seq_at]:
+            out[values[0]] = InstallmentRow(values[1:])
+    return out
+
+
+def falling_for(loan: Any, current: InstallmentRow | None, day: dt.date) -> InstallmentRow | None:
+    """The installment a payment dated `day` may pay besides the rows fallen due: the loan's current one when it
+    falls due on or before `day` and no close has marked it due yet (money received on the due date pays that
+    day's installment) — `current` as `falling_due_rows` read it, unless it is paid already."""
+    if current is not None and current.status == "scheduled" and falls_due_by(loan, day):
+        return current
+    return None
+
+
+def falling_due(loan: Loan, day: dt.date) -> InstallmentRow | None:
+    """`falling_for` one loan, reading its current installment when it falls due by `day`."""
+    return falling_for(loan, falling_due_rows([loan], day).get(loan.pk), day)
 
 
 def ranges(ids: Iterable[int]) -> list[list[int]]:
@@ -88,13 +125,23 @@ _STATE_DATES = tuple(f for f in STATE_FIELDS if f in DATE_FIELDS)
 
 def snapshot(loan: Loan, due: Sequence[InstallmentRow], layout: tuple[int, list[list[int]]]) -> dict[str, Any]:
     """The loan's state as a payment finds it: its columns (STATE_FIELDS), the rows then due (in
-    full), the id ranges of the rows not yet due, and the highest installment id. See `restore`."""
+    full; so is the one falling due that a payment on its due date paid in part), the id ranges of the rows not yet
+    due, and the highest installment id. See `restore`."""
     cols = dict(zip(STATE_FIELDS, _state_of(loan), strict=True))
     for f in _STATE_DATES:
         if cols[f] is not None:
             cols[f] = cols[f].isoformat()
-    return {"scope": "due", "loan": cols, "installments": [r.as_json() for r in due if r.status == "due"],
-            "scheduled": layout[1], "max_installment_id": layout[0]}
+    scheduled = layout[1]
+    # an installment paid on its due date before that night's close is no longer `scheduled` (the bank file's
+    # layout may predate the payment): not in the ranges; one paid in part is listed in full (restore resets
+    # the ranges first, then writes the rows listed)
+    gone = [r.id for r in due if r.status == "paid" and any(lo <= r.id <= hi for lo, hi in scheduled)]
+    if gone:
+        scheduled = ranges(i for lo, hi in scheduled for i in range(lo, hi + 1) if i not in gone)
+    listed = [r.as_json() for r in due if r.status == "due" or (r.status == "scheduled" and any(
+        (r.paid_principal_minor, r.paid_interest_minor, r.paid_fee_minor)))]
+    return {"scope": "due", "loan": cols, "installments": listed, "scheduled": scheduled,
+            "max_installment_id": layout[0]}
 
 
 def layout_of(loan: Loan) -> tuple[int, list[list[int]]]:
@@ -115,6 +162,10 @@ def restore(loan: Loan, snap: dict[str, Any]) -> None:
     loan.save()
     rows = Installment.objects.filter(loan=loan)
     rows.filter(id__gt=snap["max_installment_id"]).delete()
+    for lo, hi in snap["scheduled"]:
+        rows.filter(id__gte=lo, id__lte=hi).exclude(status="scheduled", paid_principal_minor=0, paid_interest_minor=0,
+                                                    paid_fee_minor=0).update(
+            status="scheduled", paid_principal_minor=0, paid_interest_minor=0, paid_fee_minor=0, paid_on=None)
     for values in snap["installments"]:
         data = dict(zip(ROW_FIELDS, values, strict=True))
         pk = data.pop("id")
@@ -122,10 +173,6 @@ def restore(loan: Loan, snap: dict[str, Any]) -> None:
             if data[f]:
                 data[f] = dt.date.fromisoformat(data[f])
         rows.filter(pk=pk).update(**data)
-    for lo, hi in snap["scheduled"]:
-        rows.filter(id__gte=lo, id__lte=hi).exclude(status="scheduled", paid_principal_minor=0, paid_interest_minor=0,
-                                                    paid_fee_minor=0).update(
-            status="scheduled", paid_principal_minor=0, paid_interest_minor=0, paid_fee_minor=0, paid_on=None)
 
 
 def initial_snapshot(loan: Loan) -> dict[str, Any]:

@@ -29,7 +29,8 @@ __all__ = ["LOAN_PAYMENT_COLUMNS", "ROW_PAYMENT_COLUMNS", "copy_activities", "co
 # Loan columns a payment changes (what the bank-file path writes back).
 LOAN_PAYMENT_COLUMNS = ("principal_outstanding_minor", "overdue_principal_minor", "overdue_interest_minor",
                         "penalty_minor", "fees_minor", "credit_minor", "oldest_due_date", "dpd", "bucket", "status",
-                        "closed_on", "version")
+                        "closed_on", "version", "accrued_interest_minor", "period_interest_minor",
+                        "period_principal_minor", "period_fee_minor", "interest_income_minor", "fee_income_minor")
 ROW_PAYMENT_COLUMNS = ("paid_principal_minor", "paid_interest_minor", "paid_fee_minor", "status", "paid_on")
 
 dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
@@ -105,10 +106,14 @@ def update_loans_pg(loans: Sequence[Any]) -> None:
             f"UPDATE {Loan._meta.db_table} AS l SET principal_outstanding_minor = v.po, "
             "overdue_principal_minor = v.op, overdue_interest_minor = v.oi, penalty_minor = v.pen, "
             "fees_minor = v.fees, credit_minor = v.credit, oldest_due_date = v.oldest, dpd = v.dpd, "
-            "bucket = v.bucket, status = v.status, closed_on = v.closed_on, version = v.version "
+            "bucket = v.bucket, status = v.status, closed_on = v.closed_on, version = v.version, "
+            "accrued_interest_minor = v.ai, period_interest_minor = v.pi, period_principal_minor = v.pp, "
+            "period_fee_minor = v.pf, interest_income_minor = v.ii, fee_income_minor = v.fi "
             "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
-            "%s::bigint[], %s::date[], %s::int[], %s::int[], %s::text[], %s::date[], %s::int[]) "
-            "AS v(id, po, op, oi, pen, fees, credit, oldest, dpd, bucket, status, closed_on, version) "
+            "%s::bigint[], %s::date[], %s::int[], %s::int[], %s::text[], %s::date[], %s::int[], "
+            "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+            "AS v(id, po, op, oi, pen, fees, credit, oldest, dpd, bucket, status, closed_on, version, "
+            "ai, pi, pp, pf, ii, fi) "
             "WHERE l.id = v.id",
             [[x.pk for x in loans], *([getattr(x, c) for x in loans] for c in LOAN_PAYMENT_COLUMNS)])
 
