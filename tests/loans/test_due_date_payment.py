@@ -157,6 +157,9 @@ def test_a_backdated_payment_dated_the_due_date_equals_paying_on_time(world: dic
                               value_date=DUE.isoformat())
     alloc = Payment.objects.get(reference="BACK").allocation
     assert r.backdated and alloc["credit"] == alloc["refund"] == 0
+    assert r.allocation == alloc and alloc["principal"] > 0  # the answer says where the money went, as stored
+    activity = LoanActivity.objects.filter(loan__ref=late.ref, kind="repayment").latest("id")
+    assert activity.detail["allocation"] == alloc
     assert state(late) == state(on_time)
     assert late.dpd == 0 and late.penalty_minor == late.fees_minor == 0
     books_ok()

@@ -171,6 +171,7 @@ def post_backdated(actor: Actor, loan: Loan, new: Payment) -> PaymentResult:
     refuse_replay_of([q for q in replayed if q.pk != new.pk], f"payment {new.reference} is dated {new.value_date}")
     check_restructurings(loan, snapshot_point(base))
     _replay(loan, base, replayed, through, points)
+    new = next(q for q in replayed if q.pk == new.pk)  # the replayed row: its allocation is the one just stored
     cash_delta = sum(int(q.allocation.get("cash", 0)) - old_cash[q.pk] for q in replayed)
     adjustment = _adjust(loan, before, cash_delta, new.value_date, "repayment",
                          f"backdated repayment {new.reference} (close replayed through {through})")
