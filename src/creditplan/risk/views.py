@@ -20,7 +20,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
@@ -152,21 +152,9 @@ def _tabs(request: HttpRequest) -> list[dict[str, Any]]:
     items = [("risk:overview", _("Overview")), ("risk:indicators", _("Indicators")), ("risk:alerts", _("Alerts")),
              ("risk:delinquency", _("Delinquency and roll rates")), ("risk:vintage", _("Vintage curves")),
              ("risk:migration", _("Five-category migration")), ("risk:concentration", _("Concentration"))]
-    try:  # model monitoring (its own pages under /risk/models/)
-        reverse("risk_monitoring:models")
-        items.append(("risk_monitoring:models", _("Model monitoring")))
-    except NoReverseMatch:
-        pass
-    try:  # expected credit loss, stress tests, re-rating (their own pages under /risk/ecl/)
-        reverse("risk_ecl:overview")
-        items.append(("risk_ecl:overview", _("Expected credit loss")))
-    except NoReverseMatch:
-        pass
-    try:  # early warning: the watch list (its own pages under /risk/watch/, risk/warning_views.py)
-        reverse("risk_watch:list")
-        items.append(("risk_watch:list", _("Watch list")))
-    except NoReverseMatch:
-        pass
+    # the risk app's other pages, each under its own URL namespace: models, ECL (stress, re-rating), watch list
+    items += [("risk_monitoring:models", _("Model monitoring")), ("risk_ecl:overview", _("Expected credit loss")),
+              ("risk_watch:list", _("Watch list"))]
     out = []
     for name, text in items:
         url = reverse(name)
