@@ -384,7 +384,7 @@ def _loan_rows(cols: dict[str, np.ndarray], products: dict[int, Product], lo: in
                 v = lists[c][j]
                 if c in dates:
                     v = dt.date.fromordinal(v) if v else None
-                elif c == "frozen":
+                elif c in K.BOOL_COLUMNS:
                     v = bool(v)
                 elif c == "pre_restructure_class":
                     v = v or None

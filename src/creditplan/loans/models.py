@@ -54,6 +54,11 @@ class Product(models.Model):
     max_backdate_days = models.PositiveSmallIntegerField(default=30)  # payment value date window
     freeze_dpd = models.PositiveSmallIntegerField(default=30)  # credit limit frozen after n days past due
     auto_debit = models.BooleanField(default=True)  # apply credit balance on the due date
+    # issue 18, one block per concern
+    # non-accrual (非应计): interest and penalty leave income when dpd > non_accrual_dpd, or at class
+    # ≥ non_accrual_class (0: by days past due only)
+    non_accrual_dpd = models.PositiveSmallIntegerField(default=90)
+    non_accrual_class = models.PositiveSmallIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -166,6 +171,13 @@ class Loan(models.Model):
     written_off_on = models.DateField(null=True, blank=True)
     written_off_minor = models.BigIntegerField(default=0)
     recovered_minor = models.BigIntegerField(default=0)
+    # issue 18, one block per concern
+    # non-accrual: interest and penalty owed are tracked off the balance sheet (表外, GL 7001) while set
+    non_accrual = models.BooleanField(default=False)
+    non_accrual_since = models.DateField(null=True, blank=True)
+    # written off and kept on record (账销案存, GL 7101): interest accrued after the write-off, and its sub-fen rest
+    memo_interest_minor = models.BigIntegerField(default=0)
+    memo_carry = models.BigIntegerField(default=0)
     disbursed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
                                      related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -98,7 +98,7 @@ ACTIVITY_LABELS = {
 }
 ACCOUNT_KIND_LABELS = {"asset": gettext_lazy("Asset"), "liability": gettext_lazy("Liability"),
                        "income": gettext_lazy("Income"), "expense": gettext_lazy("Expense"),
-                       "equity": gettext_lazy("Equity")}
+                       "equity": gettext_lazy("Equity"), "memo": gettext_lazy("Off-balance memo")}
 
 # Loan problems in the user's language (the services speak English and carry a stable code).
 # The money edge's codes (amount_format, too_many_decimals, negative_amount, …) are common.text's.

@@ -4,6 +4,7 @@ loans without a stored sheet), the products' waterfalls, the branches' codes, an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,20 @@ from creditplan.loans.domain.terms import sheet_for_product, sheet_from_json
 from creditplan.loans.models import Product
 from creditplan.loans.sql.close import Chunk
 
-__all__ = ["Context"]
+__all__ = ["SHEET_PARAMS", "Context"]
+
+# The kernel's PARAM_COLUMNS (less basis, which is the loan's own), each read from a term sheet.
+SHEET_PARAMS: tuple[tuple[str, Callable[[Sheet], int]], ...] = (
+    ("grace_days", lambda s: s.penalty_after_days),
+    ("late_fee_days", lambda s: s.late_fee_after_days),
+    ("late_fee_minor", lambda s: s.late_fee_minor),
+    ("penalty_markup_pct", lambda s: s.penalty_markup_pct),
+    ("auto_debit", lambda s: int(s.auto_debit)),
+    ("freeze_dpd", lambda s: s.freeze_dpd),
+    # issue 18, one block per concern
+    ("non_accrual_dpd", lambda s: s.non_accrual_dpd),  # non-accrual
+    ("non_accrual_class", lambda s: s.non_accrual_class),
+)
 
 
 @dataclass
@@ -39,9 +53,8 @@ class Context:
         for p in Product.objects.all():
             sheets[-p.pk] = sheet_for_product(p)  # loans without a stored sheet run under their product's
             waterfalls[p.pk] = tuple(p.waterfall or wf.DEFAULT_ORDER)
-        params: dict[int, tuple[int, ...]] = {
-            k: (s.penalty_after_days, s.late_fee_after_days, s.late_fee_minor, s.penalty_markup_pct,
-                int(s.auto_debit), s.freeze_dpd) for k, s in sheets.items()}
+        params: dict[int, tuple[int, ...]] = {k: tuple(int(read(s)) for _, read in SHEET_PARAMS)
+                                              for k, s in sheets.items()}
         branches = dict(Branch.objects.values_list("id", "code"))
         return cls(params=params, sheets=sheets, waterfalls=waterfalls, branches=branches, actor=actor)
 
@@ -49,10 +62,10 @@ class Context:
         keys = chunk.keys["terms_key"]
         uniq, inv = np.unique(keys, return_inverse=True)
         try:
-            table = np.array([self.params[int(k)] for k in uniq], dtype=np.int64).reshape(len(uniq), 6)
+            table = np.array([self.params[int(k)] for k in uniq], dtype=np.int64).reshape(len(uniq),
+                                                                                          len(SHEET_PARAMS))
         except KeyError as exc:
             raise Conflict(f"a loan names term sheet {exc} that does not exist", code="unknown_term_sheet")
-        names = ("grace_days", "late_fee_days", "late_fee_minor", "penalty_markup_pct", "auto_debit", "freeze_dpd")
-        out = {n: table[inv, i] for i, n in enumerate(names)}
+        out = {n: table[inv, i] for i, (n, _) in enumerate(SHEET_PARAMS)}
         out["basis"] = chunk.keys["basis"]
         return out

@@ -25,6 +25,11 @@ FEE_INCOME = "6021"  # 手续费收入
 WRITE_OFF_LOSS = "6701"  # 信用减值损失 (write-offs)
 RECOVERY_INCOME = "6702"  # 已核销贷款收回
 IMPAIRMENT = "6703"  # 信用减值损失-贷款损失准备 (provision charged; write-backs credit it)
+# Off-balance-sheet memo accounts (表外): each posts against its contra, so the pair always sums to zero.
+OFF_BALANCE_INTEREST = "7001"  # 表外应收未收利息: interest and penalty owed by non-accrual loans
+OFF_BALANCE_INTEREST_CONTRA = "7002"
+WRITTEN_OFF_RECORD = "7101"  # 已核销贷款本息 (账销案存): what written-off loans still owe
+WRITTEN_OFF_RECORD_CONTRA = "7102"
 
 CHART: tuple[tuple[str, str, str, str], ...] = (
     (CASH, "Cash and settlement", "清算资金往来", "asset"),
@@ -41,6 +46,11 @@ CHART: tuple[tuple[str, str, str, str], ...] = (
     (WRITE_OFF_LOSS, "Credit impairment – write-offs", "信用减值损失-核销", "expense"),
     (RECOVERY_INCOME, "Recoveries of written-off loans", "已核销贷款收回", "income"),
     (IMPAIRMENT, "Credit impairment – loan loss provision", "信用减值损失-贷款损失准备", "expense"),
+    (OFF_BALANCE_INTEREST, "Off-balance interest receivable (non-accrual)", "表外应收未收利息", "memo"),
+    (OFF_BALANCE_INTEREST_CONTRA, "Off-balance interest receivable – contra", "表外应收未收利息对转", "memo"),
+    (WRITTEN_OFF_RECORD, "Written-off loans kept on record (principal and interest)", "已核销贷款本息（账销案存）",
+     "memo"),
+    (WRITTEN_OFF_RECORD_CONTRA, "Written-off loans kept on record – contra", "已核销贷款本息对转", "memo"),
 )
 ACCOUNT_CODES = frozenset(code for code, *_ in CHART)
 

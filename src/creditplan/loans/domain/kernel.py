@@ -36,6 +36,7 @@ import numpy as np
 
 __all__ = [
     "BUCKET_EDGES",
+    "BOOL_COLUMNS",
     "CLASS_EDGES",
     "DATE_COLUMNS",
     "PARAM_COLUMNS",
@@ -55,7 +56,7 @@ __all__ = [
     "totals",
 ]
 
-STATE_COLUMNS: tuple[str, ...] = (
+_BASE_COLUMNS: tuple[str, ...] = (
     "principal_outstanding_minor", "overdue_principal_minor", "overdue_interest_minor", "accrued_interest_minor",
     "penalty_minor", "penalty_carry", "fees_minor", "credit_minor",
     "current_seq", "period_start_date", "next_due_date", "period_interest_minor", "period_principal_minor",
@@ -64,10 +65,17 @@ STATE_COLUMNS: tuple[str, ...] = (
     "restructured_until", "pre_restructure_class", "rate_ppm",
     "interest_income_minor", "penalty_income_minor", "fee_income_minor", "closed_through",
 )
+# Columns added by the second pass of the loans (issue 18), one tuple per concern so that each is read in one place:
+ACCRUAL_COLUMNS: tuple[str, ...] = ("non_accrual", "non_accrual_since")  # non-accrual: interest and penalty off the balance sheet
+CLASSIFICATION_COLUMNS: tuple[str, ...] = ()  # classification by the 2023 rules (cure, observation, manual)
+PENALTY_COLUMNS: tuple[str, ...] = ()  # penalty conventions (grace as a waiver, 罚息 and 复利 apart)
+STATE_COLUMNS: tuple[str, ...] = _BASE_COLUMNS + ACCRUAL_COLUMNS + CLASSIFICATION_COLUMNS + PENALTY_COLUMNS
 """The loan columns the close reads and returns."""
 
 DATE_COLUMNS = frozenset({"period_start_date", "next_due_date", "oldest_due_date", "fee_check_date",
-                          "restructured_until", "closed_through"})
+                          "restructured_until", "closed_through", "non_accrual_since"})
+BOOL_COLUMNS = frozenset({"frozen", "non_accrual"})
+"""Boolean loan columns: 0/1 in the arrays."""
 
 PARAM_COLUMNS: tuple[str, ...] = ("grace_days", "late_fee_days", "late_fee_minor", "penalty_markup_pct", "basis",
                                   "auto_debit", "freeze_dpd")

@@ -14,6 +14,9 @@ Clauses (`kind`) and when the close executes them:
   on overdue principal and interest, daily.
 - `late_fee`: `amount_minor` once for each due date still in arrears `after_days` past due.
 - `limit_freeze`: at `after_dpd` days past due the customer's credit limit is frozen (no new drawdowns).
+- `non_accrual`: a loan more than `after_dpd` days past due (or of class `from_class` or worse; 0: no class
+  trigger) stops recognising interest and penalty as income: what is owed moves off the balance sheet (GL 7001)
+  and accrues there until the loan is current again. Absent the clause: more than 90 days past due.
 - `maturity`: on the maturity date the last installment falls due; the loan closes when fully paid.
 """
 
@@ -27,13 +30,16 @@ from typing import Any
 from creditplan.core.errors import ValidationError
 
 SHEET_VERSION = 1
-CLAUSE_KINDS = ("rate_reset", "auto_debit", "penalty_interest", "late_fee", "limit_freeze", "maturity")
+NON_ACCRUAL_DPD = 90
+CLAUSE_KINDS = ("rate_reset", "auto_debit", "penalty_interest", "late_fee", "limit_freeze", "non_accrual",
+                "maturity")
 _PARAMS: dict[str, dict[str, type]] = {
     "rate_reset": {"every_months": int, "tenor": str, "spread_ppm": int, "floor_ppm": int, "cap_ppm": int},
     "auto_debit": {},
     "penalty_interest": {"markup_pct": int, "after_days": int},
     "late_fee": {"amount_minor": int, "after_days": int},
     "limit_freeze": {"after_dpd": int},
+    "non_accrual": {"after_dpd": int, "from_class": int},
     "maturity": {},
 }
 
@@ -91,6 +97,18 @@ class TermSheet:
         c = self.clause("limit_freeze")
         return int(c["after_dpd"]) if c else 10**6
 
+    # Non-accrual is an accounting rule more than a term: absent the clause, the regulatory default holds
+    # (more than 90 days past due; no class trigger).
+    @property
+    def non_accrual_dpd(self) -> int:
+        c = self.clause("non_accrual")
+        return int(c["after_dpd"]) if c else NON_ACCRUAL_DPD
+
+    @property
+    def non_accrual_class(self) -> int:
+        c = self.clause("non_accrual")
+        return int(c["from_class"]) if c else 0
+
     @property
     def auto_debit(self) -> bool:
         return self.clause("auto_debit") is not None
@@ -140,6 +158,9 @@ def sheet_for_product(p: Any) -> TermSheet:
     if p.late_fee_minor:
         clauses.append({"kind": "late_fee", "amount_minor": int(p.late_fee_minor), "after_days": int(p.grace_days)})
     clauses.append({"kind": "limit_freeze", "after_dpd": int(p.freeze_dpd)})
+    na_dpd, na_class = int(getattr(p, "non_accrual_dpd", NON_ACCRUAL_DPD)), int(getattr(p, "non_accrual_class", 0))
+    if (na_dpd, na_class) != (NON_ACCRUAL_DPD, 0):  # the default is no clause: sheets signed before stay the same
+        clauses.append({"kind": "non_accrual", "after_dpd": na_dpd, "from_class": na_class})
     clauses.append({"kind": "maturity"})
     return make_sheet(p.currency, clauses)
 

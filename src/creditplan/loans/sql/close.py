@@ -58,8 +58,8 @@ def _select_list() -> str:
     for c in K.STATE_COLUMNS:
         if c in K.DATE_COLUMNS:
             cols.append(date_in(f"l.{c}"))
-        elif c == "frozen":
-            cols.append("CASE WHEN l.frozen THEN 1 ELSE 0 END")
+        elif c in K.BOOL_COLUMNS:
+            cols.append(f"CASE WHEN l.{c} THEN 1 ELSE 0 END")
         elif c == "pre_restructure_class":
             cols.append("COALESCE(l.pre_restructure_class, 0)")
         else:
@@ -143,8 +143,8 @@ def write_loans(chunk: Chunk, s: dict[str, np.ndarray]) -> None:
             for c in WRITE_COLUMNS:
                 if c in WRITE_DATES:
                     sets.append(f"{c} = DATE '0001-01-01' + (NULLIF(v.{c}, 0) - 1)::int")
-                elif c == "frozen":
-                    sets.append("frozen = v.frozen <> 0")
+                elif c in K.BOOL_COLUMNS:
+                    sets.append(f"{c} = v.{c} <> 0")
                 else:
                     sets.append(f"{c} = v.{c}")
             raw = cur.cursor
@@ -163,7 +163,7 @@ def write_loans(chunk: Chunk, s: dict[str, np.ndarray]) -> None:
             for i, loan_id in enumerate(chunk.ids.tolist()):
                 row: list[Any] = []
                 for c, col in zip(WRITE_COLUMNS, cols, strict=True):
-                    row.append(iso_of(col[i]) if c in WRITE_DATES else bool(col[i]) if c == "frozen" else col[i])
+                    row.append(iso_of(col[i]) if c in WRITE_DATES else bool(col[i]) if c in K.BOOL_COLUMNS else col[i])
                 row.append(loan_id)
                 rows.append(row)
             cur.executemany(f"UPDATE loans_loan SET {assignments}, version = version + 1 WHERE id = %s", rows)
