@@ -27,8 +27,9 @@ from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
 from creditplan.loans import services as loans
 from creditplan.loans.models import Loan, LoanStatus
-from creditplan.loans.restructure import record_recovery, restructure, write_off
+from creditplan.loans.restructure import restructure
 from creditplan.loans.statement import balances_of, statement
+from creditplan.loans.writeoff import record_recovery, write_off
 
 START = dt.date(2025, 1, 15)
 _CLOCK = {"today": START}

@@ -12,7 +12,7 @@ import pytest
 
 from creditplan.core.errors import ValidationError
 from creditplan.loans import clock as loans_clock
-from creditplan.loans import cob, payments, restructure
+from creditplan.loans import cob, payments, writeoff
 from creditplan.loans import services as loans
 from creditplan.loans.models import JournalEntry, Loan, Payment, Product
 from creditplan.loans.payments.checks import MAX_AMOUNT_MINOR
@@ -119,7 +119,7 @@ def test_a_disbursement_amount_with_a_trailing_zero_is_taken(make_loan: Any) -> 
 def test_a_recovery_amount_in_exponent_notation_is_refused(loan_world: Any, due_loan: Loan) -> None:
     loan = due_loan
     with pytest.raises(ValidationError) as err:
-        restructure.record_recovery(loan_world["ops"], loan.ref, amount="1e2", reference="REC-E")
+        writeoff.record_recovery(loan_world["ops"], loan.ref, amount="1e2", reference="REC-E")
     assert (err.value.field, err.value.code) == ("amount", "amount_format")
     assert not Payment.objects.filter(reference="REC-E").exists()
 

@@ -15,8 +15,9 @@ from creditplan.loans import clock as loans_clock
 from creditplan.loans import cob, payments
 from creditplan.loans import statement as stmt
 from creditplan.loans.models import Loan
-from creditplan.loans.restructure import record_recovery, restructure, write_off
+from creditplan.loans.restructure import restructure
 from creditplan.loans.statement import COMPONENTS, balances_of, pdf_text, statement, statement_pdf
+from creditplan.loans.writeoff import record_recovery, write_off
 
 D = dt.date
 

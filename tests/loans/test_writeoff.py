@@ -15,7 +15,7 @@ from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
 from creditplan.loans.models import JournalEntry, Loan, LoanActivity, Payment
-from creditplan.loans.restructure import record_recovery, write_off
+from creditplan.loans.writeoff import record_recovery, write_off
 
 D = dt.date
 

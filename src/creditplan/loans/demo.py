@@ -354,12 +354,12 @@ def _restructure_one(actor: Actor, day: dt.date, by_ref: dict[str, _Plan]) -> in
 
 
 def _write_off_one(actor: Actor, day: dt.date, by_ref: dict[str, _Plan]) -> int:
-    from creditplan.loans import restructure
+    from creditplan.loans import writeoff
 
     for loan in Loan.objects.filter(ref__in=list(by_ref), status=LoanStatus.ACTIVE, risk_class__gte=4,
                                     restructure_count=0).order_by("-dpd")[:1]:
         try:
-            restructure.write_off(actor, loan.ref, reason="催收无果，经审批核销 (collection exhausted)", on=day)
+            writeoff.write_off(actor, loan.ref, reason="催收无果，经审批核销 (collection exhausted)", on=day)
         except CreditplanError:
             return 0
         return 1

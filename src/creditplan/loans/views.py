@@ -274,8 +274,8 @@ ACTIONS: dict[str, tuple[type, Perm, str]] = {
     "reverse": (ReverseForm, Perm.LOAN_REVERSE, "payments.reverse_payment"),
     "prepay": (PrepayForm, Perm.LOAN_REPAY, "payments.prepay"),
     "restructure": (RestructureForm, Perm.LOAN_RESTRUCTURE, "restructure.restructure"),
-    "write-off": (WriteOffForm, Perm.LOAN_WRITE_OFF, "restructure.write_off"),
-    "recovery": (RecoveryForm, Perm.LOAN_REPAY, "restructure.record_recovery"),
+    "write-off": (WriteOffForm, Perm.LOAN_WRITE_OFF, "writeoff.write_off"),
+    "recovery": (RecoveryForm, Perm.LOAN_REPAY, "writeoff.record_recovery"),
 }
 
 
