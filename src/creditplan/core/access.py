@@ -89,6 +89,10 @@ class Perm(StrEnum):
     LOAN_WRITE_OFF = "loan.write_off"
     PRODUCT_MANAGE = "loan.product_manage"
     CLOSE_RUN = "loan.close_run"
+    LOAN_CLASSIFY = "loan.classify"  # propose a manual risk classification (maker)
+    LOAN_CHANGE_APPROVE = "loan.change_approve"  # decide another user's loan change: class, restructuring, write-off
+    LOAN_BACKDATE = "loan.backdate"  # date a payment or correction beyond the back-dating limit
+    LOAN_AMEND = "loan.amend"  # amend live contracts in batch (spread changes), repricing calendars
     GL_VIEW = "loan.gl_view"
     DECISION_MAKE = "decision.make"
     DECISION_VIEW = "decision.view"
@@ -132,7 +136,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         _STAFF_READ | {Perm.CUSTOMER_VIEW_PII, Perm.MODEL_SCORE, Perm.PLAN_VIEW, Perm.QUOTA_RESERVE,
                        Perm.QUOTA_REQUEST, Perm.LOAN_RESTRUCTURE, Perm.DECISION_MAKE, Perm.DECISION_VIEW,
                        Perm.POLICY_VIEW, Perm.APPLICATION_VIEW, Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE,
-                       Perm.APPLICATION_ANALYTICS, Perm.LINE_PROPOSE, Perm.LINE_APPROVE}
+                       Perm.APPLICATION_ANALYTICS, Perm.LINE_PROPOSE, Perm.LINE_APPROVE, Perm.LOAN_CHANGE_APPROVE}
     ),
     # risk managers write policies; publishing needs a second risk manager (four eyes, checked in decisions)
     Role.RISK_MANAGER: frozenset(
@@ -141,7 +145,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
                        Perm.POLICY_VIEW, Perm.POLICY_EDIT, Perm.POLICY_APPROVE, Perm.APPLICATION_VIEW,
                        Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE, Perm.APPLICATION_ANALYTICS,
                        Perm.RISK_VIEW, Perm.RISK_MANAGE, Perm.RISK_ALERT_HANDLE, Perm.LINE_PROPOSE,
-                       Perm.LINE_APPROVE}
+                       Perm.LINE_APPROVE, Perm.LOAN_CLASSIFY, Perm.LOAN_CHANGE_APPROVE, Perm.LOAN_BACKDATE,
+                       Perm.LOAN_AMEND}
     ),
     # planners own the credit plan's indicators (utilisation, pace): they see and handle those alerts
     Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW,
