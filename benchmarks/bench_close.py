@@ -19,7 +19,9 @@ shared_buffers = 1GB.
     python benchmarks/bench_close.py --loans 200000        # smaller; figures extrapolated to 1M are labelled
     python benchmarks/bench_close.py --quick               # 20,000 loans, to check that it runs
 
-Writes benchmarks/results/close.json; exits 1 when a target is missed (the figures are written anyway).
+    python benchmarks/bench_close.py --durable             # fsync and synchronous_commit on, as users run it
+
+Writes benchmarks/results/close.json (close-durable.json with --durable); exits 1 when a target is missed (the figures are written anyway).
 """
 
 from __future__ import annotations
@@ -49,8 +51,17 @@ PG_OPTIONS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c
               "-c max_wal_size=4GB")
 
 
+# durable, as users run it: fsync and synchronous_commit on (initdb defaults); only memory is given to the server
+PG_OPTIONS_DURABLE = "-c shared_buffers=1GB -c max_wal_size=4GB"
+
+
 @contextmanager
-def postgres_url():  # type: ignore[no-untyped-def]
+def postgres_url(durable: bool = False):  # type: ignore[no-untyped-def]
+    if durable:
+        with bench_ledger.postgres_url(PG_OPTIONS_DURABLE, "throwaway server (initdb defaults: fsync and "
+                                                           "synchronous_commit on; shared_buffers 1GB)") as found:
+            yield found
+        return
     with bench_ledger.postgres_url(PG_OPTIONS, "throwaway server (fsync, synchronous_commit, full_page_writes "
                                                "off; shared_buffers 1GB)") as found:
         yield found
@@ -280,12 +291,14 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="20,000 loans, 300 naive loans")
     parser.add_argument("--fillfactor", type=int, default=None,
                         help="ALTER loans_loan fillfactor before generating (the migration sets 70)")
+    parser.add_argument("--durable", action="store_true",
+                        help="PostgreSQL as users run it: fsync and synchronous_commit on (writes close-durable.json)")
     args = parser.parse_args()
     n = 20_000 if args.quick else args.loans
     naive_n = 300 if args.quick else args.naive_sample
     out: dict = {"benchmark": "close", "issue": 7, "machine": machine(),
                  "targets": {"full_close_1m_s": 120, "kernel_1m_s": 10}, "business_date": CLOSE_DAY.isoformat()}
-    with postgres_url() as (url, source):
+    with postgres_url(args.durable) as (url, source):
         os.environ["CREDITPLAN_DATABASE_URL"] = url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "creditplan.settings")
         os.environ.setdefault("CREDITPLAN_DEBUG", "0")
@@ -348,10 +361,13 @@ def main() -> int:
         "naive_1m_s_extrapolated": out["naive"]["extrapolated_1m_s"],
         "speedup_vs_naive": round(out["naive"]["ms_per_loan"] / 1000 * n / out["full_close"]["wall_s"], 1),
         "full_close_target_met": full_1m <= 120, "kernel_target_met": kernel_1m <= 10,
+        # issue 18: the close with non-accrual and the written-off record stays within 60 s at 1M
+        "full_close_60s_target_met": full_1m <= 60, "durable": args.durable,
         "reconciles": out["full_close"]["reconciles"], "quick_run": args.quick,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    results = RESULTS.with_name("close-durable.json") if args.durable else RESULTS
+    results.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(out["results"], indent=2))
     met = out["results"]["full_close_target_met"] and out["results"]["kernel_target_met"]
     return 0 if met or args.quick else 1

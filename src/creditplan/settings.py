@@ -14,6 +14,7 @@ CREDITPLAN_DATA_DIR      where the public credit data sets live (default ../shar
 CREDITPLAN_DOCUMENT_DIR  where uploaded documents are stored, encrypted (default var/documents)
 CREDITPLAN_RISK_DIR      where risk monitoring keeps the book's daily snapshots (default var/risk)
 CREDITPLAN_RISK_AFTER_CLOSE  indicators (default) | snapshot | off: what risk monitoring does after each close
+CREDITPLAN_BACKDATE_DAYS  days a payment may be back-dated without the back-dating authority (default 3)
 
 Nothing here refuses to load: `creditplan check --deploy` reports what is missing or unsafe, and `creditplan
 serve` and the WSGI application refuse to start without the keys (creditplan.web.checks).
@@ -73,6 +74,8 @@ RISK_DIR = Path(os.environ.get("CREDITPLAN_RISK_DIR", VAR_DIR / "risk"))
 RISK_AFTER_CLOSE = os.environ.get("CREDITPLAN_RISK_AFTER_CLOSE", "indicators").strip().lower()
 # expected credit loss (docs/ecl.md): loan-months out of a state before the observed transition matrix shapes PD curves
 RISK_ECL_MIN_TRANSITIONS = int(os.environ.get("CREDITPLAN_RISK_ECL_MIN_TRANSITIONS", "1000"))
+# loans (docs/loans.md, issue 18): a payment's value date more than this many days back needs loan.backdate
+BACKDATE_DAYS = int(os.environ.get("CREDITPLAN_BACKDATE_DAYS", "3"))
 
 # Request bodies are capped before they are read (creditplan.web.middleware.RequestSizeLimitMiddleware): an upload
 # (multipart) may carry a document plus the form around it, any other request what Django itself would accept.

@@ -93,7 +93,7 @@ def _step(world: dict[str, Any], data: st.DataObject, event: str, refs: list[str
         worst.refresh_from_db()
         if worst.status != LoanStatus.ACTIVE:
             return "skipped"
-        write_off(world["risk"], worst.ref, reason="uncollectable")
+        write_off(world["risk"], worst.ref, reason="uncollectable", condition="court", evidence="(2025)京执1号")
     elif event == "recover" and (ref := _pick(data, refs, LoanStatus.WRITTEN_OFF)):
         loan = Loan.objects.get(ref=ref)
         left = loan.written_off_minor - loan.recovered_minor

@@ -51,6 +51,10 @@ class Loan:
     version: int = 1
     currency: str = "CNY"
     branch: Branch = field(default_factory=Branch)
+    interest_income_minor: int = 0
+    penalty_income_minor: int = 0
+    fee_income_minor: int = 0
+    non_accrual: bool = False
 
 
 def _row(seq: int, principal: int, interest: int, fee: int, paid: tuple[int, int, int], status: str

@@ -21,6 +21,7 @@ from django.db import transaction
 
 from creditplan.core.errors import ValidationError
 from creditplan.customers import services as customers
+from creditplan.customers.models import Customer
 from creditplan.loans import accounting, bulk, cob
 from creditplan.loans import services as loans
 from creditplan.loans.domain import accounts
@@ -119,7 +120,9 @@ def test_a_loan_closed_every_day_through_its_life_reconciles_every_day(make_loan
         assert_reconciles()
         day += dt.timedelta(days=1)
     loan.refresh_from_db()
-    assert loan.interest_income_minor == 4_350 + 2_905 + 1_455 == loan.overdue_interest_minor
+    # owed in full; but 91 days past due on 17 May it stopped accruing (issue 18): its interest left income
+    assert loan.overdue_interest_minor == 4_350 + 2_905 + 1_455 and loan.non_accrual
+    assert loan.interest_income_minor == 0 and loan.penalty_income_minor == 0
     assert loan.overdue_principal_minor == loan.principal_outstanding_minor == 1_200_000
     assert (loan.current_seq, loan.next_due_date, loan.accrued_interest_minor) == (0, None, 0)
     assert loan.oldest_due_date == D(2025, 2, 15) and loan.dpd == (D(2025, 5, 20) - D(2025, 2, 15)).days == 94
@@ -135,11 +138,14 @@ def test_a_loan_closed_every_day_through_its_life_reconciles_every_day(make_loan
                                                         ("2025-03-19", "late_fee", "late_fee"),
                                                         ("2025-04-19", "late_fee", "late_fee")]
     assert ("2025-05-17", "class_changed", "") in kinds  # dpd 91: substandard
+    assert ("2025-05-17", "non_accrual", "non_accrual") in kinds  # and non-accrual, the same night
     assert loan.fees_minor == 3 * 5_000 == loan.fee_income_minor
     # income recognised in the GL equals the subledger's
     gl = accounting.account_balances()
     assert -gl[accounts.INTEREST_INCOME] == loan.interest_income_minor
-    assert -gl[accounts.PENALTY_INCOME] == loan.penalty_income_minor == loan.penalty_minor > 0
+    assert -gl[accounts.PENALTY_INCOME] == loan.penalty_income_minor == 0 < loan.penalty_minor
+    # what it owes in interest and penalty is off the balance sheet
+    assert gl[accounts.OFF_BALANCE_INTEREST] == loan.overdue_interest_minor + loan.penalty_minor
     run = CloseRun.objects.get(business_date=D(2025, 2, 15))
     assert run.report["totals"]["installments_due"] == 1 and run.report["totals"]["reclass_minor"] == 4_350
 
@@ -343,17 +349,30 @@ def test_a_loan_due_on_the_31st_stays_due_on_the_month_end_through_a_rate_reset(
     assert_reconciles()
 
 
-def test_a_reset_inside_a_period_leaves_the_accruing_installment_alone(floating: dict[str, Any],
-                                                                     make_loan: Any) -> None:
+def test_a_reset_inside_a_period_splits_the_accruing_installment(floating: dict[str, Any], make_loan: Any) -> None:
+    """Issue 18 (分段计息): the period a reset falls into is charged at the old rate up to the reset and at the new
+    rate after it (before, it kept the old rate to its due date, and this test asserted that).
+
+    120,000.00 quarterly at 1-year LPR 3.45 % + 100 bp = 4.45 %, 30/360, from 15 Jan 2025: quarter 1 (15 Jan →
+    15 Apr, 90 days) = 120,000 × 4.45 % / 4 = 1,335.00. Reset on 15 Feb at 3.00 + 1.00 = 4.00 %: old part
+    1,335.00 × 31 // 90 = 459.83 (what the close accrued); new part 120,000 × 4 % / 4 × 59 / 90 = 786.666… →
+    786.67; installment 1: 1,246.50, its principal unchanged."""
     loan = make_loan(amount="120000.00", term=4, start=D(2025, 1, 15), product="float-quarterly")
     first = Installment.objects.get(loan=loan, seq=1)
+    assert first.interest_minor == 133_500
     loans.set_lpr(floating["risk"], tenor="1y", effective_date="2025-01-20", rate="0.0300")
     close_through(D(2025, 1, 16), D(2025, 2, 15))  # reset on 15 Feb, inside the first quarter
     loan.refresh_from_db()
     rows = list(Installment.objects.filter(loan=loan).exclude(status="superseded").order_by("seq"))
-    assert rows[0].pk == first.pk and rows[0].interest_minor == first.interest_minor and rows[0].version == 1
-    assert [r.version for r in rows[1:]] == [2, 2, 2] and loan.period_interest_minor == first.interest_minor
+    assert (rows[0].seq, rows[0].start_date, rows[0].due_date, rows[0].version) == (1, D(2025, 1, 15),
+                                                                                    D(2025, 4, 15), 2)
+    assert (rows[0].principal_minor, rows[0].interest_minor) == (first.principal_minor, 124_650)
+    assert loan.period_interest_minor == 124_650 and loan.accrued_interest_minor == 45_983
+    assert [r.version for r in rows[1:]] == [2, 2, 2]
     assert rows[1].interest_minor == (12_000_000 - first.principal_minor + 50) // 100  # a quarter at 4 %, half up
+    close_through(D(2025, 2, 16), D(2025, 4, 15))
+    loan.refresh_from_db()
+    assert loan.overdue_interest_minor == 124_650  # the split interest fell due, all of it accrued
     assert_reconciles()
 
 
@@ -381,6 +400,8 @@ def test_the_ten_percent_rule_and_the_restructuring_floor_in_the_database(make_l
     # `small` is 95 days past due (its arrears set directly: this test is about classes, not money)
     Loan.objects.filter(pk=small.pk).update(oldest_due_date=D(2024, 10, 13), overdue_principal_minor=100_000, dpd=94)
     Loan.objects.filter(pk=other.pk).update(restructured_until=D(2025, 12, 31), pre_restructure_class=3)
+    # the debtor rule is for non-retail debtors (2023 rules, issue 18): this borrower is a company
+    Customer.objects.filter(pk=big.customer_id).update(kind="company")
     cob.run_close(D(2025, 1, 16))
     big.refresh_from_db()
     small.refresh_from_db()

@@ -263,8 +263,9 @@ def test_five_categories_by_dpd() -> None:
 def _classify(dpd: list[int], principal: list[int], customer: list[int], until: list[int] | None = None,
               pre: list[int] | None = None, day: int = 1000) -> list[int]:
     n = len(dpd)
+    # every debtor here is non-retail (a company): since issue 18 the 10 % debtor rule applies only to them
     return K.classify(np.array(dpd), np.array(principal), np.array(customer), day,
-                      np.array(until or [0] * n), np.array(pre or [0] * n)).tolist()
+                      np.array(until or [0] * n), np.array(pre or [0] * n), non_retail=np.ones(n, np.int64)).tolist()
 
 
 def test_a_restructured_loan_in_observation_is_at_least_special_mention_and_not_above_its_class() -> None:
@@ -290,8 +291,10 @@ def test_the_borrower_rule_does_not_depend_on_row_order() -> None:
     principal = rng.integers(1, 10**6, n)
     customer = rng.integers(0, 60, n)
     perm = rng.permutation(n)
-    a = K.classify(dpd, principal, customer, 1, np.zeros(n, np.int64), np.zeros(n, np.int64))
-    b = K.classify(dpd[perm], principal[perm], customer[perm], 1, np.zeros(n, np.int64), np.zeros(n, np.int64))
+    company = np.ones(n, np.int64)  # the debtor rule applies to non-retail debtors (issue 18)
+    a = K.classify(dpd, principal, customer, 1, np.zeros(n, np.int64), np.zeros(n, np.int64), non_retail=company)
+    b = K.classify(dpd[perm], principal[perm], customer[perm], 1, np.zeros(n, np.int64), np.zeros(n, np.int64),
+                   non_retail=company)
     assert (a[perm] == b).all()
 
 

@@ -21,8 +21,8 @@ import pytest
 
 from creditplan.core.daycount import add_months
 from creditplan.ledger.models import Event
+from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
-from creditplan.loans import cob, payments
 from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, Loan, LoanActivity
 
@@ -45,13 +45,14 @@ def _due_dates(loan: Loan) -> list[dt.date]:
     return list(Installment.objects.filter(loan=loan, version=1).order_by("seq").values_list("due_date", flat=True))
 
 
-def _prefund(loan: Loan, world: dict[str, Any], margin: Decimal = Decimal("1.15")) -> None:
+def _prefund(loan: Loan, world: dict[str, Any], margin: Decimal = Decimal("1.15"), on: dt.date | None = None
+             ) -> None:
     """Pay in advance everything the schedule asks (and a margin for rate rises): from then on only the
     contract's auto-debit pays the installments."""
     total = sum(i.principal_minor + i.interest_minor + i.fee_minor for i in Installment.objects.filter(loan=loan))
     amount = (Decimal(total) * margin / 100).quantize(Decimal("0.01"))
     payments.post_payment(world["ops"], loan_ref=loan.ref, amount=str(amount), reference=f"PRE-{loan.ref}",
-                          value_date=loan.start_date + dt.timedelta(days=1))
+                          value_date=on or loan.start_date + dt.timedelta(days=1))
 
 
 @pytest.mark.slow
@@ -71,6 +72,10 @@ def test_a_portfolio_run_through_24_months_executes_each_clause_on_the_right_dat
         start = START + dt.timedelta(days=rnd.randrange(0, 60))
         term = rnd.choice([6, 12]) if behaviour != "floating" else 36
         pending.append((start, behaviour, term, k % 2))
+    # issue 18: two borrowers who fall more than 90 days behind — one catches up (cure: back to accrual), one is
+    # written off on the court's ruling and later pays something back (recovery of principal, then interest)
+    for k, behaviour in enumerate(("cures", "written_off")):
+        pending.append((START + dt.timedelta(days=10 * k), behaviour, 12, k % 2))
     pending.sort()
     day = START
     while day <= END:
@@ -83,10 +88,30 @@ def test_a_portfolio_run_through_24_months_executes_each_clause_on_the_right_dat
                                   amount=amount, term=term, start_date=start)
             portfolio.append((loan, behaviour))
         for loan, behaviour in portfolio:
-            if behaviour != "never_pays" and day == loan.start_date + dt.timedelta(days=1):
+            if behaviour in ("prefunded", "floating") and day == loan.start_date + dt.timedelta(days=1):
                 _prefund(loan, loan_world)
+            if behaviour in ("cures", "written_off"):
+                _lapse(loan, behaviour, day, loan_world)
         cob.run_close(day)
         day += dt.timedelta(days=1)
+        if day.day == 1:  # the books hold every month: trial balance, off-balance memo, loan sub-ledger
+            _books_reconcile()
+
+    _books_reconcile()
+    lapsed = [(loan, b) for loan, b in portfolio if b in ("cures", "written_off")]
+    portfolio = [(loan, b) for loan, b in portfolio if b not in ("cures", "written_off")]
+    for loan, behaviour in lapsed:
+        loan.refresh_from_db()
+        kinds = set(LoanActivity.objects.filter(loan=loan).values_list("kind", flat=True))
+        first = _due_dates(loan)[0]
+        entered = LoanActivity.objects.get(loan=loan, kind="non_accrual")
+        assert entered.business_date == first + dt.timedelta(days=91)  # more than 90 days past due
+        if behaviour == "cures":
+            assert "accrual_resumed" in kinds and not loan.non_accrual and loan.status == "closed"
+        else:
+            assert loan.status == "written_off" and loan.memo_interest_minor > 0
+            assert loan.recovered_minor > loan.written_off_principal_minor  # principal back, then interest
+            assert kinds >= {"written_off", "recovery"}
 
     assert len(portfolio) == 12
     executed = {"prefunded": 0, "never_pays": 0, "floating": 0}
@@ -119,7 +144,9 @@ def test_a_portfolio_run_through_24_months_executes_each_clause_on_the_right_dat
                          if d + dt.timedelta(days=GRACE + 1) <= END]
             expected.append(("limit_freeze", "frozen", first + dt.timedelta(days=FREEZE_DPD)))
             expected += [("maturity", "matured", dues[-1])] if dues[-1] <= END else []
-            assert loan.frozen and loan.status == "active"
+            # interest and penalty leave income more than 90 days past due (non-accrual, issue 18)
+            expected.append(("non_accrual", "non_accrual", first + dt.timedelta(days=91)))
+            assert loan.frozen and loan.status == "active" and loan.non_accrual
         assert ran == sorted(expected), (behaviour, loan.ref)
         executed[behaviour] += len(ran)
         # every execution is on the ledger, naming its clause and the term sheet the loan signed
@@ -129,6 +156,36 @@ def test_a_portfolio_run_through_24_months_executes_each_clause_on_the_right_dat
         assert {e["term_sheet"] for e in events} == {loan.term_sheet.digest}
     # every behaviour really ran clauses (a vacuous pass is a failure)
     assert min(executed.values()) >= 12, executed
+
+
+def _books_reconcile() -> None:
+    tb = accounting.trial_balance()
+    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
+    assert [r for r in accounting.reconcile() if r.difference_minor] == []
+    gl = accounting.account_balances()
+    assert gl.get("7001", 0) == -gl.get("7002", 0) and gl.get("7101", 0) == -gl.get("7102", 0)
+
+
+def _lapse(loan: Loan, behaviour: str, day: dt.date, world: dict[str, Any]) -> None:
+    """Nothing paid until 120 days past due; then `cures` pays every arrear and (prefunded) the rest of the
+    schedule, `written_off` is written off on a court ruling and pays back its principal and 100.00 more in
+    two recoveries 30 and 60 days later."""
+    from creditplan.loans.writeoff import record_recovery, write_off
+
+    loan.refresh_from_db()
+    first = _due_dates(loan)[0]
+    if day == first + dt.timedelta(days=121) and loan.status == "active":
+        if behaviour == "cures":
+            _prefund(loan, world, margin=Decimal("1.30"), on=day)
+        else:
+            write_off(world["risk"], loan.ref, reason="终结执行", condition="court", evidence="(2024)京执1号")
+    if behaviour == "written_off" and loan.status == "written_off":
+        for k, extra in ((1, 0), (2, 10_000)):
+            if day == first + dt.timedelta(days=121 + 30 * k):
+                half = loan.written_off_principal_minor // 2
+                amount = half + extra if k == 1 else loan.written_off_principal_minor - half + extra
+                record_recovery(world["ops"], loan.ref, amount=f"{amount // 100}.{amount % 100:02d}",
+                                reference=f"REC-{loan.ref}-{k}", value_date=day)
 
 
 def test_penalty_and_late_fee_of_a_missed_installment_by_hand(loan_world: dict[str, Any], make_loan: Any,

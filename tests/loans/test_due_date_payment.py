@@ -153,7 +153,8 @@ def test_a_backdated_payment_dated_the_due_date_equals_paying_on_time(world: dic
     late = close_through(make_loan(product="noauto"), LATER)  # went overdue: penalty, late fee
     assert late.dpd == 20 and late.penalty_minor > 0
     today.day = LATER + DAY
-    r = payments.post_payment(world["ops"], loan_ref=late.ref, amount=owed(first_row(late)), reference="BACK",
+    # dated 21 days back, beyond CREDITPLAN_BACKDATE_DAYS: a user with loan.backdate (issue 18)
+    r = payments.post_payment(world["admin"], loan_ref=late.ref, amount=owed(first_row(late)), reference="BACK",
                               value_date=DUE.isoformat())
     alloc = Payment.objects.get(reference="BACK").allocation
     assert r.backdated and alloc["credit"] == alloc["refund"] == 0

@@ -18,7 +18,7 @@ from creditplan.core.money import format_minor
 from creditplan.customers import services as customers
 from creditplan.loans import accounting, cob, payments, reports
 from creditplan.loans import services as loans
-from creditplan.loans.models import Loan, Payment
+from creditplan.loans.models import Loan, LoanChangeRequest, Payment
 from factories import PASSWORD, individual
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -284,11 +284,24 @@ def test_reversal_restructuring_and_write_off_forms(client, book):
     page = client.get(f"/loans/{a.ref}/", **EN).content.decode()
     assert ">Reversed<" in page and "cheque returned" in page
 
+    # a restructuring is proposed on the page and takes effect when another user approves it (four eyes,
+    # issue 18): before, the approver's form restructured the loan at once
     login(client, "approver_bj")
     data = {"kind": "extend_term", "extend_periods": "6", "reason": "borrower lost a job", "effective_date": ""}
     assert client.post(f"/loans/{b.ref}/actions/restructure/", data, **EN).status_code == 302
     b.refresh_from_db()
+    assert b.schedule_version == 1
+    page = client.get(f"/loans/{b.ref}/", **EN).content.decode()
+    assert 'id="pending-changes"' in page and "borrower lost a job" in page and "Another user decides" in page
+    login(client, "risk")
+    queue = client.get("/loans/changes/", **EN).content.decode()
+    assert b.ref in queue and "approver_bj" in queue and ">Approve<" in queue
+    pk = LoanChangeRequest.objects.get(loan=b, status="pending").pk
+    assert client.post(f"/loans/changes/{pk}/decide/", {"decision": "approve", "next": "/loans/changes/"},
+                       **EN).status_code == 302
+    b.refresh_from_db()
     assert b.schedule_version == 2 and b.restructure_count == 1
+    login(client, "approver_bj")
     page = client.get(f"/loans/{b.ref}/", **EN).content.decode()
     assert "Earlier schedule versions" in page and 'id="version-1"' in page and "Restructured" in page
     bad = client.post(f"/loans/{b.ref}/actions/restructure/", {"kind": "extend_term", "extend_periods": "x",
@@ -298,7 +311,8 @@ def test_reversal_restructuring_and_write_off_forms(client, book):
     login(client, "risk")
     page = client.get(f"/loans/{a.ref}/", **EN).content.decode()
     assert 'id="action-write-off"' not in page  # class 2: not non-performing, no write-off form
-    refused = client.post(f"/loans/{a.ref}/actions/write-off/", {"reason": "gone", "on": ""}, **EN)
+    refused = client.post(f"/loans/{a.ref}/actions/write-off/", {"reason": "gone", "on": "", "condition": "court",
+                                                                  "evidence": "(2025)京执1号"}, **EN)
     assert refused.status_code == 422 and "non-performing" in refused.content.decode()
     assert Loan.objects.get(pk=a.pk).status == "active"
 

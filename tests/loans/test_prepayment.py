@@ -46,12 +46,15 @@ def loan(make_loan: Any, clock: Any) -> Loan:
 
 def test_payoff_quote_by_hand(loan_world: Any, loan: Loan) -> None:
     q = payments.payoff_quote(loan_world["ops"], loan.ref, D(2025, 1, 25))
-    # period 15 Jan → 15 Feb: 31 days, interest 12,000 × 4.35 % / 12 = 43.50; 10 days elapsed on 25 Jan
-    assert loan.accrued_interest_minor == 4_350 * 9 // 31
-    assert q.accrued_interest_minor == 4_350 * 10 // 31 == 1_403
+    # period 15 Jan → 15 Feb: 31 days, interest 12,000 × 4.35 % / 12 = 43.50; the close has accrued 9 days of it
+    # by 24 Jan (the period's share, 43.50 × 9 // 31 = 12.62).
+    # Payoff interest (issue 18) is balance × annual / 360 × actual days, not a share of the period's interest
+    # (which gave 43.50 × 10 // 31 = 14.03 before): 12,000 × 4.35 % × 10 / 360 = 14.50 on 25 Jan
+    assert loan.accrued_interest_minor == 4_350 * 9 // 31 == 1_262
+    assert q.accrued_interest_minor == 1_450
     assert q.principal_minor == 1_200_000 and q.penalty_minor == q.fees_minor == q.credit_minor == 0
-    assert q.total_minor == 1_201_403
-    assert dict(q.items())["accrued_interest"] == 1_403
+    assert q.total_minor == 1_201_450
+    assert dict(q.items())["accrued_interest"] == 1_450
     on_due = payments.payoff_quote(loan_world["ops"], loan.ref, "2025-02-15")
     assert on_due.accrued_interest_minor == 4_350  # the whole period on its due date
     with pytest.raises(ValidationError) as exc:
@@ -75,15 +78,16 @@ def test_payoff_quote_projects_penalty_for_days_not_yet_closed(loan_world: Any, 
         projected += day_pen
     assert q.penalty_projected_minor == projected > 0
     assert q.penalty_minor == loan.penalty_minor + projected
-    n = (loan.next_due_date - loan.period_start_date).days
-    accrued = loan.period_interest_minor * (D(2025, 2, 27) - loan.period_start_date).days // n
+    # payoff interest: the balance not yet due × 4.35 % × 12 days (15 → 27 Feb) / 360, half up
+    not_due = loan.principal_outstanding_minor - loan.overdue_principal_minor
+    accrued = (not_due * 43_500 * 12 + 180_000_000) // 360_000_000
+    assert q.accrued_interest_minor == accrued
     assert q.total_minor == (loan.principal_outstanding_minor + loan.overdue_interest_minor + accrued
                              + loan.penalty_minor + projected + loan.fees_minor)
     # what the close then charges for those days is exactly the projection
     cob.advance_loan(loan, D(2025, 2, 27))
     loan.refresh_from_db()
     assert loan.penalty_minor == q.penalty_minor and loan.penalty_carry == q.penalty_carry
-    assert loan.accrued_interest_minor == q.accrued_interest_minor
 
 
 def test_full_prepayment_closes_the_loan(loan_world: Any, loan: Loan) -> None:
@@ -98,8 +102,9 @@ def test_full_prepayment_closes_the_loan(loan_world: Any, loan: Loan) -> None:
     loan.refresh_from_db()
     assert loan.status == "closed" and loan.closed_on == D(2025, 1, 25) and r.kind == "prepay_full"
     assert (loan.principal_outstanding_minor, loan.accrued_interest_minor, loan.credit_minor) == (0, 0, 0)
-    assert income_before == 4_350 * 9 // 31 and loan.interest_income_minor == 1_403  # accrued to the day, then paid
-    assert r.allocation["refund"] == 500 and r.allocation["accrued_interest"] == 1_403
+    # accrued by the close (12.62), brought to the payoff interest 14.50 (10 days at annual / 360), then paid
+    assert income_before == 4_350 * 9 // 31 and loan.interest_income_minor == 1_450
+    assert r.allocation["refund"] == 500 and r.allocation["accrued_interest"] == 1_450
     assert r.allocation["principal"] == 1_200_000
     # the schedule ends with the payoff line; the rest superseded
     current = list(Installment.objects.filter(loan=loan).exclude(status="superseded"))
@@ -118,9 +123,10 @@ def test_full_prepayment_closes_the_loan(loan_world: Any, loan: Loan) -> None:
 def test_partial_prepayment_reschedules_the_rest_exactly(loan_world: Any, loan: Loan, clock: Any, mode: str) -> None:
     old_rows = list(Installment.objects.filter(loan=loan).order_by("seq"))
     old_payment = old_rows[1].principal_minor + old_rows[1].interest_minor
-    r = payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount="3014.03", reference=f"PP-{mode}", mode=mode)
+    # 3,014.50 = the interest to 25 Jan (12,000 × 4.35 % × 10 / 360 = 14.50) + 3,000.00 of principal
+    r = payments.prepay(loan_world["ops"], loan_ref=loan.ref, amount="3014.50", reference=f"PP-{mode}", mode=mode)
     loan.refresh_from_db()
-    assert r.allocation["accrued_interest"] == 1_403 and r.allocation["prepaid_principal"] == 300_000
+    assert r.allocation["accrued_interest"] == 1_450 and r.allocation["prepaid_principal"] == 300_000
     assert loan.principal_outstanding_minor == 900_000 and loan.accrued_interest_minor == 0
     new = list(Installment.objects.filter(loan=loan, version=2).order_by("seq"))
     assert sum(i.principal_minor for i in new) == 900_000

@@ -69,11 +69,12 @@ def test_extend_term_keeps_the_old_schedule_and_spreads_the_remaining_principal(
         1, D(2025, 1, 15), D(2025, 2, 15), new[0].interest_minor)
     assert loan.schedule_version == 2 and loan.restructure_count == 1
     assert (loan.risk_class, loan.pre_restructure_class) == (2, 1)
-    # observation: one year after the effective date (later than the 2nd new due date)
-    assert loan.restructured_until == D(2026, 2, 11)
+    # observation (2023 rules, issue 18): from the first repayment date after the change (2025-02-15, the first
+    # new due date, not the effective date 2025-02-11), one year — longer than two monthly periods
+    assert loan.restructured_until == D(2026, 2, 15)
     r = Restructuring.objects.get(loan=loan)
     assert (r.kind, r.old_version, r.new_version, r.class_before, r.observation_until, r.effective_date) == (
-        "extend_term", 1, 2, 1, D(2026, 2, 11), D(2025, 2, 11))
+        "extend_term", 1, 2, 1, D(2026, 2, 15), D(2025, 2, 11))
     assert LoanActivity.objects.filter(loan=loan, clause="restructuring").count() == 1
     last = Event.objects.order_by("-seq").first()
     assert last.kind == "loan.restructured" and last.subject_id == loan.ref
@@ -173,7 +174,7 @@ def test_observation_floor_holds_until_restructured_until_then_the_class_follows
     loan = restructure(approver, loan.ref, kind="capitalise", reason="workout")
     assert (loan.risk_class, loan.pre_restructure_class, loan.dpd) == (3, 3, 0)
     until = loan.restructured_until
-    assert until == D(2026, 5, 27)
+    assert until == D(2026, 6, 15)  # first repayment after the change 2025-06-15 + 1 year (2023 rules, issue 18)
 
     def fresh(day: dt.date) -> int:
         return int(kernel.classify(np.array([0]), np.array([loan.principal_outstanding_minor]), np.array([1]),
@@ -192,8 +193,9 @@ def test_observation_lasts_at_least_two_repayment_periods(loan_world: dict[str, 
     loan = loans.disburse(None, customer_id=loan_world["customers"][0], product="yearly",  # trusted booking
                           amount="50000.00", term=3, start_date=D(2025, 1, 15))
     loan = restructure(approver, loan.ref, kind="extend_term", extend_periods=1, reason="harvest failed")
-    # one year after 2025-01-16 is earlier than the second new (yearly) due date
-    assert loan.restructured_until == D(2027, 1, 15)
+    # from the first repayment date after the change (2026-01-15), two yearly repayment periods (2023 rules,
+    # issue 18) are longer than one year: 2028-01-15
+    assert loan.restructured_until == D(2028, 1, 15)
 
 
 def test_a_second_restructuring_takes_the_next_version(make_loan: Any, approver: Any) -> None:

@@ -123,7 +123,7 @@ def test_restructuring_write_off_and_recovery_appear_with_their_movements(loan_w
     close_book_through(D(2025, 7, 20))
     loan = Loan.objects.get(pk=loan.pk)
     assert loan.risk_class >= 3
-    write_off(loan_world["risk"], loan.ref, reason="no prospect")
+    write_off(loan_world["risk"], loan.ref, reason="no prospect", condition="court", evidence="(2025)京执1号")
     record_recovery(loan_world["ops"], loan.ref, amount="800.00", reference="REC-S1")
     loan = Loan.objects.get(pk=loan.pk)
     st = statement(loan_world["auditor"], loan.ref)
@@ -210,8 +210,9 @@ def test_backdated_payments_reversals_and_a_payoff_still_add_up(loan_world: dict
     ops = loan_world["ops"]
     payments.post_payment(ops, loan_ref=loan.ref, amount="500.00", reference="P-B1", value_date="2025-02-21")
     close_book_through(D(2025, 3, 25))
-    payments.post_payment(ops, loan_ref=loan.ref, amount="700.00", reference="P-B2",
-                          value_date="2025-03-16")  # dated before the last close: replayed
+    # dated before the last close: replayed; 10 days back, beyond CREDITPLAN_BACKDATE_DAYS: loan.backdate (issue 18)
+    payments.post_payment(loan_world["admin"], loan_ref=loan.ref, amount="700.00", reference="P-B2",
+                          value_date="2025-03-16")
     payments.reverse_payment(loan_world["admin"], reference="P-B1", reason="bounced")
     quote = payments.payoff_quote(loan_world["ops"], loan.ref)
     payments.prepay(ops, loan_ref=loan.ref, amount=format_minor(quote.total_minor, grouping=False), reference="P-OFF",

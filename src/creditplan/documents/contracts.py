@@ -77,7 +77,8 @@ def contract_terms(a: Application, today: dt.date | None = None) -> dict[str, An
         principal_minor=amount, annual_rate=from_ppm(rate_ppm), periods=a.term, method=Method.coerce(p.method),
         start=start, first_due=first_due, months_per_period=p.months_per_period,
         day_count=DayCount.coerce(p.day_count), rounding=Rounding.coerce(p.rounding), grace_periods=p.grace_periods,
-        fee_per_installment_minor=p.installment_fee_minor, interest_rule=p.interest_rule))
+        fee_per_installment_minor=p.installment_fee_minor, interest_rule=p.interest_rule,
+        payment_roll=loans.payment_roll(p.due_date_roll)))  # due dates as the loan will have them (issue 18)
     apr = (a.decision_snapshot or {}).get("apr")
     upfront = round_fraction(Fraction(amount * p.upfront_fee_bp, 10_000), p.rounding)  # as disbursement charges it
     return {

@@ -24,6 +24,8 @@ KIND_LABELS = {"id_document": gettext_lazy("Identity document"), "income_proof":
                "bank_statement": gettext_lazy("Bank statement"), "other": gettext_lazy("Other document"),
                "contract": gettext_lazy("Loan contract")}
 _TEXT = {
+    "all_in_cost_above_ceiling": gettext_lazy("The loan's annualised all-in cost (rate, fees or penalty rate) is "
+                                              "above the lender's ceiling: it cannot be paid out on these terms."),
     "empty_file": gettext_lazy("The file is empty."),
     "file_too_large": gettext_lazy("The file is too large: at most 10 MB."),
     "unsupported_type": gettext_lazy("Only PDF, JPEG or PNG files are accepted."),

@@ -112,13 +112,24 @@ def reconcile() -> list[Reconciliation]:
     """GL balance of each loan-book account against the sum over loans of the field it summarises."""
     gl = account_balances()
     active = Loan.objects.filter(status=LoanStatus.ACTIVE)
-    s = active.aggregate(p=Sum("principal_outstanding_minor"), a=Sum("accrued_interest_minor"),
-                         i=Sum("overdue_interest_minor"), pen=Sum("penalty_minor"), f=Sum("fees_minor"))
+    s = active.aggregate(p=Sum("principal_outstanding_minor"), f=Sum("fees_minor"),
+                         a=Sum("accrued_interest_minor", filter=Q(non_accrual=False)),
+                         i=Sum("overdue_interest_minor", filter=Q(non_accrual=False)),
+                         pen=Sum("penalty_minor", filter=Q(non_accrual=False)),
+                         off_a=Sum("accrued_interest_minor", filter=Q(non_accrual=True)),
+                         off_i=Sum("overdue_interest_minor", filter=Q(non_accrual=True)),
+                         off_pen=Sum("penalty_minor", filter=Q(non_accrual=True)))
     credit = Loan.objects.aggregate(c=Sum("credit_minor"))["c"] or 0
+    w = Loan.objects.filter(status=LoanStatus.WRITTEN_OFF).aggregate(
+        w=Sum("written_off_minor"), m=Sum("memo_interest_minor"), r=Sum("recovered_minor"))
     pairs = [
         (accounts.LOAN_PRINCIPAL, s["p"]), (accounts.ACCRUED_INTEREST, s["a"]), (accounts.INTEREST_DUE, s["i"]),
         (accounts.PENALTY_RECEIVABLE, s["pen"]), (accounts.FEES_RECEIVABLE, s["f"]),
         (accounts.CUSTOMER_CREDIT, -credit),  # a liability: credit-normal
+        # off the balance sheet: what non-accrual loans owe in interest and penalty (表外应收利息) …
+        (accounts.OFF_BALANCE_INTEREST, sum(int(s[k] or 0) for k in ("off_a", "off_i", "off_pen"))),
+        # … and what written-off loans still owe (账销案存), interest after the write-off included
+        (accounts.WRITTEN_OFF_RECORD, int(w["w"] or 0) + int(w["m"] or 0) - int(w["r"] or 0)),
     ]
     return [Reconciliation(code, gl.get(code, 0), int(v or 0)) for code, v in pairs]
 

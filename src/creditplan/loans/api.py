@@ -22,7 +22,7 @@ from creditplan.core.access import Actor
 from creditplan.core.daycount import DayCount
 from creditplan.core.errors import ValidationError
 from creditplan.core.money import Rounding, format_minor, from_ppm, parse_minor
-from creditplan.loans import payments, reports, services
+from creditplan.loans import approvals, payments, reports, services
 from creditplan.loans.domain import schedule as sched
 
 router = Router(tags=["loans"])
@@ -65,6 +65,18 @@ class ProductRead(Schema):
     overpayment: str
     max_backdate_days: int
     auto_debit: bool
+    allocation: str = Field("component", description="component (the waterfall across installments) or "
+                            "installment (逐期: the oldest installment in full first)")
+    debit_partial: bool = True
+    debit_retry_days: int = 3
+    # interest and penalty conventions (issue 18)
+    first_period: str = Field("resolve", description="resolve | stub_actual_360 (the broken first period)")
+    due_date_roll: str = Field("none", description="none | following | modified_following")
+    grace_mode: str = Field("free", description="free (grace days never charged) | waiver (charged when the "
+                            "arrears outlast the grace)")
+    penalty_on_principal: bool = True
+    compound_on_interest: bool = True
+    compound_markup_pct: int | None = Field(None, description="复利 markup; null: the penalty markup")
     is_active: bool
 
 
@@ -79,7 +91,12 @@ def _product(p: Any) -> ProductRead:
                        installment_fee=_y(p.installment_fee_minor, cur), late_fee=_y(p.late_fee_minor, cur),
                        penalty_markup_pct=p.penalty_markup_pct, grace_days=p.grace_days,
                        waterfall=list(p.waterfall or services.DEFAULT_WATERFALL), overpayment=p.overpayment,
-                       max_backdate_days=p.max_backdate_days, auto_debit=p.auto_debit, is_active=p.is_active)
+                       max_backdate_days=p.max_backdate_days, auto_debit=p.auto_debit,
+                       allocation=p.allocation, debit_partial=p.debit_partial,
+                       debit_retry_days=p.debit_retry_days, is_active=p.is_active,
+                       first_period=p.first_period, due_date_roll=p.due_date_roll, grace_mode=p.grace_mode,
+                       penalty_on_principal=p.penalty_on_principal, compound_on_interest=p.compound_on_interest,
+                       compound_markup_pct=p.compound_markup_pct)
 
 
 class BalancesRead(Schema):
@@ -265,6 +282,7 @@ class PayoffRead(Schema):
     fees: str
     credit: str
     total: str
+    prepayment_fee: str = "0.00"  # 提前还款违约金 (clause prepayment, issue 18), included in total
 
 
 def _payoff(q: payments.PayoffQuote) -> PayoffRead:
@@ -273,7 +291,8 @@ def _payoff(q: payments.PayoffQuote) -> PayoffRead:
                       overdue_interest=_y(q.overdue_interest_minor, cur),
                       accrued_interest=_y(q.accrued_interest_minor, cur), penalty=_y(q.penalty_minor, cur),
                       penalty_projected=_y(q.penalty_projected_minor, cur), fees=_y(q.fees_minor, cur),
-                      credit=_y(q.credit_minor, cur), total=_y(q.total_minor, cur))
+                      credit=_y(q.credit_minor, cur), total=_y(q.total_minor, cur),
+                      prepayment_fee=_y(q.prepayment_fee_minor, cur))
 
 
 class RejectedRead(Schema):
@@ -393,6 +412,61 @@ def bank_file(request: HttpRequest) -> BankFileRead:
 @router.post("/payments/{reference}/reversal", response=PaymentRead, summary="Reverse a payment (replays what followed)")
 def reverse(request: HttpRequest, reference: str, payload: ReversalRequest) -> PaymentRead:
     return _payment(payments.reverse_payment(_actor(request), reference=reference, reason=payload.reason))
+
+
+# --- four-eyes loan changes (issue 18: loans/approvals.py) ------------------------------------------------------
+
+class ChangeProposal(Schema):
+    kind: str = Field(description="classification | restructure | write_off | …")
+    params: dict[str, Any] = Field(default_factory=dict, description="the kind's parameters, e.g. "
+                                   '{"risk_class": 3, "until": "2026-06-30"} or {"lift": true}; restructure: '
+                                   '{"kind": "extend_term", "extend_periods": 6}')
+    reason: str
+
+
+class ChangeDecision(Schema):
+    approve: bool
+    note: str = ""
+
+
+class ChangeRead(Schema):
+    id: int
+    loan: str
+    kind: str
+    params: dict[str, Any]
+    reason: str
+    status: str
+    proposed_by: str
+    proposed_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    note: str
+    result: dict[str, Any]
+
+
+def _change(r: Any) -> ChangeRead:
+    return ChangeRead(id=r.pk, loan=r.loan.ref, kind=r.kind, params=r.params, reason=r.reason, status=r.status,
+                      proposed_by=r.proposed_by.username, proposed_at=r.proposed_at,
+                      decided_by=r.decided_by.username if r.decided_by_id else None, decided_at=r.decided_at,
+                      note=r.note, result=r.result)
+
+
+@router.get("/changes", response=list[ChangeRead], summary="Pending loan changes in your branches (four eyes)")
+def pending_changes(request: HttpRequest, loan: str | None = None) -> list[ChangeRead]:
+    return [_change(r) for r in approvals.pending(_actor(request), loan=loan)]
+
+
+@router.post("/changes/{request_id}/decision", response=ChangeRead,
+             summary="Approve or reject a loan change (not your own; approval runs it)")
+def decide_change(request: HttpRequest, request_id: int, payload: ChangeDecision) -> ChangeRead:
+    return _change(approvals.decide(_actor(request), request_id, approve=payload.approve, note=payload.note))
+
+
+@router.post("/{ref}/changes", response={201: ChangeRead},
+             summary="Propose a loan change: a manual class, a restructuring or extension, … (four eyes)")
+def propose_change(request: HttpRequest, ref: str, payload: ChangeProposal) -> Status:
+    return Status(201, _change(approvals.propose(_actor(request), payload.kind, ref, params=payload.params,
+                                                 reason=payload.reason)))
 
 
 @router.get("/{ref}", response=LoanRead, summary="One loan with its balances")

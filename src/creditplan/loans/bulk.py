@@ -329,7 +329,8 @@ def _compute(n: int, rng: random.Random, book: list[tuple[int, int]], products: 
                "overdue_interest_minor": over_i, "paid_principal": sch.cum_p[paid], "paid_interest": sch.cum_i[paid],
                "paid_fee": sch.cum_f[paid], "k_paid": paid, "k_due": k_due, "closed_through": a, "risk_class": 1}
         if p.rate_type == "floating":
-            row["next_reset_date"] = next_reset_after(start, p.reset_months, as_of).toordinal()
+            row["next_reset_date"] = next_reset_after(start, p.reset_months, as_of,
+                                                      sheet_for_product(p).reprice_on).toordinal()
         if k_due < term:
             ps, nd, interest = sch.start[k_due], sch.due[k_due], sch.interest[k_due]
             row.update(current_seq=k_due + 1, period_start_date=ps, next_due_date=nd, period_interest_minor=interest,

@@ -29,10 +29,18 @@ from creditplan.loans import accounting, clock
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line
 from creditplan.loans.domain.schedule import InterestRule, Method, ScheduleTerms, build_schedule
-from creditplan.loans.domain.terms import sheet_for_product
+from creditplan.loans.domain.schedule_terms import FirstPeriod
+from creditplan.loans.domain.terms import next_reset, penalty_pcts, sheet_for_product
 from creditplan.loans.loan_state import set_current_period
 from creditplan.loans.models import Installment, Loan, LoanActivity, Product
-from creditplan.loans.products import _rate_ppm, floating_rate_ppm, get_product, store_term_sheet
+from creditplan.loans.products import (
+    _rate_ppm,
+    check_all_in_cost,
+    floating_rate_ppm,
+    get_product,
+    payment_roll,
+    store_term_sheet,
+)
 from creditplan.loans.values import parse_date
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
@@ -47,6 +55,9 @@ def terms_for(loan: Loan, *, principal_minor: int, periods: int, start: dt.date,
     restructuring)."""
     contract_day = contract_due_day(loan)
     due_day: int | None = contract_day
+    roll = payment_roll(getattr(loan, "due_date_roll", "none"))
+    if roll is not None and first_due is not None:
+        first_due = contract_date(first_due, contract_day, roll)  # a rolled due date: rebuild from the contract's
     if first_due is not None and first_due.day != min(contract_day, calendar.monthrange(first_due.year,
                                                                                           first_due.month)[1]):
         due_day = None  # a schedule already off the contract day (made before this rule): keep its own dates
@@ -56,7 +67,20 @@ def terms_for(loan: Loan, *, principal_minor: int, periods: int, start: dt.date,
         months_per_period=loan.months_per_period, day_count=DayCount.coerce(loan.day_count),
         rounding=Rounding.coerce(loan.rounding), grace_periods=grace_periods,
         fee_per_installment_minor=loan.product.installment_fee_minor, due_day=due_day,
-        interest_rule=InterestRule.coerce(loan.interest_rule))
+        interest_rule=InterestRule.coerce(loan.interest_rule), payment_roll=roll,
+        # the broken first period (issue 18) only concerns a schedule from the value date
+        first_period=FirstPeriod(getattr(loan, "first_period", "resolve") if start == loan.start_date
+                                 else "resolve"))
+
+
+def contract_date(day: dt.date, contract_day: int, roll: Any) -> dt.date:
+    """The contract due date a (possibly rolled) due date stands for: the contract day of its month or of the
+    month before whose roll lands on it (a following roll moves at most a few days); else the day itself."""
+    for year, month in ((day.year, day.month), (day.year - (day.month == 1), (day.month - 2) % 12 + 1)):
+        candidate = dt.date(year, month, min(contract_day, calendar.monthrange(year, month)[1]))
+        if roll(candidate) == day:
+            return candidate
+    return day
 
 
 def contract_due_day(loan: Loan) -> int:
@@ -236,10 +260,12 @@ def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any
                 currency=p.currency, principal_minor=minor, rate_ppm=rate_ppm, spread_ppm=p.spread_ppm,
                 rate_type=p.rate_type, method=p.method, term=term, months_per_period=p.months_per_period,
                 day_count=p.day_count, rounding=p.rounding, interest_rule=p.interest_rule, start_date=start,
+                first_period=p.first_period, due_date_roll=p.due_date_roll,
                 first_due_date=first_due, maturity_date=first_due, principal_outstanding_minor=minor,
                 period_start_date=start,
                 closed_through=start, disbursed_by=actor,
-                next_reset_date=add_months(start, p.reset_months) if p.rate_type == "floating" else None)
+                next_reset_date=(next_reset(start, p.reset_months, start, sheet_for_product(p).reprice_on)
+                                 if p.rate_type == "floating" else None))
     loan.product = p
     loan.term_sheet = store_term_sheet(sheet_for_product(p))
     schedule = build_schedule(terms_for(loan, principal_minor=minor, periods=term, start=start, first_due=first_due,
@@ -247,6 +273,8 @@ def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any
     loan.maturity_date = schedule[-1].due_date
     set_current_period(loan, schedule[0])
     fee = round_fraction(Fraction(minor * p.upfront_fee_bp, 10_000), p.rounding)
+    check_all_in_cost(principal_minor=minor, upfront_fee_minor=fee, payments=[i.payment for i in schedule],
+                      months_per_period=p.months_per_period, rate_ppm=rate_ppm, penalty_pcts=penalty_pcts(p))
     loan.fee_income_minor = fee
     if Loan.objects.filter(ref=loan.ref).exists():
         raise Conflict(f"loan {loan.ref} exists", field="reference", code="duplicate_loan")

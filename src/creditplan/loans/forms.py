@@ -37,7 +37,8 @@ PREPAY_CHOICES = [("full", _("Repay in full")), ("shorten_term", _("Partial: kee
                   ("reduce_installment", _("Partial: keep the term, lower the payment"))]
 RESTRUCTURE_CHOICES = [("extend_term", _("Extend the term")), ("change_method", _("Change the repayment method")),
                        ("capitalise", _("Capitalise arrears into principal")),
-                       ("holiday", _("Repayment holiday (interest only)"))]
+                       ("holiday", _("Repayment holiday (interest only)")),
+                       ("extension", _("Extension (展期): borrower not in difficulty"))]
 
 _AMOUNT = {"inputmode": "decimal", "placeholder": _("yuan, e.g. 4745.37"), "autocomplete": "off"}
 _DATE = {"type": "date"}
@@ -121,7 +122,22 @@ class RestructureForm(forms.Form):
     reason = _text(_("Reason"), max_length=300, attrs={"placeholder": _("the borrower's difficulty")})
 
 
+WRITE_OFF_CONDITIONS = [
+    ("bankruptcy", _("Borrower bankrupt, closed, dissolved or deregistered")),
+    ("death", _("Borrower deceased or declared missing")),
+    ("disaster", _("Major disaster or accident, uninsured")),
+    ("criminal", _("Borrower convicted; the estate does not cover the debt")),
+    ("court", _("Court enforcement terminated")),
+    ("small_claim", _("Small balance, unpaid after the collection period")),
+]
+
+
 class WriteOffForm(forms.Form):
+    """A write-off proposed for four-eyes approval, on one of the write-off conditions (loans/writeoff.py)."""
+
+    condition = forms.ChoiceField(label=_("Write-off condition"), choices=WRITE_OFF_CONDITIONS)
+    evidence = _text(_("Evidence reference"), max_length=200,
+                     attrs={"placeholder": _("e.g. ruling or certificate number")})
     on = _text(_("Write-off date"), attrs=_DATE, max_length=20)
     reason = _text(_("Reason"), max_length=300, attrs={"placeholder": _("e.g. court ruling, collection exhausted")})
 
@@ -130,3 +146,13 @@ class RecoveryForm(forms.Form):
     amount = _text(_("Amount (yuan)"), attrs=_AMOUNT)
     reference = _text(_("Reference"), max_length=64)
     value_date = _text(_("Value date"), attrs=_DATE, max_length=20)
+
+
+class ClassifyForm(forms.Form):
+    """A manual risk class proposed for four-eyes approval (loans/classification.py)."""
+
+    risk_class = forms.ChoiceField(label=_("Class"), choices=[
+        ("2", _("Special mention")), ("3", _("Substandard")), ("4", _("Doubtful")), ("5", _("Loss")),
+        ("lift", _("Lift the manual class"))])
+    until = _text(_("Holds until"), attrs=_DATE, max_length=20, help_text=_("Blank: until lifted."))
+    reason = _text(_("Reason"), max_length=300, attrs={"placeholder": _("why the days past due do not tell it all")})

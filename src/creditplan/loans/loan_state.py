@@ -59,11 +59,15 @@ STATE_FIELDS = (
     "penalty_income_minor", "fee_income_minor", "closed_through", "closed_on", "written_off_on",
     "written_off_minor", "recovered_minor", "rate_ppm", "next_reset_date", "maturity_date", "term", "method",
     # issue 18, one line per concern (keep in step with domain/kernel.py's column tuples)
-    "non_accrual", "non_accrual_since", "memo_interest_minor", "memo_carry",  # non-accrual, written off on record
+    "non_accrual", "non_accrual_since", "written_off_principal_minor", "memo_interest_minor", "memo_carry",  # non-accrual, written off on record
+    "cure_until", "manual_class", "manual_class_until", "manual_class_reason",  # classification (2023 rules)
+    "grace_penalty_minor", "grace_compound_minor", "compound_minor", "compound_carry",  # penalty conventions
+    "penalty_charged_minor",
 )
 DATE_FIELDS = frozenset({"period_start_date", "next_due_date", "oldest_due_date", "fee_check_date",
                           "restructured_until", "closed_through", "closed_on", "written_off_on",
-                          "next_reset_date", "maturity_date", "non_accrual_since"})
+                          "next_reset_date", "maturity_date", "non_accrual_since",
+                          "cure_until", "manual_class_until"})
 _INSTALLMENT_FIELDS = ("id", "version", "seq", "start_date", "due_date", "principal_minor", "interest_minor",
                        "fee_minor", "paid_principal_minor", "paid_interest_minor", "paid_fee_minor", "status",
                        "paid_on")

@@ -59,6 +59,32 @@ class Product(models.Model):
     # ≥ non_accrual_class (0: by days past due only)
     non_accrual_dpd = models.PositiveSmallIntegerField(default=90)
     non_accrual_class = models.PositiveSmallIntegerField(default=0)
+    # interest and penalty conventions (docs/loans.md "Interest and penalty conventions (issue 18)")
+    first_period = models.CharField(max_length=16, default="resolve")  # resolve | stub_actual_360 (FirstPeriod)
+    due_date_roll = models.CharField(max_length=20, default="none")  # none | following | modified_following
+    grace_mode = models.CharField(max_length=8, default="free")  # free (days never charged) | waiver
+    penalty_on_principal = models.BooleanField(default=True)  # 罚息 on overdue principal
+    compound_on_interest = models.BooleanField(default=True)  # 复利 on overdue interest
+    compound_markup_pct = models.PositiveSmallIntegerField(null=True, blank=True)  # None: penalty_markup_pct
+    # repayment (docs/loans.md "Repayment: order, batch debit, back-dating (issue 18)"): allocation by component
+    # (the waterfall across installments) or installment by installment (逐期, term-sheet clause `allocation`);
+    # the close's debit of the settlement account (mandates): partial debits allowed, retries on the next n
+    # business days
+    allocation = models.CharField(max_length=12, default="component")  # component | installment
+    debit_partial = models.BooleanField(default=True)
+    debit_retry_days = models.PositiveSmallIntegerField(default=3)
+    # contract changes (docs/loans.md "Repricing, spread amendments and prepayment (issue 18)"): floating loans
+    # reprice on the anniversary of the start date or on a calendar month-day (每年1月1日: "01-01"), every
+    # reset_months; prepayment rules (term-sheet clause `prepayment`; all 0: none): a fee in basis points of
+    # the principal prepaid within the first n months (0: always), a minimum partial prepayment, at most n
+    # prepayments a contract year (0: no limit), none in the first n months (lock-in)
+    reset_basis = models.CharField(max_length=12, default="anniversary")  # anniversary | calendar
+    reset_month_day = models.CharField(max_length=5, default="01-01")  # calendar: MM-DD
+    prepay_fee_bp = models.PositiveIntegerField(default=0)
+    prepay_fee_months = models.PositiveSmallIntegerField(default=0)
+    prepay_min_minor = models.BigIntegerField(default=0)
+    prepay_max_per_year = models.PositiveSmallIntegerField(default=0)
+    prepay_lockin_months = models.PositiveSmallIntegerField(default=0)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -176,8 +202,23 @@ class Loan(models.Model):
     non_accrual = models.BooleanField(default=False)
     non_accrual_since = models.DateField(null=True, blank=True)
     # written off and kept on record (账销案存, GL 7101): interest accrued after the write-off, and its sub-fen rest
+    written_off_principal_minor = models.BigIntegerField(default=0)  # of written_off_minor: principal
     memo_interest_minor = models.BigIntegerField(default=0)
     memo_carry = models.BigIntegerField(default=0)
+    # classification by the 2023 rules (docs/loans.md): the end of the cure a non-performing loan waits out before
+    # an upgrade (null: none running), and the approved manual class floor (0: none) with its end and reason
+    cure_until = models.DateField(null=True, blank=True)
+    manual_class = models.PositiveSmallIntegerField(default=0)
+    manual_class_until = models.DateField(null=True, blank=True)
+    manual_class_reason = models.CharField(max_length=300, blank=True)
+    # interest and penalty conventions: copied from the product (schedule), and the kernel's PENALTY_COLUMNS
+    first_period = models.CharField(max_length=16, default="resolve")
+    due_date_roll = models.CharField(max_length=20, default="none")
+    grace_penalty_minor = models.BigIntegerField(default=0)  # penalty held during a waiver grace, not yet charged
+    grace_compound_minor = models.BigIntegerField(default=0)  # of which 复利 (on overdue interest)
+    compound_minor = models.BigIntegerField(default=0)  # cumulative 复利 charged (the rest of the penalty is 罚息)
+    compound_carry = models.BigIntegerField(default=0)  # sub-fen remainder of the 复利 split (numerator)
+    penalty_charged_minor = models.BigIntegerField(default=0)  # cumulative penalty charged (罚息 + 复利)
     disbursed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
                                      related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -292,13 +333,40 @@ class Restructuring(models.Model):
     old_version = models.PositiveIntegerField()
     new_version = models.PositiveIntegerField()
     class_before = models.PositiveSmallIntegerField()
-    observation_until = models.DateField()
+    observation_until = models.DateField(null=True, blank=True)  # null: an extension (展期), not observed
     reason = models.CharField(max_length=300)
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return f"{self.loan_id} {self.kind} {self.effective_date}"
+
+
+class LoanChangeRequest(models.Model):
+    """A change of a loan proposed by one user and decided by another (four eyes, loans/approvals.py): a manual
+    classification, a restructuring, a write-off… `params` are the cleaned parameters of its kind, `result` what
+    the change did once approved. At most one pending request per loan and kind."""
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="change_requests")
+    kind = models.CharField(max_length=30)
+    params = models.JSONField(default=dict)
+    reason = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, default="pending")  # pending | approved | rejected
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    result = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["proposed_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["loan", "kind"], condition=models.Q(status="pending"),
+                                               name="loan_change_one_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} {self.kind} {self.status}"
 
 
 class Account(models.Model):
@@ -379,3 +447,75 @@ class CloseChunk(models.Model):
 
     def __str__(self) -> str:
         return f"close chunk from loan {self.first_loan_id}"
+
+
+# --- issue 18: repayment by debit of the borrower's settlement account -----------------------------------------
+
+class DebitMandate(models.Model):
+    """The borrower's authority to debit their settlement account at the bank for what falls due on a loan
+    (代扣授权). The close debits it on each due date and retries on the next `product.debit_retry_days` business
+    days while something is left unpaid (`retries_left`). The account number is shown masked (last 4)."""
+
+    loan = models.OneToOneField(Loan, on_delete=models.CASCADE, related_name="debit_mandate")
+    account_no = models.CharField(max_length=34)
+    active = models.BooleanField(default=True)
+    cycle_date = models.DateField(null=True, blank=True)  # the due date whose debit cycle runs
+    attempt = models.PositiveSmallIntegerField(default=0)  # attempts made in that cycle
+    retries_left = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"mandate {self.loan_id} ****{self.account_no[-4:]}"
+
+
+class SettlementAccount(models.Model):
+    """The built-in settlement gateway's view of the borrowers' accounts at the bank: what core banking would
+    answer to "debit up to X" (the available balance). A real core-banking gateway replaces it
+    (loans.settlement.SettlementGateway)."""
+
+    account_no = models.CharField(max_length=34, unique=True)
+    currency = models.CharField(max_length=3, default="CNY")
+    balance_minor = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(balance_minor__gte=0),
+                                              name="settlement_balance_not_negative")]
+
+    def __str__(self) -> str:
+        return f"settlement ****{self.account_no[-4:]}"
+
+
+class SettlementDebit(models.Model):
+    """One debit asked of the built-in gateway, by reference: the same reference again answers the same debit."""
+
+    reference = models.CharField(max_length=64, unique=True)
+    account_no = models.CharField(max_length=34)
+    asked_minor = models.BigIntegerField()
+    debited_minor = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.debited_minor}/{self.asked_minor}"
+
+
+# --- issue 18: batch spread amendments (loans/amendments.py) --------------------------------------------------
+
+class SpreadAmendment(models.Model):
+    """A batch change of live floating loans' spreads (as the 2023 存量首套房贷利率 adjustment), without a
+    restructuring: `batch_ref` makes it idempotent; what it selected, changed and left out is kept."""
+
+    batch_ref = models.CharField(max_length=64, unique=True)
+    effective_date = models.DateField()
+    apply_at = models.CharField(max_length=12)  # next_reset | effective
+    new_spread_ppm = models.IntegerField()
+    selection = models.JSONField(default=dict)  # products, branches, disbursed_from, disbursed_to
+    loans = models.PositiveIntegerField(default=0)  # amended
+    left_out = models.JSONField(default=dict)  # reason → count (fixed rate, …)
+    result = models.JSONField(default=dict)
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"spread amendment {self.batch_ref}"

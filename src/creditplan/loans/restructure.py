@@ -1,10 +1,16 @@
-"""Restructuring, write-off and recovery: the three ways a loan's contract changes after disbursement
-because the borrower is in difficulty.
+"""Restructuring (重组) and extension (展期): a loan's schedule changes after disbursement. (Write-off and
+recovery live in loans/writeoff.py.)
 
-Restructuring (重组) gives the loan a new schedule version; the old one is kept (`superseded`) so that a
-statement and an auditor can always see what was agreed before. Write-off (核销) takes what the bank no
-longer expects to collect off the balance sheet into the loss account; recovery (已核销贷款收回) books
-money that still comes in afterwards as income, without bringing the loan back to life.
+Restructuring gives the loan a new schedule version because the borrower is in financial difficulty; the old
+one is kept (`superseded`) so that a statement and an auditor can always see what was agreed before. Pages and
+the API propose it through the four-eyes queue (loans/approvals.py, kind "restructure"): the checker's
+approval runs `restructure` with the checker as actor; trusted code (demo seeding) may call it directly.
+
+An extension (kind "extension") lengthens the term of a loan whose borrower is NOT in difficulty: the loan must
+be current (no arrears) and 正常. It changes the schedule like extend_term but sets no 关注 floor and no
+observation period. Under the 2023 rules an extension granted because the borrower cannot pay is a
+restructuring: such a loan (arrears, or already worse than 正常) is refused as an extension
+(code `extension_needs_normal_loan`) and must be restructured.
 
 When a restructuring takes effect, and what happens to the interest already accrued
 ------------------------------------------------------------------------------------
@@ -46,10 +52,13 @@ The kinds
 Installments that fall due are not touched (they stay `due` with their arrears) except when capitalising,
 which supersedes them too: their unpaid amounts are now principal of the new schedule.
 
-Classification during observation (the 2023 rules on risk classification, docs/loans.md): the loan becomes at least 关注 (class 2) and keeps
-`pre_restructure_class`, the class before; the close never grades it better than that while
-`restructured_until` ≥ the business date. The observation period runs until the later of one year after the
-effective date and the due date of the second new installment (two consecutive repayment periods).
+Classification during observation (商业银行金融资产风险分类办法, 2023, on 重组资产; docs/loans.md): the loan
+becomes at least 关注 (class 2) and keeps `pre_restructure_class`, the class before; the close never grades
+it better than that while `restructured_until` ≥ the business date, so a loan that was 不良 stays 不良. The
+observation period starts on the FIRST REPAYMENT DATE after the change (the first new installment's due date,
+not the effective date) and lasts at least two repayment periods and not less than one year
+(`observation_end`: first repayment + max(12, 2 × months per period) months). A repayment missed during it
+restarts it from the missed due date (the close pushes `restructured_until` out, kernel.classify_day).
 """
 
 from __future__ import annotations
@@ -65,7 +74,7 @@ from creditplan.core.access import Actor
 from creditplan.core.daycount import add_months
 from creditplan.core.errors import Conflict, CreditplanError, ValidationError
 from creditplan.ledger import services as ledger
-from creditplan.loans import accounting
+from creditplan.loans import accounting, approvals
 from creditplan.loans import services as loans
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line
@@ -74,7 +83,8 @@ from creditplan.loans.models import Installment, Loan, LoanActivity, LoanStatus,
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 
-KINDS = ("extend_term", "change_method", "capitalise", "holiday")
+KINDS = ("extend_term", "change_method", "capitalise", "holiday", "extension")
+RESTRUCTURING_KINDS = KINDS[:4]  # for a borrower in financial difficulty (重组); "extension" is 展期 without it
 NON_PERFORMING_CLASS = 3  # 次级 substandard or worse may be written off
 LOSS_CLASS = 5
 OBSERVATION_MONTHS = 12
@@ -128,6 +138,14 @@ def _grid_due_after(loan: Loan, day: dt.date) -> dt.date:
     return due
 
 
+def observation_end(loan: Loan, first_repayment: dt.date) -> dt.date:
+    """The end of a restructuring's observation period (商业银行金融资产风险分类办法, 2023, 重组资产): it starts
+    on the first repayment date after the change and spans at least two repayment periods and not less than one
+    year: first repayment + max(12, 2 × months per period) months. A missed repayment during it restarts it from
+    the missed due date (the close, kernel.classify_day)."""
+    return add_months(first_repayment, max(OBSERVATION_MONTHS, 2 * loan.months_per_period))
+
+
 def _summary(rows: list[Any]) -> dict[str, Any]:
     """A schedule (model rows or schedule lines) as compact JSON: [seq, due, principal, interest, fee]."""
     out = []
@@ -145,8 +163,19 @@ def restructure(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any =
                 extend_periods: Any = None, new_method: Any = None, holiday_periods: Any = None,
                 capitalise: bool = False) -> Loan:
     """Give the loan a new schedule version (see the module docstring for the exact rules). Returns the
-    updated loan. Every refusal names its field and writes nothing."""
+    updated loan. Every refusal names its field and writes nothing. Trusted code and tests call it directly;
+    pages and the API go through the four-eyes queue (kind "restructure", below)."""
     org.require(actor, Perm.LOAN_RESTRUCTURE)
+    return _apply(actor, loan_ref, kind=kind, effective_date=effective_date, reason=reason,
+                  extend_periods=extend_periods, new_method=new_method, holiday_periods=holiday_periods,
+                  capitalise=capitalise)
+
+
+def _apply(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any = None, reason: str,
+           extend_periods: Any = None, new_method: Any = None, holiday_periods: Any = None,
+           capitalise: bool = False, dry_run: bool = False) -> Loan:
+    """`restructure` without the permission check (the queue checked the maker's and the checker's); dry_run:
+    every check, the new schedule built, nothing written."""
     if kind not in KINDS:
         raise ValidationError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}", field="kind",
                               code="invalid_kind")
@@ -155,7 +184,10 @@ def restructure(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any =
         raise ValidationError("a restructuring needs a reason", field="reason", code="required")
     if len(why) > 300:
         raise ValidationError("reason: at most 300 characters", field="reason", code="too_long")
-    extend = _whole(extend_periods, "extend_periods", required=kind == "extend_term") or 0
+    extend = _whole(extend_periods, "extend_periods", required=kind in ("extend_term", "extension")) or 0
+    if kind == "extension" and capitalise:
+        raise ValidationError("an extension (展期) capitalises nothing; a borrower with arrears to capitalise is "
+                              "restructured", field="capitalise", code="not_applicable")
     holiday = 0
     if kind == "holiday":
         holiday = _whole(holiday_periods, "holiday_periods", required=True) or 0
@@ -191,6 +223,11 @@ def restructure(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any =
         raise ValidationError(f"the close has applied loan {loan.ref} only through {closed}; run it through "
                               f"{effective - dt.timedelta(days=1)} before a restructuring effective {effective}",
                               field="effective_date", code="date_not_closed")
+    if kind == "extension" and (loan.dpd or loan.overdue_principal_minor or loan.overdue_interest_minor
+                                or loan.penalty_minor or loan.fees_minor or loan.risk_class != 1):
+        raise Conflict(f"loan {loan.ref} is in arrears or not classified normal (正常): its borrower is in "
+                       f"difficulty, so a longer term is a restructuring, not an extension", field="kind",
+                       code="extension_needs_normal_loan")
     if method is not None and method.value == loan.method:
         raise ValidationError(f"loan {loan.ref} already repays by {loan.method}", field="new_method",
                               code="same_method")
@@ -238,6 +275,8 @@ def restructure(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any =
     schedule = tuple(replace(line, seq=line.seq + first_seq - 1) for line in schedule)
     if sum(line.principal for line in schedule) != principal:  # build_schedule's promise; never lend on without it
         raise RuntimeError(f"the new schedule of {loan.ref} does not repay exactly {principal}")
+    if dry_run:
+        return loan
 
     old_version = loan.schedule_version
     row_max = Installment.objects.filter(loan=loan).aggregate(v=Max("version"))["v"] or 0
@@ -270,11 +309,11 @@ def restructure(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any =
     loan.maturity_date = schedule[-1].due_date
     loans.set_current_period(loan, schedule[0])
     loan.schedule_version = new_version
-    loan.pre_restructure_class = class_before
-    loan.risk_class = max(2, class_before)
-    second_due = schedule[1].due_date if len(schedule) > 1 else schedule[0].due_date
-    loan.restructured_until = max(add_months(effective, OBSERVATION_MONTHS), second_due)
-    loan.restructure_count += 1
+    if kind != "extension":  # a restructuring: at least 关注, no better than before, observed (module docstring)
+        loan.pre_restructure_class = class_before
+        loan.risk_class = max(2, class_before)
+        loan.restructured_until = observation_end(loan, schedule[0].due_date)
+        loan.restructure_count += 1
     loan.version += 1
     loan.save()
 
@@ -282,19 +321,57 @@ def restructure(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any =
               "holiday_periods": holiday or None, "capitalise": capitalising, "periods": periods,
               "principal_minor": principal, "accrued_kept_minor": accrued,
               "capitalised_minor": {k: v for k, v in arrears.items()} if capitalising else {}}
+    extension = kind == "extension"
+    observed = None if extension else loan.restructured_until  # an extension is not observed
     Restructuring.objects.create(loan=loan, effective_date=effective, kind=kind, params=params,
                                  old_version=old_version, new_version=new_version, class_before=class_before,
-                                 observation_until=loan.restructured_until, reason=why, approved_by=actor)
-    LoanActivity.objects.create(loan=loan, business_date=effective, kind="restructured", clause="restructuring",
+                                 observation_until=observed, reason=why,
+                                 approved_by=actor)
+    # an extension is recorded like a restructuring (the statement and the balance chart read it the same way);
+    # detail "restructuring" names it, the clause and the ledger event tell them apart
+    LoanActivity.objects.create(loan=loan, business_date=effective, kind="restructured",
+                                clause="extension" if extension else "restructuring",
                                 amount_minor=added, detail={
                                     "restructuring": kind, **params, "old_version": old_version,
                                     "new_version": new_version, "class_before": class_before,
-                                    "observation_until": loan.restructured_until.isoformat(),
+                                    "observation_until": observed.isoformat() if observed else None,
                                     "closed_through": closed.isoformat(), "entry": entry.pk if entry else None,
                                     "state_before": before, "state_after": state_of(loan)})
-    ledger.append(actor, "loan.restructured", "loan", loan.ref, {
+    ledger.append(actor, "loan.extended" if extension else "loan.restructured", "loan", loan.ref, {
         "kind": kind, "effective_date": effective, "reason": why, **params, "old_version": old_version,
         "new_version": new_version, "class_before": class_before, "risk_class": loan.risk_class,
-        "observation_until": loan.restructured_until, "maturity": loan.maturity_date, "term": loan.term,
+        "observation_until": observed, "maturity": loan.maturity_date, "term": loan.term,
         "old_schedule": _summary(superseded), "new_schedule": _summary(list(schedule))})
     return loan
+
+
+# --- four eyes: the queue's kind "restructure" (loans/approvals.py) ---------------------------------------------
+
+_QUEUE_FIELDS = ("kind", "effective_date", "extend_periods", "new_method", "holiday_periods", "capitalise")
+
+
+def _check_change(actor: Actor, loan: Loan, params: dict[str, Any]) -> dict[str, Any]:
+    """The proposal's parameters, checked by a dry run against the loan as it is now (refusals name the field)."""
+    unknown = sorted(set(params) - set(_QUEUE_FIELDS))
+    if unknown:
+        raise ValidationError(f"unknown parameter {unknown[0]!r}", field=unknown[0], code="unknown_field")
+    cleaned: dict[str, Any] = {k: (None if params.get(k) in ("", None) else params.get(k)) for k in _QUEUE_FIELDS}
+    cleaned["capitalise"] = bool(cleaned["capitalise"]) if cleaned["capitalise"] in (None, True, False) else \
+        cleaned["capitalise"]
+    if isinstance(cleaned["effective_date"], dt.date):
+        cleaned["effective_date"] = cleaned["effective_date"].isoformat()
+    _require_in_scope(actor, loan)
+    _apply(actor, loan.ref, reason="(check)", dry_run=True, **cleaned)
+    return cleaned
+
+
+def _execute_change(actor: Actor, request: Any) -> dict[str, Any]:
+    loan = _apply(actor, request.loan.ref, reason=request.reason, **request.params)
+    return {"schedule_version": loan.schedule_version, "risk_class": loan.risk_class, "term": loan.term,
+            "maturity_date": loan.maturity_date.isoformat(),
+            "observation_until": loan.restructured_until.isoformat() if loan.restructured_until else None}
+
+
+approvals.register(approvals.ChangeKind(
+    name="restructure", label=("Restructuring or extension", "重组或展期"), propose_perm=Perm.LOAN_RESTRUCTURE,
+    check=_check_change, execute=_execute_change))

@@ -41,16 +41,20 @@ from creditplan.loans.products import (
     DEFAULT_WATERFALL,
     LPR_TENORS,
     WATERFALL_ITEMS,
+    all_in_cost,
+    business_calendar,
     create_product,
     floating_rate_ppm,
     get_product,
     list_products,
     lpr_on,
+    payment_roll,
     set_lpr,
     set_rate_bounds,
     store_term_sheet,
     term_sheet_of,
 )
+from creditplan.loans.settlement import mandate_of, revoke_mandate, set_mandate
 from creditplan.loans.values import parse_date
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
@@ -62,6 +66,8 @@ __all__ = [
     "list_products", "loan_for_update", "loan_status_text", "loans_visible_to", "lpr_on", "next_loan_ref",
     "open_installments", "parse_date", "register_application_gate", "restore", "set_current_period", "set_lpr",
     "set_rate_bounds", "snapshot", "store_term_sheet", "term_sheet_of", "terms_for",
+    "mandate_of", "revoke_mandate", "set_mandate",  # the settlement account debit (issue 18)
+    "all_in_cost", "business_calendar", "payment_roll",  # interest and penalty conventions (issue 18)
 ]
 
 

@@ -59,6 +59,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "disbursement": ("Disbursement", "放款"), "repayment": ("Repayment", "还款"),
     "recovery": ("Recovery", "核销后收回"), "installment_due": ("Installment due", "到期应还"),
     "late_fee": ("Late fee", "滞纳金"), "auto_debit": ("Auto-debit of credit", "溢缴款自动扣款"),
+    "debit_attempt": ("Settlement account debit", "结算账户代扣"),  # issue 18
     "refund": ("Credit refunded", "退还溢缴款"), "accrual": ("Interest accrued", "计提利息"),
     "penalty": ("Penalty interest", "罚息"), "adjustment": ("Adjustment", "调整"),
     "restructuring": ("Restructuring", "贷款重组"), "capitalisation": ("Arrears capitalised", "欠款资本化"),
@@ -67,7 +68,11 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "matured": ("Matured", "到期"), "closed": ("Loan closed", "结清"), "penalty_started": ("Penalty starts", "起息罚息"),
     "entry": ("Journal entry", "会计分录"),
 }
-_CLOSE_KINDS = frozenset({"accrual", "due", "fee", "auto_debit", "penalty", "refund"})
+_CLOSE_KINDS = frozenset({"accrual", "due", "fee", "auto_debit", "penalty", "refund",
+                          # non-accrual: the same debt, booked off the balance sheet (the statement shows the debt)
+                          "off_balance", "non_accrual", "accrual_resumed"})
+# Entries of a loan that change no balance the borrower owes: the allowance topped up for its write-off.
+_BOOK_ONLY_KINDS = frozenset({"provision", "write_back"})
 _INFO_ACTIVITIES = {"rate_reset", "rate_reset_skipped", "class_changed", "frozen", "matured", "penalty_started"}
 
 
@@ -147,6 +152,8 @@ class Statement:
     reconciled: bool | None  # closing == the loan's balances now, when the window reaches the end; else None
     written_off_minor: int = 0
     recovered_minor: int = 0
+    compound_minor: int = 0  # of the penalty charged over the loan's life, 复利 on overdue interest (issue 18)
+    penalty_charged_minor: int = 0  # all penalty charged over the loan's life (罚息 = this less compound_minor)
 
     @property
     def opening_owed_minor(self) -> int:
@@ -203,10 +210,15 @@ class _Item:
 
 
 def _entry_changes(postings: Iterable[tuple[str, int]]) -> dict[str, int]:
+    postings = list(postings)
+    mapping = _ACCOUNT_COMPONENT
+    if any(account == accounts.OFF_BALANCE_INTEREST for account, _ in postings):
+        # a payment on a non-accrual loan: the interest and penalty it paid went straight to income
+        mapping = {**mapping, accounts.INTEREST_INCOME: ("interest_due", 1), accounts.PENALTY_INCOME: ("penalty", 1)}
     out: dict[str, int] = {}
     for account, amount in postings:
-        if account in _ACCOUNT_COMPONENT:
-            comp, sign = _ACCOUNT_COMPONENT[account]
+        if account in mapping:
+            comp, sign = mapping[account]
             out[comp] = out.get(comp, 0) + sign * amount
     return {k: v for k, v in out.items() if v}
 
@@ -287,6 +299,8 @@ def _items(loan: Loan) -> list[_Item]:
             if entry is not None:
                 used.add(entry["id"])
                 changes = _entry_changes(entry["postings"])
+            if a.kind == "written_off" and known is not None:  # all the borrower owed leaves the books (账销案存)
+                changes = {c: -v for c, v in known.items() if v and c != "credit"}
             if a.kind == "restructured":
                 text = _restructuring_text(detail)
                 kind = "restructuring"
@@ -326,7 +340,7 @@ def _items(loan: Loan) -> list[_Item]:
 
     # every other entry of the loan: the disbursement, the close's own entries, adjustments, reversals
     for e in entries:
-        if e["id"] in used:
+        if e["id"] in used or e["kind"] in _BOOK_ONLY_KINDS:
             continue
         changes = _entry_changes(e["postings"])
         if e["kind"] == "disbursement":
@@ -353,6 +367,9 @@ def _restructuring_text(detail: dict[str, Any]) -> str:
             "holiday": f"payment holiday of {detail.get('holiday_periods')} periods (interest only)"}.get(kind, kind)
     if kind != "capitalise" and detail.get("capitalise"):
         what += ", arrears capitalised"
+    if kind == "extension":  # 展期 for a borrower not in difficulty (issue 18): no observation period
+        return (f"Term extended by {detail.get('extend_periods')} periods (extension); schedule "
+                f"v{detail.get('old_version')} → v{detail.get('new_version')}")
     return (f"Restructured: {what}; schedule v{detail.get('old_version')} → v{detail.get('new_version')}, "
             f"observed until {detail.get('observation_until')}")
 
@@ -368,6 +385,10 @@ def _info_text(kind: str, detail: dict[str, Any]) -> str:
         return f"Penalty interest starts ({detail.get('dpd')} days past due)"
     if kind == "matured":
         return "Last installment fell due"
+    if kind == "debit_attempt":  # the close's settlement account debit (issue 18); the money is its payment's line
+        return (f"Settlement account {detail.get('account')}: asked {format_minor(int(detail.get('asked_minor', 0)))}, "
+                f"debited {format_minor(int(detail.get('debited_minor', 0)))}, "
+                f"left {format_minor(int(detail.get('left_minor', 0)))}")
     return KIND_LABELS.get(kind, (kind.replace("_", " ").capitalize(), ""))[0]
 
 
@@ -440,7 +461,8 @@ def statement(actor: Actor, loan_ref: str, *, date_from: Any = None, date_to: An
         closed_through=loan.closed_through, date_from=first, date_to=last, generated_on=loans.business_date(),
         lines=window, opening=opening, closing=closing, totals=totals, received_minor=received, schedule=schedule,
         reconciled=(closing == balances_of(loan)) if last >= end else None,
-        written_off_minor=loan.written_off_minor, recovered_minor=loan.recovered_minor)
+        written_off_minor=loan.written_off_minor, recovered_minor=loan.recovered_minor,
+        compound_minor=loan.compound_minor, penalty_charged_minor=loan.penalty_charged_minor)
 
 
 # --- the PDF ------------------------------------------------------------------------------------------------
@@ -504,6 +526,11 @@ def statement_pdf(st: Statement) -> bytes:
     doc.cell(0, f"Received in the period: {st.currency} {format_minor(st.received_minor)}" + (
         f"   Written off: {format_minor(st.written_off_minor)}   Recovered: {format_minor(st.recovered_minor)}"
         if st.written_off_minor else ""), size=8, ln=True)
+    if st.penalty_charged_minor:  # 罚息 and 复利 apart (issue 18)
+        doc.cell(0, doc.label(("Penalty charged to date: on overdue principal ", "累计罚息（逾期本金）")) + " "
+                 + format_minor(max(st.penalty_charged_minor - st.compound_minor, 0)) + "   "
+                 + doc.label(("compound interest on overdue interest", "复利（逾期利息）")) + " "
+                 + format_minor(st.compound_minor), size=8, ln=True)
     pdf.ln(3)
 
     doc.cell(0, doc.label(("Transactions", "交易明细")), size=11, bold=True, h=7, ln=True)

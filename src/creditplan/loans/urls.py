@@ -1,6 +1,6 @@
 from django.urls import path
 
-from creditplan.loans import views
+from creditplan.loans import change_views, views
 
 app_name = "loans"
 # The fixed paths come before "<ref>/": a loan reference never looks like "calculator" or "close".
@@ -10,6 +10,8 @@ urlpatterns = [
     path("ledger/trial-balance/", views.trial_balance, name="trial_balance"),
     path("close/", views.close_runs, name="close_runs"),
     path("close/<str:date>/", views.close_run, name="close_run"),
+    path("changes/", change_views.changes, name="changes"),  # four-eyes loan changes (issue 18)
+    path("changes/<int:pk>/decide/", change_views.decide_change, name="decide_change"),
     path("<str:ref>/", views.loan_detail, name="loan"),
     path("<str:ref>/statement.pdf", views.statement_pdf, name="statement_pdf"),
     path("<str:ref>/actions/<str:action>/", views.loan_action, name="action"),

@@ -26,7 +26,7 @@ from creditplan.common.text import problem_text
 from creditplan.core.daycount import DayCount
 from creditplan.core.errors import CreditplanError, FieldProblem, ValidationError
 from creditplan.core.money import format_minor, parse_minor, parse_rate
-from creditplan.loans import accounting, reports, services
+from creditplan.loans import accounting, change_views, reports, services
 from creditplan.loans.domain.schedule import (
     MAX_PERIODS,
     InterestRule,
@@ -38,7 +38,9 @@ from creditplan.loans.domain.schedule import (
 )
 from creditplan.loans.forms import (
     INTEREST_RULE_CHOICES,
+    RESTRUCTURE_CHOICES,
     CalculatorForm,
+    ClassifyForm,
     LoanFilterForm,
     PaymentForm,
     PrepayForm,
@@ -72,7 +74,8 @@ PAYMENT_KIND_LABELS = {"regular": gettext_lazy("Repayment"), "prepay_full": gett
                        "prepay_pmt": gettext_lazy("Prepayment (lower payment)"),
                        "recovery": gettext_lazy("Recovery")}
 CHANNEL_LABELS = {"teller": gettext_lazy("Teller"), "api": "API", "file": gettext_lazy("Bank file"),
-                  "auto": gettext_lazy("Auto-debit"), "recovery": gettext_lazy("Recovery")}
+                  "auto": gettext_lazy("Auto-debit"), "recovery": gettext_lazy("Recovery"),
+                  "debit": gettext_lazy("Settlement account debit")}
 ALLOCATION_LABELS = {"penalty": gettext_lazy("Penalty"), "fee": gettext_lazy("Fees"),
                      "fees": gettext_lazy("Fees"), "interest": gettext_lazy("Interest"),
                      "overdue_interest": gettext_lazy("Overdue interest"), "principal": gettext_lazy("Principal"),
@@ -80,6 +83,7 @@ ALLOCATION_LABELS = {"penalty": gettext_lazy("Penalty"), "fee": gettext_lazy("Fe
                      "accrued_interest": gettext_lazy("Accrued interest"), "credit": gettext_lazy("Credit"),
                      "credit_used": gettext_lazy("Credit used"), "refund": gettext_lazy("Refund"),
                      "recovery": gettext_lazy("Recovery")}
+ALLOCATION_LABELS["prepayment_fee"] = gettext_lazy("Prepayment fee")  # 提前还款违约金 (issue 18)
 SHOWN_ALLOCATION = ("penalty", "fee", "interest", "accrued_interest", "principal", "prepaid_principal", "credit_used",
                     "credit", "refund", "recovery")
 ACTIVITY_LABELS = {
@@ -95,6 +99,12 @@ ACTIVITY_LABELS = {
     "prepayment": gettext_lazy("Prepayment"), "refund": gettext_lazy("Refund"),
     "penalty_started": gettext_lazy("Penalty interest starts"), "matured": gettext_lazy("Matured"),
     "rate_reset_skipped": gettext_lazy("Rate reset postponed (no LPR)"),
+    "spread_amended": gettext_lazy("Spread amended"),  # batch spread amendment (issue 18)
+    # four-eyes changes and classification (issue 18)
+    "change_proposed": gettext_lazy("Change proposed"), "change_decided": gettext_lazy("Change decided"),
+    "manual_class": gettext_lazy("Manual class approved"), "manual_class_lifted": gettext_lazy("Manual class lifted"),
+    # settlement account debit (issue 18)
+    "debit_attempt": gettext_lazy("Settlement account debit"),
 }
 ACCOUNT_KIND_LABELS = {"asset": gettext_lazy("Asset"), "liability": gettext_lazy("Liability"),
                        "income": gettext_lazy("Income"), "expense": gettext_lazy("Expense"),
@@ -103,6 +113,9 @@ ACCOUNT_KIND_LABELS = {"asset": gettext_lazy("Asset"), "liability": gettext_lazy
 # Loan problems in the user's language (the services speak English and carry a stable code).
 # The money edge's codes (amount_format, too_many_decimals, negative_amount, …) are common.text's.
 _LOAN_TEXT = {
+    "invalid_condition": gettext_lazy("Choose one of the write-off conditions."),
+    "evidence_required": gettext_lazy("This write-off condition needs a reference to its evidence."),
+    "condition_not_met": gettext_lazy("The loan does not meet this write-off condition."),
     "required": gettext_lazy("This field is required."),
     "amount_not_positive": gettext_lazy("The amount must be positive."),
     "invalid_date": gettext_lazy("Not a date (YYYY-MM-DD)."),
@@ -110,6 +123,10 @@ _LOAN_TEXT = {
     "date_closed": gettext_lazy("The daily close has already run for this date; choose a later date."),
     "date_not_closed": gettext_lazy("The daily close has not reached this date yet; run it first."),
     "backdate_too_old": gettext_lazy("The value date is further back than the product allows."),
+    "backdate_needs_authority": gettext_lazy("The value date is further back than you may post; a risk manager "
+                                             "may post it."),
+    "invalid_account_no": gettext_lazy("The settlement account number is 8 to 34 digits."),
+    "no_mandate": gettext_lazy("This loan has no debit mandate."),
     "before_start": gettext_lazy("The value date is before the loan started."),
     "before_last_close": gettext_lazy("The date is before the last daily close of this loan."),
     "beyond_next_due": gettext_lazy("The date is after the next due date; choose a date on or before it."),
@@ -117,6 +134,11 @@ _LOAN_TEXT = {
     "below_payoff": gettext_lazy("The amount is below the payoff amount shown on this page."),
     "prepay_too_small": gettext_lazy("The amount does not cover what is due and the interest accrued so far."),
     "use_full_prepayment": gettext_lazy("The amount pays everything: choose repay in full."),
+    # prepayment rules of the contract (issue 18)
+    "prepay_locked_in": gettext_lazy("The contract allows no prepayment yet: its lock-in period has not ended."),
+    "prepay_limit_reached": gettext_lazy("The contract's number of partial prepayments for this year is used up."),
+    "prepay_below_minimum": gettext_lazy("The principal prepaid is below the contract's minimum partial "
+                                         "prepayment."),
     "on_due_date": gettext_lazy("Not on the due date: pay the installment, then prepay the day after."),
     "close_pending": gettext_lazy("Run the daily close first: the loan is behind the business date."),
     "replay_across_restructuring": gettext_lazy("Cannot be replayed across a restructuring."),
@@ -151,6 +173,7 @@ _LOAN_TEXT = {
     "exceeds_written_off": gettext_lazy("More than is left to recover."),
     "nothing_to_prepay": gettext_lazy("Nothing is left to prepay."),
     "branch_out_of_scope": gettext_lazy("This loan belongs to another branch."),
+    **change_views.LOAN_TEXT,  # four-eyes changes and classification (issue 18)
 }
 
 
@@ -241,7 +264,7 @@ def loan_list(request: HttpRequest) -> HttpResponse:
     ctx = {"form": form, "page": page, "rows": [_loan_row(loan) for loan in page.items],
            "outstanding": page.outstanding_minor, "overdue": page.overdue_minor,
            "query": query.urlencode(), "may_close": org.may(user, Perm.CLOSE_RUN) or org.may(user, Perm.GL_VIEW),
-           "may_gl": org.may(user, Perm.GL_VIEW)}
+           "may_gl": org.may(user, Perm.GL_VIEW), "may_changes": org.may(user, Perm.LOAN_CHANGE_APPROVE)}
     template = "loans/_loan_rows.html" if request.htmx else "loans/loan_list.html"
     return render(request, template, ctx)
 
@@ -273,8 +296,9 @@ ACTIONS: dict[str, tuple[type, Perm, str]] = {
     "pay": (PaymentForm, Perm.LOAN_REPAY, "payments.post_payment"),
     "reverse": (ReverseForm, Perm.LOAN_REVERSE, "payments.reverse_payment"),
     "prepay": (PrepayForm, Perm.LOAN_REPAY, "payments.prepay"),
-    "restructure": (RestructureForm, Perm.LOAN_RESTRUCTURE, "restructure.restructure"),
-    "write-off": (WriteOffForm, Perm.LOAN_WRITE_OFF, "writeoff.write_off"),
+    "restructure": (RestructureForm, Perm.LOAN_RESTRUCTURE, "approvals.propose"),  # four eyes (issue 18)
+    "classify": (ClassifyForm, Perm.LOAN_CLASSIFY, "approvals.propose"),
+    "write-off": (WriteOffForm, Perm.LOAN_WRITE_OFF, "writeoff.propose_write_off"),  # four eyes (issue 18)
     "recovery": (RecoveryForm, Perm.LOAN_REPAY, "writeoff.record_recovery"),
 }
 
@@ -316,6 +340,8 @@ def _make_form(action: str, loan: Any, data: Any = None, payments: list[tuple[st
                                          "amount": format_minor(payoff["total"], grouping=False) if payoff else ""})
     if action == "restructure":
         return RestructureForm(data)
+    if action == "classify":
+        return ClassifyForm(data)
     if action == "write-off":
         return WriteOffForm(data, initial={"on": today.isoformat()})
     return RecoveryForm(data, initial={"value_date": today.isoformat()})
@@ -365,6 +391,10 @@ def _activity_text(kind: str, d: dict[str, Any]) -> str:
         return _("%(dpd)s days past due; penalty on %(base)s") % {"dpd": d.get("dpd", "–"), "base": m("base_minor")}
     if kind in ("late_fee", "frozen"):
         return _("%(dpd)s days past due") % {"dpd": d.get("dpd", "–")}
+    if kind == "spread_amended" and isinstance(d.get("from_spread_ppm"), int):
+        return _("spread %(old)s bp → %(new)s bp from %(day)s (batch %(ref)s)") % {
+            "old": d["from_spread_ppm"] // 100, "new": d.get("to_spread_ppm", 0) // 100,
+            "day": d.get("effective_date", "–"), "ref": d.get("batch_ref", "–")}
     if kind == "rate_reset" and isinstance(d.get("from_ppm"), int) and isinstance(d.get("to_ppm"), int):
         return _("%(old)s %% → %(new)s %% (LPR %(tenor)s %(lpr)s %%)") % {
             "old": f"{services.from_ppm(d['from_ppm']) * 100:.2f}", "new": f"{services.from_ppm(d['to_ppm']) * 100:.2f}",
@@ -375,12 +405,22 @@ def _activity_text(kind: str, d: dict[str, Any]) -> str:
         return str(d.get("reference", ""))
     if kind == "payment_reversed":
         return f"{d.get('reference', '')}: {d.get('reason', '')}"
+    if kind == "debit_attempt":
+        return _("account %(account)s: asked %(asked)s, debited %(debited)s, left %(left)s") % {
+            "account": d.get("account", ""), "asked": m("asked_minor"), "debited": m("debited_minor"),
+            "left": m("left_minor")}
     if kind == "restructured":
+        label = dict(RESTRUCTURE_CHOICES).get(d.get("restructuring", ""), "")
+        if not d.get("observation_until"):  # an extension (展期): no observation period
+            return _("%(kind)s, schedule version %(old)s → %(new)s") % {
+                "kind": label, "old": d.get("old_version", ""), "new": d.get("new_version", "")}
         return _("%(kind)s, schedule version %(old)s → %(new)s, observed until %(until)s") % {
-            "kind": d.get("restructuring", ""), "old": d.get("old_version", ""), "new": d.get("new_version", ""),
+            "kind": label, "old": d.get("old_version", ""), "new": d.get("new_version", ""),
             "until": d.get("observation_until", "")}
     if kind == "written_off":
         return str(d.get("reason", ""))
+    if kind in ("manual_class", "manual_class_lifted", "change_proposed", "change_decided"):
+        return change_views.activity_text(kind, d)
     if kind == "auto_debit":
         return " · ".join(f"{ALLOCATION_LABELS[k]} {m(k)}" for k in ("penalty", "fee", "interest", "principal")
                           if isinstance(d.get(k), int) and d[k])
@@ -403,15 +443,35 @@ def _activity_rows(activities: list[Any]) -> list[dict[str, Any]]:
 CLAUSE_LABELS = {"rate_reset": gettext_lazy("Rate reset"), "auto_debit": gettext_lazy("Automatic debit"),
                  "penalty_interest": gettext_lazy("Penalty interest"), "late_fee": gettext_lazy("Late fee"),
                  "limit_freeze": gettext_lazy("Limit freeze"), "maturity": gettext_lazy("Maturity and closure")}
+CLAUSE_LABELS["prepayment"] = gettext_lazy("Prepayment rules")  # issue 18
+CLAUSE_LABELS["allocation"] = gettext_lazy("Repayment order")  # issue 18
+ALLOCATION_ITEM_LABELS = {"penalty": gettext_lazy("Penalty"), "fee": gettext_lazy("Fees"),
+                          "interest": gettext_lazy("Interest"), "principal": gettext_lazy("Principal")}
 
 
 def _clause_text(kind: str, p: dict[str, Any]) -> str:
     """A clause of the term sheet in plain words."""
+    if kind == "rate_reset" and p.get("reprice_on"):  # calendar repricing (issue 18)
+        return _("on %(md)s and every %(n)s months from it the rate becomes the %(tenor)s LPR %(sign)s %(bp)s bp, "
+                 "between %(lo)s %% and %(hi)s %%") % {
+            "md": p["reprice_on"], "n": p["every_months"], "tenor": p["tenor"],
+            "sign": "−" if p["spread_ppm"] < 0 else "+", "bp": abs(p["spread_ppm"]) // 100,
+            "lo": _rate_text(p["floor_ppm"]), "hi": _rate_text(p["cap_ppm"])}
+    if kind == "prepayment":
+        return _("prepayment fee %(fee)s %% of the principal prepaid%(within)s; at least %(min)s a partial "
+                 "prepayment; at most %(max)s a year; none in the first %(lock)s months") % {
+            "fee": _rate_text(int(p["fee_bp"]) * 100),
+            "within": (_(" within the first %(n)s months") % {"n": p["fee_months"]}) if p["fee_months"] else "",
+            "min": format_minor(int(p["min_minor"])), "max": p["max_per_year"] or "–", "lock": p["lockin_months"]}
     if kind == "rate_reset":
         return _("every %(n)s months the rate becomes the %(tenor)s LPR %(sign)s %(bp)s bp, between %(lo)s %% and "
                  "%(hi)s %%") % {"n": p["every_months"], "tenor": p["tenor"],
                                  "sign": "−" if p["spread_ppm"] < 0 else "+", "bp": abs(p["spread_ppm"]) // 100,
                                  "lo": _rate_text(p["floor_ppm"]), "hi": _rate_text(p["cap_ppm"])}
+    if kind == "allocation":  # issue 18: 逐期
+        order = " → ".join(str(ALLOCATION_ITEM_LABELS.get(x, x)) for x in str(p.get("order", "")).split(","))
+        return _("installment by installment, oldest first: each installment's %(order)s in full before the "
+                 "next") % {"order": order}
     if kind == "auto_debit":
         return _("on each due date, money held for the customer pays what falls due")
     if kind == "penalty_interest":
@@ -498,12 +558,14 @@ def _detail(request: HttpRequest, ref: str, *, bound: dict[str, Any] | None = No
         "accrual": accrual,
         "accrual_totals": {"scheduled": sum(a["scheduled"] for a in accrual),
                            "accrued": sum(a["accrued"] for a in accrual)},
-        "restructurings": d.restructurings, "chart": chart, "forms": forms, "open_action": open_action,
+        "restructurings": change_views.restructuring_rows(d.restructurings), "chart": chart, "forms": forms, "open_action": open_action,
+        "changes": change_views.loan_changes(user, loan),
         "action_error": action_error,
         "statement": _optional("statement", "statement_pdf") is not None,
         "income": {"interest": loan.interest_income_minor, "penalty": loan.penalty_income_minor,
                    "fee": loan.fee_income_minor},
         "written_off": loan.written_off_minor, "recovered": loan.recovered_minor,
+        "mandate": services.mandate_of(loan),  # the debit mandate, account masked (issue 18)
     }
     return render(request, "loans/loan_detail.html", ctx, status=status)
 
@@ -530,14 +592,21 @@ def _call_action(user: Any, action: str, ref: str, data: dict[str, Any]) -> tupl
         result = fn(user, loan_ref=ref, amount=data["amount"], reference=data["reference"],
                     value_date=blank["value_date"], mode=data["mode"])
         return result, _("Prepayment of %(amount)s yuan posted.") % {"amount": format_minor(result.amount_minor)}
-    if action == "restructure":
-        result = fn(user, ref, kind=data["kind"], effective_date=blank["effective_date"], reason=data["reason"],
-                    extend_periods=blank["extend_periods"], new_method=blank["new_method"],
-                    holiday_periods=blank["holiday_periods"], capitalise=bool(data["capitalise"]))
-        return result, _("Loan restructured: a new schedule version is in force.")
+    if action == "restructure":  # proposed: another user approves it (loans/approvals.py)
+        result = fn(user, "restructure", ref, reason=data["reason"], params={
+            "kind": data["kind"], "effective_date": blank["effective_date"],
+            "extend_periods": blank["extend_periods"], "new_method": blank["new_method"],
+            "holiday_periods": blank["holiday_periods"], "capitalise": bool(data["capitalise"])})
+        return result, _("Restructuring proposed: it takes effect when another user approves it.")
+    if action == "classify":
+        lift = data["risk_class"] == "lift"
+        result = fn(user, "classification", ref, reason=data["reason"], params=(
+            {"lift": True} if lift else {"risk_class": data["risk_class"], "until": blank["until"]}))
+        return result, _("Classification proposed: it takes effect when another user approves it.")
     if action == "write-off":
-        result = fn(user, ref, reason=data["reason"], on=blank["on"])
-        return result, _("Loan written off.")
+        result = fn(user, ref, reason=data["reason"], condition=data["condition"], evidence=data["evidence"],
+                    on=blank["on"])
+        return result, _("Write-off proposed: it takes effect when another user approves it.")
     result = fn(user, ref, amount=data["amount"], reference=data["reference"], value_date=blank["value_date"])
     return result, _("Recovery of %(amount)s yuan recorded.") % {"amount": format_minor(result.amount_minor)}
 
@@ -751,11 +820,14 @@ CLOSE_COUNTS = (("installments_due", gettext_lazy("Installments fallen due")),
                 ("matured", gettext_lazy("Loans matured")), ("penalty_started", gettext_lazy("Penalty interest started")),
                 ("late_fees", gettext_lazy("Late fees charged")), ("class_changes", gettext_lazy("Class changes")),
                 ("frozen", gettext_lazy("Credit limits frozen")), ("auto_debits", gettext_lazy("Auto-debits")),
-                ("rate_resets", gettext_lazy("Rate resets")), ("closed", gettext_lazy("Loans closed")))
+                ("rate_resets", gettext_lazy("Rate resets")), ("closed", gettext_lazy("Loans closed")),
+                ("debits", gettext_lazy("Settlement account debits")))
 CLOSE_AMOUNTS = (("reclass_minor", gettext_lazy("Interest fallen due (yuan)")),
                  ("due_principal_minor", gettext_lazy("Principal fallen due (yuan)")),
                  ("auto_debit_minor", gettext_lazy("Auto-debited (yuan)")),
-                 ("refund_minor", gettext_lazy("Refunded (yuan)")))
+                 ("refund_minor", gettext_lazy("Refunded (yuan)")),
+                 ("debit_minor", gettext_lazy("Debited from settlement accounts (yuan)")),
+                 ("debit_short_minor", gettext_lazy("Settlement debits short (yuan)")))
 
 
 @login_required

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from creditplan.core.calendar import BusinessCalendar
+
 DEFAULT_RULES: dict[str, dict[str, Any]] = {
     "referred": {"hours": 8, "working": True, "due_soon": 0.25, "max_levels": 2},
     "info_requested": {"hours": 5 * 24, "working": False, "due_soon": 0.25, "max_levels": 2},
@@ -49,9 +51,10 @@ class Calendar:
     weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
     holidays: frozenset[dt.date] = frozenset()
     tz: dt.tzinfo = ZoneInfo("Asia/Shanghai")
+    workdays: frozenset[dt.date] = frozenset()  # make-up working days (调休), settings.CREDITPLAN_WORKDAYS
 
-    def is_working_day(self, day: dt.date) -> bool:
-        return day.weekday() in self.weekdays and day not in self.holidays
+    def is_working_day(self, day: dt.date) -> bool:  # the loans' calendar (core/calendar.py), same rule
+        return BusinessCalendar(self.holidays, self.workdays, frozenset(self.weekdays)).is_business_day(day)
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,8 @@ def calendar() -> Calendar:
 
     start, end = getattr(settings, "CREDITPLAN_WORKING_HOURS", (9, 17))
     holidays = frozenset(dt.date.fromisoformat(str(d)) for d in getattr(settings, "CREDITPLAN_HOLIDAYS", ()) or ())
-    return Calendar(int(start), int(end), holidays=holidays, tz=ZoneInfo(settings.TIME_ZONE))
+    workdays = frozenset(dt.date.fromisoformat(str(d)) for d in getattr(settings, "CREDITPLAN_WORKDAYS", ()) or ())
+    return Calendar(int(start), int(end), holidays=holidays, tz=ZoneInfo(settings.TIME_ZONE), workdays=workdays)
 
 
 def _since(pairs: Iterable[tuple[int, str]]) -> dict[int, dt.datetime]:

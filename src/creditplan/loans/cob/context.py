@@ -30,6 +30,9 @@ SHEET_PARAMS: tuple[tuple[str, Callable[[Sheet], int]], ...] = (
     # issue 18, one block per concern
     ("non_accrual_dpd", lambda s: s.non_accrual_dpd),  # non-accrual
     ("non_accrual_class", lambda s: s.non_accrual_class),
+    ("penalty_principal_pct", lambda s: s.penalty_principal_pct),  # penalty conventions (罚息, 复利, grace)
+    ("penalty_interest_pct", lambda s: s.penalty_interest_pct),
+    ("grace_waiver", lambda s: int(s.grace_waiver)),
 )
 
 
@@ -68,4 +71,6 @@ class Context:
             raise Conflict(f"a loan names term sheet {exc} that does not exist", code="unknown_term_sheet")
         out = {n: table[inv, i] for i, (n, _) in enumerate(SHEET_PARAMS)}
         out["basis"] = chunk.keys["basis"]
+        out["months_per_period"] = chunk.keys["months_per_period"]  # classification (issue 18): the cure length
+        out["non_retail"] = chunk.keys["non_retail"]  # and the debtor rule, for company debtors only
         return out

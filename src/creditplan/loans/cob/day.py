@@ -14,6 +14,7 @@ from creditplan.core.errors import Conflict
 from creditplan.ledger import services as ledger
 from creditplan.loans import accounting
 from creditplan.loans.cob.context import Context
+from creditplan.loans.cob.debit import batch_debit
 from creditplan.loans.cob.points import point
 from creditplan.loans.cob.steps import (
     Effects,
@@ -38,6 +39,8 @@ def close_day(ctx: Context, day: dt.date, where: str, params: list[Any], *, reco
     """Close `day` for the active loans matching `where` not yet closed through it. Runs inside the caller's
     transaction. record=False (replay): loan columns and installments only, no GL, activity or chunk row."""
     d = day.toordinal()
+    # issue 18: the debit of mandated settlement accounts, a payment on the day before the kernel (cob/debit.py)
+    debits = batch_debit(ctx.actor, day, where, params) if record else {}
     chunk = close_sql.read_chunk(where, params, d)
     if not len(chunk):
         return None
@@ -62,7 +65,7 @@ def close_day(ctx: Context, day: dt.date, where: str, params: list[Any], *, reco
     point("after_assess")
     close_sql.write_loans(chunk, res.state)
     point("after_loans")
-    totals = {**res.totals, **fx.totals}
+    totals = {**res.totals, **fx.totals, **debits}
     if record:
         event_activities(res, chunk, fx)
         close_sql.insert_activities(fx.activities, day)

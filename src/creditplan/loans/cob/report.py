@@ -17,7 +17,9 @@ __all__ = ["CloseReport", "npl_ratio", "sum_totals"]
 _SUMMED = ("loans", "accrual_minor", "reclass_minor", "due_principal_minor", "due_fee_minor", "penalty_minor",
            "late_fee_minor", "late_fees", "installments_due", "matured", "penalty_started", "class_changes",
            "frozen", "auto_debits", "auto_debit_minor", "rate_resets", "rate_resets_skipped", "closed",
-           "refund_minor")
+           "refund_minor", "non_accrual_entered", "non_accrual_left", "off_balance_minor", "moved_off_minor",
+           "moved_back_minor",
+           "debits", "debit_asked_minor", "debit_minor", "debit_short_minor")  # issue 18: settlement debits
 _LISTS = {"buckets": 8, "classes": 5, "principal_by_class": 5}
 
 

@@ -24,7 +24,9 @@ from creditplan.loans.cob.context import Context
 from creditplan.loans.cob.day import close_day
 from creditplan.loans.cob.points import fault, point
 from creditplan.loans.cob.report import CloseReport, sum_totals
+from creditplan.loans.cob.written_off import accrue_written_off
 from creditplan.loans.models import CloseChunk, CloseRun, Loan
+from creditplan.loans.payments import replay
 from creditplan.loans.sql import close as close_sql
 from creditplan.loans.sql.close import first_open_date
 from creditplan.org import services as org
@@ -125,7 +127,8 @@ def _run(day: dt.date, actor: Actor | None, chunk_size: int, progress: Callable[
         if progress is not None:
             progress(done, total)
     fault("before_finish")
-    report = _finish(run, day, actor, started, done, chunks)
+    written_off = accrue_written_off(ctx, day)  # the off-balance record of written-off loans (账销案存)
+    report = _finish(run, day, actor, started, done, chunks, written_off)
     fault("after_finish")
     if ledger.signing_key_configured():
         # The close is complete either way; a failure to sign is reported, not a reason to fail the close.
@@ -151,11 +154,13 @@ def _close_chunk(ctx: Context, run: CloseRun, day: dt.date, lo: int, hi: int, t:
     return len(chunk)
 
 
-def _finish(run: CloseRun, day: dt.date, actor: Actor | None, started: float, done: int, chunks: int) -> CloseReport:
+def _finish(run: CloseRun, day: dt.date, actor: Actor | None, started: float, done: int, chunks: int,
+            written_off: dict[str, int]) -> CloseReport:
     with transaction.atomic():
         run = CloseRun.objects.select_for_update().get(pk=run.pk)
         parts = list(CloseChunk.objects.filter(run=run).values_list("totals", "seconds"))
         totals = sum_totals(p[0] for p in parts)
+        totals.update(written_off)
         report = CloseReport(day, "done", totals, len(parts), loans_this_run=done, chunks_this_run=chunks,
                              seconds=time.perf_counter() - started, attempts=run.attempts)
         run.status = "done"
@@ -168,7 +173,9 @@ def _finish(run: CloseRun, day: dt.date, actor: Actor | None, started: float, do
             "penalty_minor": totals["penalty_minor"], "fees_minor": totals["due_fee_minor"] + totals["late_fee_minor"],
             "installments_due": totals["installments_due"], "auto_debit_minor": totals["auto_debit_minor"],
             "rate_resets": totals["rate_resets"], "closed": totals["closed"], "classes": totals["classes"],
-            "buckets": totals["buckets"], "npl_ratio": str(report.npl_ratio)})
+            "buckets": totals["buckets"], "npl_ratio": str(report.npl_ratio),
+            "non_accrual_entered": totals["non_accrual_entered"], "non_accrual_left": totals["non_accrual_left"],
+            "off_balance_minor": totals["off_balance_minor"], "memo_interest_minor": totals["memo_interest_minor"]})
     return report
 
 
@@ -192,3 +199,6 @@ def advance_loan(loan: Loan, through: Any, *, record: bool = True) -> dict[str, 
             day += dt.timedelta(days=1)
     loan.refresh_from_db()
     return sum_totals(parts)
+
+
+replay.use_advance(advance_loan)  # a back-dated payment or a reversal replays the loan with the same close

@@ -55,6 +55,34 @@ CHART: tuple[tuple[str, str, str, str], ...] = (
 ACCOUNT_CODES = frozenset(code for code, *_ in CHART)
 
 
+# What a receivable of interest or penalty becomes when its loan is non-accrual (cash basis: income when received).
+_INCOME_OF = {ACCRUED_INTEREST: INTEREST_INCOME, INTEREST_DUE: INTEREST_INCOME, PENALTY_RECEIVABLE: PENALTY_INCOME}
+
+
+def off_balance(amounts: dict[str, int]) -> tuple[dict[str, int], int, int]:
+    """The postings of a movement (account → amount, > 0 debit) on a NON-ACCRUAL loan, whose interest and penalty
+    owed are off the balance sheet (memo 7001): what the accrual form posts to an interest or penalty receivable
+    goes to income instead (money received on a non-accrual loan is income when received), and the memo moves
+    by as much. Returns (the amounts, interest income recognised, penalty income recognised)."""
+    out: dict[str, int] = {}
+    memo = interest = penalty = 0
+    for account, amount in amounts.items():
+        income = _INCOME_OF.get(account)
+        if income is None:
+            out[account] = out.get(account, 0) + amount
+            continue
+        out[income] = out.get(income, 0) + amount
+        memo += amount
+        if income == INTEREST_INCOME:
+            interest -= amount
+        else:
+            penalty -= amount
+    if memo:
+        out[OFF_BALANCE_INTEREST] = out.get(OFF_BALANCE_INTEREST, 0) + memo
+        out[OFF_BALANCE_INTEREST_CONTRA] = out.get(OFF_BALANCE_INTEREST_CONTRA, 0) - memo
+    return out, interest, penalty
+
+
 @dataclass(frozen=True)
 class Line:
     """One posting: > 0 debits the account, < 0 credits it."""

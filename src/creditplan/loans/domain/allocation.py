@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line
-from creditplan.loans.domain.waterfall import DEFAULT_ORDER, Allocation, Due, allocate
+from creditplan.loans.domain.waterfall import DEFAULT_ORDER, Allocation, Due, Rule, allocate
 
 __all__ = ["ACTIVE", "CLOSED", "ROW_FIELDS", "Applied", "InstallmentRow", "PayingLoan", "apply_payment",
            "oldest_unpaid", "settle_if_done"]
@@ -105,7 +105,9 @@ class PayingLoan(Protocol):
     period_principal_minor: int
     period_fee_minor: int
     interest_income_minor: int
+    penalty_income_minor: int
     fee_income_minor: int
+    non_accrual: bool
     oldest_due_date: dt.date | None
     dpd: int
     bucket: int
@@ -151,14 +153,17 @@ def settle_if_done(loan: PayingLoan, rows: Sequence[InstallmentRow], day: dt.dat
 
 
 def apply_payment(loan: PayingLoan, rows: list[InstallmentRow], amount: int, day: dt.date, *,
-                  falling: InstallmentRow | None = None) -> Applied:
+                  falling: InstallmentRow | None = None, rule: Rule | None = None) -> Applied:
     """Apply `amount` to the loan (in memory): the product's waterfall over penalty, fees and the due rows,
     then the overpayment rule; closes the loan when everything is paid. Returns the allocation (stored on the
     payment) and the balanced journal lines. Marks the rows it changes `dirty`.
 
     `falling`: the loan's current installment when it falls due on or before `day` but no close has marked it
     due yet (still `scheduled`): it is paid too, last, as if due — money received on a due date pays that
-    day's installment."""
+    day's installment.
+
+    `rule`: the allocation method and order of the loan's term sheet (clause `allocation`, see
+    `TermSheet.allocation_rule`); None: by component in the product's waterfall (loans signed before the clause)."""
     branch, cur = loan.branch.code, loan.currency
     if loan.status != ACTIVE:  # closed earlier in a replay: the money goes back
         alloc: dict[str, Any] = {"penalty": 0, "fee": 0, "interest": 0, "principal": 0, "credit": 0,
@@ -173,10 +178,12 @@ def apply_payment(loan: PayingLoan, rows: list[InstallmentRow], amount: int, day
     if open_rows or loan.penalty_minor or loan.fees_minor:
         a = allocate(amount, penalty=loan.penalty_minor, fees=loan.fees_minor + falling_fee,
                      dues=[Due(r.seq, *r.unpaid) for r in open_rows],
-                     order=tuple(loan.product.waterfall or DEFAULT_ORDER))
+                     order=rule.order if rule is not None else tuple(loan.product.waterfall or DEFAULT_ORDER),
+                     by=rule.by if rule is not None else "component")
     else:  # nothing due (a payment ahead of the due date): what allocate() would say, without the work
         a = Allocation(left=amount)
-    # what goes to the installment falling due: its fee comes last within the fees (it is the newest charge)
+    # what goes to the installment falling due: its fee comes last within the fees (it is the newest charge;
+    # installment by installment too: every older charge, late fees included, is paid before its fee)
     ci = a.interest_by_seq.get(falling.seq, 0) if falling is not None else 0
     cp = a.principal_by_seq.get(falling.seq, 0) if falling is not None else 0
     cf = max(0, a.fee - loan.fees_minor) if falling is not None else 0
@@ -225,11 +232,18 @@ def apply_payment(loan: PayingLoan, rows: list[InstallmentRow], amount: int, day
             loan.credit_minor += credit
     loan.version += 1
     cash = amount - refund
-    lines = [Line(account, branch, amount_minor, cur) for account, amount_minor in (
+    amounts: dict[str, int] = {}
+    for account, amount_minor in (
         (accounts.CASH, cash), (accounts.PENALTY_RECEIVABLE, -a.penalty), (accounts.FEES_RECEIVABLE, -(a.fee - cf)),
         (accounts.FEE_INCOME, -cf), (accounts.INTEREST_DUE, -(a.interest - ci)), (accounts.ACCRUED_INTEREST, -ci_accrued),
         (accounts.INTEREST_INCOME, -(ci - ci_accrued)), (accounts.LOAN_PRINCIPAL, -a.principal),
-        (accounts.CUSTOMER_CREDIT, credit_refunded - credit)) if amount_minor]
+        (accounts.CUSTOMER_CREDIT, credit_refunded - credit)):
+        amounts[account] = amounts.get(account, 0) + amount_minor
+    if loan.non_accrual:  # interest and penalty owed are off the balance sheet: what is received is income now
+        amounts, interest, penalty = accounts.off_balance(amounts)
+        loan.interest_income_minor += interest
+        loan.penalty_income_minor += penalty
+    lines = [Line(account, branch, amount_minor, cur) for account, amount_minor in amounts.items() if amount_minor]
     alloc = {"penalty": a.penalty, "fee": a.fee, "interest": a.interest, "principal": a.principal, "credit": credit,
              "refund": refund, "credit_refunded": credit_refunded, "cash": cash, "installments": paid_rows}
     return Applied(alloc, lines, a.principal, loan.status == CLOSED)

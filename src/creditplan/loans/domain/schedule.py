@@ -30,7 +30,7 @@ No Django import: an import-linter contract keeps ``creditplan.*.domain`` pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -42,6 +42,7 @@ from creditplan.core.money import Money, Rounding, round_fraction
 from creditplan.loans.domain.amortisation import (
     amortise,
     bullet_line,
+    first_period_is_regular,
     installment_plan,
     period_rows,
     running_total,
@@ -50,6 +51,7 @@ from creditplan.loans.domain.schedule_terms import (
     MAX_MONTHS_PER_PERIOD,
     MAX_PERIODS,
     RATE_CAP,
+    FirstPeriod,
     Frequency,
     Installment,
     InterestRule,
@@ -66,6 +68,7 @@ __all__ = [
     "MAX_MONTHS_PER_PERIOD",
     "MAX_PERIODS",
     "RATE_CAP",
+    "FirstPeriod",
     "Frequency",
     "Installment",
     "InterestRule",
@@ -89,7 +92,63 @@ __all__ = [
 
 
 def build_schedule(terms: ScheduleTerms) -> tuple[Installment, ...]:
-    """The schedule of ``terms``: one line per period (one line only for a bullet loan)."""
+    """The schedule of ``terms``: one line per period (one line only for a bullet loan).
+
+    ``terms.first_period`` = stub-actual/360 and a broken first period: see :func:`_stub_schedule`;
+    ``terms.payment_roll``: each due date on a day off moves (:func:`_rolled`), the amounts stay."""
+    stub = terms.first_period is FirstPeriod.STUB_ACTUAL_360
+    lines = _stub_schedule(terms) if stub else _lines(terms)
+    return lines if terms.payment_roll is None else _rolled(lines, terms)
+
+
+def _stub_schedule(terms: ScheduleTerms) -> tuple[Installment, ...]:
+    """Regular months at annual/12 and the broken first period at actual days × annual/360 (the usual Chinese
+    bank treatment, issue 18). The lines are those of the same loan started one period before the first due
+    date (R = first due − one period, a regular schedule, its level payment solved over regular periods);
+    then the first line, which starts at the value date, is charged:
+
+    * value date before R (a long first period): the regular first line's interest plus the stub
+      P × annual × (R − value date) actual days / 360;
+    * value date after R (a short first period): P × annual × (first due − value date) actual days / 360
+      instead of the regular first line's interest (its principal stays the regular one).
+
+    Each figure is rounded once, by the product's rounding. A regular first period is not touched."""
+    first_due = terms.first_due_date
+    regular_start = terms._on_due_day(shift_months(first_due, -terms.months_per_period, "first_due"))
+    if regular_start == terms.start or first_period_is_regular(terms, first_due):
+        return _lines(terms)
+    lines = _lines(replace(terms, start=regular_start, first_period=FirstPeriod.RESOLVE, payment_roll=None))
+    first = lines[0]
+    rate = Fraction(terms.annual_rate) / 360
+    if terms.start < regular_start:
+        stub = round_fraction(terms.principal_minor * rate * (regular_start - terms.start).days, terms.rounding)
+        interest = first.interest + stub
+    else:
+        interest = round_fraction(terms.principal_minor * rate * (first_due - terms.start).days, terms.rounding)
+    line = replace(first, start_date=terms.start, interest=interest,
+                   payment=first.principal + interest + first.fee)
+    return (line, *lines[1:])
+
+
+def _rolled(lines: tuple[Installment, ...], terms: ScheduleTerms) -> tuple[Installment, ...]:
+    """Payment date roll: each due date moves by ``terms.payment_roll`` (a day off → the next business day, or
+    the previous one under modified following at a month end); amounts stay as scheduled on the contract
+    dates; each period accrues from the (rolled) due date before it, the first from the value date."""
+    roll = terms.payment_roll
+    assert roll is not None
+    out = []
+    start = terms.start
+    for line in lines:
+        due = roll(line.due_date)
+        if due <= start:  # never a period of no days (a modified-following roll back onto the value date)
+            due = line.due_date
+        out.append(line if (due, start) == (line.due_date, line.start_date)
+                   else replace(line, due_date=due, start_date=start))
+        start = due
+    return tuple(out)
+
+
+def _lines(terms: ScheduleTerms) -> tuple[Installment, ...]:
     rows = period_rows(terms)
     if terms.method is Method.BULLET:
         return (bullet_line(terms, rows),)
@@ -288,6 +347,7 @@ def remaining_schedule(
     fee_per_installment_minor: int = 0,
     due_day: int | None = None,
     first_seq: int = 1,
+    payment_roll: Callable[[date], date] | None = None,
 ) -> tuple[Installment, ...]:
     """A fresh schedule for the principal still outstanding, from ``start`` (usually the last due date
     paid, or the value date of a prepayment or rate reset), numbered from ``first_seq``.
@@ -310,6 +370,7 @@ def remaining_schedule(
             grace_periods=grace_periods,
             fee_per_installment_minor=fee_per_installment_minor,
             due_day=due_day,
+            payment_roll=payment_roll,
         )
     except CreditplanError as exc:
         if exc.field in _RESCHEDULE_FIELDS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,6 +24,7 @@ __all__ = [
     "MAX_MONTHS_PER_PERIOD",
     "MAX_PERIODS",
     "RATE_CAP",
+    "FirstPeriod",
     "Frequency",
     "Installment",
     "InterestRule",
@@ -74,6 +76,32 @@ class InterestRule(enum.StrEnum):
     @classmethod
     def coerce(cls, value: InterestRule | str) -> InterestRule:
         return _member(cls, value, "interest rule", "unknown_interest_rule", "interest_rule")
+
+
+class FirstPeriod(enum.StrEnum):
+    """How a broken first period (the value date is not one period before the first due date) is charged
+    (stored by products and loans as `first_period`)."""
+
+    RESOLVE = "resolve"
+    """The broken period is one period of the schedule, counted by the day count (30/360: day by day), and
+    the level payment is solved across all periods. What the product did before issue 18; the default."""
+    STUB_ACTUAL_360 = "stub_actual_360"
+    """The usual Chinese bank treatment: the schedule is the regular one of a loan that started one period
+    before the first due date (every period at annual/12 under 30/360), and the days between the value date
+    and the start of that first regular period are charged at ACTUAL days × annual/360, on top of the first
+    installment (a first period shorter than a period: its interest is its actual days × annual/360)."""
+
+    @classmethod
+    def coerce(cls, value: FirstPeriod | str) -> FirstPeriod:
+        if isinstance(value, str):  # the stored values use underscores: forgive hyphens
+            value = value.strip().lower().replace("-", "_")
+            for member in cls:
+                if member.value == value:
+                    return member
+        if isinstance(value, FirstPeriod):
+            return value
+        raise ValidationError(f"Unknown first-period treatment {value!r}; expected one of "
+                              f"{', '.join(m.value for m in cls)}.", code="unknown_first_period", field="first_period")
 
 
 _E = TypeVar("_E", Method, InterestRule)
@@ -213,6 +241,12 @@ class ScheduleTerms:
     due_day: int | None = None
     """Contract day of the month (1-31, clamped to short months); default: the anchor's day."""
     interest_rule: InterestRule = InterestRule.RUNNING_TOTAL
+    first_period: FirstPeriod = FirstPeriod.RESOLVE
+    """How a broken first period is charged (see `FirstPeriod`)."""
+    payment_roll: Callable[[date], date] | None = None
+    """Payment date roll: moves a due date that falls on a day off (core.calendar, by the product's
+    `due_date_roll`). The installment's amounts stay those of the contract dates; only the date it is payable
+    (and from which it is overdue) moves, and the next period accrues from that date. None: no roll."""
 
     def __post_init__(self) -> None:
         check_int(self.principal_minor, "principal_minor")
@@ -249,7 +283,8 @@ class ScheduleTerms:
             raise ValidationError(
                 "The installment fee must not be negative.", code="negative_fee", field="fee_per_installment_minor"
             )
-        for name, kind in (("day_count", DayCount), ("rounding", Rounding), ("interest_rule", InterestRule)):
+        for name, kind in (("day_count", DayCount), ("rounding", Rounding), ("interest_rule", InterestRule),
+                           ("first_period", FirstPeriod)):
             try:
                 object.__setattr__(self, name, kind.coerce(getattr(self, name)))
             except CreditplanError as exc:

@@ -27,6 +27,7 @@ class Migration(migrations.Migration):
         migrations.AddField("product", "non_accrual_class", models.PositiveSmallIntegerField(default=0)),
         migrations.AddField("loan", "non_accrual", models.BooleanField(default=False)),
         migrations.AddField("loan", "non_accrual_since", models.DateField(null=True, blank=True)),
+        migrations.AddField("loan", "written_off_principal_minor", models.BigIntegerField(default=0)),
         migrations.AddField("loan", "memo_interest_minor", models.BigIntegerField(default=0)),
         migrations.AddField("loan", "memo_carry", models.BigIntegerField(default=0)),
         migrations.RunPython(add_accounts, remove_accounts),

@@ -36,6 +36,7 @@ from creditplan.loans.payments.checks import (
     is_backdated,
     parse_value_date,
 )
+from creditplan.loans.payments.order import rules_of
 from creditplan.loans.payments.posting import post_with_channel
 from creditplan.loans.payments.records import event_data, reference_reused, restore_quota, save_rows
 from creditplan.loans.payments.state import due_rows, falling_due_rows, falling_for, snapshot
@@ -237,16 +238,16 @@ class _LoanRow:
     thousand loans a batch); the same attribute names as `Loan`, so `apply_payment` takes either."""
 
     __slots__ = ("pk", "ref", "product", "branch", "currency", "start_date", "application_ref", "version",
-                 *STATE_FIELDS)
+                 "term_sheet_id", *STATE_FIELDS)
     COLUMNS = ("id", "ref", "product_id", "branch_id", "currency", "start_date", "application_ref", "version",
-               *STATE_FIELDS)
+               "term_sheet_id", *STATE_FIELDS)
 
     def __init__(self, values: Sequence[Any], products: dict[int, Product], branches: dict[int, Branch]) -> None:
-        pk, self.ref, product_id, branch_id, self.currency, self.start_date, self.application_ref, self.version = \
-            values[:8]
+        (pk, self.ref, product_id, branch_id, self.currency, self.start_date, self.application_ref, self.version,
+         self.term_sheet_id) = values[:9]
         self.pk = pk
         self.product, self.branch = products[product_id], branches[branch_id]
-        for name, value in zip(STATE_FIELDS, values[8:], strict=True):
+        for name, value in zip(STATE_FIELDS, values[9:], strict=True):
             setattr(self, name, value)
 
 
@@ -388,6 +389,7 @@ def _post_batch(actor: Actor, batch: Sequence[_Line], today: dt.date, batch_ref:
     due = due_rows(loan.pk for loan in loans.values())
     current = falling_due_rows(loans.values(), today)  # installments falling due, not yet marked due
     layouts = loan_layouts(loan.pk for loan in loans.values())
+    rules = rules_of(loans.values())  # the allocation of each loan's term sheet (issue 18)
     in_scope = {pk: org.branch_in_scope(actor, b) for pk, b in branches.items()}
     clock = _lap(out.phases, "read", clock)
     slow = out.one_by_one
@@ -426,7 +428,7 @@ def _post_batch(actor: Actor, batch: Sequence[_Line], today: dt.date, batch_ref:
         cur = current.get(loan.pk)  # falling due on or before the value date; earlier lines may have paid it
         snap = snapshot(loan, rows if cur is None else [*rows, cur], layouts[loan.pk])
         applied = apply_payment(loan, rows, ln.amount_minor, ln.value_date,
-                                falling=falling_for(loan, cur, ln.value_date))
+                                falling=falling_for(loan, cur, ln.value_date), rule=rules[loan.pk])
         changed[loan.pk] = loan
         made.append(_NewPayment(ln.reference, loan, ln.value_date, ln.amount_minor, applied.allocation, snap))
         entries.append((loan, ln.value_date, f"repayment {ln.reference}", applied.lines))

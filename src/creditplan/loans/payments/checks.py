@@ -8,18 +8,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from creditplan.core.access import Actor
-from creditplan.core.errors import Conflict, NotFound, ValidationError
+from django.conf import settings
+
+from creditplan.core.access import Actor, may
+from creditplan.core.errors import Conflict, Forbidden, NotFound, ValidationError
 from creditplan.loans.loan_state import loan_for_update
 from creditplan.loans.models import Loan, LoanStatus
 from creditplan.loans.values import parse_date
 from creditplan.org import services as org
+from creditplan.org.domain import Perm
 
-__all__ = ["CHANNELS", "MAX_AMOUNT_MINOR", "MAX_REFERENCE", "ONE_DAY", "STAFF_CHANNELS", "check_channel", "check_loan",
+__all__ = ["CHANNELS", "backdate_free_days", "check_backdate_authority", "MAX_AMOUNT_MINOR", "MAX_REFERENCE", "ONE_DAY", "STAFF_CHANNELS", "check_channel", "check_loan",
            "clean_loan_ref", "clean_reference", "is_backdated", "lock_loan", "parse_value_date",
            "require_loan_in_scope"]
 
-CHANNELS = ("teller", "api", "file", "auto")
+CHANNELS = ("teller", "api", "file", "auto", "debit")
 STAFF_CHANNELS = ("teller", "api")
 MAX_REFERENCE = 64
 MAX_AMOUNT_MINOR = 10**15  # ten trillion yuan: beyond any loan, far inside a BIGINT; the amount of a payment is
@@ -69,8 +72,9 @@ def require_loan_in_scope(actor: Actor | None, loan: Any, field: str = "loan_ref
     org.require_in_scope(actor, loan.branch, message=f"no loan {loan.ref}", code="unknown_loan", field=field)
 
 
-def check_loan(actor: Actor | None, loan: Loan, day: dt.date, today: dt.date) -> None:
-    """What refuses a payment for this loan on `day` (nothing is written before these checks)."""
+def check_loan(actor: Actor | None, loan: Loan, day: dt.date, today: dt.date, *, channel: str = "teller") -> None:
+    """What refuses a payment for this loan on `day` (nothing is written before these checks). A bank file's
+    line (channel "file") carries the bank's value date, not one a person chose: no back-dating authority."""
     require_loan_in_scope(actor, loan)
     if loan.status == LoanStatus.CLOSED:
         raise Conflict(f"loan {loan.ref} is closed (repaid on {loan.closed_on})", field="loan_ref",
@@ -85,6 +89,24 @@ def check_loan(actor: Actor | None, loan: Loan, day: dt.date, today: dt.date) ->
     if day < loan.start_date:
         raise ValidationError(f"value_date {day} is before the loan started on {loan.start_date}",
                               field="value_date", code="before_start")
+    check_backdate_authority(None if channel == "file" else actor, day, today)
+
+
+def backdate_free_days() -> int:
+    """How many days back a person may date a payment without the back-dating authority (CREDITPLAN_BACKDATE_DAYS;
+    the product's max_backdate_days stays the hard limit for everyone)."""
+    return max(0, int(getattr(settings, "BACKDATE_DAYS", 3)))
+
+
+def check_backdate_authority(actor: Actor | None, day: dt.date, today: dt.date) -> None:
+    """A value date more than `backdate_free_days()` back needs loan.backdate (risk managers): it reopens closed
+    days' interest. Trusted code (actor None: the close, a bank file's batch) dates by the bank's value date."""
+    free = backdate_free_days()
+    if actor is None or day >= today - dt.timedelta(days=free) or may(actor, Perm.LOAN_BACKDATE):
+        return
+    raise Forbidden(f"value_date {day} is more than {free} days back (earliest without back-dating authority: "
+                    f"{today - dt.timedelta(days=free)}); a risk manager may post it", field="value_date",
+                    code="backdate_needs_authority", extra={"limit_days": free})
 
 
 def is_backdated(loan: Loan, day: dt.date) -> bool:

@@ -29,6 +29,7 @@ from creditplan.loans.payments.checks import (
     parse_value_date,
     require_loan_in_scope,
 )
+from creditplan.loans.payments.order import rule_of
 from creditplan.loans.payments.records import (
     PaymentResult,
     event_data,
@@ -80,7 +81,7 @@ def post_with_channel(actor: Actor, *, loan_ref: Any, amount: Any, reference: An
         found = existing(ref, loan, minor)
         if found is not None:
             return found
-        check_loan(actor, loan, day, today)
+        check_loan(actor, loan, day, today, channel=channel)
         return post_locked(actor, loan, ref, minor, day, channel, "regular")
 
 
@@ -94,7 +95,7 @@ def post_locked(actor: Actor, loan: Loan, ref: str, minor: int, day: dt.date, ch
         return p
     if is_backdated(loan, day):
         return post_backdated(actor, loan, p)
-    applied = apply_payment(loan, rows, minor, day, falling=falling)
+    applied = apply_payment(loan, rows, minor, day, falling=falling, rule=rule_of(loan))
     save_loan(loan)
     save_rows(rows if falling is None else [*rows, falling])
     p.allocation = applied.allocation

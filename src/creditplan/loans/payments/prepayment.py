@@ -8,13 +8,15 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from django.db import transaction
 
 from creditplan.core.access import Actor
+from creditplan.core.daycount import add_months
 from creditplan.core.errors import Conflict, ValidationError
-from creditplan.core.money import format_minor, from_ppm, parse_minor
+from creditplan.core.money import format_minor, from_ppm, parse_minor, round_fraction
 from creditplan.ledger import services as ledger
 from creditplan.loans import accounting, clock, services
 from creditplan.loans.disbursement import terms_for
@@ -52,7 +54,7 @@ from creditplan.loans.values import parse_date
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 
-__all__ = ["PREPAY_MODES", "PayoffQuote", "payoff_quote", "prepay"]
+__all__ = ["PREPAY_MODES", "PayoffQuote", "payoff_quote", "prepay", "prepayment_fee"]
 
 # Payment.kind per mode (the models comment says "prepay_payment", which is longer than its max_length of 12)
 PREPAY_MODES = {"full": "prepay_full", "shorten_term": "prepay_term", "reduce_installment": "prepay_pmt"}
@@ -74,11 +76,15 @@ class PayoffQuote:
     credit_minor: int  # the customer's credit balance, deducted
     total_minor: int
     penalty_carry: int = 0  # the sub-fen remainder after the projected days (what the close would keep)
+    prepayment_fee_minor: int = 0  # 提前还款违约金 (clause prepayment), included in total_minor
 
     def items(self) -> list[tuple[str, int]]:
-        return [("principal", self.principal_minor), ("overdue_interest", self.overdue_interest_minor),
-                ("accrued_interest", self.accrued_interest_minor), ("penalty", self.penalty_minor),
-                ("fees", self.fees_minor), ("credit", -self.credit_minor)]
+        items = [("principal", self.principal_minor), ("overdue_interest", self.overdue_interest_minor),
+                 ("accrued_interest", self.accrued_interest_minor), ("penalty", self.penalty_minor),
+                 ("fees", self.fees_minor), ("credit", -self.credit_minor)]
+        if self.prepayment_fee_minor:
+            items.insert(5, ("prepayment_fee", self.prepayment_fee_minor))
+        return items
 
 
 def _basis(day_count: str) -> int:
@@ -86,12 +92,65 @@ def _basis(day_count: str) -> int:
 
 
 def _accrued_to(loan: Loan, on: dt.date) -> int:
-    """The accrual rule (brief): period_interest × elapsed // N, elapsed counted to `on`."""
+    """Payoff interest (issue 18): the balance not yet due × the annual rate × the actual days from the period
+    start (the last due date, or the last partial prepayment) to `on` / 360 — the PBoC daily rate 日利率 = 年利率
+    / 360, for 30/360 and ACT/360 products alike; ACT/365F and ACT/ACT products, whose contracts count a
+    365-day year, / 365. A period a rate reset split (分段计息) counts each rate for its own days. Rounded once
+    by the product's rule; never more than the period's scheduled interest, which is what it costs on the due
+    date itself (the installment then falls due whole)."""
     if not loan.current_seq or loan.next_due_date is None:
         return 0
-    n = (loan.next_due_date - loan.period_start_date).days
-    elapsed = min(max((on - loan.period_start_date).days, 0), n)
-    return loan.period_interest_minor * elapsed // n if n > 0 else loan.period_interest_minor
+    if on >= loan.next_due_date:
+        return loan.period_interest_minor
+    start = loan.period_start_date
+    if on <= start:
+        return 0
+    balance = loan.principal_outstanding_minor - loan.overdue_principal_minor
+    resets = LoanActivity.objects.filter(loan=loan, kind="rate_reset", business_date__gt=start,
+                                         business_date__lt=on).order_by("business_date", "id")
+    segments: list[tuple[dt.date, int]] = []  # (from, rate in force from that day)
+    rate = loan.rate_ppm
+    for a in reversed(list(resets.values_list("business_date", "detail"))):
+        segments.append((a[0], rate))
+        rate = int(a[1].get("from_ppm", rate))
+    segments.append((start, rate))
+    segments.reverse()
+    rate_days = 0
+    for k, (since, ppm_rate) in enumerate(segments):
+        until = segments[k + 1][0] if k + 1 < len(segments) else on
+        rate_days += ppm_rate * (until - since).days
+    interest = round_fraction(Fraction(balance * rate_days, 1_000_000 * _basis(loan.day_count)), loan.rounding)
+    return min(interest, loan.period_interest_minor)
+
+
+def _months_since_start(loan: Loan, day: dt.date, months: int) -> bool:
+    """Is `day` within the first `months` months of the loan (before start + months)?"""
+    return months > 0 and day < add_months(loan.start_date, months)
+
+
+def prepayment_fee(loan: Loan, principal: int, day: dt.date) -> int:
+    """提前还款违约金: fee_bp basis points of the principal prepaid (rounded by the product's rule), within the first
+    fee_months months (0: whenever); none without the clause."""
+    rules = term_sheet_of(loan).prepayment
+    if not rules["fee_bp"] or (rules["fee_months"] and not _months_since_start(loan, day, rules["fee_months"])):
+        return 0
+    return round_fraction(Fraction(principal * rules["fee_bp"], 10_000), loan.rounding)
+
+
+def _check_rules(loan: Loan, day: dt.date, *, partial: bool) -> dict[str, int]:
+    """The clause's lock-in (any prepayment) and yearly count (partial prepayments): refusals name the rule."""
+    rules = term_sheet_of(loan).prepayment
+    if _months_since_start(loan, day, rules["lockin_months"]):
+        free_from = add_months(loan.start_date, rules["lockin_months"])
+        raise ValidationError(f"the contract allows no prepayment in its first {rules['lockin_months']} months: "
+                              f"prepay on or after {free_from}", field="value_date", code="prepay_locked_in")
+    if partial and rules["max_per_year"]:
+        done = Payment.objects.filter(loan=loan, status="posted", kind__in=("prepay_term", "prepay_pmt"),
+                                      value_date__year=day.year).count()
+        if done >= rules["max_per_year"]:
+            raise ValidationError(f"the contract allows {rules['max_per_year']} partial prepayments a year and "
+                                  f"{done} were made in {day.year}", field="value_date", code="prepay_limit_reached")
+    return rules
 
 
 def _projected_penalty(loan: Loan, on: dt.date) -> tuple[int, int]:
@@ -118,10 +177,11 @@ def _quote(loan: Loan, on: dt.date) -> PayoffQuote:
     accrued = _accrued_to(loan, on)
     projected, carry = _projected_penalty(loan, on)
     penalty = loan.penalty_minor + projected
+    fee = prepayment_fee(loan, loan.principal_outstanding_minor - loan.overdue_principal_minor, on)
     total = (loan.principal_outstanding_minor + loan.overdue_interest_minor + accrued + penalty + loan.fees_minor
-             - loan.credit_minor)
+             + fee - loan.credit_minor)
     return PayoffQuote(loan.ref, on, loan.currency, loan.principal_outstanding_minor, loan.overdue_interest_minor,
-                       accrued, penalty, projected, loan.fees_minor, loan.credit_minor, total, carry)
+                       accrued, penalty, projected, loan.fees_minor, loan.credit_minor, total, carry, fee)
 
 
 def _check_quote_date(loan: Loan, on: dt.date, field: str = "on") -> None:
@@ -231,6 +291,7 @@ def _not_due_rows(loan: Loan) -> list[Installment]:
 
 
 def _plan_full(loan: Loan, rows: list[InstallmentRow], amount: int, day: dt.date) -> Any:
+    _check_rules(loan, day, partial=False)
     quote = _quote(loan, day)
     if amount < quote.total_minor:
         raise ValidationError(f"amount {format_minor(amount, loan.currency)} is below the payoff amount "
@@ -264,9 +325,11 @@ def _plan_full(loan: Loan, rows: list[InstallmentRow], amount: int, day: dt.date
                  "accrued_interest": accrued, "principal": loan.principal_outstanding_minor,
                  "credit_used": loan.credit_minor, "credit": 0, "refund": amount - quote.total_minor,
                  "credit_refunded": 0, "interest_recognised": extra, "penalty_recognised": projected,
-                 "installments": paid_rows}
+                 "installments": paid_rows, "prepayment_fee": quote.prepayment_fee_minor}
         alloc["cash"] = amount - alloc["refund"]
+        loan.fee_income_minor += quote.prepayment_fee_minor
         lines += [Line(accounts.CASH, branch, alloc["cash"], cur),
+                  Line(accounts.FEE_INCOME, branch, -quote.prepayment_fee_minor, cur),
                   Line(accounts.CUSTOMER_CREDIT, branch, loan.credit_minor, cur),
                   Line(accounts.PENALTY_RECEIVABLE, branch, -loan.penalty_minor, cur),
                   Line(accounts.FEES_RECEIVABLE, branch, -loan.fees_minor, cur),
@@ -305,6 +368,7 @@ def _plan_partial(loan: Loan, rows: list[InstallmentRow], amount: int, day: dt.d
     if day >= loan.next_due_date:
         raise ValidationError(f"a partial prepayment on the due date {loan.next_due_date} is not possible: pay the "
                               "installment, then prepay the day after", field="value_date", code="on_due_date")
+    rules = _check_rules(loan, day, partial=True)
     method = Method.coerce(loan.method)
     if mode == "shorten_term" and method in (Method.INTEREST_ONLY, Method.BULLET):
         raise ValidationError(f"shorten_term needs an amortising loan; this one is {method.value}", field="mode",
@@ -313,11 +377,21 @@ def _plan_partial(loan: Loan, rows: list[InstallmentRow], amount: int, day: dt.d
     owed = loan.penalty_minor + loan.fees_minor + sum(d.interest + d.principal for d in dues)
     accrued_to = _accrued_to(loan, day)
     not_due = loan.principal_outstanding_minor - loan.overdue_principal_minor
-    rest = amount - owed - accrued_to
-    if rest <= 0:
+    available = amount - owed - accrued_to
+    if available <= 0:
         raise ValidationError(f"amount must exceed what is due ({format_minor(owed, loan.currency)}) plus "
                               f"the interest accrued to {day} ({format_minor(accrued_to, loan.currency)})",
                               field="amount", code="prepay_too_small")
+    # the prepayment fee is fee_bp of the principal prepaid: what is available splits into principal P and fee F
+    # with F = P × bp / 10,000 (F = available × bp / (10,000 + bp), rounded by the product's rule; P the rest)
+    fee = 0
+    if prepayment_fee(loan, available, day):
+        fee = round_fraction(Fraction(available * rules["fee_bp"], 10_000 + rules["fee_bp"]), loan.rounding)
+    rest = available - fee
+    if rest < rules["min_minor"]:
+        raise ValidationError(f"the principal prepaid ({format_minor(rest, loan.currency)}) is below the contract's "
+                              f"minimum partial prepayment of {format_minor(rules['min_minor'], loan.currency)}",
+                              field="amount", code="prepay_below_minimum")
     if rest >= not_due:
         raise ValidationError(f"amount covers the whole loan: use mode full (payoff "
                               f"{format_minor(_quote(loan, day).total_minor, loan.currency)})", field="amount",
@@ -364,14 +438,16 @@ def _plan_partial(loan: Loan, rows: list[InstallmentRow], amount: int, day: dt.d
         loan.principal_outstanding_minor -= rest
         loan.term = first_seq - 1 + len(schedule)
         loan.maturity_date = schedule[-1].due_date
+        loan.fee_income_minor += fee
         loan.version += 1
         save_loan(loan)
-        lines += [Line(accounts.CASH, branch, accrued + rest, cur),
+        lines += [Line(accounts.CASH, branch, accrued + rest + fee, cur),
                   Line(accounts.ACCRUED_INTEREST, branch, -accrued, cur),
-                  Line(accounts.LOAN_PRINCIPAL, branch, -rest, cur)]
+                  Line(accounts.LOAN_PRINCIPAL, branch, -rest, cur),
+                  Line(accounts.FEE_INCOME, branch, -fee, cur)]
         alloc = dict(applied.allocation)
-        alloc.update(accrued_interest=accrued, prepaid_principal=rest, interest_recognised=extra,
-                     cash=alloc["cash"] + accrued + rest, schedule_version=loan.schedule_version,
+        alloc.update(accrued_interest=accrued, prepaid_principal=rest, interest_recognised=extra, prepayment_fee=fee,
+                     cash=alloc["cash"] + accrued + rest + fee, schedule_version=loan.schedule_version,
                      periods=len(schedule), installment_minor=schedule[min(1, len(schedule) - 1)].payment,
                      mode=mode)
         return Applied(alloc, lines, applied.principal_paid + rest, False)

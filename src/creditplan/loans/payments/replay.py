@@ -7,7 +7,7 @@ adjusting journal entry with the difference per GL account.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -23,6 +23,7 @@ from creditplan.loans.domain.allocation import apply_payment
 from creditplan.loans.loan_state import loan_for_update
 from creditplan.loans.models import Loan, LoanActivity, LoanStatus, Payment, Restructuring
 from creditplan.loans.payments.checks import ONE_DAY, clean_reference
+from creditplan.loans.payments.order import rule_of
 from creditplan.loans.payments.records import (
     PaymentResult,
     event_data,
@@ -74,20 +75,44 @@ def snapshot_point(snap: dict[str, Any]) -> dt.date:
     return dt.date.fromisoformat(snap["loan"]["closed_through"])
 
 
+# The close for one loan (cob.advance_loan). The close sits above the payments (its batch debit posts payments),
+# so it hands its function down when it is imported (cob/run.py) rather than being imported from here.
+_ADVANCE: Callable[..., Any] | None = None
+
+
+def use_advance(fn: Callable[..., Any]) -> None:
+    global _ADVANCE
+    _ADVANCE = fn
+
+
 def _advance(loan: Loan, day: dt.date) -> None:
     """Run the daily close for this one loan through `day` (in the replay: no GL, no activity)."""
     if loan.status != LoanStatus.ACTIVE or day <= loan.closed_through:
         return
-    try:
-        from creditplan.loans.cob import advance_loan
-    except ImportError:  # pragma: no cover - the close ships with this module
+    if _ADVANCE is None:  # pragma: no cover - the loans app imports the close when it starts (apps.py)
         raise Conflict("the daily close (cob.advance_loan) is not available: a payment dated before the last "
-                       "close cannot be replayed", field="value_date", code="replay_unavailable") from None
-    advance_loan(loan, day, record=False)
+                       "close cannot be replayed", field="value_date", code="replay_unavailable")
+    _ADVANCE(loan, day, record=False)
+
+
+_OFF_WHEN_NON_ACCRUAL = frozenset({accounts.ACCRUED_INTEREST, accounts.INTEREST_DUE, accounts.PENALTY_RECEIVABLE})
 
 
 def gl_state(loan: Loan) -> dict[str, int]:
-    return {f: int(getattr(loan, f)) for f, _, _ in _GL_OF_FIELD}
+    """The loan's balances and income the general ledger summarises, and whether it is non-accrual."""
+    return {**{f: int(getattr(loan, f)) for f, _, _ in _GL_OF_FIELD}, "non_accrual": int(bool(loan.non_accrual))}
+
+
+def _gl_accounts(state: dict[str, int]) -> dict[str, int]:
+    """`gl_state` per GL account: a non-accrual loan's interest and penalty owed are in the memo account."""
+    out: dict[str, int] = {}
+    off = bool(state.get("non_accrual"))
+    for f, account, sign in _GL_OF_FIELD:
+        if off and account in _OFF_WHEN_NON_ACCRUAL:
+            account = accounts.OFF_BALANCE_INTEREST
+        out[account] = out.get(account, 0) + sign * state[f]
+    out[accounts.OFF_BALANCE_INTEREST_CONTRA] = -out.get(accounts.OFF_BALANCE_INTEREST, 0)
+    return out
 
 
 def _replay(loan: Loan, base: dict[str, Any], payments: Sequence[Payment], through: dt.date,
@@ -95,12 +120,13 @@ def _replay(loan: Loan, base: dict[str, Any], payments: Sequence[Payment], throu
     """Restore `base`, then apply `payments` in order, each after the close of the day before its value date
     (`points`), recomputing its `state_before` and allocation; finally close the loan through `through`."""
     restore(loan, base)
+    rule = rule_of(loan)
     for p in payments:
         _advance(loan, max(loan.closed_through, points[p.pk]))
         rows = due_rows([loan.pk]).get(loan.pk, [])
         falling = falling_due(loan, p.value_date)  # the same rule as when it was posted
         p.state_before = snapshot(loan, rows if falling is None else [*rows, falling], layout_of(loan))
-        applied = apply_payment(loan, rows, p.amount_minor, p.value_date, falling=falling)
+        applied = apply_payment(loan, rows, p.amount_minor, p.value_date, falling=falling, rule=rule)
         save_loan(loan)
         save_rows(rows if falling is None else [*rows, falling])
         p.allocation = applied.allocation
@@ -133,12 +159,12 @@ def _adjust(loan: Loan, before: dict[str, int], cash_delta: int, day: dt.date, k
             ) -> dict[str, int]:
     """ONE journal entry for what a replay changed: per account, the change of the loan's balances and
     income, and the cash of the payments added or reversed. It must balance (check_balanced raises)."""
-    after = gl_state(loan)
+    after, was = _gl_accounts(gl_state(loan)), _gl_accounts(before)
     branch, cur = loan.branch.code, loan.currency
     lines = [Line(accounts.CASH, branch, cash_delta, cur)]
     adjustment = {accounts.CASH: cash_delta} if cash_delta else {}
-    for f, account, sign in _GL_OF_FIELD:
-        delta = sign * (after[f] - before[f])
+    for account in sorted(set(after) | set(was)):
+        delta = after.get(account, 0) - was.get(account, 0)
         if delta:
             lines.append(Line(account, branch, delta, cur))
             adjustment[account] = adjustment.get(account, 0) + delta
@@ -173,17 +199,23 @@ def post_backdated(actor: Actor, loan: Loan, new: Payment) -> PaymentResult:
     _replay(loan, base, replayed, through, points)
     new = next(q for q in replayed if q.pk == new.pk)  # the replayed row: its allocation is the one just stored
     cash_delta = sum(int(q.allocation.get("cash", 0)) - old_cash[q.pk] for q in replayed)
-    adjustment = _adjust(loan, before, cash_delta, new.value_date, "repayment",
-                         f"backdated repayment {new.reference} (close replayed through {through})")
+    # Posted on TODAY's accounting date (issue 18): the days already closed keep their trial balance; the value
+    # date stays on the payment, the activity and the event (interest was recomputed from it by the replay).
+    today = clock.business_date()
+    adjustment = _adjust(loan, before, cash_delta, today, "repayment",
+                         f"backdated repayment {new.reference} value {new.value_date} (close replayed through "
+                         f"{through})")
     principal_delta = before["principal_outstanding_minor"] - loan.principal_outstanding_minor
-    quota = restore_quota(loan, principal_delta, new.value_date)
-    LoanActivity.objects.create(loan=loan, business_date=new.value_date, kind="repayment",
+    quota = restore_quota(loan, principal_delta, today)
+    LoanActivity.objects.create(loan=loan, business_date=today, kind="repayment",
                                 amount_minor=new.amount_minor,
                                 detail={"reference": new.reference, "channel": new.channel, "backdated": True,
+                                        "value_date": new.value_date.isoformat(), "entry_date": today.isoformat(),
                                         "allocation": new.allocation, "adjustment": adjustment, "quota": quota,
                                         "replayed": [q.reference for q in replayed if q.pk != new.pk]})
     ledger.append(actor, "loan.repayment", "loan", loan.ref,
-                  event_data(new, loan, backdated=True, adjustment=adjustment, replayed_through=through))
+                  event_data(new, loan, backdated=True, adjustment=adjustment, replayed_through=through,
+                             entry_date=today.isoformat()))
     return result_of(new, loan, backdated=True, adjustment=adjustment)
 
 

@@ -12,10 +12,10 @@ import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from creditplan.core.daycount import add_months
 from creditplan.core.errors import Conflict
 from creditplan.loans import loan_state
 from creditplan.loans.domain.allocation import ACTIVE, ROW_FIELDS, InstallmentRow
+from creditplan.loans.domain.terms import next_reset
 from creditplan.loans.loan_state import DATE_FIELDS, STATE_FIELDS
 from creditplan.loans.models import Installment, Loan, LoanActivity, Restructuring
 from creditplan.loans.products import floating_rate_ppm, term_sheet_of
@@ -199,10 +199,14 @@ def initial_snapshot(loan: Loan) -> dict[str, Any]:
         penalty_income_minor=0, fee_income_minor=fee, closed_through=loan.start_date.isoformat(), closed_on=None,
         written_off_on=None, written_off_minor=0, recovered_minor=0, maturity_date=v1[-1].due_date.isoformat(),
         term=len(v1))
+    cols.update(non_accrual=False, non_accrual_since=None)  # issue 18: accruing as disbursed
+    cols.update(grace_penalty_minor=0, grace_compound_minor=0, compound_minor=0, compound_carry=0,  # no penalty yet
+                penalty_charged_minor=0)
     if loan.rate_type == "floating":
         clause = term_sheet_of(loan).clause("rate_reset") or {}
         every = int(clause.get("every_months", loan.product.reset_months))
-        cols["next_reset_date"] = add_months(loan.start_date, every).isoformat()
+        cols["next_reset_date"] = next_reset(loan.start_date, every, loan.start_date,
+                                             term_sheet_of(loan).reprice_on).isoformat()
         cols["rate_ppm"] = floating_rate_ppm(
             loan, clause.get("tenor", loan.product.lpr_tenor), int(clause.get("spread_ppm", loan.spread_ppm)),
             loan.start_date, int(clause.get("floor_ppm", loan.product.rate_floor_ppm)),

@@ -28,12 +28,14 @@ __all__ = ["EXTRA_COLUMNS", "KEY_COLUMNS", "WRITE_COLUMNS", "WRITE_DATES", "Chun
            "insert_activities", "iso_of", "load_rolling_installments", "loan_refs", "mark_closed", "read_chunk",
            "run_lock", "set_installment_status", "write_loans"]
 
-# Columns the close writes back (the kernel's state less what it only reads, plus the reset fields).
+# Columns the close writes back (the kernel's state less what it only reads, plus the reset fields). The close
+# writes restructured_until (a missed repayment restarts the observation, issue 18) but only reads the manual class.
 WRITE_COLUMNS: tuple[str, ...] = tuple(
-    c for c in K.STATE_COLUMNS if c not in ("restructured_until", "pre_restructure_class")
+    c for c in K.STATE_COLUMNS if c not in ("pre_restructure_class", "manual_class", "manual_class_until")
 ) + ("next_reset_date", "schedule_version")
 WRITE_DATES = (K.DATE_COLUMNS | {"next_reset_date"}) & set(WRITE_COLUMNS)
-KEY_COLUMNS = ("id", "customer_id", "branch_id", "product_id", "terms_key", "basis")
+KEY_COLUMNS = ("id", "customer_id", "branch_id", "product_id", "terms_key", "basis",
+               "months_per_period", "non_retail")  # classification (issue 18): the cure, the debtor rule
 EXTRA_COLUMNS = ("next_reset_date", "schedule_version", "start_date")
 
 
@@ -54,7 +56,7 @@ def iso_of(o: int) -> str | None:
 def _select_list() -> str:
     basis = "CASE WHEN l.day_count IN ('ACT/360', '30/360') THEN 360 ELSE 365 END"
     cols = ["l.id", "l.customer_id", "l.branch_id", "l.product_id", "COALESCE(l.term_sheet_id, -l.product_id)",
-            basis]
+            basis, "l.months_per_period", "CASE WHEN c.kind = 'company' THEN 1 ELSE 0 END"]
     for c in K.STATE_COLUMNS:
         if c in K.DATE_COLUMNS:
             cols.append(date_in(f"l.{c}"))
@@ -86,8 +88,9 @@ class Chunk:
 
 def read_chunk(where: str, params: list[Any], day: int, *, lock: bool = True) -> Chunk:
     """The chunk's columns, rows locked (PostgreSQL) so a concurrent payment waits for the chunk to commit."""
-    lock_sql = " FOR UPDATE" if lock and is_postgresql() else ""
-    sql = (f"SELECT {_select_list()} FROM loans_loan l WHERE {where} AND l.status = 'active' "
+    lock_sql = " FOR UPDATE OF l" if lock and is_postgresql() else ""  # the loans only, not their customers
+    sql = (f"SELECT {_select_list()} FROM loans_loan l JOIN customers_customer c ON c.id = l.customer_id "
+           f"WHERE {where} AND l.status = 'active' "
            f"AND l.closed_through < %s ORDER BY l.customer_id, l.id{lock_sql}")
     with connection.cursor() as cur:
         if is_postgresql() and connection.in_atomic_block:
