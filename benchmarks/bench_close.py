@@ -51,15 +51,12 @@ PG_OPTIONS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c
               "-c max_wal_size=4GB")
 
 
-# durable, as users run it: fsync and synchronous_commit on (initdb defaults); only memory is given to the server
-PG_OPTIONS_DURABLE = "-c shared_buffers=1GB -c max_wal_size=4GB"
-
-
 @contextmanager
 def postgres_url(durable: bool = False):  # type: ignore[no-untyped-def]
     if durable:
-        with bench_ledger.postgres_url(PG_OPTIONS_DURABLE, "throwaway server (initdb defaults: fsync and "
-                                                           "synchronous_commit on; shared_buffers 1GB)") as found:
+        import bench_common  # durable: as users run it (the post-loan benchmarks' server)
+
+        with bench_ledger.postgres_url(bench_common.DURABLE_PG_OPTIONS, bench_common.DURABLE_SOURCE) as found:
             yield found
         return
     with bench_ledger.postgres_url(PG_OPTIONS, "throwaway server (fsync, synchronous_commit, full_page_writes "

@@ -31,7 +31,6 @@ Writes benchmarks/results/ecl.json; exits 1 when a target is missed or Spark dis
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import json
 import os
@@ -45,12 +44,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_close  # noqa: E402  (make_branches, generate, AS_OF)
+import bench_common  # noqa: E402  (durable_django)
 import bench_ledger  # noqa: E402  (postgres_url, machine)
 
 RESULTS = ROOT / "benchmarks" / "results" / "ecl.json"
 AS_OF = bench_close.AS_OF  # 2025-06-30, a month end
 TARGET_S = 60
-PG_OPTIONS = "-c shared_buffers=1GB -c max_wal_size=4GB"  # durable: fsync and synchronous_commit stay on
 CREDITPLAN = Path(sys.executable).parent / "creditplan"
 
 
@@ -134,27 +133,10 @@ def main() -> int:
     out: dict = {"benchmark": "ecl", "issue": 17, "machine": bench_ledger.machine(),
                  "targets": {"rerate_1m_s": TARGET_S, "ecl_1m_s": TARGET_S}, "as_of": AS_OF.isoformat()}
     risk_dir = Path(tempfile.mkdtemp(prefix="creditplan-bench-ecl-"))
-    with bench_ledger.postgres_url(PG_OPTIONS, "throwaway server (initdb defaults: fsync and synchronous_commit "
-                                               "on; shared_buffers 1GB)") as (url, source):
-        env = {**os.environ, "CREDITPLAN_DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "creditplan.settings",
-               "CREDITPLAN_DEBUG": "0", "CREDITPLAN_SECRET_KEY": "bench-ecl-not-a-secret",
-               "CREDITPLAN_PII_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-               "CREDITPLAN_RISK_DIR": str(risk_dir), "CREDITPLAN_RISK_AFTER_CLOSE": "off"}
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT / "src"))
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+    with bench_common.durable_django("ecl", risk_dir=risk_dir, after_close="off") as database:
+        out["database"] = database
+        env = dict(os.environ)  # the commands measured below run in processes of their own
         from django.db import connection
-
-        call_command("migrate", verbosity=0)
-        with connection.cursor() as cur:
-            cur.execute("SELECT version(), current_setting('fsync'), current_setting('synchronous_commit'), "
-                        "current_setting('shared_buffers')")
-            version, fsync, sync, buffers = cur.fetchone()
-        out["database"] = {"source": source, "version": version.split(" on ")[0], "fsync": fsync,
-                           "synchronous_commit": sync, "shared_buffers": buffers}
         bench_close.make_branches()
         print(f"== generate {n:,} loans")
         out["generation"] = bench_close.generate(n)

@@ -30,7 +30,6 @@ Writes benchmarks/results/risk.json; exits 1 when the target is missed or Spark 
 from __future__ import annotations
 
 import argparse
-import base64
 import cProfile
 import datetime as dt
 import io
@@ -47,14 +46,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_close  # noqa: E402  (make_branches, generate, dates)
+import bench_common  # noqa: E402  (durable_django)
 import bench_ledger  # noqa: E402  (postgres_url, machine)
 
 RESULTS = ROOT / "benchmarks" / "results" / "risk.json"
 CLOSE_DAY = bench_close.CLOSE_DAY
 TARGET_S = 30
 
-# durable: fsync and synchronous_commit stay on (initdb defaults); only memory is given to the server
-PG_OPTIONS = "-c shared_buffers=1GB -c max_wal_size=4GB"
 CREDITPLAN = Path(sys.executable).parent / "creditplan"
 
 
@@ -178,27 +176,11 @@ def main() -> int:
                  "targets": {"indicators_1m_s": TARGET_S}}
     kept_dir = os.environ.get("CREDITPLAN_BENCH_RISK_DIR")  # with a reused database: its snapshots' folder
     risk_dir = Path(kept_dir) if kept_dir else Path(tempfile.mkdtemp(prefix="creditplan-bench-risk-"))
-    with bench_ledger.postgres_url(PG_OPTIONS, "throwaway server (initdb defaults: fsync and synchronous_commit "
-                                               "on; shared_buffers 1GB)") as (url, source):
-        env = {**os.environ, "CREDITPLAN_DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "creditplan.settings",
-               "CREDITPLAN_DEBUG": "0", "CREDITPLAN_SECRET_KEY": "bench-risk-not-a-secret",
-               "CREDITPLAN_PII_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-               "CREDITPLAN_RISK_DIR": str(risk_dir), "CREDITPLAN_RISK_AFTER_CLOSE": "off"}
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT / "src"))
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+    with bench_common.durable_django("risk", risk_dir=risk_dir, after_close="off") as database:
+        out["database"] = database
+        env = dict(os.environ)  # the commands measured below run in processes of their own
         from django.db import connection
 
-        call_command("migrate", verbosity=0)
-        with connection.cursor() as cur:
-            cur.execute("SELECT version(), current_setting('fsync'), current_setting('synchronous_commit'), "
-                        "current_setting('shared_buffers')")
-            version, fsync, sync, buffers = cur.fetchone()
-        out["database"] = {"source": source, "version": version.split(" on ")[0], "fsync": fsync,
-                           "synchronous_commit": sync, "shared_buffers": buffers}
         from creditplan.loans import cob
         from creditplan.loans.models import Loan
 

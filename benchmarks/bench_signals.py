@@ -19,7 +19,7 @@ external records for 1 %); groups (issue 19) do not exist, so an in-process run 
 (20 % of customers in groups of 5) shows their cost. None of this preparation is part of a figure.
 
 PostgreSQL: CREDITPLAN_BENCH_DATABASE_URL, else a throwaway server with fsync and synchronous_commit ON (initdb
-defaults) and shared_buffers 1GB (bench_risk.PG_OPTIONS).
+defaults) and shared_buffers 1GB (bench_common.DURABLE_PG_OPTIONS).
 
     python benchmarks/bench_signals.py                    # 1,000,000 loans (generation takes minutes)
     python benchmarks/bench_signals.py --loans 200000     # smaller; the 1M figure extrapolated, labelled
@@ -32,7 +32,6 @@ Writes benchmarks/results/signals.json; exits 1 when the target is missed or Spa
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import json
 import os
@@ -46,8 +45,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_close  # noqa: E402  (make_branches, generate, CLOSE_DAY)
+import bench_common  # noqa: E402  (durable_django)
 import bench_ledger  # noqa: E402  (postgres_url, machine)
-from bench_risk import PG_OPTIONS  # noqa: E402  (the same durable server)
 
 RESULTS = ROOT / "benchmarks" / "results" / "signals.json"
 TARGET_S = 60
@@ -226,27 +225,10 @@ def main() -> int:
     out: dict = {"benchmark": "signals", "issue": 17, "machine": bench_ledger.machine(),
                  "targets": {"signals_levels_watch_1m_s": TARGET_S}}
     risk_dir = Path(tempfile.mkdtemp(prefix="creditplan-bench-signals-"))
-    with bench_ledger.postgres_url(PG_OPTIONS, "throwaway server (initdb defaults: fsync and synchronous_commit "
-                                               "on; shared_buffers 1GB)") as (url, source):
-        env = {**os.environ, "CREDITPLAN_DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "creditplan.settings",
-               "CREDITPLAN_DEBUG": "0", "CREDITPLAN_SECRET_KEY": "bench-signals-not-a-secret",
-               "CREDITPLAN_PII_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
-               "CREDITPLAN_RISK_DIR": str(risk_dir), "CREDITPLAN_RISK_AFTER_CLOSE": "snapshot"}
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT / "src"))
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+    with bench_common.durable_django("signals", risk_dir=risk_dir, after_close="snapshot") as database:
+        out["database"] = database
+        env = dict(os.environ)  # the commands measured below run in processes of their own
         from django.db import connection
-
-        call_command("migrate", verbosity=0)
-        with connection.cursor() as cur:
-            cur.execute("SELECT version(), current_setting('fsync'), current_setting('synchronous_commit'), "
-                        "current_setting('shared_buffers')")
-            version, fsync, sync, buffers = cur.fetchone()
-        out["database"] = {"source": source, "version": version.split(" on ")[0], "fsync": fsync,
-                           "synchronous_commit": sync, "shared_buffers": buffers}
         bench_close.make_branches()
         print(f"== generate {n:,} loans", flush=True)
         out["generation"] = bench_close.generate(n)

@@ -17,15 +17,14 @@ This file is also the worker script: `python test_line_concurrency.py seed|act|r
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from process_race import Processes, postgres_test_url
 
 HERE = Path(__file__).resolve()
 TESTS = HERE.parents[1]
@@ -35,42 +34,13 @@ LINE_MINOR = 10_000_000  # 100,000.00 yuan
 ASK = "30000.00"
 
 
-def _env(url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(DJANGO_SETTINGS_MODULE="creditplan.settings", CREDITPLAN_DATABASE_URL=url, PYTHONUNBUFFERED="1",
-               CREDITPLAN_BUREAU_CLIENT="application_data.bureau_client")  # a clean bureau file, as in the tests
-    return env
-
-
-def _run(url: str, cwd: Path, *args: str) -> dict:
-    out = subprocess.run([sys.executable, str(HERE), *args], env=_env(url), cwd=cwd, capture_output=True, text=True,
-                         timeout=180)
-    assert out.returncode == 0, f"{args[0]} failed:\n{out.stdout}\n{out.stderr}"
-    return json.loads(out.stdout.strip().splitlines()[-1])
+PROCESSES = Processes(HERE, CREDITPLAN_BUREAU_CLIENT="application_data.bureau_client")  # a clean bureau file
 
 
 def run_scenario(url: str, cwd: Path) -> dict:
-    _run(url, cwd, "seed")
-    workers = [subprocess.Popen([sys.executable, str(HERE), "act", str(k)], env=_env(url), cwd=cwd,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for k in range(WORKERS)]
-    try:
-        for w in workers:
-            line = w.stdout.readline()
-            assert line.strip() == "ready", f"worker did not start: {line!r} {w.stderr.read() if w.poll() else ''}"
-        for w in workers:  # the starting gun
-            w.stdin.write("go\n")
-            w.stdin.flush()
-        results = []
-        for w in workers:
-            out, err = w.communicate(timeout=180)
-            assert w.returncode == 0, err
-            results += json.loads(out.strip().splitlines()[-1])
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-    return {"results": results, "report": _run(url, cwd, "report")}
+    PROCESSES.run(url, cwd, "seed")
+    results, _ = PROCESSES.release([PROCESSES.start(url, cwd, "act", str(k)) for k in range(WORKERS)])
+    return {"results": results, "report": PROCESSES.run(url, cwd, "report")}
 
 
 def check(outcome: dict) -> None:
@@ -96,12 +66,7 @@ def check(outcome: dict) -> None:
 
 @pytest.fixture(scope="module")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("lines-sqlite")
-    path = base / "template.sqlite3"
-    out = subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], env=_env(f"sqlite:///{path}"), cwd=base,
-                         capture_output=True, text=True, timeout=180)
-    assert out.returncode == 0, out.stderr
-    return path
+    return PROCESSES.migrated_sqlite(tmp_path_factory.mktemp("lines-sqlite"))
 
 
 @pytest.mark.slow
@@ -114,14 +79,7 @@ def test_concurrent_applications_never_exceed_the_line_on_sqlite(sqlite_template
 @pytest.mark.slow
 @pytest.mark.postgres_only
 def test_concurrent_applications_never_exceed_the_line_on_postgresql(transactional_db: None, tmp_path: Path) -> None:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (CREDITPLAN_TEST_DB=postgresql; `make test` runs it)")
-    s = connection.settings_dict
-    auth = quote(s["USER"]) + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
-    url = f"postgresql://{auth}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-    connection.close()
+    url = postgres_test_url()
     check(run_scenario(url, tmp_path))
 
 

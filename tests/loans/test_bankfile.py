@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError
+from loan_checks import books_ok
 
 from creditplan.core.errors import ValidationError
 from creditplan.core.money import to_major
 from creditplan.ledger.models import Event
-from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
+from creditplan.loans import cob, payments
 from creditplan.loans.models import Installment, JournalEntry, Loan, LoanActivity, Payment
 from creditplan.loans.payments import bankfile
 
@@ -24,13 +25,6 @@ TODAY = dt.date(2025, 2, 16)
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loans_clock, "business_date", lambda: TODAY)
-
-
-def books_ok() -> None:
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
-    diffs = [(r.account, r.gl_minor, r.loans_minor) for r in accounting.reconcile() if r.difference_minor]
-    assert not diffs, diffs
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from loan_checks import books_ok
 from tests.loans.conftest import CONSUMER
 
 from creditplan.core.errors import ValidationError
-from creditplan.loans import accounting, cob, settlement
+from creditplan.loans import cob, settlement
 from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, Loan, LoanActivity, Payment, SettlementAccount
 from creditplan.loans.sql import debit as debit_sql
@@ -50,13 +51,6 @@ def balance() -> int:
 def attempts(loan: Loan) -> list[tuple[str, int, int, int]]:
     return [(a.business_date.isoformat(), a.detail["asked_minor"], a.detail["debited_minor"], a.detail["left_minor"])
             for a in LoanActivity.objects.filter(loan=loan, kind="debit_attempt").order_by("business_date", "id")]
-
-
-def books_ok() -> None:
-    diffs = [(r.account, r.gl_minor, r.loans_minor) for r in accounting.reconcile() if r.difference_minor]
-    assert not diffs, diffs
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
 
 
 def test_the_installment_is_debited_in_full_on_its_due_date(world: dict[str, Any], make_loan: Any) -> None:

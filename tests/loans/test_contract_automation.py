@@ -18,11 +18,11 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from loan_checks import BusinessClock, books_ok, business_clock
 
 from creditplan.core.daycount import add_months
 from creditplan.ledger.models import Event
-from creditplan.loans import accounting, cob, payments
-from creditplan.loans import clock as loans_clock
+from creditplan.loans import cob, payments
 from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, Loan, LoanActivity
 
@@ -32,13 +32,8 @@ GRACE, FREEZE_DPD = 3, 30
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    class Clock:
-        day = START
-
-    c = Clock()
-    monkeypatch.setattr(loans_clock, "business_date", lambda: c.day)
-    return c
+def clock(monkeypatch: pytest.MonkeyPatch) -> BusinessClock:
+    return business_clock(monkeypatch, START)
 
 
 def _due_dates(loan: Loan) -> list[dt.date]:
@@ -95,9 +90,9 @@ def test_a_portfolio_run_through_24_months_executes_each_clause_on_the_right_dat
         cob.run_close(day)
         day += dt.timedelta(days=1)
         if day.day == 1:  # the books hold every month: trial balance, off-balance memo, loan sub-ledger
-            _books_reconcile()
+            books_ok()
 
-    _books_reconcile()
+    books_ok()
     lapsed = [(loan, b) for loan, b in portfolio if b in ("cures", "written_off")]
     portfolio = [(loan, b) for loan, b in portfolio if b not in ("cures", "written_off")]
     for loan, behaviour in lapsed:
@@ -156,14 +151,6 @@ def test_a_portfolio_run_through_24_months_executes_each_clause_on_the_right_dat
         assert {e["term_sheet"] for e in events} == {loan.term_sheet.digest}
     # every behaviour really ran clauses (a vacuous pass is a failure)
     assert min(executed.values()) >= 12, executed
-
-
-def _books_reconcile() -> None:
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
-    assert [r for r in accounting.reconcile() if r.difference_minor] == []
-    gl = accounting.account_balances()
-    assert gl.get("7001", 0) == -gl.get("7002", 0) and gl.get("7101", 0) == -gl.get("7102", 0)
 
 
 def _lapse(loan: Loan, behaviour: str, day: dt.date, world: dict[str, Any]) -> None:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from loan_checks import books_ok
 
 from creditplan.core.errors import Conflict, Forbidden, ValidationError
 from creditplan.ledger.models import Event
-from creditplan.loans import accounting, amendments, cob, payments
+from creditplan.loans import amendments, cob, payments
 from creditplan.loans import services as loans
 from creditplan.loans.domain.terms import make_sheet, next_reset, sheet_for_product
 from creditplan.loans.models import Installment, Loan, LoanActivity, SpreadAmendment, TermSheet
@@ -26,13 +27,6 @@ MORTGAGE = {
     "lpr_tenor": "5y", "spread_bp": -30, "reset_months": 12, "reset_basis": "calendar", "reset_month_day": "01-01",
     "rate_cap": "0.10", "grace_days": 3, "penalty_markup_pct": 50,
 }
-
-
-def books_ok() -> None:
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
-    diffs = [(r.account, r.gl_minor, r.loans_minor) for r in accounting.reconcile() if r.difference_minor]
-    assert not diffs, diffs
 
 
 @pytest.fixture

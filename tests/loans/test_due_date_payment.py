@@ -13,14 +13,14 @@ import pytest
 from django.db.models import Sum
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from loan_checks import BusinessClock, books_ok, business_clock
 from tests.loans.conftest import CONSUMER
 from tests.loans.test_allocation_properties import DAY as ON
 from tests.loans.test_allocation_properties import Loan as Columns
 from tests.loans.test_allocation_properties import _row
 from tests.loans.test_allocation_properties import loans as loan_cases
 
-from creditplan.loans import accounting, cob, payments
-from creditplan.loans import clock as loans_clock
+from creditplan.loans import cob, payments
 from creditplan.loans import services as loans
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.allocation import ACTIVE, InstallmentRow, apply_payment
@@ -33,13 +33,8 @@ LATER = DUE + 20 * DAY  # after the grace days and the late-fee check (D + 3 + 1
 
 
 @pytest.fixture
-def today(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    class Clock:
-        day = START + DAY
-
-    c = Clock()
-    monkeypatch.setattr(loans_clock, "business_date", lambda: c.day)
-    return c
+def today(monkeypatch: pytest.MonkeyPatch) -> BusinessClock:
+    return business_clock(monkeypatch, START + DAY)
 
 
 @pytest.fixture
@@ -64,13 +59,6 @@ def first_row(loan: Loan) -> Installment:
 def owed(row: Installment) -> str:
     minor = row.principal_minor + row.interest_minor + row.fee_minor
     return f"{minor // 100}.{minor % 100:02d}"
-
-
-def books_ok() -> None:
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
-    diffs = [(r.account, r.gl_minor, r.loans_minor) for r in accounting.reconcile() if r.difference_minor]
-    assert not diffs, diffs
 
 
 def gl_of(loan: Loan) -> dict[str, int]:

@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from loan_checks import books_ok
 
-from creditplan.loans import accounting, cob
 from creditplan.loans import clock as loans_clock
+from creditplan.loans import cob
 from creditplan.loans.models import Loan, Payment
 from factories import PASSWORD
 
@@ -47,11 +48,6 @@ def call(client: Any, loan_world: Any, monkeypatch: pytest.MonkeyPatch):  # type
 def app_call(client: Any, app_world: Any, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The API as a user of `app_world`, where loans are paid out against signed applications."""
     return _caller(client, monkeypatch)
-
-
-def books_ok() -> None:
-    diffs = [(r.account, r.gl_minor, r.loans_minor) for r in accounting.reconcile() if r.difference_minor]
-    assert not diffs, diffs
 
 
 def problem(r: Any, status: int, field: str) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from loan_checks import books_ok
+
 from creditplan.core.money import format_minor
 from creditplan.loans import accounting, cob, payments
 from creditplan.loans import clock as loans_clock
@@ -37,12 +39,6 @@ def _postings(loan: Loan, kind: str) -> dict[str, int]:
         for p in e.postings.all():
             out[p.account] = out.get(p.account, 0) + p.amount_minor
     return out
-
-
-def _books_agree() -> None:
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
-    assert [r for r in accounting.reconcile() if r.difference_minor] == []
 
 
 def test_interest_of_the_four_unpaid_instalments_and_the_accrual_are_what_the_hand_says(make_loan: Any) -> None:
@@ -84,7 +80,7 @@ def test_a_loan_400_days_overdue_books_no_interest_or_penalty_as_income(make_loa
     assert gl["7001"] == total_interest + loan.penalty_minor == -gl["7002"]
     assert loan.penalty_minor > penalty_before  # penalty still runs — off the balance sheet
     assert (loan.interest_income_minor, loan.penalty_income_minor) == (0, 0)
-    _books_agree()
+    books_ok()
 
 
 def test_money_received_on_a_non_accrual_loan_is_income_when_received(loan_world: dict[str, Any], make_loan: Any,
@@ -110,7 +106,7 @@ def test_money_received_on_a_non_accrual_loan_is_income_when_received(loan_world
     assert accounting.account_balances()["7001"] == memo_before - r.allocation["penalty"] - paid_interest
     loan = _loan(loan)
     assert loan.interest_income_minor == paid_interest and loan.penalty_income_minor == r.allocation["penalty"]
-    _books_agree()
+    books_ok()
 
 
 def test_a_loan_whose_arrears_are_cleared_returns_to_accrual(loan_world: dict[str, Any], make_loan: Any,
@@ -139,7 +135,7 @@ def test_a_loan_whose_arrears_are_cleared_returns_to_accrual(loan_world: dict[st
     assert _loan(loan).accrued_interest_minor == 2921 * 7 // 31  # accruing again, on the balance sheet
     gl = accounting.account_balances()
     assert gl.get("7001", 0) == 0 and gl["1321"] == 2921 * 7 // 31
-    _books_agree()
+    books_ok()
 
 
 def test_the_product_may_stop_accrual_earlier_or_at_substandard(loan_world: dict[str, Any], make_loan: Any) -> None:
@@ -150,4 +146,4 @@ def test_the_product_may_stop_accrual_earlier_or_at_substandard(loan_world: dict
     assert not _loan(loan).non_accrual
     cob.advance_loan(loan, D(2025, 4, 17))  # 61 days past due
     assert _loan(loan).non_accrual
-    _books_agree()
+    books_ok()

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections
+from loan_checks import books_ok
 
 from creditplan.core.errors import Conflict, CreditplanError, NotFound, ValidationError
 from creditplan.core.money import to_major
@@ -44,13 +45,6 @@ def close_through(loan: Loan, day: dt.date) -> Loan:
     cob.advance_loan(loan, day)
     loan.refresh_from_db()
     return loan
-
-
-def books_ok() -> None:
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
-    diffs = [(r.account, r.gl_minor, r.loans_minor) for r in accounting.reconcile() if r.difference_minor]
-    assert not diffs, diffs
 
 
 def first_row(loan: Loan) -> Installment:

@@ -7,11 +7,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from loan_checks import BusinessClock, books_ok, business_clock
 
 from creditplan.core.errors import Conflict, ValidationError
 from creditplan.core.money import to_major
-from creditplan.loans import accounting, cob, payments
-from creditplan.loans import clock as loans_clock
+from creditplan.loans import cob, payments
 from creditplan.loans.models import Installment, Loan, Payment, Posting
 
 START = dt.date(2025, 1, 15)
@@ -19,20 +19,8 @@ D = dt.date
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    class Clock:
-        day = D(2025, 1, 25)
-
-    c = Clock()
-    monkeypatch.setattr(loans_clock, "business_date", lambda: c.day)
-    return c
-
-
-def books_ok() -> None:
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
-    diffs = [(r.account, r.gl_minor, r.loans_minor) for r in accounting.reconcile() if r.difference_minor]
-    assert not diffs, diffs
+def clock(monkeypatch: pytest.MonkeyPatch) -> BusinessClock:
+    return business_clock(monkeypatch, D(2025, 1, 25))
 
 
 @pytest.fixture

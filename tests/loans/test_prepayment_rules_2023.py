@@ -8,11 +8,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from loan_checks import BusinessClock, business_clock
 
 from creditplan.core.errors import ValidationError
 from creditplan.core.money import format_minor
 from creditplan.loans import accounting, cob, payments
-from creditplan.loans import clock as loans_clock
 from creditplan.loans import services as loans
 from creditplan.loans.models import Loan, Payment, Posting
 from creditplan.loans.payments.prepayment import prepayment_fee
@@ -28,13 +28,8 @@ START = D(2025, 1, 15)
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    class Clock:
-        day = D(2025, 1, 25)
-
-    c = Clock()
-    monkeypatch.setattr(loans_clock, "business_date", lambda: c.day)
-    return c
+def clock(monkeypatch: pytest.MonkeyPatch) -> BusinessClock:
+    return business_clock(monkeypatch, D(2025, 1, 25))
 
 
 @pytest.fixture

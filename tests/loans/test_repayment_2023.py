@@ -10,11 +10,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from loan_checks import BusinessClock, business_clock
 from tests.loans.conftest import CONSUMER
 
 from creditplan.core.errors import Forbidden, ValidationError
 from creditplan.loans import accounting, cob, payments
-from creditplan.loans import clock as loans_clock
 from creditplan.loans import services as loans
 from creditplan.loans.domain.terms import make_sheet, sheet_for_product
 from creditplan.loans.domain.waterfall import Due, Rule, allocate
@@ -87,13 +87,8 @@ def test_the_choice_is_a_term_sheet_clause_and_default_sheets_keep_their_digest(
 
 
 @pytest.fixture
-def today(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    class Clock:
-        day = START + DAY
-
-    c = Clock()
-    monkeypatch.setattr(loans_clock, "business_date", lambda: c.day)
-    return c
+def today(monkeypatch: pytest.MonkeyPatch) -> BusinessClock:
+    return business_clock(monkeypatch, START + DAY)
 
 
 def _two_overdue(make_loan: Any, product: str) -> Loan:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from loan_checks import books_ok
 
 from creditplan.core.errors import Conflict, CreditplanError, Forbidden, NotFound, ValidationError
 from creditplan.ledger.models import Event
@@ -26,12 +27,6 @@ def close_loan_through(loan: Loan, day: dt.date) -> Loan:
     """The daily close applied to this one loan through `day` (cob.advance_loan: the nightly code)."""
     cob.advance_loan(loan, day)
     return Loan.objects.select_related("product", "branch").get(pk=loan.pk)
-
-
-def assert_books_agree() -> None:
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
-    assert [r for r in accounting.reconcile() if r.difference_minor] == []
 
 
 def _counts() -> tuple[int, ...]:
@@ -81,7 +76,7 @@ def test_extend_term_keeps_the_old_schedule_and_spreads_the_remaining_principal(
     data = json.loads(last.entry)["data"]
     assert data["old_schedule"]["principal_minor"] == data["new_schedule"]["principal_minor"] == 1_200_000
     assert len(data["old_schedule"]["installments"]) == 12 and len(data["new_schedule"]["installments"]) == 18
-    assert_books_agree()
+    books_ok()
 
 
 def test_change_method_reschedules_only_what_has_not_fallen_due(make_loan: Any, approver: Any) -> None:
@@ -100,7 +95,7 @@ def test_change_method_reschedules_only_what_has_not_fallen_due(make_loan: Any, 
     assert max(parts) - min(parts) <= 1  # equal principal
     assert [r.seq for r in loans.current_schedule(loan)] == list(range(1, 13))
     assert loan.risk_class == 2 and loan.pre_restructure_class == 2 and loan.term == 12
-    assert_books_agree()
+    books_ok()
 
 
 def test_capitalise_turns_arrears_into_principal_and_resets_dpd_but_not_the_class(make_loan: Any,
@@ -123,7 +118,7 @@ def test_capitalise_turns_arrears_into_principal_and_resets_dpd_but_not_the_clas
     assert sorted((p.account, p.amount_minor) for p in entry.postings.all()) == sorted([
         ("1301", arrears), ("1322", -(gl_before["1322"])), ("1323", -gl_before["1323"]),
         ("1324", -gl_before["1324"])])
-    assert_books_agree()
+    books_ok()
     # the next close: no days past due, but still special mention (observation floor)
     loan = close_loan_through(loan, D(2025, 3, 11))
     assert loan.dpd == 0 and loan.risk_class == 2
@@ -140,7 +135,7 @@ def test_holiday_is_interest_only_for_n_periods_then_amortises_over_the_rest(mak
     # interest only means the balance is untouched: each holiday month costs the same 30/360 interest
     assert new[1].interest_minor == new[2].interest_minor == 4350
     assert Restructuring.objects.get(loan=loan).params["holiday_periods"] == 3
-    assert_books_agree()
+    books_ok()
 
 
 @pytest.mark.parametrize("kind, extra, end", [
@@ -164,7 +159,7 @@ def test_interest_accrued_before_is_neither_lost_nor_counted_twice(make_loan: An
     assert loan.interest_income_minor - income == first.interest_minor - accrued  # only the rest is new
     assert loan.overdue_interest_minor - (0 if kind == "capitalise" else due_before) == first.interest_minor
     assert loan.accrued_interest_minor == 0
-    assert_books_agree()
+    books_ok()
 
 
 def test_observation_floor_holds_until_restructured_until_then_the_class_follows_dpd(make_loan: Any,
@@ -207,7 +202,7 @@ def test_a_second_restructuring_takes_the_next_version(make_loan: Any, approver:
     assert sum(r.principal_minor for r in _rows(loan, 3)) == 1_200_000
     assert [(r.old_version, r.new_version) for r in Restructuring.objects.filter(loan=loan).order_by("id")] == [
         (1, 2), (2, 3)]
-    assert_books_agree()
+    books_ok()
 
 
 def test_a_matured_loan_can_only_be_capitalised_onto_new_periods(make_loan: Any, approver: Any) -> None:
@@ -225,7 +220,7 @@ def test_a_matured_loan_can_only_be_capitalised_onto_new_periods(make_loan: Any,
     assert [r.due_date for r in new] == [D(2025, 3, 15), D(2025, 4, 15), D(2025, 5, 15)]
     assert new[0].start_date == D(2025, 2, 20) and sum(r.principal_minor for r in new) == total
     assert loan.current_seq == 1 and loan.term == 3  # the superseded seq 1 is replaced: numbering restarts
-    assert_books_agree()
+    books_ok()
 
 
 # --- refusals ----------------------------------------------------------------------------------------------

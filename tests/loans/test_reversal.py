@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from django.db.models import Sum
+from loan_checks import BusinessClock, books_ok, business_clock
 
 from creditplan.core.errors import Conflict, NotFound, ValidationError
 from creditplan.core.money import to_major
 from creditplan.ledger.models import Event
-from creditplan.loans import accounting, cob, payments
-from creditplan.loans import clock as loans_clock
+from creditplan.loans import cob, payments
 from creditplan.loans import services as loans
 from creditplan.loans.models import Installment, JournalEntry, Loan, LoanActivity, Payment, Posting
 
@@ -22,13 +22,8 @@ D = dt.date
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    class Clock:
-        day = D(2025, 1, 20)
-
-    c = Clock()
-    monkeypatch.setattr(loans_clock, "business_date", lambda: c.day)
-    return c
+def clock(monkeypatch: pytest.MonkeyPatch) -> BusinessClock:
+    return business_clock(monkeypatch, D(2025, 1, 20))
 
 
 def state(loan: Loan) -> dict[str, Any]:
@@ -38,13 +33,6 @@ def state(loan: Loan) -> dict[str, Any]:
         "version", "seq", "status", "paid_principal_minor", "paid_interest_minor", "paid_fee_minor", "paid_on"))
     gl = dict(Posting.objects.filter(entry__loan=loan).values_list("account").annotate(s=Sum("amount_minor")))
     return {"loan": cols, "rows": rows, "gl": {k: v for k, v in gl.items() if v}}
-
-
-def books_ok() -> None:
-    tb = accounting.trial_balance()
-    assert sum(r.debit_minor for r in tb) == sum(r.credit_minor for r in tb)
-    diffs = [(r.account, r.gl_minor, r.loans_minor) for r in accounting.reconcile() if r.difference_minor]
-    assert not diffs, diffs
 
 
 def run(world: Any, clock: Any, loans_and_payments: list[tuple[Loan, list[tuple[dt.date, str, str]]]],

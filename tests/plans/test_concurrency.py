@@ -20,15 +20,14 @@ role in a fresh process pointed at CREDITPLAN_DATABASE_URL.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from process_race import Processes, postgres_test_url
 
 HERE = Path(__file__).resolve()
 TESTS = HERE.parents[1]
@@ -42,52 +41,24 @@ LIMIT_MINOR = N * AMOUNT_MINOR
 
 # --- the test side ---------------------------------------------------------------------------------------
 
-def _env(url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(DJANGO_SETTINGS_MODULE="creditplan.settings", CREDITPLAN_DATABASE_URL=url, PYTHONUNBUFFERED="1")
-    return env
-
-
-def _run(url: str, cwd: Path, *args: str) -> dict:
-    out = subprocess.run([sys.executable, str(HERE), *args], env=_env(url), cwd=cwd, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0, f"{args[0]} failed:\n{out.stdout}\n{out.stderr}"
-    return json.loads(out.stdout.strip().splitlines()[-1])
+PROCESSES = Processes(HERE, timeout=120)
 
 
 def run_scenario(url: str, cwd: Path, mode: str) -> dict:
     """Seed a plan, start the watcher and the workers, release them together, then report."""
-    seeded = _run(url, cwd, "seed", mode)
+    seeded = PROCESSES.run(url, cwd, "seed", mode)
     stop = cwd / f"stop-{mode}"
     stop.unlink(missing_ok=True)
-    watcher = subprocess.Popen([sys.executable, str(HERE), "watch", str(seeded["plan_id"]), str(stop)],
-                               env=_env(url), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    workers = [subprocess.Popen([sys.executable, str(HERE), "reserve", mode, str(k)], env=_env(url), cwd=cwd,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for k in range(WORKERS)]
+    watcher = PROCESSES.start(url, cwd, "watch", str(seeded["plan_id"]), str(stop))
     try:
-        for w in [watcher, *workers]:  # every process has Django up and a connection open
-            line = w.stdout.readline()
-            assert line.strip() == "ready", f"worker did not start: {line!r} {w.stderr.read() if w.poll() is not None else ''}"
-        started = time.perf_counter()
-        for w in workers:  # the starting gun: one line to every worker, as close together as we can
-            w.stdin.write("go\n")
-            w.stdin.flush()
-        results = []
-        for w in workers:
-            out, err = w.communicate(timeout=120)
-            assert w.returncode == 0, err
-            results += json.loads(out.strip().splitlines()[-1])
-        elapsed = time.perf_counter() - started
+        results, elapsed = PROCESSES.release([PROCESSES.start(url, cwd, "reserve", mode, str(k))
+                                              for k in range(WORKERS)], also_ready=(watcher,))
     finally:
         stop.touch()
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
     out, err = watcher.communicate(timeout=60)
     assert watcher.returncode == 0, err
     watched = json.loads(out.strip().splitlines()[-1])
-    report = _run(url, cwd, "report", str(seeded["plan_id"]))
+    report = PROCESSES.run(url, cwd, "report", str(seeded["plan_id"]))
     return {"seeded": seeded, "results": results, "watched": watched, "report": report, "elapsed": elapsed}
 
 
@@ -148,11 +119,7 @@ def check_scenario(mode: str, outcome: dict) -> None:
 @pytest.fixture(scope="module")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file, copied for each scenario (migrating takes a few seconds)."""
-    base = tmp_path_factory.mktemp("plans-sqlite")
-    path = base / "template.sqlite3"
-    out = subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], env=_env(f"sqlite:///{path}"), cwd=base,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    path = PROCESSES.migrated_sqlite(tmp_path_factory.mktemp("plans-sqlite"))
     assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
     return path
 
@@ -171,14 +138,7 @@ def test_concurrent_reservations_never_overdraw_on_sqlite(mode: str, sqlite_temp
 @pytest.mark.parametrize("mode", ["hard", "soft", "same", "concentration"])
 def test_concurrent_reservations_never_overdraw_on_postgresql(mode: str, transactional_db: None,
                                                               tmp_path: Path) -> None:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL (CREDITPLAN_TEST_DB=postgresql; `make test` runs it)")
-    s = connection.settings_dict
-    auth = quote(s["USER"]) + (f":{quote(s['PASSWORD'])}" if s.get("PASSWORD") else "")
-    url = f"postgresql://{auth}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-    connection.close()  # the workers, not this process, use the database now
+    url = postgres_test_url()  # the workers, not this process, use the database now
     outcome = run_scenario(url, tmp_path, mode)
     check_scenario(mode, outcome)
 

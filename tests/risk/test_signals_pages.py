@@ -10,10 +10,8 @@ import re
 from typing import Any
 
 import pytest
+from signal_book import pay_on_time
 
-from creditplan.core.money import to_major
-from creditplan.loans import payments
-from creditplan.loans import services as loans
 from creditplan.risk.models import ExternalRecord, SignalWeight, WatchEntry
 from creditplan.risk.services import signals
 from factories import PASSWORD
@@ -26,26 +24,13 @@ RAW = re.compile(r"\b(first_missed_payment|dpd_rising|class_downgrade|behaviour_
 ENUM_CELLS = {"green", "yellow", "orange", "red", "open", "closed", "blacklist", "enforcement"}
 
 
-def _pay_on_time(book: dict[str, Any]) -> Any:
-    payers = [book["loans"][0], book["loans"][2], book["loans"][3]]
-
-    def pay(day: dt.date) -> None:
-        for loan in payers:
-            fresh = loans.get_loan(book["ops"], loan.ref)
-            for inst in fresh.installments.filter(due_date=day, version=fresh.schedule_version):
-                due = inst.principal_minor + inst.interest_minor + inst.fee_minor
-                payments.post_payment(book["ops"], loan_ref=loan.ref, amount=str(to_major(due)), value_date=day,
-                                      reference=f"T-{loan.ref}-{day:%Y%m%d}", channel="teller")
-    return pay
-
-
 @pytest.fixture
 def world(risk_book: dict[str, Any], close_days: Any, settings: Any) -> dict[str, Any]:
     """The risk book kept daily to 10 March 2025, the second customer never paying and with a court judgment, the
     signals run on 10 March: that customer is orange and on the watch list."""
     settings.RISK_AFTER_CLOSE = "snapshot"
     bad = risk_book["customers"][1]
-    close_days(dt.date(2025, 1, 15), DAY, pay=_pay_on_time(risk_book))
+    close_days(dt.date(2025, 1, 15), DAY, pay=pay_on_time(risk_book))
     signals.import_external_records(risk_book["risk"], [{
         "customer_id": str(bad), "kind": "court_judgment", "source": "中国裁判文书网", "reference": "(2025)京0108民初9号",
         "record_date": "2025-03-01"}], today=DAY)

@@ -10,12 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 from django.core.management import call_command
+from signal_book import pay_on_time
 
 from creditplan.core.errors import ValidationError
-from creditplan.core.money import to_major
 from creditplan.decisions import services as decisions
 from creditplan.ledger import services as ledger
-from creditplan.loans import payments
 from creditplan.loans import services as loans
 from creditplan.org import services as org
 from creditplan.risk.domain import signals as sig
@@ -25,20 +24,6 @@ from creditplan.risk.services import signals
 START = dt.date(2025, 1, 15)
 
 
-def _pay_on_time(book: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """Every loan but the second pays each instalment on its due date."""
-    payers = [book["loans"][0], book["loans"][2], book["loans"][3]]
-
-    def pay(day: dt.date) -> None:
-        for loan in payers:
-            fresh = loans.get_loan(book["ops"], loan.ref)
-            for inst in fresh.installments.filter(due_date=day, version=fresh.schedule_version):
-                due = inst.principal_minor + inst.interest_minor + inst.fee_minor
-                payments.post_payment(book["ops"], loan_ref=loan.ref, amount=str(to_major(due)), value_date=day,
-                                      reference=f"T-{loan.ref}-{day:%Y%m%d}", channel="teller")
-    return pay
-
-
 @pytest.fixture
 def kept_book(risk_book: dict[str, Any], close_days: Any, settings: Any) -> dict[str, Any]:
     """The risk book closed from 15 January to 20 March 2025, the book kept after every close (snapshot mode), the
@@ -46,11 +31,11 @@ def kept_book(risk_book: dict[str, Any], close_days: Any, settings: Any) -> dict
     settings.RISK_AFTER_CLOSE = "snapshot"
     settings.WATCH_EXIT_DAYS = 3
     bad = risk_book["customers"][1]
-    close_days(START, dt.date(2025, 2, 28), pay=_pay_on_time(risk_book))
+    close_days(START, dt.date(2025, 2, 28), pay=pay_on_time(risk_book))
     signals.import_external_records(risk_book["risk"], [{
         "customer_id": str(bad), "kind": "court_judgment", "source": "中国裁判文书网", "reference": "(2025)京0108民初123号",
         "record_date": "2025-03-01", "amount": "52000.00"}], today=dt.date(2025, 3, 1))
-    close_days(dt.date(2025, 3, 1), dt.date(2025, 3, 20), pay=_pay_on_time(risk_book))
+    close_days(dt.date(2025, 3, 1), dt.date(2025, 3, 20), pay=pay_on_time(risk_book))
     risk2 = org.create_user(None, username="risk2", password="test-pass-123", role="risk_manager", branch_code="HO")
     return {**risk_book, "bad": bad, "risk2": risk2}
 

@@ -24,7 +24,8 @@ from creditplan.loans.models import Loan, LoanActivity, LoanChangeRequest
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 
-__all__ = ["ChangeKind", "decide", "get_request", "kind_of", "kinds", "pending", "propose", "register"]
+__all__ = ["ChangeKind", "clean_reason", "decide", "get_request", "kind_of", "kinds", "pending", "propose",
+           "register"]
 
 MAX_REASON = 300
 
@@ -58,7 +59,8 @@ def kind_of(name: str) -> ChangeKind:
                               code="invalid_kind") from None
 
 
-def _reason(text: Any, field: str = "reason", *, required: bool = True) -> str:
+def clean_reason(text: Any, field: str = "reason", *, required: bool = True) -> str:
+    """The reason (or note) of a loan change: trimmed, required unless said otherwise, at most 300 characters."""
     why = str(text or "").strip()
     if required and not why:
         raise ValidationError("a loan change needs a reason", field=field, code="required")
@@ -77,7 +79,7 @@ def propose(actor: Actor, kind: str, loan_ref: Any, *, params: dict[str, Any], r
     pending for the loan (Conflict `change_pending`)."""
     spec = kind_of(kind)
     org.require(actor, spec.propose_perm)
-    why = _reason(reason)
+    why = clean_reason(reason)
     if not isinstance(params, dict):
         raise ValidationError("params must be an object", field="params", code="invalid")
     with transaction.atomic():
@@ -120,7 +122,7 @@ def decide(actor: Actor, request_id: int, *, approve: bool, note: str = "") -> L
     org.require(actor, Perm.LOAN_CHANGE_APPROVE)
     if not isinstance(approve, bool):
         raise ValidationError("approve must be true or false", field="approve", code="invalid")
-    text = _reason(note, "note", required=False)
+    text = clean_reason(note, "note", required=False)
     with transaction.atomic():
         req = get_request(actor, request_id)
         req = LoanChangeRequest.objects.select_for_update().select_related("loan", "proposed_by").get(pk=req.pk)

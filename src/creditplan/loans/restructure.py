@@ -179,11 +179,7 @@ def _apply(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any = None
     if kind not in KINDS:
         raise ValidationError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}", field="kind",
                               code="invalid_kind")
-    why = str(reason or "").strip()
-    if not why:
-        raise ValidationError("a restructuring needs a reason", field="reason", code="required")
-    if len(why) > 300:
-        raise ValidationError("reason: at most 300 characters", field="reason", code="too_long")
+    why = approvals.clean_reason(reason)
     extend = _whole(extend_periods, "extend_periods", required=kind in ("extend_term", "extension")) or 0
     if kind == "extension" and capitalise:
         raise ValidationError("an extension (展期) capitalises nothing; a borrower with arrears to capitalise is "

@@ -57,6 +57,8 @@ ACCOUNT_CODES = frozenset(code for code, *_ in CHART)
 
 # What a receivable of interest or penalty becomes when its loan is non-accrual (cash basis: income when received).
 _INCOME_OF = {ACCRUED_INTEREST: INTEREST_INCOME, INTEREST_DUE: INTEREST_INCOME, PENALTY_RECEIVABLE: PENALTY_INCOME}
+OFF_WHEN_NON_ACCRUAL = frozenset(_INCOME_OF)
+"""The receivables a non-accrual loan keeps in the memo account 7001 instead."""
 
 
 def off_balance(amounts: dict[str, int]) -> tuple[dict[str, int], int, int]:

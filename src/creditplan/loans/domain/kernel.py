@@ -473,9 +473,9 @@ def non_accrual(res: DayResult, params: Mapping[str, np.ndarray]) -> None:
     s, n = res.state, res.n
     was = s["non_accrual"] != 0
     # absent parameters (a caller of the kernel alone): the default rule, more than 90 days, no class trigger
-    by_class = _i64(params.get("non_accrual_class", 0))
+    by_class = _param(params, "non_accrual_class", n, 0)
     class_trigger = (by_class > 0) & (s["risk_class"] >= by_class)
-    bad = (s["dpd"] > _i64(params.get("non_accrual_dpd", 90))) | class_trigger
+    bad = (s["dpd"] > _param(params, "non_accrual_dpd", n, 90)) | class_trigger
     res.na_entered = ~was & bad
     res.na_left = was & (s["dpd"] == 0) & ~class_trigger
     sign = np.where(res.na_entered, 1, np.where(res.na_left, -1, 0)).astype(np.int64)

@@ -95,9 +95,6 @@ def _advance(loan: Loan, day: dt.date) -> None:
     _ADVANCE(loan, day, record=False)
 
 
-_OFF_WHEN_NON_ACCRUAL = frozenset({accounts.ACCRUED_INTEREST, accounts.INTEREST_DUE, accounts.PENALTY_RECEIVABLE})
-
-
 def gl_state(loan: Loan) -> dict[str, int]:
     """The loan's balances and income the general ledger summarises, and whether it is non-accrual."""
     return {**{f: int(getattr(loan, f)) for f, _, _ in _GL_OF_FIELD}, "non_accrual": int(bool(loan.non_accrual))}
@@ -108,7 +105,7 @@ def _gl_accounts(state: dict[str, int]) -> dict[str, int]:
     out: dict[str, int] = {}
     off = bool(state.get("non_accrual"))
     for f, account, sign in _GL_OF_FIELD:
-        if off and account in _OFF_WHEN_NON_ACCRUAL:
+        if off and account in accounts.OFF_WHEN_NON_ACCRUAL:
             account = accounts.OFF_BALANCE_INTEREST
         out[account] = out.get(account, 0) + sign * state[f]
     out[accounts.OFF_BALANCE_INTEREST_CONTRA] = -out.get(accounts.OFF_BALANCE_INTEREST, 0)
