@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError
 from creditplan.loans import approvals
-from creditplan.loans.forms import METHOD_CHOICES, RESTRUCTURE_CHOICES
+from creditplan.loans.forms import METHOD_CHOICES, RESTRUCTURE_CHOICES, WRITE_OFF_CONDITIONS
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 
@@ -28,6 +28,7 @@ _CLASS = {1: gettext_lazy("Normal"), 2: gettext_lazy("Special mention"), 3: gett
           4: gettext_lazy("Doubtful"), 5: gettext_lazy("Loss")}
 _RESTRUCTURE = dict(RESTRUCTURE_CHOICES)
 _METHOD = dict(METHOD_CHOICES)
+_CONDITION = dict(WRITE_OFF_CONDITIONS)
 _STATUS = {"pending": gettext_lazy("Pending"), "approved": gettext_lazy("Approved"),
            "rejected": gettext_lazy("Rejected")}
 LOAN_TEXT = {  # the problems of the queue and of classification, in the page's language (views._LOAN_TEXT)
@@ -82,6 +83,11 @@ def params_text(kind: str, p: dict[str, Any]) -> str:
             parts.append(_("arrears capitalised"))
         if p.get("effective_date"):
             parts.append(_("effective %(d)s") % {"d": p["effective_date"]})
+        return " · ".join(x for x in parts if x)
+    if kind == "write_off":  # the condition and its evidence: what the checker must see before deciding
+        parts = [str(_CONDITION.get(str(p.get("condition")), "")), str(p.get("evidence") or "")]
+        if p.get("on"):
+            parts.append(_("dated %(d)s") % {"d": p["on"]})
         return " · ".join(x for x in parts if x)
     return ""
 

@@ -359,7 +359,7 @@ def _write_off_one(actor: Actor, day: dt.date, by_ref: dict[str, _Plan]) -> int:
     for loan in Loan.objects.filter(ref__in=list(by_ref), status=LoanStatus.ACTIVE, risk_class__gte=4,
                                     restructure_count=0).order_by("-dpd")[:1]:
         try:
-            writeoff.write_off(actor, loan.ref, reason="催收无果，经审批核销 (collection exhausted)", on=day,
+            writeoff.write_off(actor, loan.ref, reason="催收无果，经审批核销", on=day,
                                condition="court", evidence="(2026)京0105执恢1234号 终结本次执行裁定")
         except CreditplanError:
             return 0

@@ -38,7 +38,7 @@ PREPAY_CHOICES = [("full", _("Repay in full")), ("shorten_term", _("Partial: kee
 RESTRUCTURE_CHOICES = [("extend_term", _("Extend the term")), ("change_method", _("Change the repayment method")),
                        ("capitalise", _("Capitalise arrears into principal")),
                        ("holiday", _("Repayment holiday (interest only)")),
-                       ("extension", _("Extension (展期): borrower not in difficulty"))]
+                       ("extension", _("Extension: borrower not in difficulty"))]
 
 _AMOUNT = {"inputmode": "decimal", "placeholder": _("yuan, e.g. 4745.37"), "autocomplete": "off"}
 _DATE = {"type": "date"}

@@ -72,7 +72,7 @@ _CLOSE_KINDS = frozenset({"accrual", "due", "fee", "auto_debit", "penalty", "ref
                           # non-accrual: the same debt, booked off the balance sheet (the statement shows the debt)
                           "off_balance", "non_accrual", "accrual_resumed"})
 # Entries of a loan that change no balance the borrower owes: the allowance topped up for its write-off.
-_BOOK_ONLY_KINDS = frozenset({"provision", "write_back"})
+_BOOK_ONLY_KINDS = frozenset({"provision", "write_back", "write_off_provision"})
 _INFO_ACTIVITIES = {"rate_reset", "rate_reset_skipped", "class_changed", "frozen", "matured", "penalty_started"}
 
 

@@ -27,6 +27,8 @@ from creditplan.core.daycount import DayCount
 from creditplan.core.errors import CreditplanError, FieldProblem, ValidationError
 from creditplan.core.money import format_minor, parse_minor, parse_rate
 from creditplan.loans import accounting, change_views, reports, services
+from creditplan.loans.clause_text import CLAUSE_LABELS, clause_text
+from creditplan.loans.clause_text import rate_text as _rate_text
 from creditplan.loans.domain.schedule import (
     MAX_PERIODS,
     InterestRule,
@@ -39,6 +41,7 @@ from creditplan.loans.domain.schedule import (
 from creditplan.loans.forms import (
     INTEREST_RULE_CHOICES,
     RESTRUCTURE_CHOICES,
+    WRITE_OFF_CONDITIONS,
     CalculatorForm,
     ClassifyForm,
     LoanFilterForm,
@@ -105,7 +108,11 @@ ACTIVITY_LABELS = {
     "manual_class": gettext_lazy("Manual class approved"), "manual_class_lifted": gettext_lazy("Manual class lifted"),
     # settlement account debit (issue 18)
     "debit_attempt": gettext_lazy("Settlement account debit"),
+    # non-accrual (issue 18)
+    "non_accrual": gettext_lazy("Stopped accruing (interest off the balance sheet)"),
+    "accrual_resumed": gettext_lazy("Accruing again"),
 }
+WRITE_OFF_CONDITION_LABELS = dict(WRITE_OFF_CONDITIONS)
 ACCOUNT_KIND_LABELS = {"asset": gettext_lazy("Asset"), "liability": gettext_lazy("Liability"),
                        "income": gettext_lazy("Income"), "expense": gettext_lazy("Expense"),
                        "equity": gettext_lazy("Equity"), "memo": gettext_lazy("Off-balance memo")}
@@ -418,7 +425,14 @@ def _activity_text(kind: str, d: dict[str, Any]) -> str:
             "kind": label, "old": d.get("old_version", ""), "new": d.get("new_version", ""),
             "until": d.get("observation_until", "")}
     if kind == "written_off":
-        return str(d.get("reason", ""))
+        condition = WRITE_OFF_CONDITION_LABELS.get(str(d.get("condition", "")))
+        return f"{condition}: {d.get('reason', '')}" if condition else str(d.get("reason", ""))
+    if kind in ("non_accrual", "accrual_resumed"):
+        text = (_("%(dpd)s days past due: interest %(i)s and penalty %(p)s moved off the balance sheet")
+                if kind == "non_accrual" else _("interest %(i)s and penalty %(p)s back on the balance sheet"))
+        return text % {"dpd": d.get("dpd", "–"),
+                       "i": format_minor(int(d.get("accrued_interest_minor", 0)) + int(d.get("overdue_interest_minor", 0))),
+                       "p": m("penalty_minor")}
     if kind in ("manual_class", "manual_class_lifted", "change_proposed", "change_decided"):
         return change_views.activity_text(kind, d)
     if kind == "auto_debit":
@@ -430,59 +444,25 @@ def _activity_text(kind: str, d: dict[str, Any]) -> str:
                      for k, v in d.items() if v not in (None, "", {}, []) and not isinstance(v, dict | list))[:160]
 
 
+def _clause_label(clause: str) -> str:
+    """The contract clause (or servicing rule) an activity executed, in words; nothing when it executed none."""
+    if not clause:
+        return ""
+    return str(CLAUSE_LABELS.get(clause) or ACTIVITY_LABELS.get(clause) or _RULE_LABELS.get(clause, ""))
+
+
+_RULE_LABELS = {"write_off": gettext_lazy("Write-off"), "restructuring": gettext_lazy("Restructured"),
+                "extension": gettext_lazy("Extension")}
+
+
 def _activity_rows(activities: list[Any]) -> list[dict[str, Any]]:
     out = []
     for a in activities:
         detail = {k: v for k, v in (a.detail or {}).items() if k not in ("state_before", "state_after")}
         out.append({"date": a.business_date, "kind": a.kind, "kind_label": ACTIVITY_LABELS.get(a.kind, a.kind),
-                    "clause": a.clause, "amount": a.amount_minor or None,
+                    "clause": a.clause, "clause_label": _clause_label(a.clause), "amount": a.amount_minor or None,
                     "detail": _activity_text(a.kind, detail)})
     return out
-
-
-CLAUSE_LABELS = {"rate_reset": gettext_lazy("Rate reset"), "auto_debit": gettext_lazy("Automatic debit"),
-                 "penalty_interest": gettext_lazy("Penalty interest"), "late_fee": gettext_lazy("Late fee"),
-                 "limit_freeze": gettext_lazy("Limit freeze"), "maturity": gettext_lazy("Maturity and closure")}
-CLAUSE_LABELS["prepayment"] = gettext_lazy("Prepayment rules")  # issue 18
-CLAUSE_LABELS["allocation"] = gettext_lazy("Repayment order")  # issue 18
-ALLOCATION_ITEM_LABELS = {"penalty": gettext_lazy("Penalty"), "fee": gettext_lazy("Fees"),
-                          "interest": gettext_lazy("Interest"), "principal": gettext_lazy("Principal")}
-
-
-def _clause_text(kind: str, p: dict[str, Any]) -> str:
-    """A clause of the term sheet in plain words."""
-    if kind == "rate_reset" and p.get("reprice_on"):  # calendar repricing (issue 18)
-        return _("on %(md)s and every %(n)s months from it the rate becomes the %(tenor)s LPR %(sign)s %(bp)s bp, "
-                 "between %(lo)s %% and %(hi)s %%") % {
-            "md": p["reprice_on"], "n": p["every_months"], "tenor": p["tenor"],
-            "sign": "−" if p["spread_ppm"] < 0 else "+", "bp": abs(p["spread_ppm"]) // 100,
-            "lo": _rate_text(p["floor_ppm"]), "hi": _rate_text(p["cap_ppm"])}
-    if kind == "prepayment":
-        return _("prepayment fee %(fee)s %% of the principal prepaid%(within)s; at least %(min)s a partial "
-                 "prepayment; at most %(max)s a year; none in the first %(lock)s months") % {
-            "fee": _rate_text(int(p["fee_bp"]) * 100),
-            "within": (_(" within the first %(n)s months") % {"n": p["fee_months"]}) if p["fee_months"] else "",
-            "min": format_minor(int(p["min_minor"])), "max": p["max_per_year"] or "–", "lock": p["lockin_months"]}
-    if kind == "rate_reset":
-        return _("every %(n)s months the rate becomes the %(tenor)s LPR %(sign)s %(bp)s bp, between %(lo)s %% and "
-                 "%(hi)s %%") % {"n": p["every_months"], "tenor": p["tenor"],
-                                 "sign": "−" if p["spread_ppm"] < 0 else "+", "bp": abs(p["spread_ppm"]) // 100,
-                                 "lo": _rate_text(p["floor_ppm"]), "hi": _rate_text(p["cap_ppm"])}
-    if kind == "allocation":  # issue 18: 逐期
-        order = " → ".join(str(ALLOCATION_ITEM_LABELS.get(x, x)) for x in str(p.get("order", "")).split(","))
-        return _("installment by installment, oldest first: each installment's %(order)s in full before the "
-                 "next") % {"order": order}
-    if kind == "auto_debit":
-        return _("on each due date, money held for the customer pays what falls due")
-    if kind == "penalty_interest":
-        return _("from %(d)s days past due, penalty interest at the loan rate plus %(m)s %% on overdue principal "
-                 "and interest, daily") % {"d": p["after_days"] + 1, "m": p["markup_pct"]}
-    if kind == "late_fee":
-        return _("%(fee)s for each due date still unpaid %(d)s days after it") % {
-            "fee": format_minor(int(p["amount_minor"])), "d": p["after_days"] + 1}
-    if kind == "limit_freeze":
-        return _("the credit limit is frozen at %(d)s days past due") % {"d": p["after_dpd"]}
-    return _("the last installment falls due on the maturity date; the loan closes once everything is paid")
 
 
 def _contract_terms(loan: Any, activities: list[Any]) -> dict[str, Any]:
@@ -492,16 +472,9 @@ def _contract_terms(loan: Any, activities: list[Any]) -> dict[str, Any]:
     for a in activities:
         if a.clause:
             runs.setdefault(a.clause, []).append(a.business_date)
-    clauses = [{"kind": kind, "label": CLAUSE_LABELS.get(kind, kind), "text": _clause_text(kind, dict(params)),
+    clauses = [{"kind": kind, "label": CLAUSE_LABELS.get(kind, kind), "text": clause_text(kind, dict(params), CLASS_LABELS),
                 "runs": runs.get(kind, [])} for kind, params in sheet.clauses]
     return {"digest": sheet.digest, "clauses": clauses}
-
-
-def _rate_text(rate_ppm: int) -> str:
-    """ppm → percent with two decimals, more only when the rate has them (39500 → "3.95", 32050 → "3.205")."""
-    pct = services.from_ppm(rate_ppm) * 100
-    two = pct.quantize(Decimal("0.01"))
-    return format(two if two == pct else pct.normalize(), "f")
 
 
 def _chart_points(points: list[list[Any]]) -> list[list[str]]:
