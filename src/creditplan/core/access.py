@@ -111,6 +111,7 @@ class Perm(StrEnum):
     RISK_ALERT_HANDLE = "risk.alert_handle"  # acknowledge, comment on and resolve the alerts routed to the role
     LINE_PROPOSE = "line.propose"  # propose a customer's credit line or a change to it (maker)
     LINE_APPROVE = "line.approve"  # approve another user's proposal, within the line authority (checker)
+    GROUP_MANAGE = "customer.group_manage"  # propose and decide changes to customer groups (关联集团), four eyes
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -146,7 +147,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
                        Perm.APPLICATION_REVIEW, Perm.APPLICATION_APPROVE, Perm.APPLICATION_ANALYTICS,
                        Perm.RISK_VIEW, Perm.RISK_MANAGE, Perm.RISK_ALERT_HANDLE, Perm.LINE_PROPOSE,
                        Perm.LINE_APPROVE, Perm.LOAN_CLASSIFY, Perm.LOAN_CHANGE_APPROVE, Perm.LOAN_BACKDATE,
-                       Perm.LOAN_AMEND}
+                       Perm.LOAN_AMEND, Perm.GROUP_MANAGE}
     ),
     # planners own the credit plan's indicators (utilisation, pace): they see and handle those alerts
     Role.PLANNER: frozenset(_STAFF_READ | {Perm.PLAN_VIEW, Perm.PLAN_MANAGE, Perm.APPLICATION_VIEW,

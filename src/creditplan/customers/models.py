@@ -101,3 +101,69 @@ class IdentityCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"identity correction {self.pk} ({self.status})"
+
+
+class GroupRelation(models.TextChoices):
+    CONTROL = "control", _("control")
+    GUARANTEE = "guarantee", _("mutual guarantee")
+    CONTROLLER = "controller", _("same actual controller")
+    FAMILY = "family", _("family")
+
+
+class CustomerGroup(models.Model):
+    """A group of connected customers (关联集团 / 关联方) whose exposures count together against the group limit.
+    A group may sit inside a larger one (`parent`); `root` is the top of its tree, where the limit applies."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    root = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    head = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, default="active")  # active | dissolved
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class GroupMember(models.Model):
+    """A customer's membership of a group, by relation type, from an effective date (to one, when it ended)."""
+
+    group = models.ForeignKey(CustomerGroup, on_delete=models.PROTECT, related_name="members")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="group_memberships")
+    relation = models.CharField(max_length=12, choices=GroupRelation.choices)
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True)  # the last day; null while it holds
+
+    class Meta:
+        ordering = ["group", "id"]
+        indexes = [models.Index(fields=["customer", "effective_from"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.group_id} ({self.relation})"
+
+
+class GroupChange(models.Model):
+    """A proposed change to the group registry (create a group, add or end a membership, move a group under
+    another), waiting for a second user's decision (maker-checker)."""
+
+    kind = models.CharField(max_length=16)  # create_group | add_member | end_member | set_parent | dissolve
+    group = models.ForeignKey(CustomerGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="changes")
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, default=CorrectionStatus.PENDING, choices=CorrectionStatus.choices)
+    source = models.CharField(max_length=100, blank=True)  # a file import: its name and line
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decision_note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"group change {self.pk} {self.kind} {self.status}"

@@ -139,6 +139,7 @@ class Loan(models.Model):
     ref = models.CharField(max_length=24, unique=True)
     application_ref = models.CharField(max_length=40, blank=True, db_index=True)  # plan reservation, if any
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="loans")
+    segment = models.CharField(max_length=30, blank=True)  # the credit plan's customer segment (普惠小微…)
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="loans")
     term_sheet = models.ForeignKey(TermSheet, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

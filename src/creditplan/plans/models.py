@@ -23,6 +23,12 @@ class Plan(models.Model):
     alert_thresholds_pct = models.JSONField(default=list)  # e.g. [80, 100]
     pace_margin_pct = models.PositiveIntegerField(default=20)
     approval_validity_days = models.PositiveIntegerField(default=30)
+    # issue 19: transfers between quotas of different dimensions (branch → product…) need this set
+    transfer_across_dimensions = models.BooleanField(default=False)
+    # plan periods (PlanPeriod): "none" = the period's limit only; "roll" = a month's unused quota rolls into the
+    # next; "lapse" = a month's unused quota lapses
+    period_control = models.CharField(max_length=8, default="none")
+    opening_date = models.DateField(null=True, blank=True)  # the day the opening book was taken (activation)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -51,6 +57,8 @@ class Quota(models.Model):
     reserved_minor = models.BigIntegerField(default=0)
     consumed_minor = models.BigIntegerField(default=0)
     outstanding_minor = models.BigIntegerField(default=0)
+    opening_balance_minor = models.BigIntegerField(default=0)  # the book in this cell on the plan's first day
+    frozen = models.BooleanField(default=False)  # no new reservations; existing ones kept
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
@@ -101,11 +109,14 @@ class Movement(models.Model):
 
     quota = models.ForeignKey(Quota, on_delete=models.PROTECT, related_name="movements")
     reservation = models.ForeignKey(Reservation, null=True, on_delete=models.PROTECT, related_name="movements")
-    kind = models.CharField(max_length=12)  # reserve, release, expire, consume, repay, unrepay, adjust
+    # reserve, release, expire, consume, repay, unrepay, adjust, transfer_in, transfer_out, book (a movement of the
+    # loan book outside a reservation: repayment, write-off, capitalisation…), freeze, unfreeze
+    kind = models.CharField(max_length=12)
     reserved_delta = models.BigIntegerField(default=0)
     consumed_delta = models.BigIntegerField(default=0)
     outstanding_delta = models.BigIntegerField(default=0)
     limit_delta = models.BigIntegerField(default=0)
+    balance_limit_delta = models.BigIntegerField(default=0, db_default=0)  # raw-SQL inserts leave it out
     on_date = models.DateField(db_index=True)
     at = models.DateTimeField(auto_now_add=True)
     actor_name = models.CharField(max_length=150)
@@ -147,3 +158,124 @@ class DimensionCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dimension}:{self.code}"
+
+
+class Transfer(models.Model):
+    """调剂: available quota moved from one quota to another of the same plan, proposed by one planner and applied
+    by another (maker-checker) under the same row locks as reservations."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="transfers")
+    source = models.ForeignKey(Quota, on_delete=models.PROTECT, related_name="transfers_out")
+    target = models.ForeignKey(Quota, on_delete=models.PROTECT, related_name="transfers_in")
+    measure = models.CharField(max_length=12, default="new_lending")  # new_lending | balance
+    amount_minor = models.BigIntegerField()
+    reason = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, default="pending")  # pending, applied, rejected, refused
+    refusal = models.CharField(max_length=300, blank=True)  # why it could not be applied (source used up…)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    decision_note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_minor__gt=0), name="transfer_positive"),
+            models.CheckConstraint(condition=~models.Q(source=models.F("target")), name="transfer_two_quotas"),
+        ]
+
+    def __str__(self) -> str:
+        return f"transfer {self.pk} {self.status}"
+
+
+class CapitalBase(models.Model):
+    """The institution's capital base (资本净额) the concentration limits are measured against, from an effective
+    date; a change is proposed by one user and approved by another."""
+
+    amount_minor = models.BigIntegerField()
+    effective_from = models.DateField()
+    note = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, default="pending")  # pending, approved, rejected
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-effective_from", "-id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount_minor__gt=0), name="capital_positive")]
+        indexes = [models.Index(fields=["status", "effective_from"])]
+
+    def __str__(self) -> str:
+        return f"capital base {self.amount_minor} from {self.effective_from}"
+
+
+class Target(models.Model):
+    """A minimum target or a ratio limit of a plan, besides its caps: an amount, a growth rate over a base, a
+    count of borrowers, a share of a measure in another, or a growth against another's growth. `numerator` and
+    `denominator` select the loans (a list of filters, any of which matches: {"product": "mortgage"},
+    {"industry": "K"}, {"segment": "inclusive_sme"}; an empty list is the whole book)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="targets")
+    code = models.SlugField(max_length=40)
+    name = models.CharField(max_length=100)
+    template = models.CharField(max_length=40, blank=True)  # the shipped template it came from, if any
+    # min_amount | min_growth | min_borrowers | max_share | min_share | min_growth_vs
+    kind = models.CharField(max_length=16)
+    measure = models.CharField(max_length=12, default="balance")  # balance | new_lending | borrowers
+    numerator = models.JSONField(default=list)
+    denominator = models.JSONField(default=list)
+    threshold = models.BigIntegerField()  # fen (min_amount), basis points (rates, shares), count (borrowers)
+    base_value = models.BigIntegerField(null=True, blank=True)  # the base period's figure, when not the opening
+    control = models.CharField(max_length=10, default="monitor")  # refuse | escalate | monitor (ratio caps)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["plan", "id"]
+        constraints = [models.UniqueConstraint(fields=["plan", "code"], name="target_code_unique")]
+
+    def __str__(self) -> str:
+        return f"target {self.code} of plan {self.plan_id}"
+
+
+class PlanPeriod(models.Model):
+    """A month or a quarter of an annual plan and its share of the plan (basis points of the year's limits)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="periods")
+    seq = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=8)  # month | quarter
+    start = models.DateField()
+    end = models.DateField()
+    share_bp = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["plan", "kind", "seq"]
+        constraints = [models.UniqueConstraint(fields=["plan", "kind", "seq"], name="plan_period_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.seq} of plan {self.plan_id}"
+
+
+class BookCell(models.Model):
+    """The plan's loan book by dimension: one row per combination of branch, product, industry, region and segment
+    that has loans. Opening balance on the plan's first day, outstanding principal now, new lending in the period.
+    Quotas are limits over these cells; targets and ratio limits are measured on them; the reconciliation compares
+    them with the loans."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="cells")
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="+")
+    product = models.CharField(max_length=30, blank=True)
+    industry = models.CharField(max_length=1, blank=True)
+    region = models.CharField(max_length=2, blank=True)
+    segment = models.CharField(max_length=30, blank=True)
+    opening_minor = models.BigIntegerField(default=0)
+    outstanding_minor = models.BigIntegerField(default=0)
+    new_lending_minor = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plan", "branch", "product", "industry", "region", "segment"],
+                                               name="book_cell_unique")]
+
+    def __str__(self) -> str:
+        return f"cell {self.pk} of plan {self.plan_id}"

@@ -27,7 +27,7 @@ PLAN_COLUMNS = ("id", "code", "name", "period_start", "period_end", "status", "c
 
 QUOTA_COLUMNS = ("id", "plan_id", "parent_id", "branch_id", "product", "industry", "region", "segment",
                   "control_mode", "new_lending_limit_minor", "balance_limit_minor", "reserved_minor",
-                  "consumed_minor", "outstanding_minor", "version")
+                  "consumed_minor", "outstanding_minor", "frozen", "version")
 
 
 _EXPOSURE = ("(SELECT COALESCE(SUM(CASE WHEN status IN ('reserved', 'escalated') THEN amount_minor "
@@ -199,3 +199,14 @@ def insert_reservation(r: Reservation, quotas: list[Quota], actor: Actor | None,
         cur.execute(f"INSERT INTO {link} (reservation_id, quota_id) VALUES " + ", ".join(["(%s, %s)"] * len(ids)),
                     [v for q in ids for v in (r.pk, q)])
     move(quotas, r, "reserve", actor, reserved=r.amount_minor, on=on)
+
+
+def loans_outstanding(customer_sql: str, customer_ids: list[int]) -> int:
+    """The book source's per-customer subquery, added up over customers (the group page: a few dozen members;
+    not on the decision's path)."""
+    total = 0
+    with connection.cursor() as cur:
+        for cid in customer_ids:
+            cur.execute(f"SELECT {customer_sql}", [cid])
+            total += int(cur.fetchone()[0] or 0)
+    return total

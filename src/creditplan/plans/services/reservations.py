@@ -87,6 +87,9 @@ def reserve_quota(actor: Actor | None, *, application_ref: str, amount: Any, bra
         raise LimitExceeded(conc.refused, code="concentration_exceeded", field="amount")
     outcome, reasons = Outcome.RESERVED, []
     for q in quotas:
+        if q.frozen:
+            raise LimitExceeded(f"{quota_label(q)} is frozen: no new reservations", code="quota_frozen",
+                                field="branch", extra={"quota_id": q.pk})
         check = domain.check_reserve(state_of(q), minor, ControlMode(q.control_mode))
         if check.outcome is Outcome.REFUSED:
             raise LimitExceeded(f"{quota_label(q)}: {check.reason}", code="quota_exceeded", field="amount",
