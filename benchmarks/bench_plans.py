@@ -12,7 +12,11 @@ baseline, an empty transaction, is reported too. Reserve and both baselines are 
 
 The plan is a realistic tree: head office (root) → 5 branches → 2 sub-branches each → 3 products under each
 sub-branch: 46 quotas, a loan at a sub-branch with a product locks 4 of them. Customers repeat (2,000 of
-them, a tenth in groups), so the exposure queries find history.
+them), so the exposure queries find history. Issue 19: the exposure is the whole book — the loan book holds
+20,000 loans over the 2,000 customers (a tenth of them closed or written off, so the status filter matters),
+and a tenth of the customers are members of customer groups from the registry (20 groups of 10 members, each a
+root with a sub-group, half the members in each), so a grouped customer's check sums the loans and open
+reservations of 10 members; an approved capital base is in force.
 
 Databases: SQLite (a file in a temporary folder, the project's settings: WAL, synchronous=NORMAL,
 BEGIN IMMEDIATE) and PostgreSQL (CREDITPLAN_BENCH_DATABASE_URL, else a throwaway server started the way
@@ -48,6 +52,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "plans.json"
 TARGET_MS = 2.0
+CUSTOMERS, LOANS, GROUPS = 2000, 20_000, 20
+# Recorded before issue 19 changed the reservation (per-plan exposure, no loan book, no registry groups): the same
+# benchmark on this machine, 1,000 samples per backend (benchmarks/results/plans.json of that run).
+BEFORE = {"date": "2026-12-07", "what": "before issue 19 (exposure per plan; no loans in the book)",
+          "sqlite": {"reserve_ms_p50": 1.393, "reserve_ms_p95": 2.379, "added_ms_p50": 1.027, "added_ms_p95": 1.784},
+          "postgresql": {"reserve_ms_p50": 3.346, "reserve_ms_p95": 4.564, "added_ms_p50": 2.338,
+                         "added_ms_p95": 3.184}}
 BRANCHES = ["BJ", "SH", "GZ", "SZ", "HZ"]
 PRODUCTS = ["mortgage", "consumer", "sme"]
 
@@ -81,6 +92,7 @@ def seed() -> dict:
             org.create_branch(None, code=f"{b}0{k}", name=f"{b}第{k}支行", level="sub_branch", parent_code=b)
     planner = org.create_user(None, username="planner", password="bench-pass-123", role="planner", branch_code="HO")
     ops = org.create_user(None, username="ops", password="bench-pass-123", role="operations", branch_code="HO")
+    org.create_user(None, username="risk", password="bench-pass-123", role="risk_manager", branch_code="HO")
     for p in PRODUCTS:
         plans.add_dimension_code(planner, "product", p, p)
     today = timezone.localdate()
@@ -102,7 +114,53 @@ def seed() -> dict:
                 {"branch": sq.branch, "product": p, "new_lending_limit": str(per_branch // 2 // len(PRODUCTS)),
                  "balance_limit": str(per_branch // 2 // len(PRODUCTS))} for p in PRODUCTS]))
     plans.activate_plan(planner, plan.id)
-    return {"actor": ops, "quotas": count}
+    planner2 = org.create_user(None, username="planner2", password="bench-pass-123", role="planner",
+                               branch_code="HO")
+    base = plans.propose_capital_base(planner, amount=str(big * 100), effective_from=today - dt.timedelta(days=30))
+    plans.decide_capital_base(planner2, base.id, approve=True)
+    return {"actor": ops, "quotas": count, **seed_book(today)}
+
+
+def seed_book(today: dt.date) -> dict:
+    """The loan book the exposure reads: 2,000 customers, 20,000 loans (ORM bulk_create: the benchmark needs rows,
+    not the disbursement's accounting), a tenth of the customers in 20 registry groups (root + sub-group)."""
+    from creditplan.customers.models import Customer, CustomerGroup, GroupMember
+    from creditplan.loans import services as loans
+    from creditplan.loans.models import Loan
+    from creditplan.org.models import Branch, User
+
+    rnd = random.Random(19)
+    subs = list(Branch.objects.filter(level="sub_branch"))
+    product = loans.create_product(User.objects.get(username="risk"), code="bench-loan", name="基准贷款",
+                                   min_amount="1000", max_amount="5000000", min_term=1, max_term=360,
+                                   method="equal-installment", day_count="30/360", rate="0.0435")
+    customers = Customer.objects.bulk_create([
+        Customer(kind="individual", name=f"客户{n:05d}", branch=subs[n % len(subs)], onboarded_on=today)
+        for n in range(CUSTOMERS)])
+    ids = [c.pk for c in customers]
+    start = today - dt.timedelta(days=400)
+    loans_rows = []
+    for n in range(LOANS):
+        principal = rnd.randint(10_000, 500_000) * 100
+        status = rnd.choices(["active", "closed", "written_off"], [90, 8, 2])[0]
+        loans_rows.append(Loan(
+            ref=f"BL{n:07d}", customer_id=ids[n % CUSTOMERS], branch_id=subs[n % len(subs)].pk, product_id=product.pk,
+            status=status, principal_minor=principal, rate_ppm=43_500, method="equal-installment", term=36,
+            start_date=start, first_due_date=start + dt.timedelta(days=30),
+            maturity_date=start + dt.timedelta(days=1095),
+            principal_outstanding_minor=0 if status == "closed" else principal * rnd.randint(30, 100) // 100,
+            period_start_date=start, closed_through=today - dt.timedelta(days=1)))
+    Loan.objects.bulk_create(loans_rows, batch_size=2000)
+    grouped = ids[::10]  # a tenth of the customers
+    members = []
+    for g in range(GROUPS):
+        root = CustomerGroup.objects.create(code=f"G{g:03d}", name=f"集团{g}")
+        sub = CustomerGroup.objects.create(code=f"G{g:03d}-S", name=f"集团{g}子集团", parent=root, root=root)
+        for k, c in enumerate(grouped[g::GROUPS]):
+            members.append(GroupMember(group=root if k % 2 else sub, customer_id=c, relation="control",
+                                       effective_from=today - dt.timedelta(days=365)))
+    GroupMember.objects.bulk_create(members)
+    return {"customer_ids": ids, "loans": LOANS, "grouped_customers": len(members)}
 
 
 def child(samples: int, warmup: int) -> dict:
@@ -121,14 +179,14 @@ def child(samples: int, warmup: int) -> dict:
     actor = seeded["actor"]
     rnd = random.Random(5)
     subs = [f"{b}0{k}" for b in BRANCHES for k in (1, 2)]
+    ids = seeded["customer_ids"]
     counter = iter(range(10**9))
 
     def request() -> dict:
         n = next(counter)
-        customer = rnd.randrange(2000)
+        customer = ids[rnd.randrange(CUSTOMERS)]  # a tenth of them in a group (ids[::10]), by the registry
         return {"application_ref": f"APP{n:08d}", "amount": f"{rnd.randint(10_000, 500_000)}.{rnd.randrange(100):02d}",
-                "branch": rnd.choice(subs), "product": rnd.choice(PRODUCTS), "customer_ref": f"C{customer:05d}",
-                "group_ref": f"G{customer % 20:03d}" if customer % 10 == 0 else ""}
+                "branch": rnd.choice(subs), "product": rnd.choice(PRODUCTS), "customer_ref": str(customer)}
 
     def reserve_once() -> float:
         args = request()
@@ -220,6 +278,8 @@ def child(samples: int, warmup: int) -> dict:
 
     return {
         "database": db, "quotas_in_plan": seeded["quotas"], "quotas_locked_per_reservation": 4,
+        "book": {"customers": CUSTOMERS, "loans": seeded["loans"], "grouped_customers": seeded["grouped_customers"],
+                 "groups": GROUPS},
         "reservations_made": Reservation.objects.count(), "movements": Movement.objects.count(),
         "debug": settings.DEBUG, "timings_ms": stats, "loop_s": round(elapsed, 1),
         "statements_per_reserve": len(statements), "statements": statements, "time_split": breakdown,
@@ -261,7 +321,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_ledger import machine, postgres_url
 
-    out: dict = {"benchmark": "plans", "issue": 5, "machine": machine(),
+    out: dict = {"benchmark": "plans", "issue": "5, 19", "machine": machine(),
                  "target": f"a quota check (reserve_quota) adds <= {TARGET_MS} ms to a decision (median)",
                  "what": "reserve_quota end to end (locks, checks, counters, movements, reservation, ledger event, "
                          "commit) minus a same-process, interleaved transaction that appends only the ledger event",
@@ -286,6 +346,7 @@ def main() -> int:
                              "target_met": b["target_met"]}
                       for name, b in out["backends"].items()}
     out["results"]["quick_run"] = args.quick
+    out["before"] = BEFORE  # recorded figures, not re-measured here
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(out, indent=2, ensure_ascii=False))

@@ -115,6 +115,7 @@ def _register() -> None:
     from creditplan.loans.api import router as loans_router
     from creditplan.org.api import router as org_router
     from creditplan.origination.api import router as origination_router
+    from creditplan.plans.api import groups_router
     from creditplan.plans.api import router as plans_router
     from creditplan.risk.api import router as risk_router
     from creditplan.risk.warning_api import router as early_warning_router
@@ -125,6 +126,7 @@ def _register() -> None:
     api.add_router("/ledger", ledger_router)
     api.add_router("/models", scoring_router)
     api.add_router("/plans", plans_router)
+    api.add_router("/groups", groups_router)  # customer groups (issue 19 §2), beside the plans
     api.add_router("/lines", lines_router)
     api.add_router("/loans", loans_router)
     api.add_router("/decisions", decisions_router)

@@ -8,7 +8,12 @@ which is why it sits below all the apps: any page may import it, it imports none
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.utils.translation import get_language, gettext_lazy, gettext_noop
+
+from creditplan.core.money import format_minor
 
 _PROBLEM_TEXT = {
     "required": gettext_lazy("This field is required."),
@@ -85,16 +90,68 @@ _PROBLEM_TEXT = {
     "line_exceeded": gettext_lazy("The amount is above what is available on the customer's credit line."),
     "sub_limit_exceeded": gettext_lazy("The amount is above what is available on the product's sub-limit."),
     "above_reservation": gettext_lazy("The amount is above what is held on the credit line for this application."),
+    # customer groups (issue 19 §2): the error pages of the group pages (the rest: plans/group_views.py)
+    "group_not_found": gettext_lazy("No such group, or it has none of your branch's customers."),
+    "change_not_found": gettext_lazy("No such change waiting for a decision."),
+    # targets and ratio limits (issue 19 §6): a ratio cap of the credit plan refusing a reservation
+    "ratio_cap_exceeded": gettext_lazy("The credit plan's ratio cap would be exceeded (for example the real-estate "
+                                       "concentration): the approval is refused."),
+    # credit plan (issue 19 §3): a planner froze a quota the loan falls in
+    "quota_frozen": gettext_lazy("A credit-plan quota this loan falls in is frozen: no new approvals on it for now."),
+    # plan periods (issue 19 §7): a month's quota used up; said with its figures when the error carries them
+    "period_quota_exceeded": gettext_lazy("This month's credit-plan quota is used up: the amount is refused."),
+    # the plan over the whole book (issue 19 §5): a loan's plan segment, the reconciliation
+    "unknown_segment": gettext_lazy("This customer segment is not configured for the credit plan."),
+    "book_not_opened": gettext_lazy("This plan has no opening book yet: activate it, or take its opening book first."),
+    "no_book_source": gettext_lazy("No loan book is available to reconcile the plan with."),
 }
+# Problems said with their figures (the error's `extra`): the credit plan's concentration limits (issue 19,
+# plans.domain.exposure), amounts in yuan.
+_FIGURE_TEXT = {
+    ("concentration_exceeded", "single_customer"): gettext_lazy(
+        "The exposure to this customer would be %(exposure)s yuan, above %(share)s%% of the capital base %(capital)s yuan "
+        "(limit %(limit)s yuan): the concentration limit refuses the amount."),
+    ("concentration_exceeded", "group"): gettext_lazy(
+        "The exposure of group %(group)s would be %(exposure)s yuan, above %(share)s%% of the capital base "
+        "%(capital)s yuan (limit %(limit)s yuan): the concentration limit refuses the amount."),
+}
+# A plan's monthly quota (issue 19 §7: a month's unused quota rolls over or lapses), with the month and the amounts.
+_PERIOD_TEXT = gettext_lazy("In %(month)s the credit plan has %(usable)s yuan of this month's quota left, "
+                            "%(requested)s yuan requested: the monthly quota refuses the amount.")
 # Titles of the error classes in creditplan.core.errors, translated by web/error.html.
 _ERROR_TITLES = (gettext_noop("Request failed"), gettext_noop("Invalid input"), gettext_noop("Authentication required"),
                  gettext_noop("Not allowed"), gettext_noop("Not found"), gettext_noop("Conflict"),
                  gettext_noop("Limit exceeded"))
 
 
-def problem_text(code: str, message: str) -> str:
+def figure_text(code: str, extra: Mapping[str, Any] | None) -> str | None:
+    """The problem said with its figures in the page's language (None: the code has no such sentence, or the error
+    carries no figures)."""
+    if not extra:
+        return None
+    if code == "period_quota_exceeded":  # issue 19 §7 (plans.services.periods.check_month): amounts already in yuan
+        try:
+            return str(_PERIOD_TEXT) % {"month": extra["month"], "usable": extra["usable"],
+                                        "requested": extra["requested"]}
+        except (KeyError, TypeError):
+            return None
+    text = _FIGURE_TEXT.get((code, str(extra.get("limit_kind", ""))))
+    try:
+        return None if text is None else str(text) % {
+            "exposure": format_minor(int(extra["exposure_minor"])), "capital": format_minor(int(extra["capital_base_minor"])),
+            "limit": format_minor(int(extra["limit_minor"])), "share": f"{int(extra['limit_bp']) / 100:g}",
+            "group": str(extra.get("group", ""))}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def problem_text(code: str, message: str, extra: Mapping[str, Any] | None = None) -> str:
     """What to show for a product error: the domain's (precise) English text on an English page, the
-    translation of its code on any other, or the English text when the code has no translation."""
+    translation of its code on any other, or the English text when the code has no translation. An error that
+    carries its figures (`extra`) and has a sentence for them is said with them, in every language."""
+    figures = figure_text(code, extra)
+    if figures is not None:
+        return figures
     text = _PROBLEM_TEXT.get(code)
     if text is None or (get_language() or "en").startswith("en"):
         return message[:1].upper() + message[1:]

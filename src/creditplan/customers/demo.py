@@ -37,6 +37,7 @@ DEMO_PASSWORD = "creditplan-demo"
 STAFF: list[tuple[str, str, str | None, str]] = [
     ("admin", "admin", "HO", "系统管理员 Admin"),
     ("planner", "planner", "HO", "计划部 王计划"),
+    ("planner2", "planner", "HO", "计划部 郑调剂"),
     ("risk", "risk_manager", "HO", "风险部 李风控"),
     ("risk2", "risk_manager", "HO", "风险部 孙模型"),
     ("auditor", "auditor", "HO", "审计部 赵审计"),

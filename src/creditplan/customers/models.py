@@ -141,6 +141,10 @@ class GroupMember(models.Model):
     class Meta:
         ordering = ["group", "id"]
         indexes = [models.Index(fields=["customer", "effective_from"])]
+        # issue 19 (customer groups, customers/0006_groups_more): a membership never ends before it starts
+        constraints = [models.CheckConstraint(
+            condition=models.Q(effective_to__isnull=True) | models.Q(effective_to__gte=models.F("effective_from")),
+            name="group_member_dates")]
 
     def __str__(self) -> str:
         return f"{self.customer_id} in {self.group_id} ({self.relation})"
@@ -155,6 +159,8 @@ class GroupChange(models.Model):
     payload = models.JSONField(default=dict)
     status = models.CharField(max_length=10, default=CorrectionStatus.PENDING, choices=CorrectionStatus.choices)
     source = models.CharField(max_length=100, blank=True)  # a file import: its name and line
+    # issue 19 (customers/0006_groups_more): the changes of one imported file share a batch, decided together
+    batch = models.CharField(max_length=40, blank=True, db_index=True)
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")

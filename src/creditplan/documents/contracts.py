@@ -233,7 +233,8 @@ def signed_for_payout(actor: Actor, ref: str) -> loans.SignedApplication:
     return loans.SignedApplication(
         a.ref, int(t.get("customer_id", customer_id)), str(t.get("product_code", a.product)),
         str(t.get("currency", a.currency)), int(t.get("amount_minor", 0)), int(t.get("term", a.term)),
-        int(rate) if rate is not None else None, a.quota_status in ("reserved", "escalated"))
+        int(rate) if rate is not None else None, a.quota_status in ("reserved", "escalated"),
+        segment=str((a.inputs or {}).get("segment") or ""))  # the plan segment, when configured (loans decide)
 
 
 def paid_out(actor: Actor, ref: str, loan: Loan) -> None:

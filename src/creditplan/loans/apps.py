@@ -10,6 +10,7 @@ class LoansConfig(AppConfig):
     def ready(self) -> None:
         # the kinds of the four-eyes queue of loan changes register at import (loans/approvals.py)
         from creditplan.loans import classification, cob, restructure, writeoff  # noqa: F401
+
         # the credit plan sits below loans: tell it about the book (plans.services.sources)
         from creditplan.loans.plan_source import BOOK
         from creditplan.plans.services.sources import register_book_source

@@ -44,7 +44,7 @@ from creditplan.core.money import Rounding, from_ppm
 from creditplan.customers import services as customers
 from creditplan.customers.models import Customer
 from creditplan.ledger import services as ledger
-from creditplan.loans import accounting
+from creditplan.loans import accounting, plan_book
 from creditplan.loans import services as loans
 from creditplan.loans.cob import next_reset_after
 from creditplan.loans.domain import accounts
@@ -260,6 +260,7 @@ def generate_loans(n: int, *, start_range: tuple[dt.date, dt.date], seed: int,
         installments = _write(cols, schedules, per_loan, progress)
         seconds["write"] = time.perf_counter() - t2
         _post_opening_balances(cols, as_of, seed, first_id)
+        plan_book.book_range(first_id, first_id + n - 1, as_of)  # a plan tracking the whole book sees them (issue 19)
         ledger.append(None, "loan.bulk_generated", "bulk", f"{seed}:{first_id}-{first_id + n - 1}", {
             "loans": n, "first_id": first_id, "last_id": first_id + n - 1, "as_of": as_of, "seed": seed,
             "installments": installments, "principal_minor": int(cols["principal_outstanding_minor"].sum()),

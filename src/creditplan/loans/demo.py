@@ -29,6 +29,7 @@ from creditplan.core.errors import CreditplanError, LimitExceeded
 from creditplan.core.money import format_minor
 from creditplan.customers.models import Customer
 from creditplan.loans import clock, services
+from creditplan.loans.disbursement import plan_segment
 from creditplan.loans.models import Installment, Loan, LoanStatus
 
 # (code, product settings for services.create_product, terms offered, amounts in yuan (low, high, step))
@@ -270,8 +271,10 @@ def _disburse(p: _Plan, day: dt.date, rows: list[tuple[int, str, str]], branch_o
     for _attempt in range(4):
         try:
             # trusted batch code: the demo books its history without applications (see services.disburse)
+            # small-business loans are the plan's 普惠小微 segment, when the plan has it configured
             return services.disburse(None, customer_id=p.customer_id, product=p.product, amount=str(p.amount),
-                                     term=p.term, start_date=day)
+                                     term=p.term, start_date=day,
+                                     segment=plan_segment("inclusive_sme") if p.product == "business" else "")
         except LimitExceeded:
             refused.add(branch_of[p.customer_id][:2])
             others = [c for c, k, b in rows if k == kind and b[:2] not in refused]

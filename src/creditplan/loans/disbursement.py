@@ -25,7 +25,7 @@ from creditplan.core.money import Money, Rounding, format_minor, from_ppm, parse
 from creditplan.customers.models import Customer
 from creditplan.ledger import services as ledger
 from creditplan.lines import services as lines
-from creditplan.loans import accounting, clock
+from creditplan.loans import accounting, clock, plan_book
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line
 from creditplan.loans.domain.schedule import InterestRule, Method, ScheduleTerms, build_schedule
@@ -98,8 +98,24 @@ def next_loan_ref() -> str:
 
 
 def _quota_dims(customer: Customer, loan: Loan) -> dict[str, Any]:
+    """Every dimension the plan cuts by, as the loan is booked (the loan book's cell: loans/plan_source.py)."""
     return {"branch": loan.branch.code, "product": loan.product.code, "industry": (customer.industry_code or "")[:1],
-            "region": (customer.region_code or "")[:2], "customer_ref": str(customer.pk)}
+            "region": (customer.region_code or "")[:2], "segment": loan.segment, "customer_ref": str(customer.pk)}
+
+
+def plan_segment(value: Any, *, strict: bool = False) -> str:
+    """The credit plan's customer segment (普惠小微…) a loan is booked under: a segment code configured for the
+    plans (plans.dimension_codes("segment")), else "" — or, `strict` (a segment named by the caller of a
+    direct disbursement), a ValidationError naming the field."""
+    code = str(value or "").strip()
+    if not code:
+        return ""
+    if code in {c for c, _name in plans.dimension_codes("segment")}:
+        return code
+    if strict:
+        raise ValidationError(f"segment {code!r} is not a configured plan segment", field="segment",
+                              code="unknown_segment")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,7 @@ class SignedApplication:
     term: int
     rate_ppm: int | None
     reserved: bool  # its approval holds a plan reservation awaiting disbursement
+    segment: str = ""  # the customer segment the application was made and approved under (its inputs)
 
 
 
@@ -186,7 +203,7 @@ def _check_against(approval: SignedApplication, *, customer: Customer, product: 
 @transaction.atomic
 def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any, term: int, start_date: Any = None,
              first_due_date: Any = None, rate: Any = None, application_ref: str = "", reference: str = "",
-             currency: str | None = None) -> Loan:
+             currency: str | None = None, segment: str = "") -> Loan:
     """Pay out a loan: create it with its schedule, post Dr loans / Cr cash (and the upfront fee), consume the
     credit-plan quota, record the event.
 
@@ -194,8 +211,12 @@ def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any
     whose contract the customer signed (status ready to disburse), in their branch scope, not paid out before,
     of the same customer and product, in the same currency, for the same term, for at most the approved amount
     and at the signed rate: anything else is refused naming the field (application_ref, customer_id, product,
-    currency, term, amount, rate). The application's reservation is consumed (an approval that holds none
-    reserves and consumes now, under the application's reference).
+    currency, term, amount, rate, segment). The application's reservation is consumed (an approval that holds
+    none reserves and consumes now, under the application's reference).
+
+    The loan's plan segment (`Loan.segment`, 普惠小微…): the application's, when it is a configured plan segment;
+    for trusted code, `segment` (refused when not configured). The plan sees the loan by all its dimensions —
+    branch, product, industry section, province, segment (issue 19 §5).
 
     Trusted batch code (`actor` None: the demo seed, loading a book from a legacy system) books a loan without
     an application and may not name one; it reserves and consumes plan quota under the loan's own reference.
@@ -216,6 +237,13 @@ def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any
     org.require_in_scope(actor, customer.branch, message=f"no customer {customer_id}",
                          code="unknown_customer", field="customer_id")
     approval = _signed_application(actor, application_ref) if actor is not None else None
+    if approval is not None:
+        booked_segment = plan_segment(approval.segment)
+        if str(segment or "").strip() and str(segment).strip() != booked_segment:
+            raise ValidationError(f"application {approval.ref} was approved for segment {booked_segment or '(none)'}",
+                                  field="segment", code="application_mismatch")
+    else:
+        booked_segment = plan_segment(segment, strict=True)
     p = get_product(product)
     if not p.is_active:
         raise Conflict(f"product {p.code} is not offered", field="product", code="product_inactive")
@@ -256,7 +284,8 @@ def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any
         if not p.rate_floor_ppm <= rate_ppm <= p.rate_cap_ppm:
             raise ValidationError(f"rate must be within the product's floor {from_ppm(p.rate_floor_ppm)} and cap "
                                   f"{from_ppm(p.rate_cap_ppm)}", field="rate", code="rate_out_of_range")
-    loan = Loan(ref=reference.strip() or next_loan_ref(), customer=customer, branch=customer.branch, product=p,
+    loan = Loan(ref=reference.strip() or next_loan_ref(), customer=customer, segment=booked_segment,
+                branch=customer.branch, product=p,
                 currency=p.currency, principal_minor=minor, rate_ppm=rate_ppm, spread_ppm=p.spread_ppm,
                 rate_type=p.rate_type, method=p.method, term=term, months_per_period=p.months_per_period,
                 day_count=p.day_count, rounding=p.rounding, interest_rule=p.interest_rule, start_date=start,
@@ -293,6 +322,7 @@ def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any
     ledger.append(actor, "loan.disbursed", "loan", loan.ref, {
         "customer": customer.pk, "branch": branch, "product": p.code, "principal_minor": minor,
         "rate_ppm": rate_ppm, "term": term, "method": loan.method, "start": start, "first_due": first_due,
+        "segment": loan.segment,
         "maturity": loan.maturity_date, "upfront_fee_minor": fee, "quota": quota,
         "application": approval.ref if approval is not None else "",
         "term_sheet": loan.term_sheet.digest,
@@ -321,7 +351,10 @@ def _consume_quota(actor: Actor | None, customer: Customer, loan: Loan, approval
                                 **_quota_dims(customer, loan))
         except Conflict as exc:
             if exc.code == "no_active_plan":
+                # no plan reserves for the date; a plan tracking the whole book still sees the loan (issue 19 §5)
+                plan_book.principal_moved(loan, loan.principal_minor, on, "disbursement")
                 return "untracked"
             raise
-    plans.consume_quota(actor, application_ref=ref, amount=amount, on=on)
+    # the plan's book takes the loan in its own cell (the dimensions it was booked with), whatever the approval named
+    plans.consume_quota(actor, application_ref=ref, amount=amount, on=on, cell=plan_book.cell_of(loan))
     return ref

@@ -12,14 +12,15 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import F, Q, Sum
-from django.db.models.functions import Substr
+from django.db.models.functions import Substr, TruncMonth
 
 from creditplan.loans.models import Installment, Loan, LoanStatus
 from creditplan.plans.services.sources import Cell
 
+
 def _cell(prefix: str = "") -> dict[str, Any]:
     """The cell's columns of a loan (`prefix` "loan__" from its installments)."""
-    return {"branch_id": F(prefix + "branch_id"), "product_code": F(prefix + "product__code"),
+    return {"cell_branch": F(prefix + "branch_id"), "product_code": F(prefix + "product__code"),
             "industry": Substr(prefix + "customer__industry_code", 1, 1),
             "region": Substr(prefix + "customer__region_code", 1, 2), "seg": F(prefix + "segment")}
 _FILTER_FIELDS = {"branch": "branch__code", "product": "product__code", "segment": "segment",
@@ -27,7 +28,7 @@ _FILTER_FIELDS = {"branch": "branch__code", "product": "product__code", "segment
 
 
 def _cells(rows: Any, amount: str) -> list[Cell]:
-    return [Cell(r["branch_id"], r["product_code"] or "", r["industry"] or "", r["region"] or "", r["seg"] or "",
+    return [Cell(r["cell_branch"], r["product_code"] or "", r["industry"] or "", r["region"] or "", r["seg"] or "",
                  int(r[amount] or 0)) for r in rows]
 
 
@@ -47,7 +48,13 @@ def loan_filter(filters: list[dict[str, str]], prefix: str = "") -> Q:
 class LoanBook:
     def customer_outstanding_sql(self) -> str:
         return (f"(SELECT COALESCE(SUM(principal_outstanding_minor), 0) FROM {Loan._meta.db_table} "
-                f"WHERE customer_id = %s AND status = '{LoanStatus.ACTIVE.value}')")
+                f"WHERE customer_id = %s AND status = '{LoanStatus.ACTIVE}')")
+
+    def application_outstanding_sql(self) -> str:
+        # issue 19 (plans exposure): the live loans booked under one application reference (one %s), so that a
+        # reservation made after its loan was written (trusted code booking a loan) does not count it twice
+        return (f"(SELECT COALESCE(SUM(principal_outstanding_minor), 0) FROM {Loan._meta.db_table} "
+                f"WHERE application_ref = %s AND status = '{LoanStatus.ACTIVE}')")
 
     def cells(self) -> list[Cell]:
         rows = (Loan.objects.filter(status=LoanStatus.ACTIVE, principal_outstanding_minor__gt=0)
@@ -64,6 +71,13 @@ class LoanBook:
                 .values(**_cell("loan__"))
                 .annotate(total=Sum(F("principal_minor") - F("paid_principal_minor"))).order_by())
         return _cells(rows, "total")
+
+    def disbursed_by_month(self, start: dt.date, end: dt.date) -> dict[tuple[int, int], int]:
+        """Principal paid out between the two dates (inclusive) by (year, month), whatever became of the loans since:
+        the previous year's curve that splits a plan into months (plans.services.periods, issue 19 §7)."""
+        rows = (Loan.objects.filter(start_date__gte=start, start_date__lte=end).annotate(month=TruncMonth("start_date"))
+                .values("month").annotate(total=Sum("principal_minor")).order_by())
+        return {(r["month"].year, r["month"].month): int(r["total"] or 0) for r in rows}
 
 
 BOOK = LoanBook()

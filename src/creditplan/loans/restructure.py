@@ -74,7 +74,7 @@ from creditplan.core.access import Actor
 from creditplan.core.daycount import add_months
 from creditplan.core.errors import Conflict, CreditplanError, ValidationError
 from creditplan.ledger import services as ledger
-from creditplan.loans import accounting, approvals
+from creditplan.loans import accounting, approvals, plan_book
 from creditplan.loans import services as loans
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line
@@ -312,6 +312,8 @@ def _apply(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any = None
         loan.restructure_count += 1
     loan.version += 1
     loan.save()
+    if capitalising and added:  # arrears become principal: the credit plan's book grows with it (issue 19 §5)
+        plan_book.principal_moved(loan, added, min(effective, loans.business_date()), "capitalise")
 
     params = {"extend_periods": extend or None, "new_method": method.value if method else None,
               "holiday_periods": holiday or None, "capitalise": capitalising, "periods": periods,

@@ -15,7 +15,7 @@ from creditplan.core.access import Actor
 from creditplan.core.errors import Conflict, ValidationError
 from creditplan.core.money import format_minor, parse_minor
 from creditplan.ledger import services as ledger
-from creditplan.loans import accounting, approvals
+from creditplan.loans import accounting, approvals, plan_book
 from creditplan.loans import services as loans
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line
@@ -188,6 +188,8 @@ def _write_off(actor: Actor, loan: Loan, params: dict[str, Any], why: str, *, re
     detail = {"reason": why, "condition": params["condition"], "evidence": params["evidence"], "parts": parts,
               "allowance_used_minor": on_balance, "allowance_topped_up_minor": topup, "off_balance_minor":
               interest if off else 0, "request": request}
+    # the principal leaves the book: the credit plan's book and quotas with it (issue 19 §5)
+    plan_book.principal_moved(loan, -parts["principal"], min(day, loans.business_date()), "write_off")
     LoanActivity.objects.create(loan=loan, business_date=day, kind="written_off", clause="write_off",
                                 amount_minor=total, detail={
                                     **detail, "closed_through": loan.closed_through.isoformat(),

@@ -15,6 +15,11 @@ class OriginationConfig(AppConfig):
 
         lines.register_exposure_source(_line_exposures)
         lines.register_product_source(_line_products)
+        # the credit plan's forecast: applications in progress, each stage's conversion (plan_pipeline.py)
+        from creditplan.origination.plan_pipeline import PIPELINE
+        from creditplan.plans.services.sources import register_pipeline_source
+
+        register_pipeline_source(PIPELINE)
 
 
 def _line_exposures(customer_id: int) -> list[Any]:

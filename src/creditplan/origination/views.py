@@ -5,6 +5,7 @@ by the `money` filter (core.money.format_minor)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from creditplan.common.text import problem_text
+from creditplan.common.text import figure_text, problem_text
 from creditplan.core.errors import CreditplanError, FieldProblem, NotFound
 from creditplan.core.money import format_minor
 from creditplan.org import services as org
@@ -119,10 +120,13 @@ def _input_problem(code: str, field: str) -> str:
     return str(_INPUT_TEXT[code]) % {"field": _input_label(name)}
 
 
-def origination_problem(code: str, message: str, field: str = "") -> str:
-    """A product error in the page's language; the authority refusal keeps the matrix's own explanation."""
+def origination_problem(code: str, message: str, field: str = "", extra: Mapping[str, Any] | None = None) -> str:
+    """A product error in the page's language; the authority refusal keeps the matrix's own explanation; a
+    concentration refusal says its figures (`extra`, issue 19)."""
     if code in _INPUT_TEXT and field:
         return _input_problem(code, field)
+    if extra and (figures := figure_text(code, extra)) is not None:
+        return figures
     text = _TEXT.get(code)
     if text is None or (get_language() or "en").startswith("en"):
         return problem_text(code, message)
@@ -629,7 +633,7 @@ def _review(request: HttpRequest, ref: str, action: str) -> HttpResponse:
         if isinstance(exc, NotFound):
             raise
         first = exc.problems[0] if exc.problems else FieldProblem("", exc.message, exc.code)
-        return _case(request, ref, error=origination_problem(first.code, exc.message, first.field),
+        return _case(request, ref, error=origination_problem(first.code, exc.message, first.field, exc.extra),
                      status=exc.http_status, forms={prefix: form})
     if action == "approve" and v.status == "referred":
         messages.success(request, _("Your approval is recorded (%(n)s of %(m)s): a second approver must also "

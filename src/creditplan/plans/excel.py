@@ -165,34 +165,43 @@ def export_dashboard_xlsx(actor: Actor, plan_id: int, *, branch: str | None = No
     ws.append([])
     heads = ["额度 quota", "机构 branch", "控制方式 mode", "新增投放额度（元） new lending", "已占用（元） reserved",
              "已投放（元） consumed", "可用（元） available", "余额（元） outstanding", "余额额度（元） balance",
-             "使用率 utilisation", "进度 pace", "期末预测（元） forecast"]
+             "使用率 utilisation", "进度 pace", "期末预测（元） forecast",
+             # the forecast term by term (issue 19 §4, docs/plan-forecast.md)
+             "在途申请×转化率（元） pipeline × conversion", "日均投放推算（元） run-rate",
+             "到期末计划回收本金（元） scheduled repayments", "期末余额预测（元） balance forecast"]
     ws.append(heads)
     for c in range(1, len(heads) + 1):
         ws.cell(ws.max_row, c).font = _BOLD
     for r in d["quotas"]:
+        f = r["forecast"]
         ws.append([r["label"], r["branch"], MODE_LABELS.get(r["mode"], r["mode"]), to_major(r["new_lending_limit"]),
                    to_major(r["reserved"]), to_major(r["consumed"]), to_major(r["available"]), to_major(r["outstanding"]),
-                   to_major(r["balance_limit"]), r["utilisation"], r["pace"], to_major(r["forecast_new_lending"])])
-        for c in range(4, 10):
+                   to_major(r["balance_limit"]), r["utilisation"], r["pace"], to_major(r["forecast_new_lending"]),
+                   to_major(f["pipeline"]), to_major(f["run_rate"]), to_major(f["repayments"]), to_major(f["balance"])])
+        for c in (*range(4, 10), *range(12, 17)):
             ws.cell(ws.max_row, c).number_format = _MONEY
         ws.cell(ws.max_row, 10).number_format = "0.0%"
         ws.cell(ws.max_row, 11).number_format = "0.00"
-        ws.cell(ws.max_row, 12).number_format = _MONEY
+    pace_words = {"ahead": "领先 ahead", "behind": "落后 behind", "on_plan": "符合 on plan"}
     rank = wb.create_sheet("ranking")
-    rank.append(["额度 quota", "机构 branch", "使用率 utilisation", "偏差（百分点） deviation (pp)", "调整次数 adjustments",
+    rank.append(["额度 quota", "机构 branch", "期末预测（元） forecast", "额度（元） quota", "偏离 deviation",
+                 "方向 over/under", "进度 pace", "与计划相比 against the plan", "调整次数 adjustments",
                  "闲置额度（元） idle (yuan)"])
     for r in d["ranking"]:
-        rank.append([r["label"], r["branch"], r["utilisation"], r["deviation_pct_points"], r["adjustments"],
-                     to_major(r["idle"])])
-        rank.cell(rank.max_row, 3).number_format = "0.0%"
-        rank.cell(rank.max_row, 6).number_format = _MONEY
+        direction = {"over": "超出 over", "under": "不足 under"}.get(r["direction"], "持平 on the quota")
+        rank.append([r["label"], r["branch"], to_major(r["forecast"]), to_major(r["limit"]), r["deviation"], direction,
+                     r["pace"], pace_words.get(r["pace_status"] or "", ""), r["adjustments"], to_major(r["idle"])])
+        for c in (3, 4, 10):
+            rank.cell(rank.max_row, c).number_format = _MONEY
+        rank.cell(rank.max_row, 5).number_format = "0.0%"
+        rank.cell(rank.max_row, 7).number_format = "0.00"
     alerts = wb.create_sheet("alerts")
     alerts.append(["额度 quota", "类型 kind", "级别 level", "说明 message"])
     for a in d["alerts"]:
         alerts.append([a["quota"], a["kind"], a["level"], a["message"]])
     for sheet in (ws, rank, alerts):
         sheet.column_dimensions["A"].width = 36
-        for c in range(2, 13):
+        for c in range(2, 17):
             sheet.column_dimensions[get_column_letter(c)].width = 18
     return _to_bytes(wb)
 

@@ -29,6 +29,9 @@ class Plan(models.Model):
     # next; "lapse" = a month's unused quota lapses
     period_control = models.CharField(max_length=8, default="none")
     opening_date = models.DateField(null=True, blank=True)  # the day the opening book was taken (activation)
+    # issue 19 §6 (targets): bumped whenever the plan's targets change; the reservation reads it with the plan and
+    # keeps the plan's ratio caps per process under (plan id, this version) — plans.services.targets
+    targets_version = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -98,7 +101,10 @@ class Reservation(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["plan", "application_ref"], name="one_reservation_per_app")]
-        indexes = [models.Index(fields=["customer_ref"]), models.Index(fields=["group_ref"])]
+        indexes = [models.Index(fields=["customer_ref"]), models.Index(fields=["group_ref"]),
+                   # issue 19 §6: a ratio cap sums the plan's approvals not yet paid out (plans.sql.ratio_cap_sums)
+                   models.Index(fields=["plan"], condition=models.Q(status__in=["reserved", "escalated"]),
+                                name="reservation_open_by_plan")]
 
     def __str__(self) -> str:
         return f"{self.application_ref} {self.status}"
@@ -123,6 +129,8 @@ class Movement(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # issue 19 §7: a month's use of a quota (plan periods, "lapse") sums its movements of the month
+        indexes = [models.Index(fields=["quota", "on_date"], name="plans_movement_quota_day")]
 
     def __str__(self) -> str:
         return f"{self.kind} on quota {self.quota_id}"
@@ -172,6 +180,11 @@ class Transfer(models.Model):
     reason = models.CharField(max_length=300)
     status = models.CharField(max_length=10, default="pending")  # pending, applied, rejected, refused
     refusal = models.CharField(max_length=300, blank=True)  # why it could not be applied (source used up…)
+    # --- issue 19 §3 (transfers, migration 0005): the refusal's stable code and, for a source found short, what it
+    # had available when the checker approved — so a page says why in the reader's language, with the figures
+    refusal_code = models.CharField(max_length=40, blank=True)
+    refusal_available_minor = models.BigIntegerField(null=True, blank=True)
+    # --- end issue 19 §3
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     decision_note = models.CharField(max_length=300, blank=True)
@@ -279,3 +292,24 @@ class BookCell(models.Model):
 
     def __str__(self) -> str:
         return f"cell {self.pk} of plan {self.plan_id}"
+
+
+# --- issue 19 §5 (the plan over the whole book, migration 0004) ---------------------------------------------------
+class BookReconciliation(models.Model):
+    """One run of the reconciliation of a plan's book with the loans (plans.services.book.reconcile): when, how many
+    cells and quotas it compared, and every difference it found (empty: the book reconciled)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="reconciliations")
+    at = models.DateTimeField(auto_now_add=True)
+    cells = models.PositiveIntegerField(default=0)
+    quotas = models.PositiveIntegerField(default=0)
+    # [{"what": "cell"|"quota", "key": [branch id, product, industry, region, segment] | quota id, "label": …,
+    #   "plan_minor": …, "loans_minor": …}]
+    differences = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"reconciliation {self.pk} of plan {self.plan_id}"
+# --- end issue 19 §5

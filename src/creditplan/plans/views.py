@@ -108,7 +108,7 @@ def _quota_rows(quotas: list[services.QuotaView]) -> list[dict[str, Any]]:
             "limit": s.new_lending_limit, "balance_limit": s.balance_limit, "reserved": s.reserved,
             "consumed": s.consumed, "available": s.available, "outstanding": s.outstanding,
             "util": util, "bar": min(util, 100.0), "level": "bad" if util >= 100 else "warn" if util >= 80 else "ok",
-            "children": q.children,
+            "children": q.children, "frozen": q.frozen,
         })
     return rows
 
@@ -275,7 +275,8 @@ def quota_explain(request: HttpRequest, plan_id: int, quota_id: int) -> HttpResp
         "amount": r.amount_minor, "disbursed": r.disbursed_minor, "outstanding": r.outstanding_minor,
         "large_exposure": r.large_exposure, "reason": r.reason,
     } for r in services.explain_quota(user, quota_id)]
-    ctx = {"plan_id": plan_id, "quota": quota, "reservations": reservations}
+    ctx = {"plan_id": plan_id, "quota": quota, "reservations": reservations,
+           "history": services.quota_history(user, quota_id)}  # transfers in and out, freezes (issue 19 §3)
     template = "plans/_explain.html" if request.htmx else "plans/explain.html"
     return render(request, template, ctx)
 

@@ -239,8 +239,12 @@ def _reserve(prepared: _Prepared, *, ref: str, customer_id: int, inputs: Mapping
             branch=prepared.branch.code, product=prepared.terms.code,
             industry=industry if industry in INDUSTRY_SECTIONS else "",
             region=region if region in PROVINCES else "", segment=segment if segment in known_segments else "",
-            customer_ref=str(customer_id), group_ref=str(inputs.get("group_ref") or "")[:60], on=on)
+            customer_ref=str(customer_id), on=on)  # the customer's groups: the registry's, never the inputs'
     except LimitExceeded as exc:
+        if exc.code == "concentration_exceeded" and exc.extra.get("limit_kind"):
+            en, zh = plans.concentration_reason(exc.extra)  # the figures in yuan, in both languages
+            return "refused", exc.message[:300], kernel.Reason(
+                "CONCENTRATION_EXCEEDED", f"the concentration limit refuses the amount: {en}", f"超出集中度限额：{zh}")
         return "refused", exc.message[:300], kernel.Reason(
             "QUOTA_REFUSED", f"the credit plan refuses the amount: {exc.message}", f"信贷计划额度不足：{exc.message}")
     except (Conflict, ValidationError) as exc:

@@ -12,7 +12,7 @@ import numpy as np
 
 from creditplan.core.errors import Conflict
 from creditplan.ledger import services as ledger
-from creditplan.loans import accounting
+from creditplan.loans import accounting, plan_book
 from creditplan.loans.cob.context import Context
 from creditplan.loans.cob.debit import batch_debit
 from creditplan.loans.cob.points import point
@@ -39,8 +39,10 @@ def close_day(ctx: Context, day: dt.date, where: str, params: list[Any], *, reco
     """Close `day` for the active loans matching `where` not yet closed through it. Runs inside the caller's
     transaction. record=False (replay): loan columns and installments only, no GL, activity or chunk row."""
     d = day.toordinal()
-    # issue 18: the debit of mandated settlement accounts, a payment on the day before the kernel (cob/debit.py)
-    debits = batch_debit(ctx.actor, day, where, params) if record else {}
+    # issue 18: the debit of mandated settlement accounts, a payment on the day before the kernel (cob/debit.py);
+    # the principal it repays reaches the credit plan's book once for the chunk, below (issue 19 §5)
+    with plan_book.collecting() as repaid:
+        debits = batch_debit(ctx.actor, day, where, params) if record else {}
     chunk = close_sql.read_chunk(where, params, d)
     if not len(chunk):
         return None
@@ -67,6 +69,12 @@ def close_day(ctx: Context, day: dt.date, where: str, params: list[Any], *, reco
     point("after_loans")
     totals = {**res.totals, **fx.totals, **debits}
     if record:
+        # the chunk's principal repaid (debits and auto-debits) reaches the credit plan's book in ONE call, before
+        # the chunk's clause events (quota rows are locked before the ledger's sequencer, as reservations do)
+        for loan_id, delta in fx.principal.items():
+            repaid[loan_id] = repaid.get(loan_id, 0) + delta
+        plan_book.principal_moved_many(repaid, day, "repayment")
+        point("after_plan_book")
         event_activities(res, chunk, fx)
         close_sql.insert_activities(fx.activities, day)
         point("after_activities")

@@ -22,6 +22,7 @@ import datetime as dt
 from typing import Any, cast
 
 from creditplan.core.access import Actor
+from creditplan.loans import plan_book
 from creditplan.loans.domain.allocation import InstallmentRow
 from creditplan.loans.loan_state import loan_for_update
 from creditplan.loans.models import DebitMandate, LoanActivity, LoanStatus
@@ -55,6 +56,7 @@ def batch_debit(actor: Actor | None, day: dt.date, where: str, params: list[Any]
         return totals
     mandates = {m.loan_id: m for m in DebitMandate.objects.select_for_update().filter(loan_id__in=ids)}
     g = gateway()
+    plan_locked = False
     for loan_id in ids:
         loan = loan_for_update(loan_id)
         m = mandates[loan_id]
@@ -80,6 +82,12 @@ def batch_debit(actor: Actor | None, day: dt.date, where: str, params: list[Any]
                           currency=loan.currency)
         debited = max(0, min(int(debited), asked))
         if debited:
+            if not plan_locked:
+                # the credit plan's quota rows before the first payment's ledger event: the chunk moves the plan's
+                # book once, at its end (cob/day.py), and quota rows are always locked before the ledger's
+                # sequencer, as a reservation locks them (issue 19 §5)
+                plan_book.lock_book()
+                plan_locked = True
             # posted by the close (actor None: the scheduler, the payment's posted_by stays empty)
             post_locked(cast(Actor, actor), loan, ref, debited, day, CHANNEL, "regular")
         left = asked - debited

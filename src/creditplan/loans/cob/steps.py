@@ -40,6 +40,7 @@ class Effects:
     activities: list[tuple[int, str, str, int, dict[str, Any]]] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
     closed: list[int] = field(default_factory=list)  # loan ids
+    principal: dict[int, int] = field(default_factory=dict)  # loan id → principal repaid tonight (the plan's book)
 
     def add(self, kind: str, account: str, row: int, amount: int) -> None:
         col = self.gl.setdefault(kind, {}).setdefault(account, np.zeros(self.n, dtype=np.int64))
@@ -111,6 +112,8 @@ def auto_debit(res: K.DayResult, chunk: Chunk, ctx: Context, day: dt.date, fx: E
         s["overdue_interest_minor"][row] -= a.interest
         s["overdue_principal_minor"][row] -= a.principal
         s["principal_outstanding_minor"][row] -= a.principal
+        if a.principal:
+            fx.principal[loan_id] = fx.principal.get(loan_id, 0) - int(a.principal)
         oldest = 0
         for pk, seq, due, p, i, f, pp, pi, pf in insts:
             dp, di, df = a.principal_by_seq.get(seq, 0), a.interest_by_seq.get(seq, 0), a.fee_by_seq.get(seq, 0)

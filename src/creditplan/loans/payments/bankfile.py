@@ -23,7 +23,7 @@ from creditplan.core.errors import CreditplanError, ValidationError
 from creditplan.core.money import Money, parse_minor
 from creditplan.ledger import services as ledger
 from creditplan.loans import clock as loans_clock
-from creditplan.loans import sql
+from creditplan.loans import plan_book, sql
 from creditplan.loans.domain import accounts
 from creditplan.loans.domain.accounts import Line
 from creditplan.loans.domain.allocation import InstallmentRow, apply_payment
@@ -397,6 +397,7 @@ def _post_batch(actor: Actor, batch: Sequence[_Line], today: dt.date, batch_ref:
     entries: list[tuple[Loan, dt.date, str, list[Line]]] = []
     changed: dict[int, Loan] = {}
     principal_by_app: dict[str, tuple[Loan, int, dt.date]] = {}
+    principal_by_loan: dict[int, int] = {}  # the plan's book: every loan's principal repaid, in one call
     totals = out.totals
     slow_loans: set[str] = set()
     for ln in batch:
@@ -432,6 +433,8 @@ def _post_batch(actor: Actor, batch: Sequence[_Line], today: dt.date, batch_ref:
         changed[loan.pk] = loan
         made.append(_NewPayment(ln.reference, loan, ln.value_date, ln.amount_minor, applied.allocation, snap))
         entries.append((loan, ln.value_date, f"repayment {ln.reference}", applied.lines))
+        if applied.principal_paid:
+            principal_by_loan[loan.pk] = principal_by_loan.get(loan.pk, 0) + applied.principal_paid
         if loan.application_ref and applied.principal_paid:
             _, before, _ = principal_by_app.get(loan.application_ref, (loan, 0, ln.value_date))
             principal_by_app[loan.application_ref] = (loan, before + applied.principal_paid, ln.value_date)
@@ -454,7 +457,9 @@ def _post_batch(actor: Actor, batch: Sequence[_Line], today: dt.date, batch_ref:
         turn()
         laps("wait")
     if made:
-        quotas = {app: restore_quota(loan, principal, day) for app, (loan, principal, day) in principal_by_app.items()}
+        quotas = {app: restore_quota(loan, principal, day, book=False)
+                  for app, (loan, principal, day) in principal_by_app.items()}
+        plan_book.principal_moved_many({k: -v for k, v in principal_by_loan.items()}, today, "repayment")
         laps("quota")
         _write_activities(made, batch_ref, quotas, pg)
         laps("write.activities")

@@ -17,14 +17,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from creditplan.core.access import Actor
-from creditplan.core.errors import Conflict, NotFound
-from creditplan.core.money import Money, format_minor, to_major
+from creditplan.core.errors import Conflict
+from creditplan.core.money import format_minor, to_major
 from creditplan.lines import services as lines
-from creditplan.loans import clock, services
+from creditplan.loans import clock, plan_book, services
 from creditplan.loans.domain.allocation import InstallmentRow
 from creditplan.loans.models import Loan, Payment
 from creditplan.loans.sql import payments as payments_sql
-from creditplan.plans import services as plans
 
 __all__ = ["PaymentResult", "event_data", "existing", "insert_payment", "reference_reused", "restore_quota",
            "result_of", "save_loan", "save_rows"]
@@ -72,29 +71,23 @@ def save_rows(rows: Iterable[InstallmentRow]) -> int:
     return len(dirty)
 
 
-def restore_quota(loan: Loan, principal_minor: int, day: dt.date) -> str:
-    """Principal repaid restores the credit plan's balance quota; a negative amount (a reversal that makes
-    principal outstanding again) takes it back. The system acts: actor None."""
-    if not loan.application_ref or principal_minor == 0:
+def restore_quota(loan: Loan, principal_minor: int, day: dt.date, *, book: bool = True) -> str:
+    """Principal repaid restores the customer's credit-line room and reaches the credit plan's book (every plan
+    that tracks the whole book: plan_book.principal_moved, issue 19 §5 — whatever plan the loan was paid out
+    under, or none); a negative amount (a reversal that makes principal outstanding again) takes them back. The
+    system acts: actor None. `book` False: the caller moves the plan's book itself, once for its batch."""
+    if principal_minor == 0:
         return "none"
     # the customer's credit line first (the lock order): a revolving line gets the room back, a reversal takes it
-    if principal_minor > 0:
-        lines.restore(loan.application_ref, int(principal_minor))
-    else:
-        lines.unrestore(loan.application_ref, -int(principal_minor))
-    try:
+    if loan.application_ref:
         if principal_minor > 0:
-            plans.repay_principal(None, application_ref=loan.application_ref,
-                                  amount=Money(int(principal_minor)), on=min(day, clock.business_date()))
+            lines.restore(loan.application_ref, int(principal_minor))
         else:
-            plans.unrepay_principal(None, application_ref=loan.application_ref,
-                                    amount=Money(-int(principal_minor)), on=min(day, clock.business_date()))
-    except NotFound:
-        return "no_reservation"
-    except Conflict as exc:  # the plan's counter disagrees (e.g. after a reversal): never block a payment
-        log.warning("quota of %s not restored: %s", loan.ref, exc)
-        return exc.code
-    return "restored"
+            lines.unrestore(loan.application_ref, -int(principal_minor))
+    if not book:
+        return "restored"
+    return plan_book.principal_moved(loan, -int(principal_minor), min(day, clock.business_date()),
+                                     "repayment" if principal_minor > 0 else "reversal")
 
 
 def result_of(p: Payment, loan: Loan, *, duplicate: bool = False, backdated: bool = False,

@@ -165,11 +165,16 @@ def _reserve(actor: Actor, a: Application) -> str:
     principal = actor if org.may(actor, Perm.QUOTA_RESERVE) else _Approval(actor.username)
     industry = (a.customer.industry_code or "")[:1].upper()
     region = (a.customer.region_code or "")[:2]
+    # the plan segment the application was made under (its inputs, as the straight-through decision reserves it;
+    # the loan is booked under the same one: documents.contracts.signed_for_payout, loans.disbursement)
+    segment = str((a.inputs or {}).get("segment") or "")
+    known_segments = {c for c, _ in plans.dimension_codes("segment")} if segment else set()
     try:
         r = plans.reserve_quota(principal, application_ref=a.ref, amount=Money(_decision_amount(a)),
                                 branch=a.branch.code, product=a.product,
                                 industry=industry if industry in INDUSTRY_SECTIONS else "",
-                                region=region if region in PROVINCES else "", customer_ref=str(a.customer_id))
+                                region=region if region in PROVINCES else "",
+                                segment=segment if segment in known_segments else "", customer_ref=str(a.customer_id))
     except Conflict as exc:
         if exc.code == "no_active_plan":
             return "untracked"

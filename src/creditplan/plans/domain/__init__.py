@@ -12,6 +12,11 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
 
+# concentration moved to its own module (issue 19); kept importable from here
+from creditplan.plans.domain.exposure import ConcentrationCheck as ConcentrationCheck
+from creditplan.plans.domain.exposure import ConcentrationLimits as ConcentrationLimits
+from creditplan.plans.domain.exposure import check_concentration as check_concentration
+
 
 class ControlMode(StrEnum):
     HARD = "hard"  # refuse anything above the limit
@@ -125,39 +130,6 @@ def periods_overlap(a: tuple[dt.date, dt.date], b: tuple[dt.date, dt.date]) -> b
     return a[0] <= b[1] and b[0] <= a[1]
 
 
-@dataclass(frozen=True, slots=True)
-class ConcentrationLimits:
-    """Share of net capital, in parts per ten thousand (basis points): 1000 = 10 %."""
-
-    single_customer_bp: int = 1000
-    group_bp: int = 1500
-    large_exposure_bp: int = 250
-
-
-@dataclass(frozen=True, slots=True)
-class ConcentrationCheck:
-    refused: str = ""
-    large_exposure: bool = False
-
-
-def check_concentration(limits: ConcentrationLimits, net_capital: int, *, customer_exposure: int,
-                        group_exposure: int | None, amount: int) -> ConcentrationCheck:
-    """Exposures include the new amount. Refuse above the single-customer or group limit; flag large
-    exposures (≥ 2.5 % of net capital by default)."""
-    if net_capital <= 0:
-        return ConcentrationCheck()
-    customer_total = customer_exposure + amount
-    if customer_total * 10_000 > net_capital * limits.single_customer_bp:
-        return ConcentrationCheck(refused=f"single-customer exposure {customer_total} would exceed "
-                                          f"{limits.single_customer_bp / 100:g} % of net capital ({net_capital})")
-    if group_exposure is not None:
-        group_total = group_exposure + amount
-        if group_total * 10_000 > net_capital * limits.group_bp:
-            return ConcentrationCheck(refused=f"group exposure {group_total} would exceed "
-                                              f"{limits.group_bp / 100:g} % of net capital ({net_capital})")
-    return ConcentrationCheck(large_exposure=customer_total * 10_000 >= net_capital * limits.large_exposure_bp)
-
-
 def elapsed_share(start: dt.date, end: dt.date, today: dt.date) -> Fraction:
     """Share of the period elapsed at the end of `today` (0 before the start, 1 after the end)."""
     total = (end - start).days + 1
@@ -171,17 +143,3 @@ def pace(state: QuotaState, start: dt.date, end: dt.date, today: dt.date) -> Fra
     if elapsed == 0:
         return None
     return state.utilisation / elapsed
-
-
-def forecast_new_lending(consumed: int, reserved: int, pipeline_expected: int, start: dt.date, end: dt.date,
-                         today: dt.date) -> int:
-    """Period-end new lending: what is consumed, plus the larger of (a) what is already known to come —
-    reserved approvals and the expected disbursements of applications in progress — and (b) the run-rate
-    of the period so far carried over the rest of it. Known business is part of the run-rate, so they are
-    not added together."""
-    elapsed = elapsed_share(start, end, today)
-    known = reserved + pipeline_expected
-    if elapsed == 0 or elapsed == 1:
-        return consumed + known
-    run_rate_rest = int(Fraction(consumed) / elapsed * (1 - elapsed))
-    return consumed + max(known, run_rate_rest)

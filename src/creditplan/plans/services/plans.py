@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import Conflict, NotFound, ValidationError
@@ -16,6 +17,7 @@ from creditplan.ledger import services as ledger
 from creditplan.plans import domain
 from creditplan.plans.domain import ControlMode
 from creditplan.plans.models import Plan, Quota
+from creditplan.plans.services.book import open_book
 from creditplan.plans.services.records import PlanView, plan_view
 
 
@@ -79,14 +81,20 @@ def parse_control_mode(value: str) -> ControlMode:
 
 
 @transaction.atomic
-def activate_plan(actor: Actor, plan_id: int) -> PlanView:
+def activate_plan(actor: Actor, plan_id: int, *, on: dt.date | None = None) -> PlanView:
+    """Activate a draft plan: from now on approvals reserve its quotas. It starts from the opening book (issue 19
+    §5, plans.services.book.open_book): the loans' outstanding principal by cell on `on` (the business date, today
+    by default) becomes its cells and each quota's opening balance and balance."""
     require(actor, Perm.PLAN_MANAGE)
     plan = _plan_for_update(plan_id)
     if plan.status != "draft":
         raise Conflict(f"only a draft plan can be activated (this one is {plan.status})", code="plan_status")
     plan.status = "active"
-    plan.save(update_fields=["status"])
-    ledger.append(actor, "plan.activated", "plan", plan.code, {})
+    plan.opening_date = on or timezone.localdate()
+    plan.save(update_fields=["status", "opening_date"])
+    cells, opening = open_book(plan, actor)
+    ledger.append(actor, "plan.activated", "plan", plan.code,
+                  {"opening_date": plan.opening_date, "opening_cells": cells, "opening_minor": opening})
     return plan_view(plan)
 
 

@@ -15,6 +15,7 @@ from creditplan.org import services as org
 from creditplan.plans import domain
 from creditplan.plans.domain import QuotaState
 from creditplan.plans.models import Quota
+from creditplan.plans.services.book import open_children
 from creditplan.plans.services.dimensions import clean_dimensions, within_parent
 from creditplan.plans.services.plans import get_plan, parse_control_mode
 from creditplan.plans.services.records import (
@@ -76,6 +77,7 @@ def split_quota(actor: Actor, parent_quota_id: int, children: list[dict[str, Any
         raise ValidationError(problem, field="new_lending_limit", code="split_above_parent")
     for r in rows:
         r.save()
+    open_children(parent.plan, rows, actor)  # issue 19 §5: their opening balance and balance, from the book
     ledger.append(actor, "plan.quota_split", "quota", parent.pk,
                   {"plan": parent.plan.code, "children": [{"id": r.pk, "label": quota_label(r),
                                                            "new_lending_limit_minor": r.new_lending_limit_minor,
@@ -120,7 +122,7 @@ def plan_quotas(actor: Actor, plan_id: int) -> list[QuotaView]:
             if sees_quota(actor, q):
                 out.append(QuotaView(q.pk, q.parent_id, quota_label(q), q.branch.code if q.branch_id else "",
                                      q.product, q.industry, q.region, q.segment, q.control_mode, state_of(q),
-                                     len(by_parent.get(q.pk, []))))
+                                     len(by_parent.get(q.pk, [])), q.frozen))
             walk(q.pk)
 
     walk(None)

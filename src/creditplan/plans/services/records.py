@@ -24,6 +24,7 @@ class QuotaView:
     control_mode: str
     state: QuotaState
     children: int
+    frozen: bool = False  # issue 19 §3: no new reservations while set (plans.services.transfers.freeze_quota)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def quota_view(q: Quota) -> QuotaView:
     return QuotaView(
         id=q.pk, parent_id=q.parent_id, label=quota_label(q), branch=q.branch.code if q.branch_id else "",
         product=q.product, industry=q.industry, region=q.region, segment=q.segment, control_mode=q.control_mode,
-        state=state_of(q), children=q.children.count(),
+        state=state_of(q), children=q.children.count(), frozen=q.frozen,
     )
 
 

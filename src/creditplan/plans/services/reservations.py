@@ -23,8 +23,12 @@ from creditplan.org import services as org
 from creditplan.plans import domain, sql
 from creditplan.plans.domain import ControlMode, Outcome
 from creditplan.plans.models import Quota, Reservation
+from creditplan.plans.services.book import book_moved, consume_into, key_of, reservation_moved
 from creditplan.plans.services.dimensions import clean_dimensions
+from creditplan.plans.services.periods import check_month
 from creditplan.plans.services.records import ReservationView, quota_label, reservation_view, state_of
+from creditplan.plans.services.sources import Cell, book
+from creditplan.plans.services.targets import check_ratio_caps
 
 
 def _value_date(on: dt.date | None) -> dt.date:
@@ -40,9 +44,11 @@ def _value_date(on: dt.date | None) -> dt.date:
 @transaction.atomic
 def reserve_quota(actor: Actor | None, *, application_ref: str, amount: Any, branch: str, product: str = "",
                   industry: str = "", region: str = "", segment: str = "", customer_ref: str = "",
-                  group_ref: str = "", on: dt.date | None = None) -> ReservationView:
+                  on: dt.date | None = None) -> ReservationView:
     """Hold plan quota for an approved application. Hard quotas refuse (LimitExceeded), soft ones escalate,
-    monitor-only ones record. Concentration limits are checked at the same moment. Idempotent per
+    monitor-only ones record. Concentration limits are checked at the same moment, on the whole book (issue 19,
+    plans.domain.exposure): the customer (`customer_ref`, the customer's id) and each group the registry puts it
+    in on the day — never a group named by the caller —, against the capital base in force. Idempotent per
     application: asking again returns the existing reservation. Every refusal is raised before the first write
     (`reserve_quota_in_transaction` relies on it). `actor` None is trusted code (a loan booked by the demo
     seed or a legacy import, see loans.services.disburse): no permission or branch to check."""
@@ -55,36 +61,33 @@ def reserve_quota(actor: Actor | None, *, application_ref: str, amount: Any, bra
     today = _value_date(on)
     raw = {"branch": branch, "product": product, "industry": industry, "region": region, "segment": segment}
     pre = clean_dimensions({**raw, "branch": None, "product": None, "segment": None})  # industry, region
+    customer_ref = str(customer_ref or "").strip()
+    book_sql = _book_sql()
     plan, known, quotas, checks = sql.plan_and_locked_quotas(
         today, branch=str(branch or "").strip().upper(), product=str(product or "").strip(),
         industry=pre["industry"], region=pre["region"], segment=str(segment or "").strip(), ref=ref,
-        customer_ref=customer_ref, group_ref=group_ref)
+        customer_ref=customer_ref, book=book_sql)
     dims = clean_dimensions(raw, known)
     if dims["branch"] is None:
         raise ValidationError("the branch of the loan is required", field="branch", code="required")
     if actor is not None and not org.branch_in_scope(actor, dims["branch"]):  # (head office: every branch)
         raise Forbidden("the loan's branch is outside your branch", code="branch_out_of_scope")
     r = Reservation(plan=plan, application_ref=ref, amount_minor=minor, customer_ref=customer_ref[:60],
-                    group_ref=group_ref[:60], expires_at=timezone.now() + dt.timedelta(days=plan.approval_validity_days),
-                    **dims)
+                    expires_at=timezone.now() + dt.timedelta(days=plan.approval_validity_days), **dims)
     if checks is None:
         # Something moved while we waited for the locks (another reservation for the plan committed): read the
         # duplicate and exposure checks again, now that no other transaction can be half-way through reserving.
-        checks = sql.recheck(plan.pk, ref, customer_ref, group_ref)
-    found, customer_exposure, group_exposure = checks
-    if found is not None:
-        existing = Reservation.objects.get(pk=found)
+        checks = sql.recheck(plan.pk, ref, customer_ref, today, book_sql)
+    if checks.found is not None:
+        existing = Reservation.objects.get(pk=checks.found)
         if existing.amount_minor != minor:
             raise Conflict(f"application {ref} already holds {format_minor(existing.amount_minor)}",
                            code="reservation_exists")
         return reservation_view(existing)
-    limits = domain.ConcentrationLimits(plan.single_customer_bp, plan.group_bp, plan.large_exposure_bp)
-    conc = domain.check_concentration(
-        limits, plan.net_capital_minor, customer_exposure=int(customer_exposure),
-        group_exposure=int(group_exposure) if group_ref else None, amount=minor,
-    ) if customer_ref else domain.ConcentrationCheck()
+    conc = _concentration(plan, checks, minor) if customer_ref else domain.ConcentrationCheck()
     if conc.refused:
-        raise LimitExceeded(conc.refused, code="concentration_exceeded", field="amount")
+        raise LimitExceeded(conc.refused, code="concentration_exceeded", field="amount", extra=conc.figures)
+    r.group_ref = ",".join(code for code, _ in checks.groups)[:60]  # the groups checked, for the record
     outcome, reasons = Outcome.RESERVED, []
     for q in quotas:
         if q.frozen:
@@ -98,12 +101,34 @@ def reserve_quota(actor: Actor | None, *, application_ref: str, amount: Any, bra
             outcome = Outcome.ESCALATED
         if check.reason:
             reasons.append(f"{quota_label(q)}: {check.reason}")
+    outcome, reasons = check_month(plan, known, quotas, minor, today, outcome, reasons)  # §7: read by the statement
+    outcome = check_ratio_caps(plan, dims, minor, outcome, reasons)  # issue 19 §6: no query unless a cap matches
     r.status, r.large_exposure, r.reason = outcome.value, conc.large_exposure, "; ".join(reasons)[:300]
     sql.insert_reservation(r, quotas, actor, today)
     ledger.append(actor, "plan.quota_reserved", "reservation", r.application_ref,
                   {"plan": plan.code, "amount_minor": minor, "status": r.status, "quotas": [q.pk for q in quotas],
                    "large_exposure": r.large_exposure, "reason": r.reason})
     return reservation_view(r, [q.pk for q in quotas])
+
+
+def _book_sql() -> tuple[str, str] | None:
+    """The loan book's subqueries for the exposure check (plans.services.sources; None: no book registered)."""
+    source = book()
+    if source is None:
+        return None
+    own = getattr(source, "application_outstanding_sql", None)
+    return source.customer_outstanding_sql(), own() if own is not None else ""
+
+
+def _concentration(plan: Any, checks: sql.Checks, amount: int) -> domain.ConcentrationCheck:
+    """The whole-book concentration check (plans.domain.exposure) on what the reservation's statement read: the
+    capital base in force on the day (the plan's net capital when none is approved), the customer's exposure and
+    each of its root groups', less any loan already booked under this application (counted once)."""
+    limits = domain.ConcentrationLimits(plan.single_customer_bp, plan.group_bp, plan.large_exposure_bp)
+    capital = checks.capital_base if checks.capital_base is not None else plan.net_capital_minor
+    own = checks.own_loans
+    return domain.check_concentration(limits, capital, customer_exposure=checks.customer_exposure - own,
+                                      amount=amount, groups=[(code, e - own) for code, e in checks.groups])
 
 
 def reserve_quota_in_transaction(actor: Actor | None, **kwargs: Any) -> ReservationView:
@@ -136,11 +161,15 @@ def _locked_quotas(r: Reservation) -> list[Quota]:
 
 
 @transaction.atomic
-def consume_quota(actor: Actor | None, *, application_ref: str, amount: Any = None, on: dt.date | None = None
-                  ) -> ReservationView:
+def consume_quota(actor: Actor | None, *, application_ref: str, amount: Any = None, on: dt.date | None = None,
+                  cell: Cell | None = None) -> ReservationView:
     """Disbursement: the reserved amount becomes consumed lending and outstanding balance; any part of the
     approval not paid out is released. Branch scope first (see `_reservation_for_update`); `actor` None is
-    trusted code (loans.services.disburse booking a loan for the demo seed or an import)."""
+    trusted code (loans.services.disburse booking a loan for the demo seed or an import).
+
+    The plan's book (issue 19 §5, plans.services.book): the loan's cell — `cell`, the dimensions the loan was
+    booked with (loans pass them), else the reservation's — takes the principal paid, as does every quota
+    covering it; every other plan with an open book (one activated ahead of its period) sees the loan too."""
     if actor is not None:
         require(actor, Perm.QUOTA_RESERVE)
     r = _reservation_for_update(actor, application_ref)
@@ -150,11 +179,17 @@ def consume_quota(actor: Actor | None, *, application_ref: str, amount: Any = No
     paid = r.amount_minor if amount is None else parse_minor(amount, "amount", allow_zero=False)
     if paid > r.amount_minor:
         raise ValidationError("cannot disburse more than was approved", field="amount", code="above_approval")
-    quotas = _locked_quotas(r)
-    sql.move(quotas, r, "consume", actor, reserved=-r.amount_minor, consumed=paid, outstanding=paid,
-             on=_value_date(on))
+    day = _value_date(on)
+    key = key_of(cell) if cell is not None else (r.branch_id, r.product, r.industry, r.region, r.segment)
+    if r.plan.opening_date is None:  # a plan activated before it tracked the whole book: its own quotas only
+        quotas = _locked_quotas(r)
+        sql.move(quotas, r, "consume", actor, reserved=-r.amount_minor, consumed=paid, outstanding=paid, on=day)
+    else:
+        consume_into(r.plan, r, key, paid, actor, day)
     r.status, r.disbursed_minor, r.outstanding_minor = "consumed", paid, paid
     r.save(update_fields=["status", "disbursed_minor", "outstanding_minor", "updated_at"])
+    book_moved(actor, on=day, cells=[Cell(key[0], key[1], key[2], key[3], key[4], paid)], kind="disbursement",
+               exclude_plan=r.plan_id)
     ledger.append(actor, "plan.quota_consumed", "reservation", r.application_ref,
                   {"approved_minor": r.amount_minor, "disbursed_minor": paid})
     return reservation_view(r)
@@ -192,8 +227,10 @@ def repay_principal(actor: Actor | None, *, application_ref: str, amount: Any, o
     if r.status not in ("consumed",) or paid > r.outstanding_minor:
         raise Conflict(f"application {application_ref} has {format_minor(r.outstanding_minor)} outstanding",
                        code="repay_above_outstanding")
-    quotas = _locked_quotas(r)
-    sql.move(quotas, r, "repay", actor, outstanding=-paid, on=_value_date(on))
+    if r.plan.opening_date is None:
+        sql.move(_locked_quotas(r), r, "repay", actor, outstanding=-paid, on=_value_date(on))
+    else:  # the plan's book: the reservation's cell and every quota covering it (issue 19 §5)
+        reservation_moved(r.plan, r, -paid, "repay", actor, _value_date(on))
     r.outstanding_minor -= paid
     if r.outstanding_minor == 0:
         r.status = "repaid"
@@ -215,8 +252,10 @@ def unrepay_principal(actor: Actor | None, *, application_ref: str, amount: Any,
     if r.status not in ("consumed", "repaid") or r.outstanding_minor + back > r.disbursed_minor:
         raise Conflict(f"application {application_ref} cannot owe more than it was paid out "
                        f"({format_minor(r.disbursed_minor)})", code="unrepay_above_disbursed")
-    quotas = _locked_quotas(r)
-    sql.move(quotas, r, "unrepay", actor, outstanding=back, on=_value_date(on))
+    if r.plan.opening_date is None:
+        sql.move(_locked_quotas(r), r, "unrepay", actor, outstanding=back, on=_value_date(on))
+    else:  # the plan's book: the reservation's cell and every quota covering it (issue 19 §5)
+        reservation_moved(r.plan, r, back, "unrepay", actor, _value_date(on))
     r.outstanding_minor += back
     r.status = "consumed"
     r.save(update_fields=["status", "outstanding_minor", "updated_at"])

@@ -33,6 +33,11 @@ class BookSource(Protocol):
         """A scalar subquery (parenthesised SQL) giving the outstanding principal (fen) of every live loan of the
         customer whose id is its one `%s` parameter."""
 
+    def application_outstanding_sql(self) -> str:
+        """A scalar subquery (parenthesised SQL): the outstanding principal (fen) of the live loans booked under
+        the application reference that is its one `%s` parameter (the reservation's exposure check subtracts it:
+        a loan booked by trusted code is written before its reservation)."""
+
     def cells(self) -> list[Cell]:
         """Outstanding principal of the whole book now, by cell."""
 

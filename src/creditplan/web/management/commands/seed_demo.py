@@ -12,6 +12,7 @@ from creditplan.core.errors import CreditplanError
 from creditplan.customers import demo
 from creditplan.customers import services as customers
 from creditplan.org import services as org
+from creditplan.plans import demo as plan_demo
 
 DETAILED_LOANS = 300
 
@@ -43,6 +44,8 @@ class Command(BaseCommand):
 
             with risk_demo.snapshots_only():  # the close keeps each date's book; indicators come after
                 self._seed_loans(opts["loans"], opts["seed"])
+            with transaction.atomic():
+                self._seed_plan_second_pass(opts["seed"])
             with transaction.atomic():
                 risk_demo.seed_risk(log=self.stdout.write)
             from creditplan.risk.demo_post_loan import seed_post_loan
@@ -82,13 +85,15 @@ class Command(BaseCommand):
         from creditplan.risk.services.behaviour import seed_behaviour_model
 
         models += seed_behaviour_model(users["risk"], users["risk2"], log=self.stdout.write)
+        from creditplan.plans import demo_capital
         from creditplan.plans.demo import seed_plan
 
-        loans = seed_plan(users["planner"], users["admin"])
+        seed_plan(users["planner"])
+        demo_capital.seed_demo(users["planner"], users["planner2"], amount=plan_demo.CAPITAL, pending="650000000")
 
         self.stdout.write(self.style.SUCCESS(
             f"loaded {len(demo.BRANCHES)} branches, {len(demo.STAFF)} users, {len(rows)} customers, "
-            f"{models} model versions, a credit plan with {loans} approvals"))
+            f"{models} model versions, this year's credit plan (its book opens with the loans)"))
 
     def _seed_loans(self, count: int, seed: int) -> None:
         """Loans with their history (products, LPR, repayments, every daily close) and, beyond
@@ -134,6 +139,27 @@ class Command(BaseCommand):
                                       as_of=today, seed=seed, progress=step)
             self.stdout.write(self.style.SUCCESS(f"loans: {made.loans} more generated in bulk "
                                                  f"({made.customers_created} customers) as of {made.as_of}"))
+
+    def _seed_plan_second_pass(self, seed: int) -> None:
+        """The credit plan once the loans are booked: the pipeline of approvals, customer groups (risk proposes,
+        risk2 approves), a transfer applied and one waiting, a frozen quota, the 普惠小微 and real-estate targets,
+        the year split into months."""
+        from creditplan.customers import demo_groups
+        from creditplan.org.models import User
+        from creditplan.plans import demo_periods, demo_targets, demo_transfers
+        from creditplan.plans import services as plans
+
+        users = {u.username: u for u in User.objects.filter(username__in=("planner", "planner2", "risk", "risk2",
+                                                                             "admin"))}
+        approvals = plan_demo.seed_pipeline(users["admin"], seed=seed)
+        groups = demo_groups.seed_demo(users["risk"], users["risk2"])
+        plan_id = plans.list_plans(users["planner"])[0].id
+        demo_transfers.seed_demo(users["planner"], users["planner2"], plan_id)
+        targets = demo_targets.seed_demo(users["planner"], plan_id, control="escalate")
+        demo_periods.seed_demo(users["planner"], plan_id)
+        self.stdout.write(self.style.SUCCESS(
+            f"credit plan: {approvals} approvals in the pipeline, {len(groups)} customer groups, transfers, "
+            f"{len(targets)} targets, monthly periods"))
 
     def _print_logins(self) -> None:
         self.stdout.write(f"demo log-ins (password for all: {demo.DEMO_PASSWORD}):")
