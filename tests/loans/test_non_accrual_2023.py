@@ -147,3 +147,27 @@ def test_the_product_may_stop_accrual_earlier_or_at_substandard(loan_world: dict
     cob.advance_loan(loan, D(2025, 4, 17))  # 61 days past due
     assert _loan(loan).non_accrual
     books_ok()
+
+
+def test_a_non_accrual_loans_interest_is_not_capitalised_in_a_restructuring(loan_world: dict[str, Any],
+                                                                             make_loan: Any, monkeypatch: Any) -> None:
+    """Its unpaid interest (152.63 due) and penalty sit in the memo account 7001, not in 1322/1323: capitalising
+    them would book as principal what the bank does not expect to collect (and leave 1322/1323 negative). Refused,
+    nothing written; restructuring without capitalising stays possible."""
+    import pytest
+
+    from creditplan.core.errors import Conflict
+    from creditplan.loans.restructure import restructure
+
+    loan = make_loan(amount="12000.00", term=12, start=D(2025, 1, 15))
+    cob.advance_loan(loan, D(2025, 5, 17))  # 91 days past due: non-accrual
+    monkeypatch.setattr(loans_clock, "business_date", lambda: D(2025, 5, 18))
+    loan = _loan(loan)
+    assert loan.non_accrual and loan.overdue_interest_minor == 15263
+    with pytest.raises(Conflict) as exc:
+        restructure(loan_world["approver_bj"], loan.ref, kind="extend_term", extend_periods=3, capitalise=True,
+                    reason="hardship")
+    assert exc.value.code == "capitalise_non_accrual" and exc.value.field == "capitalise"
+    assert _loan(loan).principal_outstanding_minor == loan.principal_outstanding_minor
+    restructure(loan_world["approver_bj"], loan.ref, kind="extend_term", extend_periods=3, reason="hardship")
+    books_ok()

@@ -236,6 +236,12 @@ def _apply(actor: Actor, loan_ref: Any, *, kind: str, effective_date: Any = None
     if kind == "capitalise" and not any(arrears.values()):
         raise Conflict(f"loan {loan.ref} has nothing overdue to capitalise", field="kind",
                        code="nothing_to_capitalise")
+    if capitalising and loan.non_accrual and (arrears["interest"] or arrears["penalty"]):
+        # its interest and penalty are off the balance sheet (memo 7001) and income only when received: turning
+        # them into principal would book as an asset what the bank does not expect to collect
+        raise Conflict(f"loan {loan.ref} is non-accrual: its unpaid interest and penalty are off the balance sheet "
+                       "and cannot be capitalised; restructure without capitalising, or once it accrues again",
+                       field="capitalise", code="capitalise_non_accrual")
     superseded = future + ([r for r in live if r.status == "due"] if capitalising else [])
     gone = {r.pk for r in superseded}
     kept = [r for r in live if r.pk not in gone]

@@ -170,6 +170,9 @@ _LOAN_TEXT = {
     "loan_not_active": gettext_lazy("The loan is not active."),
     "not_non_performing": gettext_lazy("Only non-performing loans (substandard or worse) can be written off."),
     "nothing_to_capitalise": gettext_lazy("Nothing is overdue to capitalise."),
+    "capitalise_non_accrual": gettext_lazy("The loan is non-accrual: its unpaid interest and penalty are off the "
+                                           "balance sheet and cannot be capitalised. Restructure without "
+                                           "capitalising, or once the loan accrues again."),
     "nothing_to_reschedule": gettext_lazy("No principal is left to reschedule; capitalise the arrears instead."),
     "same_method": gettext_lazy("The loan already repays by this method."),
     "not_applicable": gettext_lazy("Does not apply to this kind of restructuring."),

@@ -31,6 +31,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import Conflict, NotFound
@@ -249,8 +250,8 @@ class Reconciliation:
 def _cell_label(key: Any, codes: Mapping[int, str]) -> str:
     branch_id, product, industry, region, segment = key
     parts = [codes.get(int(branch_id), str(branch_id))]
-    parts += [f"{k}:{v}" for k, v in (("product", product), ("industry", industry), ("region", region),
-                                      ("segment", segment)) if v]
+    parts += [f"{name} {v}" for name, v in ((gettext("product"), product), (gettext("industry"), industry),
+                                            (gettext("region"), region), (gettext("segment"), segment)) if v]
     return " · ".join(parts)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
+
 from creditplan.plans.domain import QuotaState
 from creditplan.plans.models import Adjustment, Plan, Quota, Reservation
 
@@ -58,10 +60,12 @@ def state_of(q: Quota) -> QuotaState:
 
 
 def quota_label(q: Quota) -> str:
+    """The quota in words, in the language of the request (services' messages carry it too): its branch's name and
+    each dimension it fixes, e.g. "北京分行 · 产品 consumer"; the root is the whole institution (全行)."""
     parts = [q.branch.name if q.branch_id else ""]
-    parts += [f"{k}:{v}" for k, v in (("product", q.product), ("industry", q.industry), ("region", q.region),
-                                      ("segment", q.segment)) if v]
-    return " · ".join(p for p in parts if p) or "全行 / whole institution"
+    parts += [f"{name} {v}" for name, v in ((gettext("product"), q.product), (gettext("industry"), q.industry),
+                                            (gettext("region"), q.region), (gettext("segment"), q.segment)) if v]
+    return " · ".join(p for p in parts if p) or gettext("Whole institution")
 
 
 def quota_view(q: Quota) -> QuotaView:
