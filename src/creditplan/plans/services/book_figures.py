@@ -45,6 +45,7 @@ def book_figures(actor: Actor, plan_id: int, quota_ids: list[int] | None = None)
             m = BookMeasures(q.opening_balance_minor, q.outstanding_minor, sums.get(qid, (0, 0, 0))[2])
             quotas.append({"id": qid, "label": quota_label(q), **_measures_dict(m)})
     return {"opened": plan.opening_date is not None, "opening_date": plan.opening_date,
+            "period_start": plan.period_start,
             "plan": _measures_dict(whole), "quotas": quotas, "reconciliation": last_reconciliation(plan_id)}
 
 

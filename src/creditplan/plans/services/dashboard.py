@@ -245,7 +245,9 @@ def plan_dashboard(actor: Actor, plan_id: int, *, branch: str | None = None, tod
                         "expected_pct": round(float(expected) * 100, 1),
                         "month": ({"seq": month.seq, "start": month.start.isoformat(), "end": month.end.isoformat(),
                                    "share_bp": month.share_bp,
-                                   "cumulative_bp": period_rules.cumulative_bp(inputs.months, today)}
+                                   "cumulative_bp": period_rules.cumulative_bp(inputs.months, today),
+                                   "share_pct": f"{month.share_bp / 100:.2f}",
+                                   "cumulative_pct": f"{period_rules.cumulative_bp(inputs.months, today) / 100:.2f}"}
                                   if month is not None else None)}
     return {"plan": {"id": plan_view.id, "code": plan_view.code, "name": plan_view.name,
                      "period": [plan.period_start.isoformat(), plan.period_end.isoformat()],
