@@ -17,7 +17,7 @@ from creditplan.ledger.models import Event
 from creditplan.loans import accounting, cob
 from creditplan.loans import services as loans
 from creditplan.loans.domain import kernel
-from creditplan.loans.models import Installment, JournalEntry, Loan, LoanActivity, Restructuring
+from creditplan.loans.models import Installment, JournalEntry, Loan, LoanActivity, Product, Restructuring
 from creditplan.loans.restructure import restructure
 from creditplan.org import services as org
 
@@ -164,8 +164,11 @@ def test_interest_accrued_before_is_neither_lost_nor_counted_twice(make_loan: An
 
 def test_observation_floor_holds_until_restructured_until_then_the_class_follows_dpd(make_loan: Any,
                                                                                       approver: Any) -> None:
+    # a product that stops accrual only past 180 days: at 100 days past due the loan still accrues, so its arrears
+    # may be capitalised (a non-accrual loan's interest is off the balance sheet and is not: test_non_accrual_2023)
+    Product.objects.filter(code="consumer").update(non_accrual_dpd=180)
     loan = close_loan_through(make_loan(amount="12000.00", term=12, start=D(2025, 1, 15)), D(2025, 5, 26))
-    assert loan.dpd == 100 and loan.risk_class == 3
+    assert loan.dpd == 100 and loan.risk_class == 3 and not loan.non_accrual
     loan = restructure(approver, loan.ref, kind="capitalise", reason="workout")
     assert (loan.risk_class, loan.pre_restructure_class, loan.dpd) == (3, 3, 0)
     until = loan.restructured_until

@@ -197,7 +197,7 @@ def test_pace_is_judged_against_the_months_share(bank) -> None:  # type: ignore[
     # usable to date under roll: 2000 bp × 12,000,000 − 1,200,000 = 1,200,000
     assert d["focus"]["month_usable"] == 1_200_000 * M
     assert d["periods"]["month"] == {"seq": 2, "start": "2025-02-01", "end": "2025-02-28", "share_bp": 1000,
-                                     "cumulative_bp": 2000}
+                                     "cumulative_bp": 2000, "share_pct": "10.00", "cumulative_pct": "20.00"}
 
 
 @pytest.mark.parametrize(("kwargs", "field", "code"), [
