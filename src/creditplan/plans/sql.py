@@ -276,14 +276,13 @@ def insert_reservation(r: Reservation, quotas: list[Quota], actor: Actor | None,
 
 
 def loans_outstanding(customer_sql: str, customer_ids: list[int]) -> int:
-    """The book source's per-customer subquery, added up over customers (the group page: a few dozen members;
-    not on the decision's path)."""
-    total = 0
+    """The book source's per-customer subquery, added up over customers in ONE statement (the group page: a few
+    dozen members; not on the decision's path)."""
+    if not customer_ids:
+        return 0
     with connection.cursor() as cur:
-        for cid in customer_ids:
-            cur.execute(f"SELECT {customer_sql}", [cid])
-            total += int(cur.fetchone()[0] or 0)
-    return total
+        cur.execute("SELECT " + " + ".join([customer_sql] * len(customer_ids)), list(customer_ids))
+        return int(cur.fetchone()[0] or 0)
 
 
 # --- issue 19 §3: quota transfers and freezing (plans.services.transfers) -----------------------------------------

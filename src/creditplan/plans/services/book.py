@@ -31,7 +31,6 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import Conflict, NotFound
@@ -41,7 +40,7 @@ from creditplan.plans import sql
 from creditplan.plans.domain import book as rules
 from creditplan.plans.domain.book import CellKey, Difference, QuotaDims
 from creditplan.plans.models import BookCell, BookReconciliation, Plan, Quota, Reservation
-from creditplan.plans.services.records import quota_label
+from creditplan.plans.services.records import dimension_words, quota_label
 from creditplan.plans.services.sources import Cell
 from creditplan.plans.services.sources import book as book_source
 
@@ -250,9 +249,7 @@ class Reconciliation:
 def _cell_label(key: Any, codes: Mapping[int, str]) -> str:
     branch_id, product, industry, region, segment = key
     parts = [codes.get(int(branch_id), str(branch_id))]
-    parts += [f"{name} {v}" for name, v in ((gettext("product"), product), (gettext("industry"), industry),
-                                            (gettext("region"), region), (gettext("segment"), segment)) if v]
-    return " · ".join(parts)
+    return " · ".join([*parts, *dimension_words(product, industry, region, segment)])
 
 
 def _as_dict(d: Difference, labels: Mapping[Any, str]) -> dict[str, Any]:

@@ -62,10 +62,14 @@ def state_of(q: Quota) -> QuotaState:
 def quota_label(q: Quota) -> str:
     """The quota in words, in the language of the request (services' messages carry it too): its branch's name and
     each dimension it fixes, e.g. "北京分行 · 产品 consumer"; the root is the whole institution (全行)."""
-    parts = [q.branch.name if q.branch_id else ""]
-    parts += [f"{name} {v}" for name, v in ((gettext("product"), q.product), (gettext("industry"), q.industry),
-                                            (gettext("region"), q.region), (gettext("segment"), q.segment)) if v]
+    parts = [q.branch.name if q.branch_id else "", *dimension_words(q.product, q.industry, q.region, q.segment)]
     return " · ".join(p for p in parts if p) or gettext("Whole institution")
+
+
+def dimension_words(product: str, industry: str, region: str, segment: str) -> list[str]:
+    """Each dimension a quota or a book cell fixes, in the request's language: ["产品 consumer", "地区 11"]."""
+    return [f"{name} {v}" for name, v in ((gettext("product"), product), (gettext("industry"), industry),
+                                          (gettext("region"), region), (gettext("segment"), segment)) if v]
 
 
 def quota_view(q: Quota) -> QuotaView:
