@@ -61,7 +61,11 @@ def new_page(browser: Any, live_server: Any) -> Iterator[Any]:
                                       viewport={"width": 1280, "height": 800})
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        # Decisive actions ask for confirmation (creditplan.js, window.confirm): a user who clicked means it, so
+        # a test's click is confirmed; a test of the question itself replaces this handler.
+        page.on("dialog", lambda dialog: dialog.accept())
+        return page
 
     yield make
     for context in contexts:
