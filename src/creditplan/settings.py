@@ -86,6 +86,7 @@ REQUEST_MAX_BYTES_BY_PATH = {"/api/v1/loans/bank-files": 65 * 1024 * 1024}
 
 ALLOWED_HOSTS = [h for h in os.environ.get("CREDITPLAN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CREDITPLAN_CSRF_ORIGINS", "").split(",") if o]
+CSRF_FAILURE_VIEW = "creditplan.web.error_views.csrf_failure"  # an expired form said in the reader's language
 
 # HTTPS (CREDITPLAN_HTTPS=1 on a server reached over https): cookies only over TLS, plain http redirected (except
 # the health probe), and HSTS, one year with sub-domains and preload unless told otherwise.
@@ -112,6 +113,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # the API docs' Swagger UI from the package's static files, not a CDN (/api/v1/docs offline)
     "creditplan.common",
     "creditplan.org",
     "creditplan.customers",
@@ -137,6 +139,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "creditplan.org.middleware.PasswordChangeRequiredMiddleware",  # a temporary password opens only /org/password/
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -7,6 +7,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("org/", include("creditplan.org.urls")),  # administration pages (users, roles, branches); /admin/: developers
     path("models/", include("creditplan.scoring.urls")),
     path("plans/", include("creditplan.plans.urls")),
     path("lines/", include("creditplan.lines.urls")),
@@ -22,3 +23,10 @@ urlpatterns = [
     path("risk/", include("creditplan.risk.urls")),  # risk monitoring: overview, indicators, analytics, alerts
     path("", include("creditplan.web.urls")),
 ]
+
+# What a user meets when a request fails: pages in the reader's language and the site's layout, problem+json under
+# /api/ (web/error_views.py). Django's debug pages only with CREDITPLAN_DEBUG=1, on a developer's machine.
+handler400 = "creditplan.web.error_views.bad_request"
+handler403 = "creditplan.web.error_views.permission_denied"
+handler404 = "creditplan.web.error_views.page_not_found"
+handler500 = "creditplan.web.error_views.server_error"

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from creditplan.core.errors import ValidationError
 from creditplan.core.money import (
+    AMOUNT_CEILING_MINOR,
     CURRENCIES,
     MAX_MINOR,
     MONEY_ERROR_CODES,
@@ -531,9 +532,10 @@ any_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=30) | st.from
 @given(minor_amounts, currency_codes, st.booleans())
 def test_parse_of_format_gives_back_the_amount(minor: int, currency: str, grouping: bool) -> None:
     text = format_minor(minor, currency, grouping=grouping)
-    assert parse_minor(text, "amount", currency=currency, allow_negative=True) == minor
-    assert parse_money(text, "amount", currency=currency, allow_negative=True) == Money(minor, currency)
-    assert parse_minor(to_major(minor, currency), "amount", currency=currency, allow_negative=True) == minor
+    wide = {"allow_negative": True, "maximum": MAX_MINOR}  # the whole BIGINT range, asked for
+    assert parse_minor(text, "amount", currency=currency, **wide) == minor
+    assert parse_money(text, "amount", currency=currency, **wide) == Money(minor, currency)
+    assert parse_minor(to_major(minor, currency), "amount", currency=currency, **wide) == minor
 
 
 @FAST
@@ -615,8 +617,11 @@ def test_every_refusal_names_the_field_and_its_code(value: object, code: str, op
 
 
 def test_the_limits_themselves_are_accepted() -> None:
-    assert parse_minor("92233720368547758.07", "x") == MAX_MINOR
-    assert parse_minor("-92,233,720,368,547,758.07", "x", allow_negative=True) == -MAX_MINOR
+    # a BIGINT of fen only where the caller asks for it; by default the ceiling (issue 20 §1: bounded everywhere)
+    assert parse_minor("92233720368547758.07", "x", maximum=MAX_MINOR) == MAX_MINOR
+    assert parse_minor("-92,233,720,368,547,758.07", "x", allow_negative=True, maximum=MAX_MINOR) == -MAX_MINOR
+    assert parse_minor("1,000,000,000,000,000.00", "x") == AMOUNT_CEILING_MINOR
+    assert parse_minor("-1000000000000000", "x", allow_negative=True) == -AMOUNT_CEILING_MINOR
     assert parse_minor("100.00", "x", maximum=10_000) == 10_000
     assert parse_minor("0", "x") == 0
     assert parse_minor("-5", "x", allow_negative=True) == -500

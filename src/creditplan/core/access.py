@@ -125,6 +125,60 @@ ROLE_LABELS: dict[Role, tuple[str, str]] = {
     Role.ADMIN: ("Administrator", "系统管理员"),
 }
 
+# What each permission allows, in words a refusal can name (English, Chinese): "may not do this: approve referred
+# applications". Pages say them through creditplan.common.text (a refused action on any page).
+PERM_LABELS: dict[Perm, tuple[str, str]] = {
+    Perm.CUSTOMER_VIEW: ("see customers", "查看客户"),
+    Perm.CUSTOMER_CREATE: ("enter new customers", "录入新客户"),
+    Perm.CUSTOMER_UPDATE: ("change customer details", "修改客户资料"),
+    Perm.CUSTOMER_ARCHIVE: ("archive customers", "归档客户"),
+    Perm.CUSTOMER_VIEW_PII: ("see ID and phone numbers in full", "查看完整的证件号码和手机号码"),
+    Perm.CUSTOMER_IDENTITY_APPROVE: ("approve another user's identity correction", "审批他人提出的身份信息更正"),
+    Perm.AUDIT_VIEW: ("read the audit trail", "查看审计记录"),
+    Perm.TREE_HEAD_ISSUE: ("sign the ledger's tree head", "签发账本树头"),
+    Perm.USER_MANAGE: ("manage users", "管理用户"),
+    Perm.BRANCH_MANAGE: ("manage branches", "管理机构"),
+    Perm.MODEL_VIEW: ("see scoring models", "查看评分模型"),
+    Perm.MODEL_MANAGE: ("train and retire scoring models", "训练和停用评分模型"),
+    Perm.MODEL_APPROVE: ("approve scoring models", "审批评分模型"),
+    Perm.MODEL_SCORE: ("score applications", "对申请评分"),
+    Perm.PLAN_VIEW: ("see the credit plan", "查看信贷计划"),
+    Perm.PLAN_MANAGE: ("draw up and change the credit plan", "编制和调整信贷计划"),
+    Perm.QUOTA_RESERVE: ("reserve credit-plan quota", "占用信贷计划额度"),
+    Perm.QUOTA_REQUEST: ("request a quota adjustment", "申请调整额度"),
+    Perm.LOAN_VIEW: ("see loans", "查看贷款"),
+    Perm.LOAN_DISBURSE: ("pay out loans", "发放贷款"),
+    Perm.LOAN_REPAY: ("record repayments", "登记还款"),
+    Perm.LOAN_REVERSE: ("reverse payments", "冲正还款"),
+    Perm.LOAN_RESTRUCTURE: ("propose restructurings", "提出贷款重组"),
+    Perm.LOAN_WRITE_OFF: ("propose write-offs", "提出核销"),
+    Perm.PRODUCT_MANAGE: ("manage loan products", "管理贷款产品"),
+    Perm.CLOSE_RUN: ("run the daily close", "执行日终批处理"),
+    Perm.LOAN_CLASSIFY: ("propose a loan's risk class", "提出贷款风险分类"),
+    Perm.LOAN_CHANGE_APPROVE: ("approve another user's loan change", "审批他人提出的贷款变更"),
+    Perm.LOAN_BACKDATE: ("date payments beyond the back-dating limit", "超出倒起息期限登记还款"),
+    Perm.LOAN_AMEND: ("amend live contracts in batch", "批量修改存续合同"),
+    Perm.GL_VIEW: ("see the general ledger", "查看总账"),
+    Perm.DECISION_MAKE: ("run credit decisions", "发起授信决策"),
+    Perm.DECISION_VIEW: ("see credit decisions", "查看授信决策"),
+    Perm.POLICY_VIEW: ("see credit policies", "查看信贷政策"),
+    Perm.POLICY_EDIT: ("write credit policies", "编写信贷政策"),
+    Perm.POLICY_APPROVE: ("publish another user's credit policy", "发布他人编写的信贷政策"),
+    Perm.APPLICATION_VIEW: ("see applications", "查看贷款申请"),
+    Perm.APPLICATION_APPLY: ("apply online", "在线申请贷款"),
+    Perm.APPLICATION_CREATE: ("enter applications for customers", "为客户录入贷款申请"),
+    Perm.APPLICATION_REVIEW: ("review referred applications", "审查转人工的申请"),
+    Perm.APPLICATION_APPROVE: ("approve or decline referred applications", "审批转人工的申请"),
+    Perm.APPLICATION_ANALYTICS: ("see process analytics", "查看流程分析"),
+    Perm.INTEGRATION_MANAGE: ("manage webhooks", "管理 Webhook"),
+    Perm.RISK_VIEW: ("see risk indicators and alerts", "查看风险指标和预警"),
+    Perm.RISK_MANAGE: ("define risk indicators and thresholds", "定义风险指标和阈值"),
+    Perm.RISK_ALERT_HANDLE: ("handle risk alerts", "处理风险预警"),
+    Perm.LINE_PROPOSE: ("propose credit lines", "提出授信额度"),
+    Perm.LINE_APPROVE: ("approve credit lines", "审批授信额度"),
+    Perm.GROUP_MANAGE: ("manage customer groups", "管理关联集团"),
+}
+
 _STAFF_READ = {Perm.CUSTOMER_VIEW, Perm.LOAN_VIEW}
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.CUSTOMER: frozenset({Perm.APPLICATION_VIEW, Perm.APPLICATION_APPLY}),  # their own applications
@@ -185,7 +239,10 @@ def require(actor: Actor | None, perm: Perm) -> None:
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise NotAuthenticated("log in first")
     if not actor.is_active or not has_perm(actor.role, perm):
-        raise Forbidden(f"your role ({actor.role}) may not do this ({perm.value})", code="permission_denied")
+        # the English detail names the internal codes (for the API and the logs); pages say the role and the
+        # permission in words from `extra` (creditplan.common.text, with ROLE_LABELS and PERM_LABELS)
+        raise Forbidden(f"your role ({actor.role}) may not do this ({perm.value})", code="permission_denied",
+                        extra={"role": str(actor.role), "permission": perm.value})
 
 
 def may(actor: Actor | None, perm: Perm) -> bool:

@@ -8,6 +8,7 @@ hint the edge reads.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,8 @@ class FieldProblem:
     field: str
     message: str
     code: str = "invalid"
+    # the numbers and names a page's sentence for `code` needs (creditplan.common.text): the error's `extra`
+    extra: dict[str, Any] | None = dataclasses.field(default=None, compare=False)
 
 
 class CreditplanError(Exception):
@@ -42,13 +45,13 @@ class CreditplanError(Exception):
         self.code = code or self.default_code
         self.field = field
         self.problems: list[FieldProblem] = list(problems or [])
-        if field and not self.problems:
-            self.problems.append(FieldProblem(field=field, message=message, code=self.code))
         self.extra: dict[str, Any] = dict(extra or {})
+        if field and not self.problems:
+            self.problems.append(FieldProblem(field=field, message=message, code=self.code, extra=self.extra or None))
 
     def for_field(self, name: str) -> CreditplanError:
         """The same error, attached to the input field the caller fed the value from."""
-        problems = [FieldProblem(field=name, message=p.message, code=p.code) for p in self.problems] or None
+        problems = [FieldProblem(field=name, message=p.message, code=p.code, extra=p.extra) for p in self.problems] or None
         return type(self)(self.message, code=self.code, field=name, problems=problems, extra=self.extra)
 
     def __str__(self) -> str:  # pragma: no cover - trivial

@@ -32,6 +32,7 @@ from typing import Literal
 from creditplan.core.errors import ValidationError
 
 __all__ = [
+    "AMOUNT_CEILING_MINOR",
     "CURRENCIES",
     "MAX_MINOR",
     "MONEY_ERROR_CODES",
@@ -555,6 +556,15 @@ def sum_money(items: Iterable[Money], currency: str = "CNY") -> Money:
 MAX_MINOR = 2**63 - 1
 """The largest amount the database can hold: a BIGINT of minor units (92,233,720,368,547,758.07 CNY)."""
 
+AMOUNT_CEILING_MINOR = 10**17
+"""The largest amount any input accepts unless its caller names a larger ``maximum``: 1,000,000,000,000,000.00
+(one quadrillion yuan, 千万亿元) — far above the balance sheet of any bank, so no real plan, capital, quota, loan or
+income is refused — and small enough that ninety such amounts still add up inside a BIGINT, so a limit plus an
+adjustment, a counter, or a sum over a quota's children never overflows the database (a typed
+"99999999999999999" capital was a 500 on the plan's dashboard). Every form and API amount goes through
+:func:`parse_minor`, so every amount is bounded the same way; a field with a tighter plausible range (an income,
+a payment) names its own ``maximum``."""
+
 MONEY_ERROR_CODES: dict[str, str] = {
     "required": "no amount given (None, or blank text)",
     "float_money": "a binary float: send text such as '12345.67', an int or a Decimal",
@@ -563,7 +573,7 @@ MONEY_ERROR_CODES: dict[str, str] = {
     "too_many_decimals": "finer than the currency's minor unit (more than 2 decimals for CNY)",
     "negative_amount": "below zero where only amounts of zero or more are allowed",
     "not_positive": "zero where a positive amount is required",
-    "amount_out_of_range": "above the caller's maximum, or beyond a BIGINT of minor units",
+    "amount_out_of_range": "above the caller's maximum, or beyond AMOUNT_CEILING_MINOR (either sign)",
     "currency_mismatch": "a Money in another currency than the one asked for",
 }
 """Every code :func:`parse_money` raises, with the fault it names: one code per fault, everywhere."""
@@ -640,19 +650,24 @@ def parse_minor(
     refused.
 
     ``allow_zero`` / ``allow_negative`` say what the caller accepts; ``maximum`` (minor units, inclusive)
-    caps it — and nothing beyond a BIGINT of minor units is ever accepted, whatever the caller says.
+    caps it. Without one, :data:`AMOUNT_CEILING_MINOR` caps the amount either way (a negative one too); a caller
+    may name a larger ``maximum`` on purpose, and nothing beyond a BIGINT of minor units is ever accepted.
+    The refusal carries the cap (``extra["maximum_minor"]``) so pages can say it.
     Checks run in this order: required, float, type and format, finite, sign, decimals, range, zero.
     """
     info = CURRENCIES.get(currency) or get_currency(currency)
     minor = _parse_minor(value, field, info.exponent, info.code, allow_negative)
     if minor < 0 and not allow_negative:
         raise ValidationError(f"{field} cannot be negative.", code="negative_amount", field=field)
-    if abs(minor) > MAX_MINOR or (maximum is not None and minor > maximum):
-        limit = MAX_MINOR if maximum is None else min(maximum, MAX_MINOR)
+    ceiling = AMOUNT_CEILING_MINOR if maximum is None or maximum <= AMOUNT_CEILING_MINOR else min(maximum, MAX_MINOR)
+    top = ceiling if maximum is None else min(maximum, ceiling)
+    if minor > top or minor < -ceiling:
+        limit = top if minor > 0 else ceiling
         raise ValidationError(
             f"{field} is out of range: at most {format_minor(limit, info.code)} {info.code} is allowed here.",
             code="amount_out_of_range",
             field=field,
+            extra={"maximum_minor": limit, "currency": info.code},
         )
     if minor == 0 and not allow_zero:
         raise ValidationError(f"{field} must be greater than zero.", code="not_positive", field=field)

@@ -25,6 +25,7 @@ _MENU: list[tuple[str, Any, Perm | None]] = [
     ("decisions:policies", _("Credit policies"), Perm.POLICY_VIEW),
     ("web:audit", _("Audit trail"), Perm.AUDIT_VIEW),
     ("integration:webhooks", _("Integration"), Perm.INTEGRATION_MANAGE),
+    ("org:users", _("Administration"), Perm.USER_MANAGE),  # users, roles, branches (org/views.py)
 ]
 # A customer's own loans live on the staff list's URL (it shows them theirs only); they hold no staff permission.
 _CUSTOMER_MENU: list[tuple[str, Any]] = [("loans:loans", _("My loans")),

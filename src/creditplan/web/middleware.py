@@ -13,7 +13,7 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
-from creditplan.common.text import problem_text
+from creditplan.common.text import error_text
 from creditplan.core.errors import CreditplanError
 
 
@@ -96,5 +96,5 @@ class ErrorPageMiddleware:
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if request.path.startswith("/api/") or not isinstance(exc, CreditplanError):
             return None
-        return render(request, "web/error.html", {"error": exc, "message": problem_text(exc.code, exc.message)},
-                      status=exc.http_status)
+        return render(request, "web/error.html", {"error": exc, "title": _(exc.title), "message": error_text(exc),
+                                                  "status": exc.http_status}, status=exc.http_status)

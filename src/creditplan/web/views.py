@@ -52,14 +52,21 @@ def home(request: HttpRequest) -> HttpResponse:
     ctx: dict = {"may_customers": org.may(user, Perm.CUSTOMER_VIEW), "overview": _overview(user)}
     if ctx["may_customers"]:
         series = customers.onboarding_by_month(user)
+        branches = org.list_branches(user)
+        # Branch names in the page's language: English pages show a branch's English name where it has one.
+        english = {b.name: b.name_en for b in branches if b.name_en} if _english() else {}
         ctx.update(
             customer_total=customers.customer_count(user),
             by_kind=customers.count_by(user, "kind"),
-            by_branch=customers.count_by(user, "branch")[:10],
+            by_branch=[(english.get(name, name), n) for name, n in customers.count_by(user, "branch")[:10]],
             chart=json.dumps({"months": [m for m, _n in series], "counts": [n for _m, n in series]}),
-            branches=len(org.list_branches(user)),
+            branches=len(branches),
         )
     return render(request, "web/home.html", ctx)
+
+
+def _english() -> bool:
+    return not (get_language() or "zh-hans").startswith("zh")
 
 
 def _overview(user: Actor) -> dict[str, Any]:
@@ -116,11 +123,13 @@ def _customer_home(request: HttpRequest) -> HttpResponse:
     latest messages. The apps are imported here: they build on web, not web on them."""
     from creditplan.integration import services as integration
     from creditplan.loans.views import customer_loan_rows
+    from creditplan.origination import labels as application_labels
     from creditplan.origination import services as origination
-    from creditplan.origination.views import STATUS_LABELS
 
     user = request.user
-    applications = [{"v": v, "status_label": STATUS_LABELS.get(v.status, v.status)}
+    products = application_labels.product_names(origination.all_products())  # names, never codes (issue 20)
+    applications = [{"v": v, "status_label": application_labels.label("status", v.status),
+                     "product_label": application_labels.pick(products, v.product)}
                     for v in origination.list_applications(user, limit=5)]
     notes = integration.my_notifications(user, language=get_language() or "zh-hans", limit=3)
     from creditplan.lines import services as lines
@@ -133,24 +142,58 @@ def _customer_home(request: HttpRequest) -> HttpResponse:
 @login_required
 def customer_list(request: HttpRequest) -> HttpResponse:
     """The search form posts (CSRF-protected): the search text — possibly an ID or phone number — travels in the
-    body and never appears in the address, the access log or the browser history. A GET shows the list (its page
-    and kind in the address); a GET whose q holds an ID or phone number is not searched: it is sent back to the
-    bare list with an explanation, so the number leaves the address bar and the history too."""
-    params = request.POST if request.method == "POST" else request.GET
+    body and never appears in the address, the access log or the browser history. A GET shows the list (its page,
+    filters and sort in the address); a GET whose q holds an ID or phone number is not searched: it is sent back to
+    the bare list with an explanation, so the number leaves the address bar and the history too.
+
+    Filters (kind, branch, status), sorting (a column header; again reverses) and paging go with the search; the
+    export (CSV or Excel) is a button of the same form, so it holds exactly what the list shows: every matching
+    row, ID and phone numbers masked for every role (a list never shows them in clear), recorded on the ledger."""
+    from types import SimpleNamespace
+
+    from creditplan.common import listing as lists
+    from creditplan.org.views import sort_headers
+
+    params = (request.POST if request.method == "POST" else request.GET).copy()
     q = params.get("q", "").strip()
     if request.method != "POST" and customers.looks_like_identifier(q):
         messages.error(request, _("ID and phone numbers are not searched from the address (it is kept in logs and "
                                   "in the browser history): type the number in the search box."))
         return redirect("web:customers")
-    try:
-        page_no = int(params.get("page", "1"))
-    except ValueError:
-        page_no = 1
-    kind = params.get("kind") or None
-    if kind not in (None, "individual", "company"):
-        kind = None
-    page = customers.search_customers(request.user, q, page=page_no, kind=kind)
-    ctx = {"page": page, "q": q, "kind": kind or "", "may_create": org.may(request.user, Perm.CUSTOMER_CREATE),
+    if not params.get("per_page"):
+        params["per_page"] = str(customers.PAGE_SIZE)  # 25 a page, as before the page size could be chosen
+    if params.get("resort"):  # a column header was clicked
+        params["sort"] = params["resort"]
+        params.pop("page", None)
+    listing = lists.listing_from(SimpleNamespace(GET=params), sorts=customers.CUSTOMER_SORTS,
+                                 default_sort="no", default_descending=True)
+    filters = {"kind": params.get("kind", ""), "branch": params.get("branch", "").strip()[:20],
+               "status": params.get("status", "active")}
+    if filters["kind"] not in ("", "individual", "company"):
+        filters["kind"] = ""
+    if filters["status"] not in customers.CUSTOMER_STATUS_FILTERS:
+        filters["status"] = "active"
+    page = customers.list_customers(request.user, listing, query=q, **filters)
+    english = (get_language() or "").startswith("en")
+    fmt = lists.export_format(SimpleNamespace(GET=params))
+    if fmt:
+        headers = [_("No."), _("Name"), _("Kind"), _("ID / USCC"), _("Phone"), _("Branch"), _("Monthly income"),
+                   _("Status")]
+        rows = ([c.id, c.name, _("Company") if c.kind == "company" else _("Individual"),
+                 c.id_number or c.uscc or "", c.phone or "", (c.branch_name_en if english and c.branch_name_en
+                                                              else c.branch_name),
+                 c.monthly_income.format(label="none") if c.monthly_income else "",
+                 _("Archived") if c.status == "archived" else _("Active")] for c in page.items)
+        return lists.export_response(rows, headers, fmt, "customers")
+    headers = sort_headers(SimpleNamespace(GET=params), page.listing, [
+        ("no", _("No.")), ("name", _("Name")), ("branch", _("Branch")), ("income", _("Monthly income"))])
+    branches = sorted(org.list_branches(request.user), key=lambda b: b.path)
+    ctx = {"page": page, "q": q, "kind": filters["kind"], "filters": filters, "english": english,
+           "h": {x["key"]: {**x, "value": x["query"].rsplit("sort=", 1)[-1]} for x in headers},
+           "sort": ("-" if page.listing.descending else "") + page.listing.sort,
+           "per_page": page.listing.per_page, "page_sizes": lists.PAGE_SIZES,
+           "branches": [(b.code, b.name_en if english and b.name_en else b.name) for b in branches],
+           "may_create": org.may(request.user, Perm.CUSTOMER_CREATE),
            "pending_corrections": None if request.htmx else _pending_corrections(request.user)}
     template = "web/_customer_rows.html" if request.htmx else "web/customers.html"
     return render(request, template, ctx)
@@ -266,7 +309,9 @@ def identity_corrections(request: HttpRequest) -> HttpResponse:
     if reveal and reveal.isdigit():
         shown = customers.get_identity_correction(request.user, int(reveal), reveal=True)
         items = [shown if i.id == shown.id else i for i in items]
+    english = {b.name: b.name_en for b in org.list_branches(request.user) if b.name_en} if _english() else {}
     return render(request, "web/identity_corrections.html", {
+        "rows": [{"x": x, "branch": english.get(x.branch_name, x.branch_name)} for x in items],
         "items": items, "may_decide": may_decide, "may_reveal": org.may(request.user, Perm.CUSTOMER_VIEW_PII),
         "me": request.user.username})
 
@@ -288,15 +333,83 @@ def customer_create(request: HttpRequest) -> HttpResponse:
     return render(request, "web/customer_form.html", {"form": form}, status=422 if form.errors else 200)
 
 
+_AUDIT_SORTS = ("seq", "kind", "actor", "subject")
+
+
+def _audit_row(e: Any, scenarios: dict[str, str]) -> dict[str, Any]:
+    """One audit-trail row in words (ledger/labels.py): who, the area, the event, the record."""
+    from creditplan.ledger import labels as words
+
+    named = words.named_record(e.subject_type, e.subject_id) or scenarios.get(
+        e.subject_id if e.subject_type == "stress_scenario" else "")
+    return {"e": e, "actor": words.actor_label(e.actor), "family": words.family_label(e.kind),
+            "event": words.event_label(e.kind), "subject": words.subject_label(e.subject_type), "named": named}
+
+
+def _scenario_names() -> dict[str, str]:
+    """Stress scenarios' names in the page's language (an audit row names its scenario, not its code)."""
+    from creditplan.risk.services import stress
+
+    english = (get_language() or "").startswith("en")
+    return {s.code: (s.name_en if english else s.name_zh) or s.code for s in stress.list_scenarios(None)}
+
+
+def _day(raw: str) -> Any:
+    """A yyyy-mm-dd from a filter field, or None (a hand-edited address never fails the page)."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+
+
 @login_required
 def audit(request: HttpRequest) -> HttpResponse:
-    kind = request.GET.get("kind", "")
-    subject = request.GET.get("subject", "")
-    events = ledger.search_events(request.user, kind=kind, subject=subject)
+    """The audit trail: every event of the ledger, one page at a time, filtered by family (customers, loans,
+    users…), kind, who acted, record and period, sorted by a column, exported as CSV or Excel (the same filters,
+    every row up to the export bound)."""
+    import datetime as dt
+
+    from django.utils import timezone
+    from django.utils.translation import pgettext
+
+    from creditplan.common import listing as lists
+    from creditplan.org.views import sort_headers
+
+    q = request.GET
+    filters = {k: q.get(k, "").strip()[:100] for k in ("family", "kind", "who", "subject", "from", "to")}
+    since, until = _day(filters["from"]), _day(filters["to"])
+    tz = timezone.get_current_timezone()
+    listing = lists.listing_from(request, sorts=_AUDIT_SORTS, default_sort="seq", default_descending=True)
+    page = ledger.list_events(
+        request.user, listing, kind=filters["kind"], family=filters["family"], who=filters["who"],
+        subject=filters["subject"],
+        since=dt.datetime.combine(since, dt.time(), tz) if since else None,
+        until=dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tz) if until else None)
+    fmt = lists.export_format(request)
+    if fmt:
+        headers = [pgettext("event number", "No."), _("When"), _("Who"), _("Area"), _("Event"), _("Event code"),
+                   _("Record"), _("Leaf hash")]
+        scenarios = _scenario_names()
+        rows = ([r["e"].seq, timezone.localtime(r["e"].occurred_at).strftime("%Y-%m-%d %H:%M:%S"), r["actor"],
+                 r["family"], r["event"], r["e"].kind, r["named"] or f"{r['subject']} {r['e'].subject_id}",
+                 r["e"].leaf_hash] for r in (_audit_row(e, scenarios) for e in page.items))
+        return lists.export_response(rows, headers, fmt, "audit-trail")
     health = ledger.ledger_health(request.user)
+    from creditplan.ledger import labels as words
+
+    families = sorted(((f, words.family_label(f)) for f in ledger.event_families()), key=lambda x: x[1])
+    scenarios = _scenario_names() if any(e.subject_type == "stress_scenario" for e in page.items) else {}
     return render(request, "web/audit.html", {
-        "events": events, "kind": kind, "subject": subject, "health": health,
+        **lists.list_context(request, page), "filters": filters, "families": families,
+        "events": [_audit_row(e, scenarios) for e in page.items],
+        "h": {h["key"]: h for h in sort_headers(request, page.listing, [
+            ("seq", "#"), ("actor", _("Who")), ("kind", _("Event")), ("subject", _("Record"))])},
+        "sort": q.get("sort", ""), "health": health,
         "latest": health.latest_head.as_dict() if health.latest_head else None,
         "previous": health.previous_head.as_dict() if health.previous_head else None,
         "may_issue": ledger.may_issue_tree_heads(request.user),
+        "issued_by": words.actor_label(health.latest_head.issued_by) if health.latest_head else "",
+        "verified_by": words.actor_label(health.last_verification.actor) if health.last_verification else "",
     })

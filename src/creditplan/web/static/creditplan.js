@@ -38,3 +38,74 @@
     if (question && !window.confirm(question)) event.preventDefault();
   });
 })();
+
+/* H: phone layouts (issue 20).
+   The menu on a narrow screen is one row that scrolls sideways: keep the current page's item in view and mark the
+   edges where more items are (.more-left / .more-right: a fade with an arrow, creditplan.css).
+   Tables marked `stack` become cards on a phone (creditplan.css): each cell without a data-label gets its column's
+   name from the table's header; a cell with long text gets .stack-long (its name above it, the text left-aligned).
+   Run on load and on every HTMX swap (filtered rows). */
+(function () {
+  "use strict";
+  function menu() {
+    var nav = document.querySelector("header.top nav");
+    if (!nav) return;
+    nav.classList.add("js-menu");
+    function edges() {
+      var max = nav.scrollWidth - nav.clientWidth;
+      nav.classList.toggle("more-left", nav.scrollLeft > 2);
+      nav.classList.toggle("more-right", max - nav.scrollLeft > 2);
+    }
+    var active = nav.querySelector("a.active");
+    if (active && nav.scrollWidth > nav.clientWidth) {
+      var a = active.getBoundingClientRect(), n = nav.getBoundingClientRect();
+      if (a.left < n.left + 28 || a.right > n.right - 28) {
+        nav.scrollLeft += a.left - n.left - (n.width - a.width) / 2;
+      }
+    }
+    edges();
+    nav.addEventListener("scroll", edges, {passive: true});
+    window.addEventListener("resize", edges);
+  }
+  function width(text) {  // about how many Latin letters wide: a Chinese character counts two
+    var w = 0;
+    for (var i = 0; i < text.length; i++) w += text.charCodeAt(i) > 0x2e80 ? 2 : 1;
+    return w;
+  }
+  function label(root) {
+    (root || document).querySelectorAll("table.stack").forEach(function (table) {
+      var names = [];
+      var head = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];
+      if (head) {
+        Array.prototype.forEach.call(head.cells, function (th) {
+          for (var i = 0; i < (th.colSpan || 1); i++) names.push(th.textContent.replace(/[↑↓]/g, "").trim());
+        });
+      }
+      Array.prototype.forEach.call(table.tBodies, function (body) {
+        Array.prototype.forEach.call(body.rows, function (row) {
+          var col = 0;
+          Array.prototype.forEach.call(row.cells, function (cell) {
+            if (!cell.hasAttribute("data-label") && names[col] && (cell.colSpan || 1) === 1) {
+              cell.setAttribute("data-label", names[col]);
+            }
+            if (width(cell.textContent.trim()) > 40) cell.classList.add("stack-long");
+            col += cell.colSpan || 1;
+          });
+        });
+      });
+    });
+  }
+  function ready() { menu(); label(document); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
+  document.addEventListener("htmx:afterSwap", function () { label(document); });
+})();
+
+/* A "Back" link (data-back) goes back in the browser's history; without a history (or a script) it leads home. */
+document.addEventListener("click", function (event) {
+  var link = event.target instanceof Element ? event.target.closest("a[data-back]") : null;
+  if (link && window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});
