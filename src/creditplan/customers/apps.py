@@ -12,3 +12,9 @@ class CustomersConfig(AppConfig):
         from creditplan.ledger import replay
 
         replay.register(SUBJECT_TYPE, CustomerReplay)
+
+        # a branch with customers cannot be closed (org.services.close_branch counts them; org imports no app)
+        from creditplan.customers.services import active_customers_in_branch
+        from creditplan.org.services import register_branch_holder
+
+        register_branch_holder("customers", active_customers_in_branch)

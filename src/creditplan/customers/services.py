@@ -110,6 +110,7 @@ class CustomerView:
     created_at: dt.datetime
     updated_at: dt.datetime
     pii_visible: bool
+    branch_name_en: str = ""  # the branch's English name (English pages), "" where it has none
 
 
 def _view(actor: Actor | None, c: Customer, *, reveal: bool = False) -> CustomerView:
@@ -127,6 +128,7 @@ def _view(actor: Actor | None, c: Customer, *, reveal: bool = False) -> Customer
         monthly_income=income, employer=c.employer, uscc=c.uscc, industry_code=c.industry_code,
         region_code=c.region_code if show or not personal else None,
         version=c.version, created_at=c.created_at, updated_at=c.updated_at, pii_visible=show,
+        branch_name_en=c.branch.name_en,
     )
 
 
@@ -403,22 +405,65 @@ def search_customers(actor: Actor, query: str = "", *, page: int = 1, kind: str 
         qs = qs.filter(status=status)
     if kind:
         qs = qs.filter(kind=kind)
-    q = (query or "").strip()
-    if q:
-        cond = Q(name__icontains=q) | Q(uscc__iexact=q)
-        if q.isdigit():
-            cond |= Q(pk=int(q)) if len(q) < 12 else Q()
-        if len(q) == 18:
-            cond |= Q(id_index=cipher().blind_index(q.upper()))
-        if len(q) == 4 and (q[:3].isdigit()):
-            cond |= Q(id_masked__endswith=q.upper())
-        qs = qs.filter(cond)
+    qs = _search_filter(qs, query)
     page_size = max(1, min(page_size, 200))
     total = qs.count()
     pages = max(1, -(-total // page_size))
     page = max(1, min(page, pages))
     rows = list(qs.order_by("-id")[(page - 1) * page_size : page * page_size])
     return CustomerPage([_view(actor, c) for c in rows], total, page, pages)
+
+
+def _search_filter(qs: Any, query: str) -> Any:
+    q = (query or "").strip()
+    if not q:
+        return qs
+    cond = Q(name__icontains=q) | Q(uscc__iexact=q)
+    if q.isdigit():
+        cond |= Q(pk=int(q)) if len(q) < 12 else Q()
+    if len(q) == 18:
+        cond |= Q(id_index=cipher().blind_index(q.upper()))
+    if len(q) == 4 and (q[:3].isdigit()):
+        cond |= Q(id_masked__endswith=q.upper())
+    return qs.filter(cond)
+
+
+CUSTOMER_SORTS = {"no": "id", "name": "name", "branch": "branch__path", "income": "monthly_income_minor",
+                  "since": "created_at"}
+CUSTOMER_STATUS_FILTERS = ("active", "archived", "all")
+
+
+def list_customers(actor: Actor, listing: Any, *, query: str = "", kind: str = "", branch: str = "",
+                   status: str = "active") -> Any:
+    """One page (common.listing.Page of CustomerView, always masked: a list, and its export, never carries an ID
+    or phone number in clear, whatever the role) of the customers in the actor's scope: the search of
+    `search_customers`, by kind, by branch (and everything below it, within the scope), by status, sorted by one
+    of CUSTOMER_SORTS. Unknown filter values are ignored."""
+    from creditplan.common.listing import paginate
+
+    qs = _scoped(actor)
+    if status in ("active", "archived"):
+        qs = qs.filter(status=status)
+    elif status != "all":
+        qs = qs.filter(status=CustomerStatus.ACTIVE)
+    if kind in ("individual", "company"):
+        qs = qs.filter(kind=kind)
+    if branch:
+        path = org.branch_path(branch)
+        qs = qs.filter(branch__path__startswith=path) if path else qs.none()
+    qs = _search_filter(qs, query)
+    with transaction.atomic():
+        page = paginate(qs.order_by(*listing.order_by(CUSTOMER_SORTS, "no")), listing)
+        if listing.export:  # a bulk export is itself on the ledger: who took how many, with which filters
+            ledger.append(actor, "customer.list_exported", "customer_list", "export", {
+                "rows": len(page.items), "kind": kind or None, "branch": branch or None, "status": status,
+                "searched": bool((query or "").strip())})
+    return type(page)(items=[_view(actor, c) for c in page.items], listing=page.listing, total=page.total)
+
+
+def active_customers_in_branch(branch_id: int) -> int:
+    """How many customers (not archived) a branch holds: a branch with any cannot be closed (org registers this)."""
+    return int(Customer.objects.filter(branch_id=branch_id).exclude(status=CustomerStatus.ARCHIVED).count())
 
 
 def _history_data(data: dict[str, Any]) -> dict[str, Any]:

@@ -249,6 +249,28 @@ def _delivery_view(d: WebhookDelivery) -> DeliveryView:
 
 def list_deliveries(actor: Actor, *, status: str | None = None, endpoint: int | str | None = None,
                     limit: int = 100) -> list[DeliveryView]:
+    qs = _deliveries(actor, status=status, endpoint=endpoint)
+    return [_delivery_view(d) for d in qs.order_by("-id")[: max(1, min(int(limit), 500))]]
+
+
+DELIVERY_SORTS = {"id": "id", "webhook": "endpoint__name", "kind": "kind", "status": "status",
+                  "attempts": "attempts", "next": "next_attempt_at"}
+
+
+def page_deliveries(actor: Actor, listing: Any, *, status: str | None = None, endpoint: int | str | None = None,
+                    kind: str = "") -> Any:
+    """The delivery log as one page (common.listing.Page of DeliveryView; an export holds every matching row up to
+    the export bound): by status, webhook and event kind (a prefix), sorted by one of DELIVERY_SORTS."""
+    from creditplan.common.listing import paginate
+
+    qs = _deliveries(actor, status=status, endpoint=endpoint)
+    if kind:
+        qs = qs.filter(kind__startswith=kind.strip()[:60])
+    page = paginate(qs.order_by(*listing.order_by(DELIVERY_SORTS, "id")), listing)
+    return type(page)(items=[_delivery_view(d) for d in page.items], listing=page.listing, total=page.total)
+
+
+def _deliveries(actor: Actor, *, status: str | None, endpoint: int | str | None) -> Any:
     org.require(actor, Perm.INTEGRATION_MANAGE)
     qs = WebhookDelivery.objects.select_related("endpoint")
     if status:
@@ -261,7 +283,7 @@ def list_deliveries(actor: Actor, *, status: str | None = None, endpoint: int | 
             qs = qs.filter(endpoint_id=int(endpoint))
         except (TypeError, ValueError):
             raise ValidationError("endpoint is a webhook number", field="endpoint", code="bad_endpoint")
-    return [_delivery_view(d) for d in qs.order_by("-id")[: max(1, min(int(limit), 500))]]
+    return qs
 
 
 def get_delivery(actor: Actor, delivery_id: int) -> DeliveryDetail:

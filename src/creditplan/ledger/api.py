@@ -6,12 +6,14 @@ is exactly what `python verifier.py …` reads, so an auditor can save it to a f
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
+from creditplan.core.errors import Conflict
 from creditplan.ledger import services
 
 router = Router(tags=["ledger"])
@@ -123,7 +125,19 @@ def consistency_proof(request: HttpRequest, first: int, second: int | None = Non
 @router.post("/verifications", response=VerificationOut,
              summary="Verify the whole ledger now (auditors, administrators); the run is recorded")
 def verify(request: HttpRequest) -> dict[str, Any]:
-    return services.verify_ledger(_actor(request)).as_dict()
+    """One verification at a time in this process (issue 20): a second request while one runs is answered 409
+    `verification_running` at once instead of checking the whole ledger twice."""
+    actor = _actor(request)
+    if not _verifying.acquire(blocking=False):
+        raise Conflict("a verification of the ledger is already running: wait for its result",
+                       code="verification_running")
+    try:
+        return services.verify_ledger(actor).as_dict()
+    finally:
+        _verifying.release()
+
+
+_verifying = threading.Lock()
 
 
 @router.get("/public-key", response=PublicKeyOut, summary="The ledger's Ed25519 public key")

@@ -32,9 +32,11 @@ from creditplan.ledger.queries import (
     EventRow,
     HistoryEntry,
     count_events,
+    event_families,
     events_between,
     history,
     last_seq,
+    list_events,
     search_events,
 )
 from creditplan.ledger.tree import (
@@ -64,4 +66,5 @@ __all__ = [
     "last_seq", "last_verification", "latest_tree_head", "ledger_health", "may_issue_tree_heads", "public_key",
     "replay", "search_events", "signing_key", "signing_key_configured", "tree_heads", "trusted_public_keys",
     "verifier_source", "verify_ledger",
+    "event_families", "list_events",
 ]

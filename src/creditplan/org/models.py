@@ -45,6 +45,9 @@ class User(AbstractUser):
     branch = models.ForeignKey(Branch, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
     preferred_language = models.CharField(max_length=10, blank=True)
+    # set when an administrator gives the user a temporary password: until the user chooses their own, every page
+    # sends them to the password change (org/middleware.py) and the API issues them no token
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
     def __str__(self) -> str:
         return self.display_name or self.username
