@@ -16,3 +16,10 @@ class LoansConfig(AppConfig):
         from creditplan.plans.services.sources import register_book_source
 
         register_book_source(BOOK)
+
+        # a branch with live loans cannot be closed (org.services.close_branch counts them)
+        from creditplan.loans.models import Loan, LoanStatus
+        from creditplan.org.services import register_branch_holder
+
+        register_branch_holder("live_loans", lambda branch_id: Loan.objects.filter(
+            branch_id=branch_id, status=LoanStatus.ACTIVE).count())

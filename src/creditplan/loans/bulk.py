@@ -63,16 +63,16 @@ AMOUNTS_YUAN = (3_000, 5_000, 8_000, 10_000, 15_000, 20_000, 30_000, 50_000, 80_
 
 BULK_PRODUCTS: dict[str, dict[str, Any]] = {
     "bulk-consumer": {
-        "name": "批量·个人消费贷", "min_amount_minor": 100_000, "max_amount_minor": 50_000_000,
+        "name": "批量·个人消费贷", "name_en": "Bulk: personal consumer loan", "min_amount_minor": 100_000, "max_amount_minor": 50_000_000,
         "method": "equal-installment", "day_count": "30/360", "rate_ppm": 43_500, "grace_days": 3,
         "late_fee_minor": 5_000, "penalty_markup_pct": 50, "freeze_dpd": 30, "max_term": 60},
     "bulk-micro": {
-        "name": "批量·小微经营贷", "min_amount_minor": 100_000, "max_amount_minor": 50_000_000,
+        "name": "批量·小微经营贷", "name_en": "Bulk: small business loan", "min_amount_minor": 100_000, "max_amount_minor": 50_000_000,
         "method": "equal-principal", "day_count": "ACT/360", "rate_ppm": 72_000, "grace_days": 5,
         "late_fee_minor": 2_000, "penalty_markup_pct": 50, "freeze_dpd": 60, "installment_fee_minor": 500,
         "max_term": 60},
     "bulk-float": {
-        "name": "批量·浮动利率贷", "min_amount_minor": 100_000, "max_amount_minor": 50_000_000,
+        "name": "批量·浮动利率贷", "name_en": "Bulk: floating-rate loan", "min_amount_minor": 100_000, "max_amount_minor": 50_000_000,
         "method": "equal-installment", "day_count": "ACT/365F", "rate_type": "floating", "rate_ppm": 49_500,
         "lpr_tenor": "1y", "spread_ppm": 15_000, "reset_months": 12, "rate_floor_ppm": 30_000,
         "rate_cap_ppm": 240_000, "grace_days": 3, "late_fee_minor": 5_000, "penalty_markup_pct": 50,

@@ -35,17 +35,17 @@ from creditplan.loans.models import Installment, Loan, LoanStatus
 # (code, product settings for services.create_product, terms offered, amounts in yuan (low, high, step))
 PRODUCTS: list[tuple[str, dict[str, Any], tuple[int, ...], tuple[int, int, int]]] = [
     ("consumer", {
-        "name": "个人消费贷", "min_amount": "1000", "max_amount": "500000", "min_term": 3, "max_term": 60,
+        "name": "个人消费贷", "name_en": "Personal consumer loan", "min_amount": "1000", "max_amount": "500000", "min_term": 3, "max_term": 60,
         "method": "equal-installment", "months_per_period": 1, "day_count": "30/360", "rate": "0.0580",
         "grace_days": 3, "late_fee": "50.00", "penalty_markup_pct": 50, "max_backdate_days": 30, "freeze_dpd": 30,
     }, (12, 24, 36), (20_000, 300_000, 10_000)),
     ("business", {
-        "name": "小微经营贷", "min_amount": "50000", "max_amount": "5000000", "min_term": 2, "max_term": 20,
+        "name": "小微经营贷", "name_en": "Small business loan", "min_amount": "50000", "max_amount": "5000000", "min_term": 2, "max_term": 20,
         "method": "equal-principal", "months_per_period": 3, "day_count": "ACT/360", "rate": "0.0450",
         "grace_days": 5, "late_fee": "200.00", "penalty_markup_pct": 50, "max_backdate_days": 30, "freeze_dpd": 60,
     }, (4, 8, 12), (200_000, 3_000_000, 50_000)),
     ("mortgage", {
-        "name": "个人住房贷", "min_amount": "100000", "max_amount": "10000000", "min_term": 60, "max_term": 360,
+        "name": "个人住房贷", "name_en": "Home mortgage", "min_amount": "100000", "max_amount": "10000000", "min_term": 60, "max_term": 360,
         "method": "equal-installment", "months_per_period": 1, "day_count": "30/360", "rate_type": "floating",
         "rate": "0.0320", "lpr_tenor": "5y", "spread_bp": -30, "reset_months": 12, "rate_floor": "0.0250",
         "grace_days": 3, "late_fee": "0", "penalty_markup_pct": 50, "max_backdate_days": 30, "freeze_dpd": 90,

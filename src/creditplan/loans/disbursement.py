@@ -200,6 +200,26 @@ def _check_against(approval: SignedApplication, *, customer: Customer, product: 
     return approval.rate_ppm
 
 
+def check_value_date(start_date: Any) -> dt.date:
+    """The value date of a disbursement (the loan's start date): blank is the booking day (`clock.booking_date`:
+    today, or the next day once today's close has run); a date after the booking day, or on or before the last
+    close, is refused — a closed day's books do not change, and a loan paid out after the close starts the next
+    day. The refusal carries the dates (`extra`: closed, earliest) so the page can say them."""
+    booking = clock.booking_date()
+    start = booking if start_date in (None, "") else parse_date(start_date, "start_date")
+    closed = clock.last_closed_date()
+    extra = {"closed": closed.isoformat() if closed else "", "earliest": (closed + dt.timedelta(days=1)).isoformat()
+             if closed else "", "booking": booking.isoformat()}
+    if start > booking:
+        raise ValidationError(f"a loan cannot be paid out with a value date after the booking day {booking}",
+                              field="start_date", code="disbursement_date_future", extra=extra)
+    if closed is not None and start <= closed:
+        raise ValidationError(f"the close of {closed} has run and its books are closed: a disbursement is dated "
+                              f"the next booking day, {closed + dt.timedelta(days=1)}, or later", field="start_date",
+                              code="disbursement_date_closed", extra=extra)
+    return start
+
+
 @transaction.atomic
 def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any, term: int, start_date: Any = None,
              first_due_date: Any = None, rate: Any = None, application_ref: str = "", reference: str = "",
@@ -264,13 +284,7 @@ def disburse(actor: Actor | None, *, customer_id: int, product: str, amount: Any
     if approval is not None:
         agreed = _check_against(approval, customer=customer, product=p, currency=p.currency,
                                 amount_minor=minor, term=term, rate=rate)
-    start = clock.business_date() if start_date in (None, "") else parse_date(start_date, "start_date")
-    if start > clock.business_date():
-        raise ValidationError("a loan cannot be disbursed in the future", field="start_date", code="date_in_future")
-    closed = clock.last_closed_date()
-    if closed is not None and start <= closed:
-        raise ValidationError(f"the close of {closed} has run; a disbursement must be dated after it",
-                              field="start_date", code="date_closed")
+    start = check_value_date(start_date)
     first_due = (add_months(start, p.months_per_period) if first_due_date in (None, "")
                  else parse_date(first_due_date, "first_due_date"))
     if p.rate_type == "floating":
@@ -340,6 +354,9 @@ def _consume_quota(actor: Actor | None, customer: Customer, loan: Loan, approval
     through it. No plan covering the date: nothing to track."""
     ref = approval.ref if approval is not None else loan.ref
     amount = Money(loan.principal_minor)  # the plan counts in fen
+    # a loan value-dated the next booking day (paid out after today's close, issue 20) moves the plan today: the
+    # plan's movements are never dated in the future (as a repayment's: payments/records.restore_quota)
+    on = min(on, clock.business_date())
     loan.application_ref = ref
     Loan.objects.filter(pk=loan.pk).update(application_ref=ref)
     # the customer's credit line before the plan (the lock order): the approval's reservation becomes use

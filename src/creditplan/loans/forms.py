@@ -13,10 +13,10 @@ from django.utils.translation import pgettext_lazy
 from creditplan.core.daycount import DayCount
 
 METHOD_CHOICES = [
-    ("equal-installment", _("Equal installment (等额本息)")),
-    ("equal-principal", _("Equal principal (等额本金)")),
-    ("interest-only", _("Interest only, principal at maturity (先息后本)")),
-    ("bullet", _("Bullet: all at maturity (到期一次还本付息)")),
+    ("equal-installment", _("Equal installment")),
+    ("equal-principal", _("Equal principal")),
+    ("interest-only", _("Interest only, principal at maturity")),
+    ("bullet", _("Bullet: principal and interest at maturity")),
 ]
 DAY_COUNT_CHOICES = [(d.value, d.value) for d in DayCount]
 INTEREST_RULE_CHOICES = [
@@ -29,10 +29,11 @@ STATUS_CHOICES = [("", _("All statuses")), ("active", pgettext_lazy("loan", "Act
                   ("written_off", _("Written off"))]
 BUCKET_CHOICES = [("", _("All buckets")), ("0", _("Current")), ("1", "1–30"), ("2", "31–60"), ("3", "61–90"),
                   ("4", "91–180"), ("5", "181–270"), ("6", "271–360"), ("7", "360+")]
-CLASS_CHOICES = [("", _("All classes")), ("1", _("Normal (正常)")), ("2", _("Special mention (关注)")),
-                 ("3", _("Substandard (次级)")), ("4", _("Doubtful (可疑)")), ("5", _("Loss (损失)"))]
-SORT_CHOICES = [("new", _("Latest disbursed first")), ("dpd", _("Most days past due first")),
-                ("outstanding", _("Largest outstanding first")), ("due", _("Next due date first"))]
+CLASS_CHOICES = [("", _("All classes")), ("1", _("Normal")), ("2", _("Special mention")),
+                 ("3", _("Substandard")), ("4", _("Doubtful")), ("5", _("Loss"))]
+# the listing's sort keys (reports.LOAN_SORTS; "-" sorts descending): the column headers sort too (issue 20)
+SORT_CHOICES = [("-ref", _("Latest disbursed first")), ("-dpd", _("Most days past due first")),
+                ("-outstanding", _("Largest outstanding first")), ("due", _("Next due date first"))]
 PREPAY_CHOICES = [("full", _("Repay in full")), ("shorten_term", _("Partial: keep the payment, shorten the term")),
                   ("reduce_installment", _("Partial: keep the term, lower the payment"))]
 RESTRUCTURE_CHOICES = [("extend_term", _("Extend the term")), ("change_method", _("Change the repayment method")),
@@ -59,6 +60,9 @@ class LoanFilterForm(forms.Form):
     risk_class = forms.ChoiceField(label=_("Classification"), required=False, choices=CLASS_CHOICES)
     branch = forms.ChoiceField(label=_("Branch"), required=False, choices=[])
     product = forms.ChoiceField(label=_("Product"), required=False, choices=[])
+    dpd_min = forms.IntegerField(label=_("Days past due at least"), required=False, min_value=0, max_value=99_999,
+                                 widget=forms.NumberInput(attrs={"placeholder": _("DPD ≥"), "min": 0, "max": 99999,
+                                                                 "class": "narrow"}))
     sort = forms.ChoiceField(label=_("Order"), required=False, choices=SORT_CHOICES)
 
     def __init__(self, *args: Any, branches: list[tuple[str, str]], products: list[tuple[str, str]],

@@ -26,6 +26,7 @@ class Product(models.Model):
 
     code = models.SlugField(max_length=30, unique=True)
     name = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100, blank=True, default="")  # the English name (issue 20)
     currency = models.CharField(max_length=3, default="CNY")
     min_amount_minor = models.BigIntegerField()
     max_amount_minor = models.BigIntegerField()
@@ -98,6 +99,15 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    def display_name(self) -> str:
+        """The product's name in the page's language: the English name on an English page (the Chinese name when
+        it has none), the Chinese name otherwise — never the code."""
+        from django.utils.translation import get_language
+
+        if (get_language() or "zh").startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
 
 
 class LprRate(models.Model):

@@ -45,6 +45,7 @@ def _clean_product(data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError("product code is required: letters, digits, - and _ (at most 30)", field="code")
     out["code"] = code
     out["name"] = str(data.get("name") or "").strip()[:100] or code
+    out["name_en"] = str(data.get("name_en") or "").strip()[:100]  # the English name (issue 20)
     out["currency"] = currency = str(data.get("currency") or "CNY").upper()
     out["min_amount_minor"] = parse_minor(data.get("min_amount", "1000"), "min_amount", currency=currency,
                                           allow_zero=False)
@@ -73,7 +74,11 @@ def _clean_product(data: dict[str, Any]) -> dict[str, Any]:
     out["lpr_tenor"] = str(data.get("lpr_tenor") or "1y")
     if out["lpr_tenor"] not in LPR_TENORS:
         raise ValidationError("lpr_tenor must be 1y or 5y", field="lpr_tenor")
-    out["spread_ppm"] = int(data.get("spread_bp") or 0) * 100
+    spread = str(data.get("spread_bp") or 0).strip()  # a bounded whole number (issue 20: int("1e400") was a 500)
+    if not spread.lstrip("+-").isdigit() or len(spread) > 7 or abs(int(spread)) > 10_000:
+        raise ValidationError(f"spread_bp must be a whole number of basis points from -10000 to 10000, not {spread!r}",
+                              field="spread_bp", code="invalid_number")
+    out["spread_ppm"] = int(spread) * 100
     out["rate_floor_ppm"] = _rate_ppm(data.get("rate_floor", "0"), "rate_floor")
     out["rate_cap_ppm"] = _rate_ppm(data.get("rate_cap", "0.24"), "rate_cap")
     out["installment_fee_minor"] = parse_minor(data.get("installment_fee", "0"), "installment_fee",
@@ -284,7 +289,8 @@ def create_product(actor: Actor, **data: Any) -> Product:
     if Product.objects.filter(code=clean["code"]).exists():
         raise Conflict(f"product {clean['code']} exists", field="code", code="duplicate_product")
     p = Product.objects.create(**clean)
-    plans.add_dimension_code(actor, "product", p.code, p.name, system=True)  # plans may set quotas by product
+    plans.add_dimension_code(actor, "product", p.code, p.name, system=True,  # plans may set quotas by product
+                             name_en=getattr(p, "name_en", ""))
     ledger.append(actor, "loan.product_created", "product", p.code,
                   {k: v for k, v in clean.items() if k != "code"})
     return p

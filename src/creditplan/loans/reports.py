@@ -15,9 +15,11 @@ from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
+from creditplan.common.listing import Listing, Page, paginate
 from creditplan.core.access import Actor
 from creditplan.core.errors import NotFound
 from creditplan.loans import services
+from creditplan.loans.labels import branch_name, product_name
 from creditplan.loans.models import (
     CloseRun,
     Installment,
@@ -44,6 +46,8 @@ class LoanFilters:
     branch: str = ""
     product: str = ""
     q: str = ""
+    dpd_min: int | None = None  # days past due at least / at most (issue 20 §4)
+    dpd_max: int | None = None
 
 
 @dataclass
@@ -96,11 +100,33 @@ def loan_page(actor: Actor, f: LoanFilters, *, page: int = 1, page_size: int = P
     return LoanPage(items, total, page, pages, int(agg["p"] or 0), int(agg["o"] or 0))
 
 
+LOAN_SORTS = {"ref": "id", "customer": "customer__name", "branch": "branch__code", "product": "product__code",
+              "principal": "principal_minor", "outstanding": "principal_outstanding_minor", "dpd": "dpd",
+              "class": "risk_class", "due": "next_due_date", "start": "start_date", "status": "status"}
+
+
+def loan_listing(actor: Actor, f: LoanFilters, listing: Listing) -> Page[Loan]:
+    """The loans the actor may see, filtered, sorted by the listing (latest disbursed first by default) and paged,
+    with the totals over every matching loan in `extra` (outstanding_minor, overdue_minor) — the list that scales
+    and exports (issue 20 §4)."""
+    qs = filtered_loans(actor, f)
+    if f.dpd_min is not None:
+        qs = qs.filter(dpd__gte=f.dpd_min)
+    if f.dpd_max is not None:
+        qs = qs.filter(dpd__lte=f.dpd_max)
+    agg = qs.aggregate(p=Sum("principal_outstanding_minor"),
+                       o=Sum(F("overdue_principal_minor") + F("overdue_interest_minor")))
+    page = paginate(qs.select_related("customer", "branch", "product").order_by(*listing.order_by(LOAN_SORTS, "ref")),
+                    listing)
+    return Page(page.items, page.listing, page.total, {"outstanding_minor": int(agg["p"] or 0),
+                                                        "overdue_minor": int(agg["o"] or 0)})
+
+
 def filter_choices(actor: Actor) -> dict[str, list[tuple[str, str]]]:
     """Branches the actor may see (that hold loans) and the products, for the filter selects."""
-    branches = [(b.code, b.name) for b in sorted(org.list_branches(actor), key=lambda b: b.path)
+    branches = [(b.code, branch_name(b)) for b in sorted(org.list_branches(actor), key=lambda b: b.path)
                 if b.level != "head_office"] if org.may(actor, Perm.LOAN_VIEW) else []
-    products = [(p.code, p.name) for p in services.list_products()]
+    products = [(p.code, product_name(p)) for p in services.list_products()]  # in the page's language (issue 20)
     return {"branches": branches, "products": products}
 
 
@@ -227,6 +253,24 @@ def close_runs(actor: Actor, *, limit: int = 400) -> list[CloseRun]:
     """The latest close runs, newest first (CLOSE_RUN or GL_VIEW)."""
     _require_close_view(actor)
     return list(CloseRun.objects.select_related("started_by").order_by("-business_date")[:limit])
+
+
+CLOSE_SORTS = {"date": "business_date", "attempts": "attempts", "finished": "finished_at"}
+
+
+def close_run_page(actor: Actor, listing: Listing, *, status: str = "", date_from: dt.date | None = None,
+                   date_to: dt.date | None = None) -> Page[CloseRun]:
+    """One page of the close runs (CLOSE_RUN or GL_VIEW), filtered by status and business dates, sorted by the
+    listing (business date by default, newest first) — the list that scales (issue 20 §4)."""
+    _require_close_view(actor)
+    qs = CloseRun.objects.select_related("started_by")
+    if status in ("running", "done"):
+        qs = qs.filter(status=status)
+    if date_from is not None:
+        qs = qs.filter(business_date__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(business_date__lte=date_to)
+    return paginate(qs.order_by(*listing.order_by(CLOSE_SORTS, "date")), listing)
 
 
 def close_report(actor: Actor, date: dt.date) -> tuple[CloseRun, list[dict[str, Any]]]:

@@ -21,6 +21,7 @@ from creditplan.loans.clock import last_closed_date
 from creditplan.loans.disbursement import (
     ApplicationGate,
     SignedApplication,
+    check_value_date,
     contract_due_day,
     disburse,
     next_loan_ref,
@@ -61,14 +62,21 @@ from creditplan.org.domain import Perm
 
 __all__ = [
     "DEFAULT_WATERFALL", "LPR_TENORS", "STATE_FIELDS", "WATERFALL_ITEMS", "ApplicationGate",
-    "Balances", "SignedApplication", "balances", "business_date", "contract_due_day", "create_product",
+    "Balances", "SignedApplication", "balances", "booking_date", "business_date", "contract_due_day", "create_product",
     "current_schedule", "disburse", "floating_rate_ppm", "from_ppm", "get_loan", "get_product", "last_closed_date",
     "list_products", "loan_for_update", "loan_status_text", "loans_visible_to", "lpr_on", "next_loan_ref",
     "open_installments", "parse_date", "register_application_gate", "restore", "set_current_period", "set_lpr",
     "set_rate_bounds", "snapshot", "store_term_sheet", "term_sheet_of", "terms_for",
     "mandate_of", "revoke_mandate", "set_mandate",  # the settlement account debit (issue 18)
     "all_in_cost", "business_calendar", "payment_roll",  # interest and penalty conventions (issue 18)
+    "check_value_date",  # a disbursement's value date around the daily close (issue 20)
 ]
+
+
+def booking_date() -> dt.date:
+    """The day a posting entered now is booked on: today, or the next day once today's close has run
+    (`clock.booking_date`)."""
+    return clock.booking_date()
 
 
 def business_date() -> dt.date:

@@ -11,22 +11,31 @@ import datetime as dt
 import importlib
 import secrets
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import date_format
 from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creditplan.common.listing import (
+    Listing,
+    export_format,
+    export_response,
+    list_context,
+    listing_from,
+    query_without,
+)
 from creditplan.common.text import problem_text
 from creditplan.core.daycount import DayCount
 from creditplan.core.errors import CreditplanError, FieldProblem, ValidationError
 from creditplan.core.money import format_minor, parse_minor, parse_rate
-from creditplan.loans import accounting, change_views, reports, services
+from creditplan.loans import change_views, reports, services
 from creditplan.loans.clause_text import CLAUSE_LABELS, clause_text
 from creditplan.loans.clause_text import rate_text as _rate_text
 from creditplan.loans.domain.schedule import (
@@ -52,9 +61,11 @@ from creditplan.loans.forms import (
     ReverseForm,
     WriteOffForm,
 )
+from creditplan.loans.labels import branch_name, lpr_tenor, product_name
 from creditplan.loans.payments import MAX_AMOUNT_MINOR
+from creditplan.loans.payments.checks import backdate_free_days
 from creditplan.org import services as org
-from creditplan.org.domain import Perm, sees_all_branches
+from creditplan.org.domain import Perm
 
 CLASS_LABELS = {1: gettext_lazy("Normal"), 2: gettext_lazy("Special mention"), 3: gettext_lazy("Substandard"),
                 4: gettext_lazy("Doubtful"), 5: gettext_lazy("Loss")}
@@ -244,7 +255,7 @@ def _payoff(user: Any, loan: Any) -> dict[str, Any] | None:
 def _loan_row(loan: Any) -> dict[str, Any]:
     return {
         "ref": loan.ref, "customer": loan.customer.name, "customer_id": loan.customer_id,
-        "branch": loan.branch.name, "branch_code": loan.branch.code, "product": loan.product.name,
+        "branch": branch_name(loan.branch), "branch_code": loan.branch.code, "product": product_name(loan.product),
         "principal": loan.principal_minor, "outstanding": loan.principal_outstanding_minor,
         "overdue": loan.overdue_principal_minor + loan.overdue_interest_minor,
         "rate": services.from_ppm(loan.rate_ppm) * 100, "term": loan.term, "start": loan.start_date,
@@ -255,8 +266,33 @@ def _loan_row(loan: Any) -> dict[str, Any]:
     }
 
 
+LOAN_COLUMNS = (("ref", gettext_lazy("Loan no.")), ("customer", gettext_lazy("Customer")),
+                ("branch", gettext_lazy("Branch")), ("product", gettext_lazy("Product")),
+                ("principal", gettext_lazy("Amount")), ("outstanding", gettext_lazy("Outstanding principal")),
+                ("", gettext_lazy("Overdue")), ("dpd", gettext_lazy("DPD")), ("", gettext_lazy("Bucket")),
+                ("class", gettext_lazy("Class")), ("due", gettext_lazy("Next due")), ("status", gettext_lazy("Status")))
+
+
+def _sort_headers(request: HttpRequest, listing: Listing, columns: tuple[tuple[str, Any], ...]) -> list[dict[str, Any]]:
+    """Column headers that sort the list: a click sorts by the column, a second click reverses it."""
+    base = query_without(request.GET, "page", "export", "sort")
+    out = []
+    for key, title in columns:
+        if not key:
+            out.append({"title": title, "url": "", "mark": ""})
+            continue
+        current = listing.sort == key
+        sort = key if current and listing.descending else f"-{key}" if current else key
+        out.append({"title": title, "url": f"?{base}{'&' if base else ''}sort={sort}",
+                    "mark": ("▼" if listing.descending else "▲") if current else "",
+                    "aria": ("descending" if listing.descending else "ascending") if current else "none"})
+    return out
+
+
 @login_required
 def loan_list(request: HttpRequest) -> HttpResponse:
+    """Staff: the loans they may see — filters (search, status, days past due, class, branch, product), sorting by
+    any column, paging and CSV/Excel export of everything that matches (issue 20 §4). A customer: their own."""
     user = request.user
     if _is_customer(user):
         return _customer_loans(request)
@@ -267,13 +303,22 @@ def loan_list(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data  # the fields that are valid: an unknown branch in the URL drops only that filter
     filters = reports.LoanFilters(status=data.get("status") or "", bucket=_int_or_none(data.get("bucket")),
                                   risk_class=_int_or_none(data.get("risk_class")), branch=data.get("branch") or "",
-                                  product=data.get("product") or "", q=data.get("q") or "")
-    page = reports.loan_page(user, filters, page=_page_number(request), order=data.get("sort") or "new")
-    query = request.GET.copy()
-    query.pop("page", None)
+                                  product=data.get("product") or "", q=data.get("q") or "",
+                                  dpd_min=data.get("dpd_min"))
+    listing = listing_from(request, sorts=reports.LOAN_SORTS, default_sort="ref", default_descending=True)
+    page = reports.loan_listing(user, filters, listing)
+    fmt = export_format(request)
+    if fmt is not None:
+        rows = [_loan_row(loan) for loan in page.items]
+        return export_response(
+            ([r["ref"], r["customer"], r["branch"], r["product"], format_minor(r["principal"]),
+              format_minor(r["outstanding"]), format_minor(r["overdue"]), r["dpd"], str(r["bucket_label"]),
+              str(r["class_label"]), r["next_due"].isoformat() if r["next_due"] else "", str(r["status_label"])]
+             for r in rows), [str(t) for _k, t in LOAN_COLUMNS], fmt, "loans")
     ctx = {"form": form, "page": page, "rows": [_loan_row(loan) for loan in page.items],
-           "outstanding": page.outstanding_minor, "overdue": page.overdue_minor,
-           "query": query.urlencode(), "may_close": org.may(user, Perm.CLOSE_RUN) or org.may(user, Perm.GL_VIEW),
+           "outstanding": page.extra["outstanding_minor"], "overdue": page.extra["overdue_minor"],
+           "headers": _sort_headers(request, page.listing, LOAN_COLUMNS), **list_context(request, page),
+           "may_close": org.may(user, Perm.CLOSE_RUN) or org.may(user, Perm.GL_VIEW),
            "may_gl": org.may(user, Perm.GL_VIEW), "may_changes": org.may(user, Perm.LOAN_CHANGE_APPROVE)}
     template = "loans/_loan_rows.html" if request.htmx else "loans/loan_list.html"
     return render(request, template, ctx)
@@ -338,7 +383,7 @@ def _new_reference(prefix: str, loan: Any) -> str:
 
 def _make_form(action: str, loan: Any, data: Any = None, payments: list[tuple[str, str]] | None = None,
                payoff: dict[str, Any] | None = None) -> Any:
-    today = services.business_date()
+    today = services.booking_date()  # today, or the next day once today's close has run (issue 20)
     if action == "pay":
         due = services.balances(loan).total_due_minor
         return PaymentForm(data, initial={"value_date": today.isoformat(), "reference": _new_reference("PAY", loan),
@@ -355,6 +400,31 @@ def _make_form(action: str, loan: Any, data: Any = None, payments: list[tuple[st
     if action == "write-off":
         return WriteOffForm(data, initial={"on": today.isoformat()})
     return RecoveryForm(data, initial={"value_date": today.isoformat()})
+
+
+def close_rule(loan: Any = None) -> dict[str, str]:
+    """The rule of the daily close as the payment forms state it (issue 20), with the dates of today: `pay` for a
+    repayment, `prepay` for a prepayment. After the close of today the books of today are closed: postings take the
+    next booking day; a repayment the customer made earlier keeps its value date (back-valued, the close is replayed
+    for the loan) and is booked on the booking day."""
+    today, booking, closed = services.business_date(), services.booking_date(), services.last_closed_date()
+    fmt = {"today": date_format(today, "SHORT_DATE_FORMAT"), "booking": date_format(booking, "SHORT_DATE_FORMAT"),
+           "closed": date_format(closed, "SHORT_DATE_FORMAT") if closed else "", "days": backdate_free_days()}
+    if closed is not None and closed >= today:
+        pay = _("The daily close of %(closed)s has run and that day's books are closed: the value date proposed is "
+                "the next booking day, %(booking)s. A payment the customer made on %(closed)s or earlier keeps its "
+                "own value date: it is back-valued (the close is replayed for this loan, interest and penalty "
+                "recomputed) and its journal entry is booked on %(booking)s.") % fmt
+    else:
+        pay = _("The value date is the day the customer paid: today, %(today)s, or up to %(days)s days back "
+                "(further back needs the back-dating authority). Once today's daily close has run, payments are "
+                "booked on the next booking day.") % fmt
+    prepay = ""
+    if loan is not None:
+        prepay = _("A prepayment is dated after the last daily close applied to this loan: %(next)s (a partial "
+                   "prepayment on exactly that day).") % {
+            "next": date_format(loan.closed_through + dt.timedelta(days=1), "SHORT_DATE_FORMAT")}
+    return {"pay": pay, "prepay": prepay}
 
 
 def _payment_rows(payments: list[Any]) -> list[dict[str, Any]]:
@@ -542,6 +612,8 @@ def _detail(request: HttpRequest, ref: str, *, bound: dict[str, Any] | None = No
                    "fee": loan.fee_income_minor},
         "written_off": loan.written_off_minor, "recovered": loan.recovered_minor,
         "mandate": services.mandate_of(loan),  # the debit mandate, account masked (issue 18)
+        "close_rule": close_rule(loan),  # the value date around the daily close (issue 20)
+        "lpr_tenor_label": lpr_tenor(loan.product.lpr_tenor or ""),
     }
     return render(request, "loans/loan_detail.html", ctx, status=status)
 
@@ -720,128 +792,3 @@ def calculator(request: HttpRequest) -> HttpResponse:
     if form.errors:
         status = 422
     return render(request, "loans/calculator.html", ctx, status=status)
-
-
-# --- the general ledger ------------------------------------------------------------------------------------
-
-@login_required
-def trial_balance(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    org.require(user, Perm.GL_VIEW)
-    as_of_text = (request.GET.get("as_of") or "").strip()
-    error = ""
-    as_of: dt.date | None = None
-    if as_of_text:
-        try:
-            as_of = dt.date.fromisoformat(as_of_text)
-        except ValueError:
-            error = loan_problem("invalid_date", "not a date (YYYY-MM-DD)")
-    branch_codes = None if sees_all_branches(user.role) else [b.code for b in org.list_branches(user)]
-    rows = accounting.trial_balance(as_of=as_of, branch_codes=branch_codes)
-    zh = not (get_language() or "zh").startswith("en")
-    lines = [{"code": r.code, "name": (r.name_zh or r.name) if zh else r.name,
-              "kind": ACCOUNT_KIND_LABELS.get(r.kind, r.kind), "debit": r.debit_minor,
-              "credit": r.credit_minor,
-              "balance_dr": r.balance_minor if r.balance_minor > 0 else None,
-              "balance_cr": -r.balance_minor if r.balance_minor < 0 else None,
-              "empty": not (r.debit_minor or r.credit_minor)} for r in rows]
-    debit = sum(r.debit_minor for r in rows)
-    credit = sum(r.credit_minor for r in rows)
-    bal_dr = sum(r.balance_minor for r in rows if r.balance_minor > 0)
-    bal_cr = -sum(r.balance_minor for r in rows if r.balance_minor < 0)
-    names = {r.code: ((r.name_zh or r.name) if zh else r.name) for r in rows}
-    recon = [{"account": r.account, "name": names.get(r.account, ""), "gl": r.gl_minor,
-              "loans": r.loans_minor, "difference": r.difference_minor, "ok": r.difference_minor == 0}
-             for r in accounting.reconcile()]
-    return render(request, "loans/trial_balance.html", {
-        "lines": lines, "debit": debit, "credit": credit, "balanced": debit == credit and bal_dr == bal_cr,
-        "bal_dr": bal_dr, "bal_cr": bal_cr, "as_of": as_of, "as_of_text": as_of_text, "error": error,
-        "recon": recon, "recon_ok": all(r["ok"] for r in recon), "last_close": services.last_closed_date(),
-    }, status=422 if error else 200)
-
-
-# --- the daily close ---------------------------------------------------------------------------------------
-
-def _report_figures(report: dict[str, Any]) -> dict[str, Any]:
-    """The figures of a close run's report (`cob.CloseReport.as_dict`: the run's counts, and `totals` summed
-    over its chunks, with `buckets` [8 counts] and `classes` [5 counts] as lists)."""
-    t = report.get("totals") or {}
-
-    def money(*names: str) -> int | None:
-        """Fen summed over the totals named, None when the report has none of them."""
-        vals = [t[n] for n in names if isinstance(t.get(n), int)]
-        return sum(vals) if vals else None
-
-    def counts(name: str, labels: dict[int, Any], first: int) -> list[tuple[Any, int]]:
-        v = t.get(name)
-        return [(labels.get(i + first, i + first), int(n)) for i, n in enumerate(v)] if isinstance(v, list) else []
-
-    npl = report.get("npl_ratio")
-    try:
-        npl_pct = float(Decimal(str(npl)) * 100) if npl not in (None, "") else None
-    except InvalidOperation:
-        npl_pct = None
-    loans = report.get("loans", t.get("loans"))
-    return {
-        "loans": loans, "accrual": money("accrual_minor"), "penalty": money("penalty_minor"),
-        "fees": money("due_fee_minor", "late_fee_minor"), "late_fees": t.get("late_fees"),
-        "installments_due": t.get("installments_due"), "class_changes": t.get("class_changes"),
-        "auto_debit": money("auto_debit_minor"), "rate_resets": t.get("rate_resets"), "closed": t.get("closed"),
-        "buckets": counts("buckets", BUCKET_LABELS, 0), "classes": counts("classes", CLASS_LABELS, 1),
-        "npl_ratio": npl_pct, "seconds": report.get("seconds"), "chunks": report.get("chunks"),
-    }
-
-
-CLOSE_COUNTS = (("installments_due", gettext_lazy("Installments fallen due")),
-                ("matured", gettext_lazy("Loans matured")), ("penalty_started", gettext_lazy("Penalty interest started")),
-                ("late_fees", gettext_lazy("Late fees charged")), ("class_changes", gettext_lazy("Class changes")),
-                ("frozen", gettext_lazy("Credit limits frozen")), ("auto_debits", gettext_lazy("Auto-debits")),
-                ("rate_resets", gettext_lazy("Rate resets")), ("closed", gettext_lazy("Loans closed")),
-                ("debits", gettext_lazy("Settlement account debits")))
-CLOSE_AMOUNTS = (("reclass_minor", gettext_lazy("Interest fallen due (yuan)")),
-                 ("due_principal_minor", gettext_lazy("Principal fallen due (yuan)")),
-                 ("auto_debit_minor", gettext_lazy("Auto-debited (yuan)")),
-                 ("refund_minor", gettext_lazy("Refunded (yuan)")),
-                 ("debit_minor", gettext_lazy("Debited from settlement accounts (yuan)")),
-                 ("debit_short_minor", gettext_lazy("Settlement debits short (yuan)")))
-
-
-@login_required
-def close_runs(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    runs = reports.close_runs(user)
-    rows = [{"run": r, "date": r.business_date, "status_label": STATUS_LABELS.get(r.status, r.status),
-             "f": _report_figures(r.report or {})} for r in runs]
-    chrono = list(reversed(rows))
-    chart = {"labels": {"accrual": _("Interest accrued"), "penalty": _("Penalty interest"), "fees": _("Fees"),
-                        "npl": _("NPL ratio %")},
-             "dates": [r["date"].isoformat() for r in chrono],
-             "accrual": [format_minor(r["f"]["accrual"] or 0, grouping=False) for r in chrono],
-             "penalty": [format_minor(r["f"]["penalty"] or 0, grouping=False) for r in chrono],
-             "fees": [format_minor(r["f"]["fees"] or 0, grouping=False) for r in chrono],
-             "npl": [round(r["f"]["npl_ratio"], 3) if r["f"]["npl_ratio"] is not None else None for r in chrono]}
-    dist = reports.portfolio_distribution(user) if org.may(user, Perm.LOAN_VIEW) else {"bucket": {}, "risk_class": {}}
-    portfolio = {
-        "buckets": [(BUCKET_LABELS.get(k, k), v["count"], v["principal"])
-                    for k, v in sorted(dist["bucket"].items())],
-        "classes": [(CLASS_LABELS.get(k, k), v["count"], v["principal"]) for k, v in
-                    sorted(dist["risk_class"].items())],
-    }
-    return render(request, "loans/close_runs.html", {"rows": rows, "chart": chart, "portfolio": portfolio,
-                                                      "may_run": org.may(user, Perm.CLOSE_RUN)})
-
-
-@login_required
-def close_run(request: HttpRequest, date: str) -> HttpResponse:
-    try:
-        day = dt.date.fromisoformat(date)
-    except ValueError:
-        raise Http404(date) from None
-    run, chunks = reports.close_report(request.user, day)
-    t = (run.report or {}).get("totals") or {}
-    counts = [(label, f"{t[key]:,}") for key, label in CLOSE_COUNTS if isinstance(t.get(key), int)]
-    counts += [(label, format_minor(t[key])) for key, label in CLOSE_AMOUNTS if isinstance(t.get(key), int)]
-    chunks = [dict(c, accrual=int(c["totals"].get("accrual_minor", 0))) for c in chunks]
-    return render(request, "loans/close_run.html", {
-        "run": run, "f": _report_figures(run.report or {}), "status_label": STATUS_LABELS.get(run.status, run.status),
-        "chunks": chunks, "counts": counts})

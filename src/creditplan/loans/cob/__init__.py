@@ -30,18 +30,20 @@ replays the loan from the payment's value date).
 
 The modules: `run.py` (the run and `advance_loan`), `day.py` (one day over a set of loans), `steps.py` (the
 steps around the kernel), `context.py` (what a run loads once), `report.py` (the report), `points.py` (phase
-timing and fault injection), `hooks.py` (what the apps above loans run before and after a date's close);
+timing and fault injection), `launch.py` (the close started from its page, and its progress), `hooks.py` (what the apps above loans run before and after a date's close);
 the statements are in `loans/sql/close.py`. This package is the public door.
 """
 
 from __future__ import annotations
 
 from creditplan.loans.cob.hooks import register_after_close, register_before_close
+from creditplan.loans.cob.launch import CloseProgress, close_progress, next_close_date, start_close
 from creditplan.loans.cob.points import FAULT_ENV, PHASE_SECONDS
 from creditplan.loans.cob.report import CloseReport
 from creditplan.loans.cob.run import advance_loan, run_close
 from creditplan.loans.cob.steps import next_reset_after
 from creditplan.loans.sql.close import first_open_date
 
-__all__ = ["FAULT_ENV", "PHASE_SECONDS", "CloseReport", "advance_loan", "first_open_date", "next_reset_after",
-           "register_after_close", "register_before_close", "run_close"]
+__all__ = ["FAULT_ENV", "PHASE_SECONDS", "CloseProgress", "CloseReport", "advance_loan", "close_progress",
+           "first_open_date", "next_close_date", "next_reset_after", "register_after_close", "register_before_close",
+           "run_close", "start_close"]

@@ -51,8 +51,8 @@ def clean_loan_ref(loan_ref: Any) -> str:
 def parse_value_date(value: Any, today: dt.date) -> dt.date:
     day = today if value in (None, "") else parse_date(value, "value_date")
     if day > today:
-        raise ValidationError(f"value_date {day} is in the future (today is {today})", field="value_date",
-                              code="date_in_future")
+        raise ValidationError(f"value_date {day} is after {today}, the latest value date a payment may take now",
+                              field="value_date", code="date_in_future", extra={"latest": today.isoformat()})
     return day
 
 

@@ -74,7 +74,10 @@ def post_with_channel(actor: Actor, *, loan_ref: Any, amount: Any, reference: An
     lref = clean_loan_ref(loan_ref)
     minor = parse_minor(amount, "amount", allow_zero=False, maximum=MAX_AMOUNT_MINOR)
     today = clock.business_date()
-    day = parse_value_date(value_date, today)
+    # blank: the booking day (today, or the next day once today's close has run); at most the booking day. An
+    # earlier value date is a back-valued repayment: the close is replayed for the loan, the entry is booked on
+    # the booking day (replay.post_backdated) — a closed day's books do not change.
+    day = parse_value_date(value_date, clock.booking_date())
     with transaction.atomic():
         loan = lock_loan(lref)
         require_loan_in_scope(actor, loan)

@@ -234,7 +234,7 @@ def prepay(actor: Actor, *, loan_ref: Any, amount: Any, reference: Any, value_da
     lref = clean_loan_ref(loan_ref)
     minor = parse_minor(amount, "amount", allow_zero=False, maximum=MAX_AMOUNT_MINOR)
     today = clock.business_date()
-    day = parse_value_date(value_date, today)
+    day = parse_value_date(value_date, clock.booking_date())  # after today's close: the next day (the booking day)
     with transaction.atomic():
         loan = lock_loan(lref)
         require_loan_in_scope(actor, loan)

@@ -196,9 +196,10 @@ def post_backdated(actor: Actor, loan: Loan, new: Payment) -> PaymentResult:
     _replay(loan, base, replayed, through, points)
     new = next(q for q in replayed if q.pk == new.pk)  # the replayed row: its allocation is the one just stored
     cash_delta = sum(int(q.allocation.get("cash", 0)) - old_cash[q.pk] for q in replayed)
-    # Posted on TODAY's accounting date (issue 18): the days already closed keep their trial balance; the value
-    # date stays on the payment, the activity and the event (interest was recomputed from it by the replay).
-    today = clock.business_date()
+    # Posted on the booking day (issue 18; issue 20: the next day once today's close has run): the days already
+    # closed keep their trial balance; the value date stays on the payment, the activity and the event (interest
+    # was recomputed from it by the replay).
+    today = clock.booking_date()
     adjustment = _adjust(loan, before, cash_delta, today, "repayment",
                          f"backdated repayment {new.reference} value {new.value_date} (close replayed through "
                          f"{through})")
@@ -253,7 +254,7 @@ def reverse_payment(actor: Actor, *, reference: Any, reason: Any) -> PaymentResu
         p.save(update_fields=["status", "reversal_reason", "reversed_at"])
         _replay(loan, p.state_before, later, through, points)
         cash_delta = sum(int(q.allocation.get("cash", 0)) - old_cash[q.pk] for q in later) - old_cash[p.pk]
-        today = clock.business_date()
+        today = clock.booking_date()  # a closed day's books do not change (issue 20)
         adjustment = _adjust(loan, before, cash_delta, today, "reversal", f"reversal of payment {ref}: {why}")
         principal_delta = before["principal_outstanding_minor"] - loan.principal_outstanding_minor
         quota = restore_quota(loan, principal_delta, today)
