@@ -189,8 +189,18 @@ def sign_contract(actor: Actor, ref: str, *, password: str, id_last4: str = "", 
 
 # --- disbursement ----------------------------------------------------------------------------------------
 
+def payout_dates() -> dict[str, Any]:
+    """The value dates a payout may take now (issue 20): `booking` (the default: today, or the next day once
+    today's close has run), `earliest` (the day after the last close), `closed` (the last close) and
+    `closed_today` (today's close has run)."""
+    closed = loans.last_closed_date()
+    booking = loans.booking_date()
+    return {"booking": booking, "closed": closed, "earliest": closed + dt.timedelta(days=1) if closed else None,
+            "closed_today": closed is not None and closed >= loans.business_date()}
+
+
 @transaction.atomic
-def disburse_application(actor: Actor, ref: str) -> documents.ContractView:
+def disburse_application(actor: Actor, ref: str, value_date: Any = None) -> documents.ContractView:
     """Pay out a signed application: loans.disburse on the contract's terms, consuming the plan reservation the
     approval made. The loan service calls back `paid_out` (registered in DocumentsConfig.ready) in the same
     transaction, so the contract keeps the loan's reference and the application becomes disbursed."""
@@ -206,7 +216,7 @@ def disburse_application(actor: Actor, ref: str) -> documents.ContractView:
     amount = format_minor(t["amount_minor"], a.currency, grouping=False)  # "12345.67", as loans reads yuan
     loans.disburse(actor, customer_id=a.customer_id, product=a.product, amount=amount, term=a.term,
                    rate=None if t.get("rate_type") == "floating" else str(from_ppm(t["rate_ppm"])),
-                   application_ref=a.ref)
+                   application_ref=a.ref, start_date=value_date or None)  # blank: the booking day (issue 20)
     c = documents.contract_of(origination.application_record(actor, ref))
     assert c is not None
     return c
@@ -263,21 +273,22 @@ class ContractPanel:
     needs_id_last4: bool
     attempts_left: int
     why_not_sign: str
+    why_not_code: str = ""  # the refusal's code: the page says it in its language (issue 20)
 
 
 def contract_panel(actor: Actor, ref: str) -> ContractPanel:
     a = origination.application_record(actor, ref)
     c = documents.contract_of(a)
     may_offer = _may_offer(actor) and domain.allowed(a.status, Status.CONTRACT_OFFERED)
-    may_sign, why = False, ""
+    may_sign, why, why_code = False, "", ""
     if a.status == Status.CONTRACT_OFFERED and actor.role == Role.CUSTOMER:
         try:
             _signing_checks(actor, a)
             may_sign = True
         except CreditplanError as exc:
-            why = exc.message
+            why, why_code = exc.message, exc.code
     may_disburse = org.may(actor, Perm.LOAN_DISBURSE) and a.status == Status.READY_TO_DISBURSE
     left = MAX_FAILED_SIGNINGS - documents.failed_signings(a, actor) if actor.role == Role.CUSTOMER else 0
     return ContractPanel(a.status, c, may_offer, may_sign, may_disburse, bool(_id_last4(a)) if may_sign else False,
-                         max(left, 0), why)
+                         max(left, 0), why, why_code)
 

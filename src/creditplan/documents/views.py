@@ -16,6 +16,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError, NotFound, ValidationError
 from creditplan.documents import contracts, domain, services, storage
 from creditplan.documents.api import serving_headers
@@ -59,11 +60,24 @@ _TEXT = {
 
 def document_problem(exc: CreditplanError) -> str:
     text = _TEXT.get(exc.code)
+    if text is None:  # the common codes (a payout's value date, issue 20) in the page's language
+        return problem_text(exc.code, exc.message, exc.extra)
     if text is None or (get_language() or "en").startswith("en"):
         return exc.message[:1].upper() + exc.message[1:]
     if exc.code == "file_too_large":
         return f"{text} ({exc.message})"
     return str(text)
+
+
+# The stored file's type in words (the content type is read from the file itself).
+TYPE_LABELS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
+
+
+def why_not_text(panel: Any) -> str:
+    """Why the contract cannot be signed now, in the page's language ("" when it can)."""
+    if not panel.why_not_sign:
+        return ""
+    return document_problem(CreditplanError(panel.why_not_sign, code=panel.why_not_code or "request_failed"))
 
 
 def _kind_choices() -> list[tuple[str, Any]]:
@@ -138,7 +152,7 @@ def offer(request: HttpRequest, ref: str) -> HttpResponse:
 def sign(request: HttpRequest, ref: str) -> HttpResponse:
     """The customer reads the contract (PDF link and the key terms) and signs with their password again."""
     panel = contracts.contract_panel(request.user, ref)
-    ctx: dict[str, Any] = {"ref": ref, "panel": panel, "errors": {}, "error": ""}
+    ctx: dict[str, Any] = {"ref": ref, "panel": panel, "errors": {}, "error": "", "why_not": why_not_text(panel)}
     if request.method == "POST":
         try:
             contracts.sign_contract(
@@ -156,6 +170,7 @@ def sign(request: HttpRequest, ref: str) -> HttpResponse:
             else:
                 ctx["error"] = document_problem(exc)
             ctx["panel"] = contracts.contract_panel(request.user, ref)
+            ctx["why_not"] = why_not_text(ctx["panel"])
             ctx["id_last4"] = request.POST.get("id_last4", "")
             return render(request, "documents/sign.html", ctx, status=exc.http_status)
         messages.success(request, _("Thank you: the contract is signed. We will pay out the loan shortly."))
@@ -167,7 +182,7 @@ def sign(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 def disburse(request: HttpRequest, ref: str) -> HttpResponse:
     try:
-        c = contracts.disburse_application(request.user, ref)
+        c = contracts.disburse_application(request.user, ref, value_date=request.POST.get("value_date") or None)
     except CreditplanError as exc:
         if isinstance(exc, NotFound):
             raise

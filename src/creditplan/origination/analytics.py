@@ -111,6 +111,7 @@ class GroupRow:
     straight_through: int
     to_decision: Stat
     to_cash: Stat
+    label_en: str = ""  # a branch's English name (the page picks by language)
 
 
 @dataclass
@@ -205,7 +206,8 @@ def process_report(actor: Any, *, date_from: Any, date_to: Any, branch: str = ""
     report.stp_rate_pct = _pct(report.straight_through, report.decided)
 
     # durations: every transition of the cohort, in order
-    meta = {a["id"]: a for a in apps.values("id", "channel", "auto_approved", "branch__code", "branch__name")}
+    meta = {a["id"]: a for a in apps.values("id", "channel", "auto_approved", "branch__code", "branch__name",
+                                            "branch__name_en")}
     by_app: dict[int, list[tuple[str, dt.datetime]]] = defaultdict(list)
     for app_id, to_status, at in (Transition.objects.filter(application_id__in=apps.values("id"))
                                   .order_by("application_id", "at", "id")
@@ -239,7 +241,7 @@ def process_report(actor: Any, *, date_from: Any, date_to: Any, branch: str = ""
     report.by_channel = _groups(meta, to_decision, to_cash, decided_ids={i for i in to_decision},
                                 key=lambda m: (m["channel"], m["channel"]))
     report.by_branch = _groups(meta, to_decision, to_cash, decided_ids={i for i in to_decision},
-                               key=lambda m: (m["branch__code"], m["branch__name"]))
+                               key=lambda m: (m["branch__code"], m["branch__name"], m["branch__name_en"] or ""))
 
     report.drafts = drafts.count()
     furthest = dict(drafts.order_by().values("furthest_step").annotate(n=Count("id"))
@@ -250,12 +252,13 @@ def process_report(actor: Any, *, date_from: Any, date_to: Any, branch: str = ""
 
 def _groups(meta: dict[int, dict[str, Any]], to_decision: dict[int, float], to_cash: dict[int, float], *,
             decided_ids: set[int], key: Any) -> list[GroupRow]:
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for app_id, m in meta.items():
         groups[key(m)].append(app_id)
     out = []
-    for (k, label), ids in sorted(groups.items()):
+    for (k, label, *english), ids in sorted(groups.items()):
         decided = [i for i in ids if i in decided_ids]
         out.append(GroupRow(k, label, len(ids), len(decided), sum(1 for i in decided if meta[i]["auto_approved"]),
-                            stat(to_decision[i] for i in decided), stat(to_cash[i] for i in ids if i in to_cash)))
+                            stat(to_decision[i] for i in decided), stat(to_cash[i] for i in ids if i in to_cash),
+                            english[0] if english else ""))
     return out

@@ -42,4 +42,4 @@ def _line_exposures(customer_id: int) -> list[Any]:
 def _line_products() -> list[tuple[str, str]]:
     from creditplan.loans import services as loans
 
-    return [(p.code, p.name) for p in loans.list_products()]
+    return [(p.code, p.display_name()) for p in loans.list_products()]  # in the page's language (issue 20)

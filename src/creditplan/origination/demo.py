@@ -13,6 +13,7 @@ times then moved back a few working hours so that the review queue shows SLA tim
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 
 from django.utils import timezone
@@ -47,6 +48,36 @@ def _path(rng: random.Random) -> tuple[str, bool, list[tuple[str, float]]]:
         steps += [("contract_offered", rng.uniform(0.2, 20)), ("signed", rng.uniform(1, 60)),
                   ("ready_to_disburse", rng.uniform(0.5, 8)), ("disbursed", rng.uniform(1, 30))]
     return channel, auto, steps
+
+
+def _history_line(rng: random.Random, a: Application, prev: str, state: str,
+                  people: dict[str, str]) -> tuple[str, str]:
+    """(who, why) of one step of a demo case, in the very words the services write (so the case page says them
+    in the reader's language, like a real case's history): the automated decision by the system, a review by an
+    approver of the branch with a reason code, the customer's own steps by the customer."""
+    hexdigits = hashlib.sha256(f"demo contract {a.ref}".encode()).hexdigest()[:16]  # the same offered and signed
+    submitter = people["officer"] if a.channel == "branch" else people["customer"] if a.channel == "web" else "system"
+    if state == "submitted":
+        return submitter, f"submitted via {a.channel}"
+    if prev == "submitted":  # the automated decision: approved, referred or declined
+        return "system", f"automated decision: {a.decision_outcome if state != 'referred' else 'refer'}"
+    if state == "approved":
+        return people["approver"], f"approved ({rng.choice(['within_policy', 'income_verified', 'existing_customer'])})"
+    if state == "declined":
+        return people["approver"], f"declined ({rng.choice(['insufficient_income', 'high_debt_burden'])})"
+    if state == "info_requested":
+        return people["approver"], f"information requested ({rng.choice(['income_proof', 'bank_statements'])})"
+    if state == "referred":
+        return people["customer"], "information provided: monthly_income_minor"
+    if state == "withdrawn":
+        return people["customer"], rng.choice(["no_longer_needed", "better_offer", "changed_terms"])
+    if state == "contract_offered":
+        return people["officer"], f"contract offered (SHA-256 {hexdigits}…)"
+    if state == "signed":
+        return people["customer"], f"signed online (SHA-256 {hexdigits}…)"
+    if state == "ready_to_disburse":
+        return "system", "contract signed: ready to disburse"
+    return people["officer"], ""  # disbursed: demo cases have no loan to name
 
 
 def seed_applications(*, count: int = 360, drafts: int = 420, seed: int = 20261129, days: int = 42,
@@ -104,13 +135,20 @@ def seed_applications(*, count: int = 360, drafts: int = 420, seed: int = 202611
     for a, (created, updated) in zip(apps, times, strict=True):
         a.pk, a.created_at, a.updated_at = made[a.ref], created, updated
     Application.objects.bulk_update(apps, ["created_at", "updated_at"], batch_size=500)
+    names = dict(Customer.objects.filter(id__in={a.customer_id for a in apps}).values_list("id", "name"))
+    approvers = list(User.objects.filter(role="approver", is_active=True).order_by("id").values_list("branch_id",
+                                                                                                    "username"))
     transitions = []
     for a, history in zip(apps, paths, strict=True):
+        people = {"customer": names.get(a.customer_id) or "system",
+                  "officer": officer.username if officer is not None else "system",
+                  "approver": next((u for b, u in approvers if b == a.branch_id), approvers[0][1] if approvers
+                                   else "system")}
         prev = "draft"
         for state, at in history:
+            actor, reason = _history_line(rng, a, prev, state, people)
             transitions.append(Transition(application_id=a.pk, from_status=prev, to_status=state,
-                                          actor_name="system" if state in ("approved", "declined") and a.auto_approved
-                                          or prev == "submitted" else "demo", reason="demo history", at=at))
+                                          actor_name=actor, reason=reason, at=at))
             prev = state
     Transition.objects.bulk_create(transitions, batch_size=1000)
     user = User.objects.filter(role="customer").order_by("id").first()

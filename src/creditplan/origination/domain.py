@@ -104,6 +104,27 @@ REQUIRED_INPUTS: tuple[str, ...] = ("loan_purpose",)
 #: customer record (checked and audited there), not on an application. Anything else is refused by name.
 STATED_INPUTS: tuple[str, ...] = ("loan_purpose", "monthly_income_minor", "existing_debt_service_minor",
                                   "employment", "months_employed", "housing", "dependants")
+#: Bounds of what an applicant states (issue 20: a monthly income of 10^26 yuan was accepted and approved): a
+#: monthly figure in fen at most 100,000,000,000 yuan — the customer record's bound (customers.domain
+#: MAX_MONTHLY_INCOME) —, months with the employer and dependants as whole numbers in a human range.
+MAX_STATED_MINOR = 100_000_000_000 * 100
+MAX_MONTHS_EMPLOYED = 900
+MAX_DEPENDANTS = 20
+_STATED_BOUNDS = {"monthly_income_minor": MAX_STATED_MINOR, "existing_debt_service_minor": MAX_STATED_MINOR,
+                  "months_employed": MAX_MONTHS_EMPLOYED, "dependants": MAX_DEPENDANTS}
+
+
+def stated_bounds_problems(inputs: dict[str, object]) -> list[FieldProblem]:
+    """A problem for each stated figure beyond its bound (money in fen), a whole number or its digits as text;
+    a value that is no number at all is left to the decision (which reads it as unreadable and refers the case)."""
+    problems = []
+    for name, most in _STATED_BOUNDS.items():
+        value = inputs.get(name)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 40:
+            value = int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= most:
+            problems.append(FieldProblem(f"inputs.{name}", f"{name} must be from 0 to {most}", "input_out_of_range"))
+    return problems
 
 
 class Source(StrEnum):

@@ -11,19 +11,14 @@ from django.utils.translation import gettext_lazy as _
 
 from creditplan.common.text import problem_text
 from creditplan.core.errors import ValidationError
-from creditplan.core.money import parse_minor
-from creditplan.origination.domain import STATED_INPUTS
+from creditplan.core.money import format_minor, parse_minor
+from creditplan.origination import labels
+from creditplan.origination.domain import MAX_DEPENDANTS, MAX_MONTHS_EMPLOYED, MAX_STATED_MINOR, STATED_INPUTS
 
-PURPOSES = [
-    ("consumption", _("Household consumption")), ("car", _("Car purchase")), ("renovation", _("Home renovation")),
-    ("education", _("Education")), ("travel", _("Travel")), ("medical", _("Medical")),
-    ("business", _("Business operation")), ("other", _("Other")),
-]
-EMPLOYMENT = [
-    ("employed", _("Employed")), ("self_employed", _("Self-employed")), ("civil_servant", _("Civil servant")),
-    ("retired", _("Retired")), ("student", _("Student")), ("unemployed", _("Not employed")),
-]
-HOUSING = [("own", _("Own home")), ("rent", _("Renting")), ("free", _("Living with family"))]
+# The applicant's choices: their words are the label table's (origination/labels.py).
+PURPOSES = [(code, labels.table("purpose")[code]) for code in labels.table("purpose")]
+EMPLOYMENT = [(code, labels.table("employment")[code]) for code in labels.table("employment")]
+HOUSING = [(code, labels.table("housing")[code]) for code in labels.table("housing")]
 _AMOUNT = {"inputmode": "decimal", "placeholder": _("yuan, e.g. 50000.00")}
 _INT = {"inputmode": "numeric"}
 
@@ -37,11 +32,15 @@ _FORM_TO_INPUT = {"loan_purpose": "loan_purpose", "monthly_income": "monthly_inc
 
 
 def _fen(text: str, what: str) -> int:
-    """Yuan as typed → fen, through the money edge (core.money.parse_minor: exact, zero or more); a refusal
-    in the page's language (`what` names the field in the English page's sentence)."""
+    """Yuan as typed → fen, through the money edge (core.money.parse_minor: exact, zero or more, at most
+    MAX_STATED_MINOR — a monthly figure above it is a typo, as on the customer record); a refusal in the page's
+    language (`what` names the field in the English page's sentence)."""
     try:
-        return parse_minor(text, what)
+        return parse_minor(text, what, maximum=MAX_STATED_MINOR)
     except ValidationError as exc:
+        if exc.code == "amount_out_of_range":
+            raise forms.ValidationError(_("At most %(most)s yuan.") % {"most": format_minor(MAX_STATED_MINOR)}
+                                        ) from None
         raise forms.ValidationError(problem_text(exc.code, exc.message)) from None
 
 
@@ -57,9 +56,9 @@ class _ApplicationFields(forms.Form):
                              widget=forms.TextInput(attrs=_AMOUNT))
     term = forms.CharField(label=_("Term (months)"), max_length=4, required=False, widget=forms.TextInput(attrs=_INT))
     loan_purpose = forms.ChoiceField(label=_("Purpose of the loan"), choices=[("", "—"), *PURPOSES], required=False)
-    monthly_income = forms.CharField(label=_("Monthly income (yuan)"), max_length=30, required=False,
+    monthly_income = forms.CharField(label=_("Monthly income (yuan)"), max_length=40, required=False,
                                      widget=forms.TextInput(attrs=_AMOUNT))
-    monthly_debt_payments = forms.CharField(label=_("Existing monthly debt payments (yuan)"), max_length=30,
+    monthly_debt_payments = forms.CharField(label=_("Existing monthly debt payments (yuan)"), max_length=40,
                                             required=False, widget=forms.TextInput(attrs=_AMOUNT))
     employment = forms.ChoiceField(label=_("Employment"), choices=[("", "—"), *EMPLOYMENT], required=False)
     months_employed = forms.CharField(label=_("Months with current employer"), max_length=4, required=False,
@@ -82,11 +81,11 @@ class _ApplicationFields(forms.Form):
 
     def clean_months_employed(self) -> int | None:
         text = self.cleaned_data.get("months_employed") or ""
-        return _whole(text, 900) if text.strip() else None
+        return _whole(text, MAX_MONTHS_EMPLOYED) if text.strip() else None
 
     def clean_dependants(self) -> int | None:
         text = self.cleaned_data.get("dependants") or ""
-        return _whole(text, 20) if text.strip() else None
+        return _whole(text, MAX_DEPENDANTS) if text.strip() else None
 
     def inputs(self) -> dict[str, Any]:
         """The applicant data under the decision's names; blanks left out (the customer record fills income;
@@ -134,6 +133,9 @@ class InfoForm(_ApplicationFields):
 
 
 class ReviewForm(forms.Form):
+    """A decisive review action: its reason is chosen from a list whose first option is empty (nothing
+    preselected; the browser asks for it, the form refuses it blank)."""
+
     reason_code = forms.ChoiceField(label=_("Reason"), choices=[])
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
 
@@ -152,3 +154,19 @@ class InfoRequestForm(ReviewForm):
     def __init__(self, *args: Any, requestable: list[tuple[str, Any]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["inputs"].choices = requestable
+
+
+class WithdrawForm(forms.Form):
+    """Withdrawing an application: a chosen reason (nothing preselected) and a note."""
+
+    reason = forms.ChoiceField(label=_("Reason"), choices=[])
+    note = forms.CharField(label=_("Note"), max_length=250, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].choices = [("", _("— choose —")), *labels.choices("withdraw")]
+
+    def reason_text(self) -> str:
+        """What the history keeps: the reason's code, and the note after it ("other: …")."""
+        note = (self.cleaned_data.get("note") or "").strip()
+        return f"{self.cleaned_data['reason']}: {note}" if note else self.cleaned_data["reason"]

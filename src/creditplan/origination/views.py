@@ -13,7 +13,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language, gettext_lazy
+from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -22,59 +23,26 @@ from creditplan.core.errors import CreditplanError, FieldProblem, NotFound
 from creditplan.core.money import format_minor
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
-from creditplan.origination import analytics, drafts, services, sla
+from creditplan.origination import analytics, drafts, labels, services, sla
 from creditplan.origination.apply_forms import StepForm
 from creditplan.origination.forms import (
-    EMPLOYMENT,
-    HOUSING,
     INPUT_FIELDS,
-    PURPOSES,
     InfoForm,
     InfoRequestForm,
     OfficerApplicationForm,
     OnlineApplicationForm,
     ReviewForm,
+    WithdrawForm,
 )
 
-STATUS_LABELS = {
-    "draft": gettext_lazy("Draft"), "submitted": gettext_lazy("Submitted"), "approved": gettext_lazy("Approved"),
-    "referred": gettext_lazy("In review"), "declined": gettext_lazy("Declined"),
-    "info_requested": gettext_lazy("Information requested"), "contract_offered": gettext_lazy("Contract offered"),
-    "signed": gettext_lazy("Signed"), "ready_to_disburse": gettext_lazy("Ready to disburse"),
-    "disbursed": gettext_lazy("Disbursed"), "withdrawn": gettext_lazy("Withdrawn"), "expired": gettext_lazy("Expired"),
-}
-QUOTA_LABELS = {
-    "reserved": gettext_lazy("Reserved"), "escalated": gettext_lazy("Escalated"), "released": gettext_lazy("Released"),
-    "expired": gettext_lazy("Expired"), "refused": gettext_lazy("Refused by the plan"),
-    "unavailable": gettext_lazy("No quota available"), "untracked": gettext_lazy("Not tracked (no active plan)"),
-    "not_checked": gettext_lazy("Not checked"), "not_requested": gettext_lazy("Not checked"),
-}
-CHANNEL_LABELS = {"web": gettext_lazy("Online"), "api": gettext_lazy("Mobile / API"),
-                  "branch": gettext_lazy("Branch")}
-REASON_LABELS = {
-    "within_policy": gettext_lazy("Within policy"), "compensating_factors": gettext_lazy("Compensating factors"),
-    "income_verified": gettext_lazy("Income verified"), "existing_customer": gettext_lazy("Good existing customer"),
-    "insufficient_income": gettext_lazy("Insufficient income"), "high_debt_burden": gettext_lazy("Debt burden too high"),
-    "credit_history": gettext_lazy("Credit history"), "incomplete_information": gettext_lazy("Incomplete information"),
-    "policy_exception_refused": gettext_lazy("Policy exception refused"),
-    "fraud_suspected": gettext_lazy("Fraud suspected"), "income_proof": gettext_lazy("Proof of income"),
-    "id_document": gettext_lazy("Identity document"), "employment": gettext_lazy("Employment details"),
-    "bank_statements": gettext_lazy("Bank statements"), "other": gettext_lazy("Other"),
-}
-INPUT_LABELS = {
-    "loan_purpose": gettext_lazy("Purpose of the loan"), "monthly_income_minor": gettext_lazy("Monthly income (yuan)"),
-    "existing_debt_service_minor": gettext_lazy("Existing monthly debt payments (yuan)"),
-    "employment": gettext_lazy("Employment"), "months_employed": gettext_lazy("Months with current employer"),
-    "housing": gettext_lazy("Housing"), "dependants": gettext_lazy("Dependants"), "age": gettext_lazy("Age"),
-    "residency": gettext_lazy("Residency"), "region_code": gettext_lazy("Region"),
-    "industry_code": gettext_lazy("Industry"), "existing_overdue": gettext_lazy("Overdue loan"),
-    "blacklist": gettext_lazy("On the blacklist"), "bureau_flags": gettext_lazy("Credit bureau flags"),
-    "segment": gettext_lazy("Customer segment"),
-}
-SOURCE_LABELS = {
-    "stated": gettext_lazy("Stated by the applicant"), "records": gettext_lazy("The bank's records"),
-    "bureau": gettext_lazy("Credit bureau"), "derived": gettext_lazy("Worked out by the bank"),
-}
+# The words of every code come from the one label table (origination/labels.py); these mappings are kept for the
+# pages that read them by name (web.views' dashboard).
+STATUS_LABELS = {code: labels.table("status")[code] for code in labels.table("status")}
+CHANNEL_LABELS = labels.table("channel")
+QUOTA_LABELS = labels.table("quota")
+REASON_LABELS = labels.table("reason")
+INPUT_LABELS = labels.table("input")
+SOURCE_LABELS = labels.table("source")
 NO_SOURCE = gettext_lazy("Not recorded")
 # Problems with an input the applicant sent, said with the field's name in words.
 _INPUT_TEXT = {
@@ -83,10 +51,10 @@ _INPUT_TEXT = {
     "input_held_by_bank": gettext_lazy("“%(field)s” comes from the bank's records or the credit bureau for this "
                                        "application and cannot be changed here."),
     "input_not_requested": gettext_lazy("“%(field)s” was not asked for: send only what the reviewer asked for."),
+    "input_out_of_range": gettext_lazy("“%(field)s” is beyond what is possible for a person: please check the "
+                                       "figure."),
 }
-_TEXT = {
-    "maker_checker": gettext_lazy("Maker-checker: whoever entered or reviewed an application cannot approve it."),
-    "insufficient_authority": gettext_lazy("Your approval authority is not enough for this application."),
+_TEXT = {  # maker-checker, authority and permission refusals: common.text's words (issue 20, with their figures)
     "already_approved": gettext_lazy("You have already approved this application; a second, different approver "
                                      "is needed."),
     "not_in_review": gettext_lazy("This application is not in review any more."),
@@ -103,7 +71,44 @@ _TEXT = {
     "illegal_transition": gettext_lazy("This step is not possible in the application's current state."),
     "application_not_found": gettext_lazy("No such application."),
     "idempotency_key_reused": gettext_lazy("This request was already used for a different application."),
+    "unknown_status": gettext_lazy("Choose a status from the list."),
+    "unknown_channel": gettext_lazy("Choose a channel from the list."),
+    "unknown_outcome": gettext_lazy("Choose an outcome from the list."),
+    "unknown_officer": gettext_lazy("Choose an officer from the list."),
+    "not_info_requested": gettext_lazy("No information was asked for on this application."),
 }
+
+
+def _feature_value(name: str, value: Any) -> str | None:
+    """A scorecard input's value in words, from scoring's labels (None: scoring has no words for it)."""
+    try:
+        from creditplan.scoring import labels as scoring_labels  # helper E's table (issue 20)
+    except ImportError:
+        return None
+    fn = getattr(scoring_labels, "feature_value_label", None)
+    if fn is None:
+        return None
+    text = fn(name, value)
+    return None if text in (None, "", value) else str(text)
+
+
+# Codes whose service sentence names internals (a filter's value): said in the table's words in English too.
+_OWN_WORDS = frozenset({"unknown_status", "unknown_channel", "unknown_outcome", "unknown_officer",
+                        "not_info_requested"})
+
+
+def _decision_input_label(name: str) -> str:
+    """A decision input in words (the case page's table): its label, else scoring's feature label (the
+    scorecard's inputs, issue 20), else the name."""
+    if name in INPUT_LABELS:
+        return str(INPUT_LABELS[name])
+    try:
+        from creditplan.scoring import labels as scoring_labels  # helper E's table (issue 20)
+    except ImportError:
+        return name
+    fn = getattr(scoring_labels, "feature_label", None)
+    text = fn(name) if fn is not None else None
+    return str(text) if text else name
 
 
 def _input_label(name: str) -> str:
@@ -128,10 +133,9 @@ def origination_problem(code: str, message: str, field: str = "", extra: Mapping
     if extra and (figures := figure_text(code, extra)) is not None:
         return figures
     text = _TEXT.get(code)
-    if text is None or (get_language() or "en").startswith("en"):
-        return problem_text(code, message)
-    if code == "insufficient_authority" and ":" in message:
-        return f"{text} ({message.split(':', 1)[1].strip()})"
+    english = (get_language() or "en").startswith("en")
+    if text is None or (english and code not in _OWN_WORDS):
+        return problem_text(code, message, extra)  # an English page: the service's precise sentence
     return str(text)
 
 
@@ -141,14 +145,11 @@ def _reraise_access(exc: CreditplanError) -> None:
 
 
 def _product_choices() -> list[tuple[str, str]]:
-    return [(p.code, f"{p.name} ({format_minor(p.min_amount_minor)}–{format_minor(p.max_amount_minor)}, "
+    offered = sorted(services.products_on_offer(), key=lambda p: (p.min_amount_minor, p.code))  # small first
+    names = labels.product_names(offered)  # the English name on an English page (issue 20)
+    return [(p.code, f"{names[p.code]} ({format_minor(p.min_amount_minor)}–{format_minor(p.max_amount_minor)}, "
                      f"{p.min_term}–{p.max_term})")
-            for p in sorted(services.products_on_offer(), key=lambda p: (p.min_amount_minor, p.code))]  # small first
-
-
-def _row(v: services.ApplicationView) -> dict[str, Any]:
-    return {"v": v, "status_label": STATUS_LABELS.get(v.status, v.status),
-            "channel_label": CHANNEL_LABELS.get(v.channel, v.channel)}
+            for p in offered]
 
 
 # --- the queue and lists -------------------------------------------------------------------------------------
@@ -159,14 +160,81 @@ TIMER_LABELS = {"ok": gettext_lazy("On time"), "due_soon": gettext_lazy("Due soo
                 "overdue": gettext_lazy("Overdue")}
 
 
+LIST_SORTS = tuple(services.listing_sorts())
+
+
+def _list_row(v: services.ApplicationView, products: dict[str, str]) -> dict[str, Any]:
+    return {"v": v, "status_label": labels.label("status", v.status), "channel_label": labels.label("channel", v.channel),
+            "outcome_label": labels.label("outcome", v.decision_outcome), "product_label": labels.pick(products, v.product),
+            "branch_label": _branch_name(v)}
+
+
+def _branch_name(v: services.ApplicationView) -> str:
+    return labels.branch_name(v.branch_name, v.branch_name_en)
+
+
+def application_list(request: HttpRequest) -> HttpResponse:
+    """Every application the user may see (a customer: their own), filtered, sorted, paged; CSV / Excel export."""
+    from creditplan.common.listing import export_format, export_response, list_context, listing_from
+
+    user = request.user
+    is_customer = user.role == "customer"
+    listing = listing_from(request, sorts=LIST_SORTS, default_sort="created", default_descending=True)
+    filters = {k: request.GET.get(k, "").strip() for k in services.LIST_FILTERS}
+    products = labels.product_names(services.all_products())
+    errors: dict[str, str] = {}
+    try:
+        page = services.application_list(user, listing, filters)
+    except CreditplanError as exc:
+        _reraise_access(exc)
+        for p in exc.problems or [FieldProblem("", exc.message, exc.code)]:
+            errors[p.field or "_"] = origination_problem(p.code, p.message)
+        page = services.application_list(user, listing, {})
+    rows = [_list_row(v, products) for v in page.items]
+    fmt = export_format(request)
+    if fmt and not errors:
+        headers = [_("Application"), _("Date submitted")]
+        if not is_customer:
+            headers += [_("Customer"), pgettext("organisation", "Branch"), _("Entered by")]
+        headers += [_("Product"), _("Amount (yuan)"), _("Term (months)"), pgettext("application", "Channel"),
+                    _("Automated decision"), _("Status")]
+        out = []
+        for r in rows:
+            v = r["v"]
+            line: list[Any] = [v.ref, timezone.localtime(v.created_at).strftime("%Y-%m-%d %H:%M")]
+            if not is_customer:
+                line += [v.customer_name, r["branch_label"], v.entered_by]
+            line += [r["product_label"], format_minor(v.amount_minor, v.currency), v.term, r["channel_label"],
+                     r["outcome_label"], r["status_label"]]
+            out.append(line)
+        return export_response(out, headers, fmt, "applications")
+    sort_links = []
+    for key, title in (("ref", _("Application")), ("created", _("Date submitted")), ("customer", _("Customer")),
+                       ("branch", pgettext("organisation", "Branch")), ("product", _("Product")),
+                       ("amount", _("Amount")), ("status", _("Status"))):
+        if is_customer and key in ("customer", "branch"):
+            continue
+        on = listing.sort == key
+        sort_links.append({"key": key, "title": title, "on": on, "descending": on and listing.descending,
+                           "param": f"-{key}" if on and not listing.descending else key})
+    from creditplan.common.listing import query_without
+
+    ctx = {"rows": rows, "may_submit": services.may_submit(user), "is_customer": is_customer,
+           "may_review": org.may(user, Perm.APPLICATION_REVIEW), "filters": filters, "errors": errors,
+           "statuses": labels.choices("status"), "channels": labels.choices("channel"),
+           "outcomes": labels.choices("outcome"), "products": sorted(products.items(), key=lambda x: x[1]),
+           "branches": [] if is_customer else labels.branch_options(services.branch_choices(user)),
+           "officers": services.officer_choices(user), "sorts": sort_links,
+           "sort_query": query_without(request.GET, "sort", "page", "export"),
+           **list_context(request, page)}
+    return render(request, "origination/list.html", ctx, status=422 if errors else 200)
+
+
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.role == "customer" or not org.may(user, Perm.APPLICATION_REVIEW) or request.GET.get("view") == "all":
-        rows = [_row(v) for v in services.list_applications(user)]
-        return render(request, "origination/list.html", {
-            "rows": rows, "may_submit": services.may_submit(user), "is_customer": user.role == "customer",
-            "may_review": org.may(user, Perm.APPLICATION_REVIEW)})
+        return application_list(request)
     filters = {k: request.GET.get(k, "").strip() for k in QUEUE_FILTERS}
     sla_filter = request.GET.get("sla", "").strip()
     error = ""
@@ -179,11 +247,13 @@ def queue(request: HttpRequest) -> HttpResponse:
     if sla_filter in SLA_FILTERS:
         items = sla.overdue_only(items, timers, sla_filter)
     filters["sla"] = sla_filter
-    rows = [dict(_row(i.application), item=i, timer=timers.get(i.application.id),
-                 timer_label=TIMER_LABELS.get(getattr(timers.get(i.application.id), "state", ""), ""))
+    products = labels.product_names(services.all_products())
+    rows = [dict(_list_row(i.application, products), item=i, timer=timers.get(i.application.id), why=_why(i.why_not),
+                 timer_label=labels.label("timer", getattr(timers.get(i.application.id), "state", "")))
             for i in items]
-    ctx = {"rows": rows, "filters": filters, "error": error, "branches": services.branch_choices(user),
-           "products": [(p.code, p.name) for p in services.products_on_offer()],
+    ctx = {"rows": rows, "filters": filters, "error": error,
+           "branches": labels.branch_options(services.branch_choices(user)),
+           "products": sorted(labels.product_names(services.products_on_offer()).items(), key=lambda x: x[1]),
            "may_submit": services.may_submit(user), "may_approve": org.may(user, Perm.APPLICATION_APPROVE),
            "may_analytics": org.may(user, Perm.APPLICATION_ANALYTICS),
            "sla_choices": [("", _("Any timer")), ("overdue", _("Overdue")), ("due_soon", _("Due soon")),
@@ -375,7 +445,12 @@ def apply_step(request: HttpRequest, token: str) -> HttpResponse:
     user = request.user
     d = drafts.open_draft(user, token)
     if d.submitted:
-        return redirect("origination:application", ref=d.application_ref)
+        if d.application_ref:
+            return redirect("origination:application", ref=d.application_ref)
+        # a sent form whose application is not named on it (a demo draft, or one sent before drafts kept the
+        # reference): nothing more to fill in here, the customer's applications are on their list
+        messages.info(request, _("This application form was already sent: your applications are listed here."))
+        return redirect("origination:queue")
     if d.restored_step:
         messages.info(request, _("Welcome back: what you typed before your session expired is filled in again."))
         step = d.restored_step
@@ -466,8 +541,10 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         _reraise_access(exc)
         for p in exc.problems or [FieldProblem("", exc.message, exc.code)]:
             errors[p.field or "_"] = problem_text(p.code, p.message)
-    ctx: dict[str, Any] = {"q": q, "errors": errors, "report": report, "branches": services.branch_choices(user),
-                           "products": [(p.code, p.name) for p in services.products_on_offer()],
+    ctx: dict[str, Any] = {"q": q, "errors": errors, "report": report,
+                           "branches": labels.branch_options(services.branch_choices(user)),
+                           "products": sorted(labels.product_names(services.products_on_offer()).items(),
+                                              key=lambda x: x[1]),
                            "channels": list(CHANNEL_LABELS.items())}
     if report is not None:
         step_labels = {**STEP_LABELS, "submitted": _("Submitted")}
@@ -476,7 +553,7 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
         ctx["by_channel"] = [{"label": CHANNEL_LABELS.get(g.key, g.key), "g": g,
                               "stp": None if not g.decided else round(100 * g.straight_through / g.decided, 2)}
                              for g in report.by_channel]
-        ctx["by_branch"] = [{"label": g.label, "g": g,
+        ctx["by_branch"] = [{"label": labels.branch_name(g.label, g.label_en), "g": g,
                              "stp": None if not g.decided else round(100 * g.straight_through / g.decided, 2)}
                             for g in report.by_branch]
         ctx["form_steps"] = [{"label": step_labels.get(s.step, s.step), "s": s} for s in report.form]
@@ -500,7 +577,9 @@ def analytics_page(request: HttpRequest) -> HttpResponse:
 # --- the case --------------------------------------------------------------------------------------------
 
 def _reason_choices(action: str) -> list[tuple[str, Any]]:
-    return [(c, REASON_LABELS.get(c, c)) for c in services.reason_codes(action)]
+    """The reasons of an action, after an empty first choice: a decisive action's reason is chosen, never
+    preselected (issue 20)."""
+    return [("", _("— choose —")), *((c, labels.label("reason", c)) for c in services.reason_codes(action))]
 
 
 def _case(request: HttpRequest, ref: str, *, error: str = "", status: int = 200,
@@ -508,46 +587,86 @@ def _case(request: HttpRequest, ref: str, *, error: str = "", status: int = 200,
     user = request.user
     case = services.application_case(user, ref)
     v = case.application
+    zh = labels.chinese()
+    products = labels.product_names(services.all_products())
+    history = [{"t": t, "from_label": labels.label("status", t.from_status), "to_label": labels.label("status", t.to_status),
+                "text": labels.transition_text(t.reason, reasons=v.reasons_zh if zh else v.reasons,
+                                               outcome=v.decision_outcome),
+                "actor": labels.actor_text(t.actor)} for t in case.transitions]
     if user.role == "customer":
-        zh = not (get_language() or "zh").startswith("en")
         return render(request, "origination/outcome.html", {
             "case": case, "v": v, "reasons": v.reasons_zh if zh else v.reasons,
-            "apr_pct": _pct(v.decision.get("apr")), "rate_pct": _pct(v.rate), "status_label": STATUS_LABELS.get(v.status, v.status), "error": error,
-            "inputs": [(INPUT_LABELS.get(k, k), _shown(k, val), _source(v, k)) for k, val in v.inputs.items()
+            "apr_pct": _pct(v.decision.get("apr")), "rate_pct": _pct(v.rate),
+            "status_label": labels.label("status", v.status), "error": error,
+            "product_label": labels.pick(products, v.product),
+            "inputs": [(_input_label(k), _shown(k, val), _source(v, k)) for k, val in v.inputs.items()
                        if k in INPUT_FIELDS],
             "info_form": InfoForm(prefix="info", requested=v.requested_inputs),
-            "asked_for": [INPUT_LABELS.get(k, k) for k in v.requested_inputs],
+            "asked_for": [_input_label(k) for k in v.requested_inputs],
+            "withdraw_form": (forms or {}).get("withdraw") or WithdrawForm(prefix="withdraw"),
+            "confirm_withdraw": _("Withdraw application %(ref)s? This cannot be undone.") % {"ref": v.ref},
         }, status=status)
     forms = forms or {}
     decision = v.decision
-    zh = not (get_language() or "zh").startswith("en")
     ctx = {
-        "case": case, "v": v, "error": error, "status_label": STATUS_LABELS.get(v.status, v.status),
-        "channel_label": CHANNEL_LABELS.get(v.channel, v.channel),
-        "inputs": [(INPUT_LABELS.get(k, k), k, _shown(k, val), _source(v, k)) for k, val in sorted(v.inputs.items())],
-        "asked_for": [INPUT_LABELS.get(k, k) for k in v.requested_inputs],
+        "case": case, "v": v, "error": error, "status_label": labels.label("status", v.status),
+        "channel_label": labels.label("channel", v.channel), "outcome_label": labels.label("outcome", v.decision_outcome),
+        "product_label": labels.pick(products, v.product), "branch_label": _branch_name(v),
+        "level_label": labels.label("level", v.required_level),
+        "inputs": [(_decision_input_label(k), k, _shown(k, val), _source(v, k)) for k, val in sorted(v.inputs.items())],
+        "asked_for": [_input_label(k) for k in v.requested_inputs],
         "rules": [_rule(r, zh) for r in decision.get("rules_fired") or []],
         "limit_steps": [_step(x, zh) for x in decision.get("limit_steps") or []],
         "price_steps": [_step(x, zh) for x in decision.get("price_steps") or []],
         "reasons": v.reasons_zh if zh else v.reasons, "policy_version": decision.get("policy_version"),
         "apr_pct": _pct(decision.get("apr")), "rate_pct": _pct(v.rate),
-        "quota_label": QUOTA_LABELS.get(v.quota_status, v.quota_status),
+        "quota_label": labels.label("quota", v.quota_status),
         "info_form_customer": InfoForm(prefix="info", requested=v.requested_inputs),
-        "transitions": [{"t": t, "from_label": STATUS_LABELS.get(t.from_status, t.from_status),
-                         "to_label": STATUS_LABELS.get(t.to_status, t.to_status)} for t in case.transitions],
-        "approvals": [{"a": a, "reason_label": REASON_LABELS.get(a.reason_code, a.reason_code)}
-                      for a in case.approvals],
-        "quotas": case.quotas,
+        "transitions": history,
+        "approvals": [{"a": a, "reason_label": labels.label("reason", a.reason_code),
+                       "decision_label": labels.label("decision", a.decision)} for a in case.approvals],
+        "quotas": case.quotas, "panel": _panel_rows(case.panel),
         "approve_form": forms.get("approve") or ReviewForm(reasons=_reason_choices("approve"), prefix="approve"),
         "decline_form": forms.get("decline") or ReviewForm(reasons=_reason_choices("decline"), prefix="decline"),
+        "withdraw_form": forms.get("withdraw") or WithdrawForm(prefix="withdraw"),
         "info_form": forms.get("info") or _info_request_form(v),
         "decision_url": _decision_url(v.decision_id),
+        "why_not": _why(case.may_approve[1]),
+        "confirm": {
+            "approve": _("Approve application %(ref)s for %(amount)s yuan? The plan's quota is reserved for it.") % {
+                "ref": v.ref, "amount": format_minor(v.approved_amount_minor or v.amount_minor, v.currency)},
+            "decline": _("Decline application %(ref)s? The customer is told; this cannot be undone.") % {"ref": v.ref},
+            "withdraw": _("Withdraw application %(ref)s? Any quota held for it goes back to the plan; this cannot be "
+                          "undone.") % {"ref": v.ref}},
     }
     timer = sla.timers([v]).get(v.id)  # the service level of the wait it is in now, if its state has one
-    ctx.update(timer=timer, timer_label=TIMER_LABELS.get(timer.state, "") if timer else "",
-               escalations=[{"e": e, "status_label": STATUS_LABELS.get(e.status, e.status)}
+    ctx.update(timer=timer, timer_label=labels.label("timer", timer.state) if timer else "",
+               escalations=[{"e": e, "status_label": labels.label("status", e.status)}
                             for e in sla.case_escalations(v.id)])
     return render(request, "origination/detail.html", ctx, status=status)
+
+
+def _why(why: Any) -> str:
+    """Why the user may not approve, in the page's language (the check's code when it carries one)."""
+    code = getattr(why, "code", "")
+    return origination_problem(code, str(why), extra=getattr(why, "extra", None)) if code else str(why)
+
+
+def _panel_rows(panel: Any) -> dict[str, Any] | None:
+    """The quota panel: every measure that can refuse the approval, in words."""
+    if panel is None:
+        return None
+    rows = []
+    for m in panel.measures:
+        what = labels.label("measure", m.kind)
+        rows.append({"m": m, "what": what, "label": m.label, "mode": labels.label("mode", m.mode),
+                     "verdict": labels.label("verdict", m.verdict)})
+    limiting = panel.limiting
+    return {"plan": panel.plan, "plan_name": panel.plan_name, "rows": rows, "reserved": panel.reserved,
+            "amount_minor": panel.amount_minor, "refusing": bool(panel.refusing),
+            "limiting": None if limiting is None else {"what": labels.label("measure", limiting.kind),
+                                                       "label": limiting.label,
+                                                       "available_minor": limiting.available_minor}}
 
 
 def _source(v: services.ApplicationView, key: str) -> Any:
@@ -573,10 +692,10 @@ def _pct(value: Any) -> str:
 def _rule(r: Any, zh: bool) -> dict[str, Any]:
     """A fired rule as the page shows it: its table, its message in the page's language, its outcome."""
     if not isinstance(r, dict):
-        return {"text": str(r), "table": "", "outcome": "", "reason": "", "set_aside": False}
+        return {"text": str(r), "table": "", "outcome": "", "reason": "", "outcome_label": "", "set_aside": False}
     text = r.get("message_zh" if zh else "message_en") or r.get("description") or r.get("reason") or ""
     return {"text": text, "table": r.get("table", ""), "outcome": r.get("outcome", ""), "reason": r.get("reason", ""),
-            "set_aside": bool(r.get("set_aside"))}
+            "outcome_label": labels.label("outcome", r.get("outcome", "")), "set_aside": bool(r.get("set_aside"))}
 
 
 def _step(x: Any, zh: bool) -> str:
@@ -585,18 +704,20 @@ def _step(x: Any, zh: bool) -> str:
     return str(x)
 
 
-_CHOICE_LABELS = {"loan_purpose": dict(PURPOSES), "employment": dict(EMPLOYMENT), "housing": dict(HOUSING)}
-
-
 def _shown(key: str, value: Any) -> Any:
-    """Fen as yuan and the form's choices in words, for people (the inputs keep the decision's units and codes)."""
-    if isinstance(value, str) and value in _CHOICE_LABELS.get(key, {}):
-        return _CHOICE_LABELS[key][value]
+    """Fen as yuan, the form's choices and the scorecard's codes in words, for people (the inputs keep the
+    decision's units and codes)."""
+    choice = labels.choice_label(key, value)
+    if choice is not None:
+        return choice
     if key.endswith("_minor") and isinstance(value, int) and not isinstance(value, bool):
         return format_minor(value)
+    if isinstance(value, bool):
+        return labels.label("boolean", str(value))
     if isinstance(value, list):
-        return ", ".join(str(x) for x in value) or "—"
-    return value
+        return ", ".join(str(_feature_value(key, x) or x) for x in value) or pgettext("applicant data", "None")
+    feature = _feature_value(key, value)
+    return feature if feature is not None else value
 
 
 def _decision_url(decision_id: int | None) -> str:
@@ -684,8 +805,12 @@ def provide_info(request: HttpRequest, ref: str) -> HttpResponse:
 @login_required
 @require_POST
 def withdraw(request: HttpRequest, ref: str) -> HttpResponse:
+    """Withdraw: a reason chosen from the list (nothing preselected), after the page's confirmation."""
+    form = WithdrawForm(request.POST, prefix="withdraw")
+    if not form.is_valid():
+        return _case(request, ref, error=_("Choose a reason."), status=422, forms={"withdraw": form})
     try:
-        services.withdraw(request.user, ref, request.POST.get("reason", ""))
+        services.withdraw(request.user, ref, form.reason_text())
     except CreditplanError as exc:
         if isinstance(exc, NotFound):
             raise

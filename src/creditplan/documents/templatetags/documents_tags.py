@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 
 from creditplan.documents import contracts, services
-from creditplan.documents.views import KIND_LABELS, _kind_choices
+from creditplan.documents.views import KIND_LABELS, TYPE_LABELS, _kind_choices, why_not_text
 
 register = template.Library()
 
@@ -24,5 +24,12 @@ def application_documents(context: template.Context, ref: str) -> dict[str, Any]
         "currency": terms.get("currency") or "CNY",  # the amounts: `|money` on terms' *_minor in the template
         "documents": [{"label": KIND_LABELS.get(d.kind, d.kind), "d": d} for d in panel.documents],
         "kinds": _kind_choices(), "csrf_token": context.get("csrf_token"), "request": request,
-        "is_customer": request.user.role == "customer",
+        "is_customer": request.user.role == "customer", "why_not_sign": why_not_text(contract),
+        "payout": contracts.payout_dates() if contract.may_disburse else None,  # the value date (issue 20)
     }
+
+
+@register.filter
+def doc_type(content_type: str) -> str:
+    """A stored file's type in words (PDF, JPEG, PNG) rather than its MIME type."""
+    return TYPE_LABELS.get(content_type, content_type)

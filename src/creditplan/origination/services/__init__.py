@@ -5,6 +5,7 @@ creditplan.origination import services`). Each module below holds one responsibi
                     origination/sql.py)
     review.py       approve / decline / request and provide information / withdraw / expire
     queue.py        the review queue
+    listing.py      the list of applications: filtered, sorted and paged (issue 20)
     case.py         the application page's case (history, approvals, quotas, the actions allowed)
     records.py      the application views, who may see which application, and `move` (one recorded
                     transition): the public helpers of the apps above origination (documents)
@@ -15,11 +16,15 @@ The state machine is origination/domain.py; drafts.py, sla.py and analytics.py a
 
 from creditplan.origination.services.case import CaseView, QuotaLine, application_case
 from creditplan.origination.services.choices import (
+    all_products,
     branch_choices,
     may_submit,
     own_customer_id,
     products_on_offer,
 )
+from creditplan.origination.services.listing import FILTERS as LIST_FILTERS
+from creditplan.origination.services.listing import SORTS as _SORTS
+from creditplan.origination.services.listing import application_list, officer_choices
 from creditplan.origination.services.queue import QUEUE_LIMIT, QueueItem, review_queue
 from creditplan.origination.services.records import (
     ApplicationView,
@@ -45,10 +50,17 @@ from creditplan.origination.services.review import (
 )
 from creditplan.origination.services.submission import MAX_INPUT_BYTES, MAX_INPUT_KEYS, submit_application
 
+
+def listing_sorts() -> tuple[str, ...]:
+    """The sort keys the list of applications offers."""
+    return tuple(_SORTS)
+
+
 __all__ = [
-    "MAX_INPUT_BYTES", "MAX_INPUT_KEYS", "QUEUE_LIMIT", "ApplicationView", "ApprovalView", "CaseView",
+    "LIST_FILTERS", "listing_sorts",
+    "MAX_INPUT_BYTES", "MAX_INPUT_KEYS", "QUEUE_LIMIT", "ApplicationView", "ApprovalView", "CaseView", "all_products",
     "QueueItem", "QuotaLine", "TransitionView", "application_case", "application_for_update",
-    "application_record", "application_view", "approve", "branch_choices", "customers_of", "decline",
+    "application_list", "application_record", "application_view", "officer_choices", "approve", "branch_choices", "customers_of", "decline",
     "expire_applications", "get_application", "list_applications", "may_submit", "move", "own_customer_id",
     "products_on_offer", "provide_info", "reason_codes", "request_info", "requestable_inputs", "review_queue",
     "submit_application", "withdraw",

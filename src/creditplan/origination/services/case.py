@@ -30,6 +30,7 @@ from creditplan.origination.services.review import (
 )
 from creditplan.plans import services as plans
 from creditplan.plans.models import Plan, Quota, Reservation
+from creditplan.plans.services import case_panel
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class CaseView:
     may_withdraw: bool
     may_provide_info: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    panel: Any = None  # plans.services.case_panel.Panel: every measure that can refuse the approval (issue 20)
 
 
 def application_case(actor: Actor, ref: str) -> CaseView:
@@ -71,9 +73,16 @@ def application_case(actor: Actor, ref: str) -> CaseView:
     approvals = [ApprovalView(user_name(x.user), x.user_id, x.decision, x.reason_code, x.note, x.level, x.at)
                  for x in a.approvals.select_related("user")]
     reservation, quotas = _quota_position(a)
+    deciding = a.status in (Status.REFERRED, Status.INFO_REQUESTED)  # else: the figures only, nothing to refuse
+    panel = case_panel.what_would_refuse(
+        application_ref=a.ref, amount_minor=(a.approved_amount_minor or a.amount_minor) if deciding else 0,
+        branch_path=a.branch.path,
+        branch_code=a.branch.code, product=a.product, industry=(a.customer.industry_code or "")[:1].upper(),
+        region=(a.customer.region_code or "")[:2], segment=str((a.inputs or {}).get("segment") or ""),
+        customer_id=a.customer_id) if actor.role != Role.CUSTOMER else None
     return CaseView(
         application=view, customer=customer, transitions=transitions, approvals=approvals,
-        reservation=reservation, quotas=quotas,
+        reservation=reservation, quotas=quotas, panel=panel,
         may_approve=answer(lambda: approval_checks(actor, a, "approve")),
         may_decline=answer(lambda: approval_checks(actor, a, "decline")),
         may_request_info=answer(lambda: review_checks(actor, a)),

@@ -27,7 +27,14 @@ def products_on_offer() -> list[Any]:
     return [p for p in loans.list_products() if p.is_active]
 
 
-def branch_choices(actor: Actor) -> list[tuple[str, str]]:
+def all_products() -> list[Any]:
+    """Every product, offered or not (a list of applications names the products of old ones too)."""
+    return list(loans.list_products())
+
+
+def branch_choices(actor: Actor) -> list[tuple[str, str, str]]:
+    """The branches an actor may filter by: (code, name, English name or ""); the page picks the name of its
+    language (origination.labels.branch_options)."""
     if sees_all_branches(actor.role) or actor.branch_id:
-        return [(b.code, b.name) for b in org.list_branches(actor)]
+        return [(b.code, b.name, b.name_en or "") for b in org.list_branches(actor)]
     return []

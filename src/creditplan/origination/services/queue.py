@@ -19,7 +19,7 @@ from creditplan.org.domain import Perm
 from creditplan.origination.domain import Status
 from creditplan.origination.models import Approval, Transition
 from creditplan.origination.services.records import ApplicationView, application_view, base_query
-from creditplan.origination.services.review import answer, approval_checks
+from creditplan.origination.services.review import Refusal, answer, approval_checks
 
 QUEUE_LIMIT = 200
 
@@ -95,7 +95,7 @@ def review_queue(actor: Actor, filters: dict[str, Any] | None = None) -> list[Qu
             ok, why = answer(partial(approval_checks, actor, a, "approve", already_mine=a.mine,
                                      reviewers=reviewers[a.pk], memo=memo))
         else:
-            ok, why = False, "your role does not approve applications"
+            ok, why = False, Refusal("your role does not approve applications", "permission_denied")
         if scope == "approvable" and not ok:
             continue
         age = (now - (a.queued_at or a.created_at)).total_seconds() / 3600

@@ -83,6 +83,7 @@ class ApplicationView:
     replayed: bool = False  # the same Idempotency-Key again: this is the application the first request made
     input_sources: dict[str, str] = field(default_factory=dict)  # input → stated | records | bureau | derived
     requested_inputs: list[str] = field(default_factory=list)  # what the last request for information asked for
+    branch_name_en: str = ""  # the branch's English name, where it has one (issue 20)
 
     @property
     def amount(self) -> Decimal:
@@ -132,6 +133,7 @@ def application_view(a: Application, *, approvals: int | None = None, replayed: 
         decision=dict(a.decision_snapshot or {}),
         queued_at=a.queued_at, decided_at=a.decided_at, created_at=a.created_at, updated_at=a.updated_at,
         replayed=replayed, input_sources=dict(a.input_sources or {}), requested_inputs=list(a.requested_inputs or []),
+        branch_name_en=getattr(a.branch, "name_en", "") or "",
     )
 
 

@@ -40,13 +40,26 @@ from creditplan.origination.services.submission import clean_inputs
 from creditplan.plans import services as plans
 
 
+class Refusal(str):
+    """Why an action is not open to the actor: the refusal's (English) sentence, carrying its stable `code` and
+    figures (`extra`) so that a page says it in its own language (issue 20)."""
+
+    code: str = ""
+    extra: dict[str, Any] = {}  # noqa: RUF012 — read-only default, replaced per instance
+
+    def __new__(cls, message: str, code: str = "", extra: dict[str, Any] | None = None) -> Refusal:
+        self = super().__new__(cls, message)
+        self.code, self.extra = code, dict(extra or {})
+        return self
+
+
 def answer(check: Callable[[], object]) -> tuple[bool, str]:
-    """Whether a check passes, and if not, why: (True, "") or (False, the refusal's sentence) — for showing an
-    action only to those who may take it (the case page, the queue)."""
+    """Whether a check passes, and if not, why: (True, "") or (False, the refusal: its sentence, with its code) —
+    for showing an action only to those who may take it (the case page, the queue)."""
     try:
         check()
     except CreditplanError as exc:
-        return False, exc.message
+        return False, Refusal(exc.message, exc.code, exc.extra)
     return True, ""
 
 
@@ -86,7 +99,9 @@ def approval_checks(actor: Actor, a: Application, action: str, *, already_mine: 
             memo[key] = (ok, why)
     if not ok:
         raise Forbidden(f"not enough approval authority: {why}" if why else "not enough approval authority",
-                        code="insufficient_authority")
+                        code="insufficient_authority",  # extra: what the page says (issue 20 §1)
+                        extra={"amount_minor": _decision_amount(a), "grade": a.grade or "",
+                               "required_level": a.required_level or "", "role": actor.role})
     if action == "approve":
         mine = already_mine if already_mine is not None else a.approvals.filter(user=actor, decision="approve").exists()
         if mine:

@@ -56,6 +56,7 @@ def clean_inputs(inputs: Any, *, declared_only: bool = True) -> dict[str, Any]:
     if size > MAX_INPUT_BYTES:
         raise ValidationError("the inputs are too large", field="inputs", code="inputs_too_large")
     problems = domain.undeclared(out) if declared_only else []
+    problems += domain.stated_bounds_problems(out)  # issue 20: an income of 10^26 yuan is a typo, not an approval
     if problems:
         raise ValidationError.collect(problems)
     return out

@@ -24,6 +24,7 @@ from creditplan.plans import domain, sql
 from creditplan.plans.domain import ControlMode, Outcome
 from creditplan.plans.models import Quota, Reservation
 from creditplan.plans.services.book import book_moved, consume_into, key_of, reservation_moved
+from creditplan.plans.services.case_panel import refusal_figures
 from creditplan.plans.services.dimensions import clean_dimensions
 from creditplan.plans.services.periods import check_month
 from creditplan.plans.services.records import ReservationView, quota_label, reservation_view, state_of
@@ -96,7 +97,7 @@ def reserve_quota(actor: Actor | None, *, application_ref: str, amount: Any, bra
         check = domain.check_reserve(state_of(q), minor, ControlMode(q.control_mode))
         if check.outcome is Outcome.REFUSED:
             raise LimitExceeded(f"{quota_label(q)}: {check.reason}", code="quota_exceeded", field="amount",
-                                extra={"quota_id": q.pk})
+                                extra={"quota_id": q.pk, **refusal_figures(q, minor)})  # issue 20: which, how much
         if check.outcome is Outcome.ESCALATED:
             outcome = Outcome.ESCALATED
         if check.reason:
