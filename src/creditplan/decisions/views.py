@@ -6,6 +6,7 @@ call services; amounts arrive in fen and go to the templates in fen, shown with 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError
 from creditplan.core.money import format_minor, from_ppm
-from creditplan.decisions import services
+from creditplan.decisions import labels, services
 from creditplan.decisions.domain import configuration as cfg
 from creditplan.decisions.domain.authority import GRADES, LEVEL_TEXT, LEVELS
 from creditplan.decisions.domain.pricing import pct_text
@@ -35,6 +36,7 @@ STATUS_LABELS = {
 OUTCOME_LABELS = {"approve": gettext_lazy("Approve"), "refer": gettext_lazy("Refer to a reviewer"),
                   "decline": gettext_lazy("Decline")}
 QUOTA_LABELS = {
+    "untracked": gettext_lazy("Quota not tracked"),
     "reserved": gettext_lazy("Quota reserved"), "escalated": gettext_lazy("Soft quota exceeded: escalated"),
     "refused": gettext_lazy("Hard quota refused"), "unavailable": gettext_lazy("No plan quota available"),
     "not_requested": gettext_lazy("Quota not requested"), "not_checked": gettext_lazy("Quota not checked"),
@@ -56,12 +58,18 @@ def _version_ctx(v: services.PolicyVersionView) -> dict[str, Any]:
     ruleset = services.ruleset_of(v.product)
     zh = _zh()
     return {"v": v, "status_label": STATUS_LABELS.get(v.status, v.status), "ruleset": ruleset,
-            "title": ruleset.name(zh) if ruleset else v.product,
+            "author": labels.person(v.author), "approver": labels.person(v.approved_by), "note": labels.note(v.note),
+            "title": ruleset.name(zh) if ruleset else labels.product_names(list_products()).get(v.product, v.product),
             "ruleset_about": {
                 "explain": ruleset.explain_zh if zh else ruleset.explain_en,
                 "inputs": [(f.name, f.zh if zh else f.en) for f in ruleset.inputs],
                 "outcomes": [(o, ruleset.outcome_label(o, zh)) for o in ruleset.scale.outcomes],
                 "fallback": ruleset.outcome_label(ruleset.scale.fallback, zh)} if ruleset else None}
+
+
+def _ruleset_title(key: str) -> str:
+    ruleset = services.ruleset_of(key)
+    return ruleset.name(_zh()) if ruleset else key
 
 
 def _outcome_label(product: str, outcome: str) -> str:
@@ -76,18 +84,20 @@ def _outcome_label(product: str, outcome: str) -> str:
 def policy_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     policies = services.list_policies(user)
+    names = labels.product_names(list_products())
     rows: list[dict[str, Any]] = []
     for p in policies:
         ruleset = services.ruleset_of(p.product)
         rows.append({"p": p, "published": _version_ctx(p.published) if p.published else None,
                      "versions": [_version_ctx(v) for v in p.versions[:6]], "ruleset": ruleset,
-                     "title": ruleset.name(_zh()) if ruleset else p.product})
-    matrix = [{"r": r, "amount": r.max_amount_minor,
+                     "title": ruleset.name(_zh()) if ruleset else names.get(p.product, p.product)})
+    matrix = [{"r": r, "amount": r.max_amount_minor, "role": labels.label("role", r.role),
+               "product": names.get(r.product, r.product) if r.product else "",
                "level": LEVEL_TEXT.get(r.branch_level, (r.branch_level, r.branch_level))[1 if _zh() else 0]}
               for r in services.authority_matrix(user)]
     return render(request, "decisions/policy_list.html", {
         "rows": rows, "matrix": matrix, "may_edit": org.may(user, Perm.POLICY_EDIT),
-        "products": [p.code for p in list_products()],
+        "products": list(names.items()),
         "rulesets": [(r.key, r.name(_zh())) for r in services.registered_rulesets()],
     })
 
@@ -111,11 +121,59 @@ def upload(request: HttpRequest) -> HttpResponse:
     return redirect("decisions:version", version_id=v.id)
 
 
+def _literal_text(expression: str) -> str | None:
+    """The text a quoted output cell holds ('"decline"' → decline); None for any other expression."""
+    try:
+        value = json.loads(expression)
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _shown_tables(tables: list[dict[str, Any]], product: str) -> list[dict[str, Any]]:
+    """A version's decision tables as its page shows them: names and column headings in the page's language,
+    the message column of the page's language only (where the table has one), outcomes as words, the rest of
+    the cells (tests, expressions, reason codes) as the code they are."""
+    zh = _zh()
+    page_message = "message_zh" if zh else "message_en"
+    other = "message_en" if zh else "message_zh"
+    ruleset = services.ruleset_of(product)
+    fields_read = {f.name: (f.zh if zh else f.en) for f in ruleset.inputs} if ruleset else {}
+    out = []
+    for t in tables:
+        fields = [c["field"] for c in t["outputs"]]
+        keep = [j for j, f in enumerate(fields) if not (f == other and page_message in fields)]
+        rows = []
+        for r in t["rows"]:
+            cells = []
+            for j in keep:
+                field, expression = fields[j], r["outputs"][j]
+                text = _literal_text(expression)
+                if field == "outcome" and ruleset is not None and text in ruleset.scale.outcomes:
+                    cells.append({"outcome": f"lvl-{text}", "text": ruleset.outcome_label(text, zh)})
+                elif field == "outcome" and ruleset is None and text in OUTCOME_LABELS:
+                    cells.append({"outcome": text, "text": labels.label("outcome", text)})
+                elif field.startswith("message") and text is not None:
+                    cells.append({"text": text})
+                elif field == "reason" and text:
+                    cells.append({"code": text})
+                else:
+                    cells.append({"code": expression})
+            rows.append({"id": r["id"], "inputs": r["inputs"], "outputs": cells})
+        own = t.get("name_zh" if zh else "name_en")
+        name = ruleset.name(zh) if ruleset is not None and len(tables) == 1 and not own else labels.jdm_name(t)
+        out.append({"id": t["id"], "name": name, "hit_policy": t["hit_policy"],
+                    "inputs": [{"label": fields_read.get(c["field"]) or labels.jdm_name(c, "input"),
+                                "field": c["field"]} for c in t["inputs"]],
+                    "outputs": [labels.jdm_name(t["outputs"][j], "output") for j in keep], "rows": rows})
+    return out
+
+
 @login_required
 def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
     user = request.user
     v = services.get_version(user, version_id)
-    tables = services.grid_of(user, version_id)
+    tables = _shown_tables(services.grid_of(user, version_id), v.product)
     return render(request, "decisions/version_detail.html", {
         **_version_ctx(v), "tables": tables, "may_edit": org.may(user, Perm.POLICY_EDIT),
         "may_approve": org.may(user, Perm.POLICY_APPROVE) and user.username not in (v.author,),
@@ -124,12 +182,30 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
     })
 
 
+_RULE_LABEL = re.compile(r"^(?P<table>.*) #(?P<row>\d+) \((?P<reason>[^()]*)\)$")
+
+
+def _rule_ref(text: str) -> dict[str, str]:
+    """A rule as the validation report names it ("Score cut-offs #1 (CUT_APPROVE_STD)"): its table in the page's
+    words, its row, and its reason code (shown as the code it is)."""
+    m = _RULE_LABEL.match(str(text))
+    if m is None:
+        return {"reason": str(text)}
+    return {"table": labels.jdm_name({"name": m["table"]}), "row": m["row"], "reason": m["reason"]}
+
+
 @login_required
 def validation_report(request: HttpRequest, version_id: int) -> HttpResponse:
     v = services.get_version(request.user, version_id)
     report = v.validation or {}
-    return render(request, "decisions/validation.html", {**_version_ctx(v), "report": report,
-                                                         "may_edit": org.may(request.user, Perm.POLICY_EDIT)})
+    fields = report.get("fields") or {}
+    return render(request, "decisions/validation.html", {
+        **_version_ctx(v), "report": report, "may_edit": org.may(request.user, Perm.POLICY_EDIT),
+        "overlaps": [{**o, "table_label": labels.jdm_name({"name": o.get("table")})}
+                     for o in report.get("overlaps") or []],
+        "fields": [{"field": f, "label": str(labels.FACT_LABELS.get(f, "")), "rules": [_rule_ref(x) for x in rules]}
+                   for f, rules in fields.items()],
+    })
 
 
 _ACTIONS = {
@@ -175,7 +251,10 @@ def grid(request: HttpRequest, version_id: int, table_id: str) -> HttpResponse:
     rows = table["rows"]
     error = ""
     if request.method == "POST":
-        count = int(request.POST.get("rows", "0") or 0)
+        try:  # a row count the page sent; anything else is no rows (issue 20: int("1e400") was a 500)
+            count = int(str(request.POST.get("rows", "0") or 0)[:6])
+        except ValueError:
+            count = 0
         rows = []
         for i in range(min(count, 2000)):
             rows.append({"id": request.POST.get(f"id-{i}", ""), "description": request.POST.get(f"desc-{i}", ""),
@@ -193,6 +272,9 @@ def grid(request: HttpRequest, version_id: int, table_id: str) -> HttpResponse:
         else:
             messages.success(request, _("Table saved; the version is a draft again: validate it."))
             return redirect("decisions:version", version_id=version_id)
+    table = {**table, "name": labels.jdm_name(table),
+             "inputs": [{**c, "label": labels.jdm_name(c, "input")} for c in table["inputs"]],
+             "outputs": [{**c, "label": labels.jdm_name(c, "output")} for c in table["outputs"]]}
     blank = {"id": "", "description": "", "inputs": [""] * len(table["inputs"]), "outputs": [""] * len(table["outputs"])}
     shown = [*rows, *[dict(blank) for _ in range(EXTRA_ROWS)]]
     return render(request, "decisions/grid.html", {
@@ -284,12 +366,25 @@ def simulation(request: HttpRequest) -> HttpResponse:
             "grade_after": [a["by_grade"].get(g, {}).get("approved", 0) for g in grades],
         }
     versions = next((p.versions for p in policies if p.product == product), [])
+    names = labels.product_names(list_products())
     return render(request, "decisions/simulation.html", {
         "policies": policies, "product": product, "version_id": version_id, "shift": shift, "versions": versions,
+        "product_choices": [(p.product, names.get(p.product) or _ruleset_title(p.product)) for p in policies],
+        "version_choices": [(x.id, x.number, labels.label("status", x.status)) for x in versions],
+        "product_name": names.get(product, product),
         "result": result, "chart": chart,
         "before_volume": result.comparison["before"]["volume_minor"] if result else None,
         "after_volume": result.comparison["after"]["volume_minor"] if result else None,
     })
+
+
+def _policy_label(d: Any) -> str:
+    """The policy a decision used, as "<product name> v<n>" in the page's language ("" where none)."""
+    if not d.policy_label:
+        return ""
+    number = d.policy_label.rsplit(" v", 1)[-1]
+    name = labels.product_names(list_products()).get(d.product) or _ruleset_title(d.product)
+    return f"{name} v{number}"
 
 
 @login_required
@@ -306,7 +401,10 @@ def decision_detail(request: HttpRequest, decision_id: int) -> HttpResponse:
         "installment": d.installment_minor, "rate": from_ppm(d.rate_ppm) * 100, "apr": d.apr * 100,
         "limit_steps": [{"text": s["zh" if zh else "en"], "binding": s.get("binding")} for s in d.limit_steps],
         "price_steps": [s["zh" if zh else "en"] for s in d.price_steps],
-        "rules": [{"table": r.get("table"), "row": r.get("row"), "outcome": r.get("outcome"),
+        "policy_label": _policy_label(d), "actor": labels.person(d.actor_name),
+        "rules": [{"table": labels.jdm_name(d.table_names.get(r.get("table_id") or "", {"name": r.get("table")})),
+                   "row": r.get("row"), "outcome": r.get("outcome"),
+                   "outcome_label": labels.label("outcome", r.get("outcome")),
                    "text": r.get("message_zh" if zh else "message_en"), "set_aside": r.get("set_aside", False)}
                   for r in d.rules_fired],
     })
@@ -409,12 +507,14 @@ def authority(request: HttpRequest) -> HttpResponse:
                       "level_label": _level_label(r.get("branch_level", "")),
                       "role_label": _role_label(r.get("role", ""))})
     zh = _zh()
+    names = labels.product_names(list_products())
     return render(request, "decisions/authority.html", {
         "rows": shown, "count": len(shown), "may_edit": may_edit, "errors": errors,
         "roles": [(r, _role_label(r)) for r in review.roles],
-        "levels": [(lv, _level_label(lv)) for lv in LEVELS], "grades": GRADES, "products": review.products,
+        "levels": [(lv, _level_label(lv)) for lv in LEVELS], "grades": GRADES,
+        "products": [(p, names.get(p, p)) for p in review.products], "names": names,
         "gaps": [g.zh if zh else g.en for g in review.gaps],
-        "thresholds": review.thresholds,
+        "thresholds": [(p, names.get(p, p), v) for p, v in review.thresholds],
     }, status=422 if errors else 200)
 
 
@@ -476,7 +576,8 @@ def pricing(request: HttpRequest, product: str) -> HttpResponse:
         row["lent"] = p.lent if p else False
     return render(request, "decisions/pricing.html", {
         "view": view, "form": form, "errors": errors, "grades": grades, "previewed": previewed,
-        "products": [p.code for p in list_products()], "benchmark": _pct(view.benchmark_ppm),
+        "products": list(labels.product_names(list_products()).items()), "benchmark": _pct(view.benchmark_ppm),
+        "product_name": labels.product_names(list_products()).get(view.product, view.product),
         "may_edit": org.may(user, Perm.POLICY_APPROVE),
         "may_bounds": org.may(user, Perm.PRODUCT_MANAGE),
         "warnings": view.warnings if previewed else [],

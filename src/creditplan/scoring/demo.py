@@ -11,13 +11,18 @@ training below produces them (seed 0). The public data sets themselves are never
 the shipped files equal a fresh training, so they cannot drift from their recipe. `seed_models` only registers
 them: the demo never needs the data sets.
 
-For the retail-pd models, the German data set's columns are first put in the words of the platform's application,
-so that the demo's online form, branch form and API are scored on what they collect: the applicant states the
-purpose, employment, housing and dependants; age comes from the customer record; everything else is the credit
-bureau's file (the demo's bureau, `origination.sources.demo_credit_file`, draws each customer a file from the
-bureau profiles: per attribute, how often each category occurs among the good and the bad files — counts, not
-rows). The loan's duration and amount are left out: they are the terms the decision prices and limits, not facts
-about the applicant.
+For the retail-pd models, the German data set's columns are first put in the words of the platform's application
+and of a Chinese credit-bureau file (`scoring.domain.vocabulary`: readable codes such as `overdue_past`, with
+Chinese and English labels), so that the demo's online form, branch form and API are scored on what they collect:
+the applicant states the purpose, months at the current employer, housing and dependants; age comes from the
+customer record; everything else is the credit bureau's file — current-account balance, repayment record, deposits,
+instalment-to-income band, guarantee, years at the address, assets, other lenders' instalment plans, existing credit
+accounts, occupation level (the demo's bureau, `origination.sources.demo_credit_file`, draws each customer a file
+from the bureau profiles: per attribute, how often each category occurs among the good and the bad files — counts,
+not rows). The data set's sex and marital status, "foreign worker" and telephone columns are left out (a lender must
+not score on the first two; a bureau does not report the third), and so are the loan's duration and amount: they
+are the terms the decision prices and limits, not facts about the applicant. Months, years, ages and counts are
+trained as numbers, so that any value an applicant states is scored, not only the data set's few.
 """
 
 from __future__ import annotations
@@ -39,16 +44,20 @@ from django.conf import settings
 
 from creditplan.core.access import Actor
 from creditplan.scoring import engine, services
+from creditplan.scoring.domain.vocabulary import GERMAN_BUREAU
 
 PURPOSE = {"A40": "car", "A41": "car", "A42": "consumption", "A43": "consumption", "A44": "consumption",
            "A45": "renovation", "A46": "education", "A47": "travel", "A48": "education", "A49": "business",
            "A410": "other"}
 HOUSING = {"A151": "rent", "A152": "own", "A153": "free"}
 MONTHS_EMPLOYED = {"A71": 0, "A72": 6, "A73": 30, "A74": 66, "A75": 120}  # the middle of each band
-#: What the bureau reports (the German data's codes: A11…, A30…).
-BUREAU_FILE = ("checking_status", "credit_history", "savings", "installment_rate_pct_income", "personal_status_sex",
-               "other_debtors_guarantors", "residence_since", "property", "other_installment_plans",
-               "existing_credits_this_bank", "job", "telephone", "foreign_worker")
+#: What the bureau reports, in the product's words (scoring.domain.vocabulary: the German data's codes A11…, A30…
+#: read as "overdrawn", "overdue_past"…); sex and marital status, nationality and telephone are not among them.
+BUREAU_FILE: tuple[str, ...] = tuple(name for name, _codes in GERMAN_BUREAU.values())
+#: The inputs that are numbers (months, years, counts): trained as numbers, so any value scores, not only the
+#: data set's.
+NUMERIC_INPUTS: tuple[str, ...] = ("months_employed", "age", "dependants", "years_at_address",
+                                   "existing_credit_accounts")
 
 MODELS_DIR = Path(__file__).resolve().with_name("demo_models")
 """The shipped demo models and bureau profiles (package data)."""
@@ -89,7 +98,9 @@ def german_rows() -> pd.DataFrame:
 
 def application_frame(raw: pd.DataFrame) -> pd.DataFrame:
     """The German data set as the platform's application and bureau name it (see the module's docstring)."""
-    out = raw[list(BUREAU_FILE)].copy()
+    out = pd.DataFrame(index=raw.index)
+    for column, (name, codes) in GERMAN_BUREAU.items():
+        out[name] = raw[column].map(codes) if codes else raw[column].astype(int)
     out["loan_purpose"] = raw["purpose"].map(PURPOSE).fillna("other")
     out["months_employed"] = raw["employment_since"].map(MONTHS_EMPLOYED)
     out["age"] = raw["age_years"].astype(int)
@@ -111,7 +122,7 @@ class Built:
     trained: engine.Trained
 
 
-RETAIL_PD_DESCRIPTION = "Retail PD scorecard (German credit demo data, in the application's words)"
+RETAIL_PD_DESCRIPTION = "Retail PD scorecard (German credit demo data, in the product's words)"
 
 
 def train_retail_pd(seed: int = 0) -> list[Built]:
@@ -120,8 +131,10 @@ def train_retail_pd(seed: int = 0) -> list[Built]:
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "german_credit_as_applications.csv"
         application_frame(german_rows()).to_csv(source, index=False)
-        champion = engine.train(data_path=source, target="class", bad_value=2, kind="scorecard", seed=seed)
-        challenger = engine.train(data_path=source, target="class", bad_value=2, kind="gbm", seed=seed)
+        champion = engine.train(data_path=source, target="class", bad_value=2, kind="scorecard", seed=seed,
+                                numeric=NUMERIC_INPUTS)
+        challenger = engine.train(data_path=source, target="class", bad_value=2, kind="gbm", seed=seed,
+                                  numeric=NUMERIC_INPUTS)
     return [Built("retail-pd-scorecard", "retail-pd", "champion", RETAIL_PD_DESCRIPTION, "german_credit", champion),
             Built("retail-pd-gbm", "retail-pd", "challenger", "", "german_credit", challenger)]
 
@@ -129,10 +142,11 @@ def train_retail_pd(seed: int = 0) -> list[Built]:
 def bureau_profiles(raw: pd.DataFrame) -> dict[str, Any]:
     """For each attribute of the bureau's file, how many of the good (class 1) and of the bad (class 2) files hold
     each category: aggregate counts of the German data set, never its rows."""
-    good, bad = raw[raw["class"] == "1"], raw[raw["class"] == "2"]
+    frame = application_frame(raw)
+    good, bad = frame[frame["class"] == "1"], frame[frame["class"] == "2"]
 
-    def counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
-        return {str(k): int(v) for k, v in sorted(frame[column].value_counts().items())}
+    def counts(part: pd.DataFrame, column: str) -> dict[str, int]:
+        return {str(k): int(v) for k, v in sorted(part[column].value_counts().items())}
 
     return {"source": "german_credit", "classes": {"good": "1", "bad": "2"},
             "files": {"good": len(good), "bad": len(bad)},
@@ -273,7 +287,7 @@ def _draw(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
 
-def demo_bureau_file(key: str) -> dict[str, str]:
+def demo_bureau_file(key: str) -> dict[str, Any]:
     """A bureau file for the demo, the same for the same `key`: GOOD_SHARE in 10 keys are drawn from the profile of
     the files that repaid (class 1), the others from that of all the files, good and bad (as when the demo's bureau
     handed out rows of the data set: one of the good rows, or any row); each attribute is drawn from the chosen
@@ -288,7 +302,7 @@ def demo_bureau_file(key: str) -> dict[str, str]:
         point = _draw(f"{key}:{name}") % sum(n for _, n in counts)
         for category, n in counts:
             if point < n:
-                out[name] = category
+                out[name] = int(category) if name in NUMERIC_INPUTS else category
                 break
             point -= n
     return out

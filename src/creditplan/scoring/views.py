@@ -7,19 +7,26 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from creditplan.common.text import problem_text
 from creditplan.core.access import Perm, may, require
 from creditplan.core.errors import CreditplanError
-from creditplan.scoring import services
+from creditplan.scoring import labels, services
 from creditplan.scoring.api import report_headers
+from creditplan.scoring.domain.report import report_language_style
+
+
+def _zh() -> bool:
+    return not (get_language() or "zh-hans").startswith("en")
 
 
 class UploadForm(forms.Form):
     model = forms.SlugField(label=gettext_lazy("Model name"), max_length=60, initial="retail-pd")
-    artifact = forms.FileField(label=gettext_lazy("Model file (MODEL.json)"))
+    artifact = forms.FileField(label=gettext_lazy("Model file (JSON, written by the training command)"))
     report = forms.FileField(label=gettext_lazy("Validation report (HTML, optional)"), required=False)
 
 
@@ -66,8 +73,14 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
 @login_required
 def report(request: HttpRequest, version_id: int) -> HttpResponse:
     """The uploaded report, shown in the version page's frame: sandboxed (scoring.api.REPORT_CSP), never run in
-    the viewer's session."""
-    response = HttpResponse(services.report_html(request.user, version_id), content_type="text/html; charset=utf-8")
+    the viewer's session; a report written in both languages shows the page's (`report_language_style`). Opened by
+    itself (not in a frame), the address leads to the version's page, which shows the report with the navigation."""
+    html = services.report_html(request.user, version_id)
+    if request.headers.get("Sec-Fetch-Dest") == "document":
+        return redirect(f"{reverse('scoring:version', args=[version_id])}#report-frame")
+    style = report_language_style("zh" if _zh() else "en")
+    html = html.replace("</head>", f"{style}</head>", 1) if "</head>" in html else style + html
+    response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["X-Frame-Options"] = "SAMEORIGIN"
     return report_headers(response)
 
@@ -98,8 +111,8 @@ def act(request: HttpRequest, version_id: int, action: str) -> HttpResponse:
     except CreditplanError as exc:
         if exc.http_status in (401, 403, 404):
             raise
-        messages.error(request, exc.message)
+        messages.error(request, problem_text(exc.code, exc.message))
     else:
         messages.success(request, _("%(model)s v%(n)s is now %(status)s.") % {
-            "model": v.model, "n": v.number, "status": v.status})
+            "model": v.model, "n": v.number, "status": labels.label("status", v.status)})
     return redirect("scoring:version", version_id=version_id)

@@ -25,6 +25,12 @@ DEFAULT_CUTOFF = (530, 505)
 #: Points added to both cut-offs per segment.
 SEGMENT_SHIFT: dict[str, int] = {"payroll": -10, "new_to_bank": 15}
 
+#: How the cut-off messages name a segment: code → (English, Chinese); "" is every other segment.
+SEGMENT_NAMES: dict[str, tuple[str, str]] = {
+    "payroll": ("payroll customers", "代发工资客户"), "new_to_bank": ("customers new to the bank", "新客户"),
+    "": ("other customers", "其他客户"),
+}
+
 #: grade → (spread over the LPR in bp, grade limit in fen, auto-approval maximum in fen)
 GRADE_GRID: dict[str, tuple[int, int, int]] = {
     "A": (30, 100_000_000, 30_000_000),
@@ -61,6 +67,16 @@ KNOCK_OUTS: tuple[tuple[str, str, str, str, str, str], ...] = (
 )
 
 
+#: The knock-out table's inputs: field → (English name, Chinese name). Every name of the default policy (tables,
+#: columns, nodes) is stored in both languages (``name_en``, ``name_zh``; ``name`` is the English one, which the
+#: JDM editor shows): a page shows the one of its language.
+INPUT_NAMES: dict[str, tuple[str, str]] = {
+    "age": ("Age", "年龄"), "blacklist": ("On the blacklist", "黑名单"), "residency": ("Residency", "居民身份"),
+    "dti": ("Debt-to-income ratio", "负债收入比"), "existing_overdue": ("Has an overdue loan", "有逾期贷款"),
+    "bureau_flag_count": ("Adverse credit bureau flags", "征信不良记录数"),
+}
+
+
 def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
@@ -70,7 +86,8 @@ def knockout_table() -> dict[str, Any]:
     for _code, f, *_ in KNOCK_OUTS:
         if f not in fields:
             fields.append(f)
-    inputs = [{"id": f"in_{f}", "type": "expression", "field": f, "name": f} for f in fields]
+    inputs = [{"id": f"in_{f}", "type": "expression", "field": f, "name": INPUT_NAMES[f][0], "name_en": INPUT_NAMES[f][0],
+               "name_zh": INPUT_NAMES[f][1]} for f in fields]
     rules = []
     for code, f, test, outcome, en, zh in KNOCK_OUTS:
         rule: dict[str, Any] = {"_id": code, "_description": en}
@@ -78,16 +95,21 @@ def knockout_table() -> dict[str, Any]:
             rule[f"in_{g}"] = test if g == f else ""
         rule.update(out_outcome=_q(outcome), out_reason=_q(code), out_en=_q(en), out_zh=_q(zh))
         rules.append(rule)
-    return {"id": "knockouts", "type": "decisionTableNode", "name": "Knock-outs", "position": {"x": 380, "y": 80},
+    return {"id": "knockouts", "type": "decisionTableNode", "name": "Knock-outs", "name_en": "Knock-outs",
+            "name_zh": "准入拒绝规则", "position": {"x": 380, "y": 80},
             "content": {"hitPolicy": "collect", "inputs": inputs, "outputs": _outputs(), "rules": rules,
                         "outputPath": "knockouts"}}
 
 
 def _outputs() -> list[dict[str, str]]:
-    return [{"id": "out_outcome", "type": "expression", "field": "outcome", "name": "Outcome"},
-            {"id": "out_reason", "type": "expression", "field": "reason", "name": "Reason"},
-            {"id": "out_en", "type": "expression", "field": "message_en", "name": "Message (English)"},
-            {"id": "out_zh", "type": "expression", "field": "message_zh", "name": "Message (中文)"}]
+    return [{"id": "out_outcome", "type": "expression", "field": "outcome", "name": "Outcome", "name_en": "Outcome",
+             "name_zh": "结果"},
+            {"id": "out_reason", "type": "expression", "field": "reason", "name": "Reason", "name_en": "Reason code",
+             "name_zh": "原因代码"},
+            {"id": "out_en", "type": "expression", "field": "message_en", "name": "Message (English)",
+             "name_en": "Message (English)", "name_zh": "提示（英文）"},
+            {"id": "out_zh", "type": "expression", "field": "message_zh", "name": "Message (Chinese)",
+             "name_en": "Message (Chinese)", "name_zh": "提示（中文）"}]
 
 
 def cutoff_table(product: str, shift: int = 0) -> dict[str, Any]:
@@ -97,23 +119,26 @@ def cutoff_table(product: str, shift: int = 0) -> dict[str, Any]:
     segments = [(s, shift) for s, shift in SEGMENT_SHIFT.items()] + [("", 0)]
     for segment, shift in segments:
         a, r = approve + shift, refer + shift
-        who = f"segment {segment}" if segment else "other segments"
+        who, who_zh = SEGMENT_NAMES.get(segment, (f"segment {segment}", f"客群 {segment}"))
         seg_cell = _q(segment) if segment else ""
         tag = segment.upper() if segment else "STD"
         for outcome, test, code, en, zh in (
             ("approve", f">= {a}", f"CUT_APPROVE_{tag}", f"Score at or above the approval cut-off {a} ({who})",
-             f"评分不低于核准线 {a}"),
+             f"评分不低于核准线 {a}（{who_zh}）"),
             ("refer", f"[{r}..{a})", f"CUT_REFER_{tag}", f"Score in the review zone {r}–{a} ({who})",
-             f"评分处于人工审查区间 {r}–{a}"),
+             f"评分处于人工审查区间 {r}–{a}（{who_zh}）"),
             ("decline", f"< {r}", f"CUT_DECLINE_{tag}", f"Score below the cut-off {r} ({who})",
-             f"评分低于拒绝线 {r}"),
+             f"评分低于拒绝线 {r}（{who_zh}）"),
         ):
             rules.append({"_id": code, "_description": en, "in_segment": seg_cell, "in_score": test,
                           "out_outcome": _q(outcome), "out_reason": _q(code), "out_en": _q(en), "out_zh": _q(zh)})
-    return {"id": "cutoffs", "type": "decisionTableNode", "name": "Score cut-offs", "position": {"x": 380, "y": 320},
+    return {"id": "cutoffs", "type": "decisionTableNode", "name": "Score cut-offs", "name_en": "Score cut-offs",
+            "name_zh": "评分分数线", "position": {"x": 380, "y": 320},
             "content": {"hitPolicy": "first", "outputPath": "cutoff",
-                        "inputs": [{"id": "in_segment", "type": "expression", "field": "segment", "name": "Segment"},
-                                   {"id": "in_score", "type": "expression", "field": "score", "name": "Score"}],
+                        "inputs": [{"id": "in_segment", "type": "expression", "field": "segment", "name": "Segment",
+                                    "name_en": "Customer segment", "name_zh": "客群"},
+                                   {"id": "in_score", "type": "expression", "field": "score", "name": "Score",
+                                    "name_en": "Score", "name_zh": "评分"}],
                         "outputs": _outputs(), "rules": rules}}
 
 
@@ -123,10 +148,12 @@ def default_policy(product: str, cutoff_shift: int = 0) -> dict[str, Any]:
     return {
         "contentType": CONTENT_TYPE,
         "nodes": [
-            {"id": "request", "type": "inputNode", "name": "Application", "position": {"x": 80, "y": 200}},
+            {"id": "request", "type": "inputNode", "name": "Application", "name_en": "Application",
+             "name_zh": "申请", "position": {"x": 80, "y": 200}},
             knockout_table(),
             cutoff_table(product, cutoff_shift),
-            {"id": "response", "type": "outputNode", "name": "Decision", "position": {"x": 720, "y": 200}},
+            {"id": "response", "type": "outputNode", "name": "Decision", "name_en": "Decision", "name_zh": "决策",
+             "position": {"x": 720, "y": 200}},
         ],
         "edges": [
             {"id": "e_ko", "sourceId": "request", "targetId": "knockouts", "type": "edge"},

@@ -269,12 +269,13 @@ def _outcome(app: Application, product: ProductTerms, evaluation: Evaluation | N
     else:
         outcome = evaluation.outcome
         for f, rules in sorted(evaluation.missing.items()):
-            what = f
+            what = what_zh = f
             if f in DERIVED_FROM:
                 sources = [x for x in DERIVED_FROM[f] if app.inputs.get(x) is None] or list(DERIVED_FROM[f])
                 what = f"{', '.join(sources)} (to work out {f})"
+                what_zh = f"{'、'.join(sources)}（用于推算 {f}）"
             reasons.append(Reason("MISSING_FIELD", f"missing information: {what}; needed by {', '.join(rules[:3])}",
-                                  f"缺少信息：{what}；规则 {', '.join(rules[:3])} 需要"))
+                                  f"缺少信息：{what_zh}；规则 {'、'.join(rules[:3])} 需要"))
         if evaluation.error:
             reasons.append(Reason("POLICY_ERROR", f"the policy could not be evaluated: {evaluation.error}",
                                   f"策略无法执行：{evaluation.error}"))

@@ -97,6 +97,8 @@ class DecisionView:
     timings_us: dict[str, int] = field(default_factory=dict)
     created_at: Any = None
     actor_name: str = ""
+    #: the policy's decision tables by node id → their names (name, and name_en / name_zh where stored)
+    table_names: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 # --- the engine's own principal ---------------------------------------------------------------------
@@ -485,7 +487,19 @@ def _decision_view(d: Decision, version: PolicyVersion | None = None) -> Decisio
         branch=d.branch, requested_minor=d.requested_minor, term=d.term,
         auto_approve_max_minor=0, policy_outcome=d.policy_outcome, quota_detail=d.quota_detail,
         facts=d.facts, inputs_hash=d.inputs_hash, timings_us=d.timings_us, created_at=d.created_at,
-        actor_name=d.actor_name)
+        actor_name=d.actor_name, table_names=_table_names(version))
+
+
+def _table_names(version: PolicyVersion | None) -> dict[str, dict[str, str]]:
+    """The names of a policy version's decision tables, by node id (what the decision page calls a table)."""
+    if version is None:
+        return {}
+    try:
+        doc = json.loads(version.jdm)
+    except (TypeError, ValueError):
+        return {}
+    return {str(n.get("id")): {k: str(n[k]) for k in ("name", "name_en", "name_zh") if isinstance(n.get(k), str)}
+            for n in doc.get("nodes", []) if isinstance(n, Mapping) and n.get("type") == "decisionTableNode"}
 
 
 def get_decision(actor: Actor, decision_id: int) -> DecisionView:

@@ -31,12 +31,18 @@ def grid_of(actor: Actor, version_id: int) -> list[dict[str, Any]]:
         rows = [{"id": r.get("_id", ""), "description": r.get("_description", ""),
                  "inputs": [str(r.get(col["id"]) or "") for col in c["inputs"]],
                  "outputs": [str(r.get(col["id"]) or "") for col in c["outputs"]]} for r in c["rules"]]
-        tables.append({"id": node["id"], "name": node.get("name", node["id"]), "hit_policy": c.get("hitPolicy"),
-                       "inputs": [{"id": col["id"], "field": col.get("field", ""), "name": col.get("name", "")}
-                                  for col in c["inputs"]],
-                       "outputs": [{"id": col["id"], "field": col.get("field", ""), "name": col.get("name", "")}
-                                   for col in c["outputs"]], "rows": rows})
+        tables.append({"id": node["id"], "name": node.get("name", node["id"]), **_names(node),
+                       "hit_policy": c.get("hitPolicy"),
+                       "inputs": [{"id": col["id"], "field": col.get("field", ""), "name": col.get("name", ""),
+                                   **_names(col)} for col in c["inputs"]],
+                       "outputs": [{"id": col["id"], "field": col.get("field", ""), "name": col.get("name", ""),
+                                    **_names(col)} for col in c["outputs"]], "rows": rows})
     return tables
+
+
+def _names(item: dict[str, Any]) -> dict[str, str]:
+    """A table's or column's names in each language, where the document stores them (name_en, name_zh)."""
+    return {k: str(item[k]) for k in ("name_en", "name_zh") if isinstance(item.get(k), str) and item[k]}
 
 
 @transaction.atomic

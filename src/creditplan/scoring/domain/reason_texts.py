@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from creditplan.scoring.domain.features import describe_derived
+from creditplan.scoring.domain.vocabulary import reason_texts as _product_inputs
 
 _MONTHS_EN = ["September", "August", "July", "June", "May", "April"]
 _MONTHS_ZH = ["9月", "8月", "7月", "6月", "5月", "4月"]
@@ -124,7 +125,9 @@ _GERMAN: dict[str, dict[str, str]] = {
     "foreign_worker": {"en": "Foreign worker status", "zh": "外籍劳工身份"},
 }
 
-KNOWN_REASON_TEXTS: dict[str, dict[str, str]] = {**_GERMAN, **_taiwan()}
+# the product's own inputs (the application, the records, the bureau file: scoring.domain.vocabulary) first; a data
+# set's column of the same name keeps its wording
+KNOWN_REASON_TEXTS: dict[str, dict[str, str]] = {**_product_inputs(), **_GERMAN, **_taiwan()}
 
 
 def reason_text(name: str, derived_spec: Mapping[str, Any] | None = None) -> dict[str, str]:

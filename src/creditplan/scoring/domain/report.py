@@ -488,49 +488,111 @@ def _bar_chart(
     return "".join(parts)
 
 
-def _status(value: str | None) -> str:
+_STATUS_WORDS = {"stable": ("stable", "稳定"), "watch": ("watch", "关注"), "act": ("act", "处置"),
+                 "insufficient_data": ("insufficient data", "数据不足")}
+_SAMPLE_WORDS = {"train": ("training", "训练集"), "holdout": ("hold-out", "验证集"), "reference": ("reference", "基准"),
+                 "current": ("current", "当前")}
+_KIND_WORDS = {"scorecard": ("scorecard", "评分卡"), "tree": ("decision tree", "决策树"),
+               "gbm": ("gradient boosting", "梯度提升树"), "categorical": ("categories", "类别型"),
+               "numeric": ("numeric", "数值型")}
+_BIN_WORDS = {"Special": ("special values", "特殊值"), "Missing": ("missing", "缺失")}
+_WARNING_WORDS = {"unseen_category": ("a category not seen in training", "训练中未出现的类别"),
+                  "invalid_number": ("not a number", "非数字"), "out_of_range": ("out of the trained range", "超出训练范围")}
+LANGUAGES = ("zh", "en")
+"""The report is written in both languages, one after the other (`<section lang=…>`); a page that shows it picks
+one with `report_language_style`."""
+
+
+def report_language_style(language: str) -> str:
+    """A style that shows only the `language` ("zh" or "en") part of a report (the other is hidden)."""
+    other = "en" if language == "zh" else "zh-Hans"
+    return f"<style>section[lang=\"{other}\"]{{display:none}}</style>"
+
+
+def _status(value: str | None, lang: str = "en") -> str:
     cls = {"stable": "ok", "watch": "watch", "act": "act"}.get(value or "", "muted")
-    words = {
-        "stable": "stable 稳定",
-        "watch": "watch 关注",
-        "act": "act 处置",
-        "insufficient_data": "insufficient data 数据不足",
-    }
-    return f'<span class="{cls}">{_e(words.get(value or "", value or "–"))}</span>'
+    pair = _STATUS_WORDS.get(value or "")
+    return f'<span class="{cls}">{_e(_word(pair, lang) if pair else value or "–")}</span>'
+
+
+def _word(pair: tuple[str, str], lang: str) -> str:
+    return pair[1] if lang == "zh" else pair[0]
+
+
+def _sample(label: str, lang: str) -> str:
+    pair = _SAMPLE_WORDS.get(label)
+    return _word(pair, lang) if pair else label
+
+
+def _feature_name(name: str, lang: str) -> str:
+    """A feature in the product's words where the vocabulary knows it (the demo's inputs), else its name."""
+    from creditplan.scoring.domain.vocabulary import FEATURES
+
+    pair = FEATURES.get(name)
+    return _word(pair, lang) if pair else name
+
+
+def _bin_label(feature: str, label: str, lang: str) -> str:
+    """A bin's categories in words (the vocabulary's), "Special" / "Missing" translated, intervals as they are."""
+    from creditplan.scoring.domain.vocabulary import VALUES
+
+    if label in _BIN_WORDS:
+        return _word(_BIN_WORDS[label], lang)
+    categories = VALUES.get(feature)
+    if not categories:
+        return label
+    parts = [c.strip() for c in label.split(",")]
+    if not all(p in categories for p in parts):
+        return label
+    return ("、" if lang == "zh" else ", ").join(_word(categories[p], lang) for p in parts)
 
 
 def render_report_html(report: dict[str, Any]) -> str:
-    """The report as one self-contained HTML page (inline CSS, inline SVG, no script)."""
+    """The report as one self-contained HTML page (inline CSS, inline SVG, no script), in Chinese and in English:
+    two sections, each wholly in its language (a page showing it hides one: `report_language_style`)."""
+    sections = "".join(
+        f'<section lang="{"zh-Hans" if lang == "zh" else "en"}">{_render_body(report, lang)}</section>'
+        for lang in LANGUAGES)
+    return ('<!DOCTYPE html><html lang="zh-Hans"><head><meta charset="utf-8">'
+            f"<title>{_e(report['title'])}</title><style>{_CSS}</style></head><body>{sections}</body></html>")
+
+
+def _render_body(report: dict[str, Any], lang: str) -> str:  # noqa: C901 - one page, top to bottom
+    def t(en: str, zh: str) -> str:
+        return zh if lang == "zh" else en
+
     model = report["model"]
     samples = report["samples"]
+    kind = _KIND_WORDS.get(model["kind"])
     out: list[str] = [
-        '<!DOCTYPE html><html lang="zh-Hans"><head><meta charset="utf-8">',
-        f"<title>{_e(report['title'])}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(report['title'])} · 模型验证报告</h1>",
-        f'<p class="muted">Model 模型: {_e(model["name"])} ({_e(model["kind"])}) · created 创建 {_e(model["created_at"])} · '
-        f"report 报告 {_e(report['generated_at'])}<br>Training data fingerprint 训练数据指纹: {_e(model['data_fingerprint'])}</p>",
-        "<h2>Discrimination 区分能力</h2>",
-        "<table><tr><th class=l>Sample 样本</th><th>Rows 行数</th><th>Bad rate 坏账率</th><th>AUC</th><th>95% CI</th>"
-        "<th>Gini</th><th>95% CI</th><th>KS</th><th>95% CI</th></tr>",
+        f"<h1>{t('Validation report', '模型验证报告')}: {_e(report['title'].split(': ', 1)[-1])}</h1>",
+        f'<p class="muted">{t("Model", "模型")}: {_e(model["name"])} ({_e(_word(kind, lang) if kind else model["kind"])})'
+        f' · {t("created", "创建")} {_e(model["created_at"])} · '
+        f"{t('report', '报告')} {_e(report['generated_at'])}<br>{t('Training data fingerprint', '训练数据指纹')}: "
+        f"{_e(model['data_fingerprint'])}</p>",
+        f"<h2>{t('Discrimination', '区分能力')}</h2>",
+        f"<table><tr><th class=l>{t('Sample', '样本')}</th><th>{t('Rows', '行数')}</th><th>{t('Bad rate', '坏账率')}"
+        f"</th><th>AUC</th><th>{t('95% CI', '95% 置信区间')}</th>"
+        f"<th>Gini</th><th>{t('95% CI', '95% 置信区间')}</th><th>KS</th><th>{t('95% CI', '95% 置信区间')}</th></tr>",
     ]
     for s in samples:
         out.append(
-            f"<tr><td class=l>{_e(s['label'])}</td><td>{s['rows']}</td><td>{_pct(s['bad_rate'])}</td><td>{_fmt(s['auc'])}</td>"
+            f"<tr><td class=l>{_e(_sample(s['label'], lang))}</td><td>{s['rows']}</td><td>{_pct(s['bad_rate'])}</td><td>{_fmt(s['auc'])}</td>"
             f"<td>{_ci(s['auc_ci'])}</td><td>{_fmt(s['gini'])}</td><td>{_ci(s['gini_ci'])}</td><td>{_fmt(s['ks'])}</td>"
             f"<td>{_ci(s['ks_ci'])}</td></tr>"
         )
     out.append(
-        "</table><p class=muted>Intervals: stratified bootstrap, percentile method. 置信区间：分层自助法。</p>"
+        f"</table><p class=muted>{t('Intervals: stratified bootstrap, percentile method.', '置信区间：分层自助法（百分位法）。')}</p>"
     )
     out.append('<div class="grid">')
-    out.append('<div class="card"><h3>ROC curve ROC 曲线</h3>')
+    out.append(f'<div class="card"><h3>{t("ROC curve", "ROC 曲线")}</h3>')
     out.append(
         _line_chart(
-            [(s["label"], s["roc"]["fpr"], s["roc"]["tpr"]) for s in samples],
+            [(_sample(s["label"], lang), s["roc"]["fpr"], s["roc"]["tpr"]) for s in samples],
             x_range=(0, 1),
             y_range=(0, 1),
-            x_label="goods declined 误拒好客户比例",
-            y_label="bads declined 拒绝坏客户比例",
+            x_label=t("goods declined", "误拒好客户比例"),
+            y_label=t("bads declined", "拒绝坏客户比例"),
             diagonal=True,
         )
     )
@@ -539,35 +601,38 @@ def render_report_html(report: dict[str, Any]) -> str:
     kc = main["ks_curve"]
     xs = kc["score"]
     out.append(
-        f'<div class="card"><h3>KS curve KS 曲线 ({_e(main["label"])}) · KS = {_fmt(kc["ks"])} at {kc["ks_score"]:.1f}</h3>'
+        f'<div class="card"><h3>{t("KS curve", "KS 曲线")} ({_e(_sample(main["label"], lang))}) · KS = {_fmt(kc["ks"])} '
+        f'{t("at", "分数")} {kc["ks_score"]:.1f}</h3>'
     )
     out.append(
         _line_chart(
-            [("bads 坏", xs, kc["cum_bad"]), ("goods 好", xs, kc["cum_good"])],
+            [(t("bads", "坏客户"), xs, kc["cum_bad"]), (t("goods", "好客户"), xs, kc["cum_good"])],
             x_range=(min(xs), max(xs)),
             y_range=(0, 1),
-            x_label="score 分数",
-            y_label="cumulative share 累计占比",
+            x_label=t("score", "分数"),
+            y_label=t("cumulative share", "累计占比"),
             marker_x=kc["ks_score"],
         )
     )
     out.append("</div></div>")
-    out.append("<h2>Calibration by grade 分级校准</h2>")
+    out.append(f"<h2>{t('Calibration by grade', '分级校准')}</h2>")
     grades = [g["grade"] for g in model["master_scale"]]
     cal = main["calibration"]
     out.append(
         _bar_chart(
             grades,
             [
-                ("predicted PD 预测违约率", [c["mean_pd"] for c in cal]),
-                ("observed bad rate 实际坏账率", [c["observed"] for c in cal]),
+                (t("predicted PD", "预测违约率"), [c["mean_pd"] for c in cal]),
+                (t("observed bad rate", "实际坏账率"), [c["observed"] for c in cal]),
             ],
-            y_label="rate 比率",
+            y_label=t("rate", "比率"),
         )
     )
-    out.append("<table><tr><th class=l>Grade 等级</th><th>PD max 上限</th><th>Score from 分数下限</th>")
+    out.append(f"<table><tr><th class=l>{t('Grade', '等级')}</th><th>{t('PD max', '违约率上限')}</th>"
+               f"<th>{t('Score from', '分数下限')}</th>")
     for s in samples:
-        out.append(f"<th>{_e(s['label'])} rows</th><th>mean PD</th><th>observed</th><th>95% CI</th>")
+        out.append(f"<th>{_e(_sample(s['label'], lang))} {t('rows', '行数')}</th><th>{t('mean PD', '平均违约率')}</th>"
+                   f"<th>{t('observed', '实际')}</th><th>{t('95% CI', '95% 置信区间')}</th>")
     out.append("</tr>")
     for i, g in enumerate(model["master_scale"]):
         smin = "–" if g.get("score_min") is None else f"{g['score_min']:.1f}"
@@ -582,15 +647,16 @@ def render_report_html(report: dict[str, Any]) -> str:
             )
         out.append("</tr>")
     out.append("</table>")
-    out.append("<h2>Score distribution 分数分布</h2>")
+    out.append(f"<h2>{t('Score distribution', '分数分布')}</h2>")
     hist = main["histogram"]
     bands = [f"{hist['edges'][i]:.0f}" for i in range(len(hist["edges"]) - 1)]
     n_good, n_bad = max(1, sum(hist["good"])), max(1, sum(hist["bad"]))
     out.append(
         _bar_chart(
             bands,
-            [("goods 好", [v / n_good for v in hist["good"]]), ("bads 坏", [v / n_bad for v in hist["bad"]])],
-            y_label="share 占比",
+            [(t("goods", "好客户"), [v / n_good for v in hist["good"]]),
+             (t("bads", "坏客户"), [v / n_bad for v in hist["bad"]])],
+            y_label=t("share", "占比"),
             width=760,
             rotate=True,
         )
@@ -598,22 +664,24 @@ def render_report_html(report: dict[str, Any]) -> str:
     if report.get("score_psi"):
         ps = report["score_psi"]
         out.append(
-            f"<p>Score PSI 分数稳定性 ({_e(report['labels'][0])} → {_e(report['labels'][1])}): <b>{_fmt(ps['psi'], 4)}</b> "
-            f"{_status(ps['status'])} <span class=muted>(&lt;0.10 stable, 0.10–0.25 watch, &gt;0.25 act; "
-            f"fewer than 500 rows: insufficient data)</span></p>"
+            f"<p>{t('Score PSI', '分数稳定性（PSI）')} ({_e(_sample(report['labels'][0], lang))} → "
+            f"{_e(_sample(report['labels'][1], lang))}): <b>{_fmt(ps['psi'], 4)}</b> "
+            f"{_status(ps['status'], lang)} <span class=muted>"
+            + t("(&lt;0.10 stable, 0.10–0.25 watch, &gt;0.25 act; fewer than 500 rows: insufficient data)",
+                "（&lt;0.10 稳定，0.10–0.25 关注，&gt;0.25 处置；少于 500 行：数据不足）") + "</span></p>"
         )
     if report.get("stability"):
         st = report["stability"]
-        out.append("<h2>Stability over time 跨期稳定性</h2><div class=grid><div class=card>")
+        out.append(f"<h2>{t('Stability over time', '跨期稳定性')}</h2><div class=grid><div class=card>")
         periods = [r["period"] for r in st]
         xs_idx = list(range(len(periods)))
         out.append(
             _line_chart(
-                [("bad rate 坏账率", xs_idx, [r["bad_rate"] for r in st])],
+                [(t("bad rate", "坏账率"), xs_idx, [r["bad_rate"] for r in st])],
                 x_range=(0, max(1, len(st) - 1)),
                 y_range=(0, max(r["bad_rate"] for r in st) * 1.2 or 1),
-                x_label="period 期间",
-                y_label="bad rate",
+                x_label=t("period", "期间"),
+                y_label=t("bad rate", "坏账率"),
                 x_labels=periods,
             )
         )
@@ -621,53 +689,59 @@ def render_report_html(report: dict[str, Any]) -> str:
         psis = [r["psi"] if r["psi"] is not None else 0.0 for r in st]
         out.append(
             _line_chart(
-                [("score PSI", xs_idx, psis)],
+                [(t("score PSI", "分数 PSI"), xs_idx, psis)],
                 x_range=(0, max(1, len(st) - 1)),
                 y_range=(0, max(0.3, max(psis) * 1.2)),
-                x_label="period 期间",
+                x_label=t("period", "期间"),
                 y_label="PSI",
                 h_lines=[(0.10, "#b26a00"), (0.25, "#c62828")],
                 x_labels=periods,
             )
         )
         out.append(
-            "</div></div><table><tr><th class=l>Period 期间</th><th>Rows</th><th>Bad rate</th><th>Mean score</th><th>AUC</th><th>PSI</th><th class=l>Status</th></tr>"
+            f"</div></div><table><tr><th class=l>{t('Period', '期间')}</th><th>{t('Rows', '行数')}</th>"
+            f"<th>{t('Bad rate', '坏账率')}</th><th>{t('Mean score', '平均分')}</th><th>AUC</th><th>PSI</th>"
+            f"<th class=l>{t('Status', '状态')}</th></tr>"
         )
         for r in st:
             out.append(
                 f"<tr><td class=l>{_e(r['period'])}</td><td>{r['rows']}</td><td>{_pct(r['bad_rate'])}</td><td>{r['mean_score']:.1f}</td>"
-                f"<td>{_fmt(r['auc'])}</td><td>{_fmt(r['psi'], 4)}</td><td class=l>{_status(r['psi_status'])}</td></tr>"
+                f"<td>{_fmt(r['auc'])}</td><td>{_fmt(r['psi'], 4)}</td><td class=l>{_status(r['psi_status'], lang)}</td></tr>"
             )
         out.append("</table>")
-    out.append("<h2>Features 特征分箱</h2>")
+    out.append(f"<h2>{t('Features', '特征分箱')}</h2>")
     has_cur = len(samples) > 1
     for f in report["features"]:
-        psi_txt = f" · PSI {_fmt(f['psi'], 4)} {_status(f.get('psi_status'))}" if "psi" in f else ""
+        psi_txt = f" · PSI {_fmt(f['psi'], 4)} {_status(f.get('psi_status'), lang)}" if "psi" in f else ""
+        ftype = _KIND_WORDS.get(f["type"])
         out.append(
-            f"<h3>{_e(f['name'])} <span class=muted>({_e(f['type'])}) · IV {_fmt(f['iv'], 4)}{psi_txt}</span></h3>"
+            f"<h3>{_e(_feature_name(f['name'], lang))} <span class=muted>({_e(_word(ftype, lang) if ftype else f['type'])})"
+            f" · IV {_fmt(f['iv'], 4)}{psi_txt}</span></h3>"
         )
         out.append(
-            "<table><tr><th class=l>Bin 分箱</th>"
-            + ("<th>Points 分值</th>" if "points" in (f["bins"][0] if f["bins"] else {}) else "")
-            + "<th>Count</th><th>Share</th><th>Bads</th><th>Event rate</th><th>WoE</th><th>IV</th>"
-            + (f"<th>{_e(report['labels'][1])} share</th>" if has_cur else "")
+            f"<table><tr><th class=l>{t('Bin', '分箱')}</th>"
+            + (f"<th>{t('Points', '分值')}</th>" if "points" in (f["bins"][0] if f["bins"] else {}) else "")
+            + f"<th>{t('Count', '数量')}</th><th>{t('Share', '占比')}</th><th>{t('Bads', '坏客户')}</th>"
+            + f"<th>{t('Event rate', '坏账率')}</th><th>WoE</th><th>IV</th>"
+            + (f"<th>{_e(_sample(report['labels'][1], lang))} {t('share', '占比')}</th>" if has_cur else "")
             + "</tr>"
         )
         for b in f["bins"]:
             pts = f"<td>{b['points']:.2f}</td>" if "points" in b else ""
             cur = f"<td>{_pct(b.get('cur_share'))}</td>" if has_cur else ""
             out.append(
-                f"<tr><td class=l>{_e(b['bin'])}</td>{pts}<td>{b['count']}</td><td>{_pct(b['share'])}</td><td>{b['bads']}</td>"
+                f"<tr><td class=l>{_e(_bin_label(f['name'], str(b['bin']), lang))}</td>{pts}<td>{b['count']}</td><td>{_pct(b['share'])}</td><td>{b['bads']}</td>"
                 f"<td>{_pct(b['event_rate'])}</td><td>{_fmt(b['woe'])}</td><td>{_fmt(b['iv'], 4)}</td>{cur}</tr>"
             )
         out.append("</table>")
     warn = {k: v for s in samples for k, v in s["warnings"].items() if v}
     if warn:
-        out.append("<h2>Input warnings 输入提示</h2><ul>")
+        out.append(f"<h2>{t('Input warnings', '输入提示')}</h2><ul>")
         for s in samples:
             for k, v in s["warnings"].items():
                 if v:
-                    out.append(f"<li>{_e(s['label'])}: {_e(k)} × {v}</li>")
+                    out.append(f"<li>{_e(_sample(s['label'], lang))}: "
+                               f"{_e(_word(_WARNING_WORDS[k], lang) if k in _WARNING_WORDS else k)} × {v}</li>")
         out.append("</ul>")
-    out.append("<p class=muted>Generated by creditplan. 由 creditplan 生成。</p></body></html>")
+    out.append(f"<p class=muted>{t('Generated by creditplan.', '由 creditplan 生成。')}</p>")
     return "".join(out)

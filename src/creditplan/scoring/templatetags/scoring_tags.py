@@ -1,18 +1,27 @@
 from django import template
-from django.utils.translation import gettext_lazy as _
+
+from creditplan.scoring import labels
 
 register = template.Library()
-
-_STATUS = {"draft": _("draft"), "validated": _("validated"), "approved": _("approved"),
-           "champion": _("champion"), "retired": _("retired")}
-_KIND = {"scorecard": _("scorecard"), "tree": _("decision tree"), "gbm": _("gradient boosting (LightGBM)")}
 
 
 @register.filter
 def model_status(value: str) -> str:
-    return str(_STATUS.get(value, value))
+    return labels.label("status", value)
 
 
 @register.filter
 def model_kind(value: str) -> str:
-    return str(_KIND.get(value, value))
+    return labels.label("kind", value)
+
+
+@register.filter
+def feature_label(name: str) -> str:
+    """A scorecard input's name in the page's language (scoring.labels)."""
+    return labels.feature_label(name)
+
+
+@register.simple_tag
+def feature_value(name: str, value: object) -> str:
+    """A scorecard input's value in the page's language (scoring.labels)."""
+    return labels.feature_value_label(name, value)
