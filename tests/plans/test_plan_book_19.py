@@ -257,7 +257,8 @@ def test_the_reconciliation_names_every_difference_and_the_command_fails(book: d
     Quota.objects.filter(plan_id=plan.id, branch__isnull=True, segment="").update(outstanding_minor=_yuan(102_100))
     result = plans.reconcile(None, plan.id)
     found = {(d["what"], d["label"], d["plan_minor"], d["loans_minor"]) for d in result.differences}
-    assert found == {("cell", "BJ01 · 产品 personal · 地区 11", _yuan(18_100), _yuan(18_000)),
+    # issue 20: a cell is named by its product's and province's names, not their codes ("产品 personal · 地区 11")
+    assert found == {("cell", "BJ01 · 产品 个人贷 · 地区 北京市", _yuan(18_100), _yuan(18_000)),
                      ("quota", "北京分行", _yuan(42_100), _yuan(42_000)),
                      ("quota", "全行", _yuan(102_100), _yuan(102_000))}
     with pytest.raises(CommandError) as exc:
@@ -382,7 +383,7 @@ def test_the_dashboard_shows_the_book_and_the_reconciliation_in_both_languages(b
     BookCell.objects.filter(plan_id=plan.id, product="personal").update(outstanding_minor=_yuan(18_100))
     plans.reconcile(None, plan.id)
     zh = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "与贷款有 1 处差异" in zh and "BJ01 · 产品 personal · 地区 11" in zh and "18,100.00" in zh
+    assert "与贷款有 1 处差异" in zh and "BJ01 · 产品 个人贷 · 地区 北京市" in zh and "18,100.00" in zh
 
 
 def test_the_close_moves_the_plan_once_per_chunk_not_once_per_loan(loan_world: dict[str, Any],  # noqa: F811

@@ -38,7 +38,7 @@ def monitored(bank: dict[str, Any], settings: Any, tmp_path: Any) -> dict[str, A
     scoring.set_challenger(bank["admin"], "retail-pd", v2, 10)
     rows = records(X.iloc[result.train_rows])
     add_decisions(v1, rows, at=moment(WEEK + dt.timedelta(days=1)), prefix="A")
-    add_decisions(v1, [{**r, "checking_status": "A11"} for r in rows], at=moment(WEEK + dt.timedelta(days=8)),
+    add_decisions(v1, [{**r, "current_account": "overdrawn"} for r in rows], at=moment(WEEK + dt.timedelta(days=8)),
                   prefix="B")
     add_decisions(v2, rows[:50], at=moment(WEEK + dt.timedelta(days=8)), prefix="C")
     monitoring.monitor_models(WEEK)
@@ -88,7 +88,7 @@ def test_a_versions_page_in_english(client: Any, monitored: dict[str, Any]) -> N
                      r"class=\"badge v-stable\">Stable", weeks)
     features = page[page.index('id="features"'):]
     first = features[features.index("<tbody>"):features.index("</tr>", features.index("<tbody>"))]
-    assert "Balance of your current account" in first and "Act" in first  # the feature that moved, worst first
+    assert "Current-account balance" in first and "Act" in first  # the feature that moved, worst first
     assert "Special codes" in features and "Missing" in features
     assert 'id="grades-verdict"' in page and "Approval rate" in page
     assert "No loan has been paid out on this version's decisions yet." in page
@@ -105,7 +105,7 @@ def test_a_versions_page_in_chinese_has_no_english_and_no_codes(client: Any, mon
     page = _get(client, f"/risk/models/{monitored['v1']}/", ZH)
     text = _visible(page)
     for word in ("评分稳定性周度走势（PSI）", "特征稳定性（CSI）", "各评级通过率", "按放款月份的区分能力", "各评级校准", "需处置", "稳定",
-                 "活期账户余额状况", "特殊值", "缺失", "冠军模型", "评分卡"):
+                 "活期账户余额", "特殊值", "缺失", "冠军模型", "评分卡"):
         assert word in text, word
     for english in ("Stable", "Act", "Watch", "Insufficient data", "Special codes", "Missing", "Feature stability",
                     "Approval by grade", "Champion", "Scorecard", "Week of"):

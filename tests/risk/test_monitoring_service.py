@@ -38,7 +38,7 @@ def book(bank: dict[str, Any], settings: Any, tmp_path: Any) -> dict[str, Any]:
 
 def _shifted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The same applicants, every one now with the riskiest checking-account status."""
-    return [{**r, "checking_status": "A11"} for r in rows]
+    return [{**r, "current_account": "overdrawn"} for r in rows]
 
 
 def test_a_week_like_the_development_sample_is_stable_and_a_shifted_one_calls_for_action(book: dict[str, Any]) -> None:
@@ -63,10 +63,10 @@ def test_a_week_like_the_development_sample_is_stable_and_a_shifted_one_calls_fo
     assert moved.decisions == 700 and moved.psi > 0.25 and moved.psi_verdict == "act" and moved.verdict == "act"
     result = ModelMonitor.objects.get(version_id=book["version"], week=WEEK + dt.timedelta(days=7)).result
     csi = {f["name"]: f for f in result["features"]}
-    assert result["features"][0]["name"] == "checking_status"  # worst first
-    assert csi["checking_status"]["verdict"] == "act"
-    assert csi["checking_status"]["bins"][0]["label"] != "" and sum(b["cur"] for b in csi["checking_status"]["bins"]) == 700
-    assert all(f["verdict"] == "stable" for name, f in csi.items() if name != "checking_status")
+    assert result["features"][0]["name"] == "current_account"  # worst first
+    assert csi["current_account"]["verdict"] == "act"
+    assert csi["current_account"]["bins"][0]["label"] != "" and sum(b["cur"] for b in csi["current_account"]["bins"]) == 700
+    assert all(f["verdict"] == "stable" for name, f in csi.items() if name != "current_account")
     # the figures are stored and recorded in the ledger
     assert ModelMonitor.objects.count() == 2
     assert Event.objects.filter(kind="risk.models_monitored").count() == 2

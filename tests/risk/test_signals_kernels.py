@@ -148,7 +148,7 @@ def test_a_negative_external_record_and_a_group_member_gone_bad() -> None:
     assert {c: r["group_member"] for c, r in rows.items() if r["f_group_member_bad"]} == {1: 2, 3: 2, 4: 5}
     assert 5 not in rows
     en, zh = _explain("external_negative", rows[3], external={"source": "中国裁判文书网"})
-    assert en == "Court judgment reported by 中国裁判文书网 on 2025-03-01 (2 negative record(s) in the last 90 days)."
+    assert en == "Court judgment reported by China Judgements Online on 2025-03-01 (2 negative record(s) in the last 90 days)."
     assert zh == "中国裁判文书网于2025-03-01记录法院判决（近90天共2条负面记录）。"
     en, zh = _explain("group_member_bad", rows[1])
     assert en.startswith("A loan of group member no. 2 has gone bad")

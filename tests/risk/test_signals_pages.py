@@ -81,7 +81,7 @@ def test_the_watch_list_and_an_entry_in_both_languages(client: Any, world: dict[
     assert "张三2" in zh and "橙色" in zh and "加权得分55至79分" in zh and "首次逾期" in zh
     en = visible(client.get(f"/risk/watch/{entry.pk}/", **EN).content.decode())
     assert "Days past due rose from 0 a month ago and 16 a week ago to 23." in en
-    assert "Court judgment reported by 中国裁判文书网 on 2025-03-01" in en and "Weighted score from 55 to 79" in en
+    assert "Court judgment reported by China Judgements Online on 2025-03-01" in en and "Weighted score from 55 to 79" in en
     # a loan officer has no risk view: refused
     client.logout()
     login(client, "officer_bj")

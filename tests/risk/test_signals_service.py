@@ -60,7 +60,7 @@ def test_the_book_calls_for_the_signals_the_table_for_the_level_and_the_watch_li
         "first_missed_payment": "First missed payment: 23 days past due now; no loan of the customer had been past "
                                 "due up to 2025-02-10.",
         "dpd_rising": "Days past due rose from 0 a month ago and 16 a week ago to 23.",
-        "external_negative": "Court judgment reported by 中国裁判文书网 on 2025-03-01 (1 negative record(s) in the "
+        "external_negative": "Court judgment reported by China Judgements Online on 2025-03-01 (1 negative record(s) in the "
                              "last 90 days)."}
     assert (row.score, row.level, row.rule) == (10 + 15 + 30, "orange", "score_orange")
     # the three customers who pay on time have no signal and no row: green

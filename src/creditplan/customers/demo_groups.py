@@ -7,7 +7,7 @@ ledger event.
 
 Three groups: a holding company with its subsidiaries by control (one of them a sub-holding with a subsidiary of
 its own, so the tree has two levels); a mutual-guarantee circle of companies (互保圈); a family (two relatives and
-the company they control, by the same actual controller). One more change is left waiting in the queue for the
+the company they control, by the same actual controller), each with an English name for English pages. One more change is left waiting in the queue for the
 demo's checker to decide. Running it again changes nothing.
 """
 
@@ -51,29 +51,30 @@ def seed_demo(maker: Actor, checker: Actor, *, log: Callable[[str], Any] | None 
         change = groups.propose_change(maker, kind, data, group_id=group.pk if group else None)
         groups.decide_change(checker, change.id, approve=True, note="演示数据：已核对工商登记及关联关系")
 
-    def make(code: str, name: str, parent: CustomerGroup | None = None, head: Customer | None = None
+    def make(code: str, name: str, name_en: str, parent: CustomerGroup | None = None, head: Customer | None = None
              ) -> CustomerGroup:
-        apply("create_group", {"code": code, "name": name, "parent": parent.pk if parent else None,
-                               "head": head.pk if head else ""})
+        apply("create_group", {"code": code, "name": name, "name_en": name_en,
+                               "parent": parent.pk if parent else None, "head": head.pk if head else ""})
         return CustomerGroup.objects.get(code=code)
 
     def member(group: CustomerGroup, c: Customer, relation: str, start: dt.date) -> None:
         apply("add_member", {"customer": c.pk, "relation": relation, "effective_from": start.isoformat()}, group)
 
     holding, subs, circle, spare = companies[0], companies[1:4], companies[4:7], companies[7]
-    top = make(CONTROL, _company_group_name(holding.name), head=holding)
+    top = make(CONTROL, _company_group_name(holding.name), "Holding group (by control)", head=holding)
     member(top, holding, "control", two_years)
     for c in subs[:2]:
         member(top, c, "control", two_years)
-    sub = make(SUB, _company_group_name(subs[1].name).replace("集团", "板块"), parent=top, head=subs[1])
+    sub = make(SUB, _company_group_name(subs[1].name).replace("集团", "板块"), "Sub-holding division", parent=top,
+               head=subs[1])
     member(sub, subs[2], "control", last_year)
-    ring = make(CIRCLE, f"{circle[0].name[:2]}企业互保圈")
+    ring = make(CIRCLE, f"{circle[0].name[:2]}企业互保圈", "Mutual-guarantee circle of companies")
     for c in circle:
         member(ring, c, "guarantee", last_year)
     made = {CONTROL: 3, SUB: 1, CIRCLE: 3}
     if family is not None:
         elder, younger = family
-        clan = make(FAMILY, f"{elder.name[0]}氏家族", head=elder)
+        clan = make(FAMILY, f"{elder.name[0]}氏家族", "Family group (relatives and their company)", head=elder)
         member(clan, elder, "family", two_years)
         member(clan, younger, "family", two_years)
         member(clan, spare, "controller", last_year)

@@ -116,6 +116,7 @@ class CustomerGroup(models.Model):
 
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100, blank=True, default="")  # the English name (issue 20); blank: `name`
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     root = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     head = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

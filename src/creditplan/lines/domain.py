@@ -25,7 +25,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from creditplan.core.errors import Conflict, FieldProblem, LimitExceeded
-from creditplan.core.money import MAX_MINOR, format_minor
+from creditplan.core.money import AMOUNT_CEILING_MINOR, MAX_MINOR, format_minor
 
 #: A line is granted for at most this many days (ten years).
 MAX_TERM_DAYS = 3653
@@ -264,6 +264,11 @@ def unrestore(line: Line, product: str, principal: int) -> Line:
 
 # --- terms: what a proposal or a change may set -------------------------------------------------------------
 
+MAX_LINE_AMOUNT_MINOR = AMOUNT_CEILING_MINOR  # 10**17 fen
+"""The largest line or sub-limit (10^15 yuan, as the credit plan's bound): a larger typed amount is refused with
+`amount_out_of_range` naming its field (issue 20), far below a BIGINT of fen."""
+
+
 def term_problems(line: Line, *, amount: int, sub_limits: Mapping[str, int], expires_on: dt.date | None,
                   today: dt.date) -> list[FieldProblem]:
     """Everything wrong with a line's terms at once, each naming its field: the amount (positive, not below
@@ -272,7 +277,7 @@ def term_problems(line: Line, *, amount: int, sub_limits: Mapping[str, int], exp
     problems: list[FieldProblem] = []
     if amount <= 0:
         problems.append(FieldProblem("amount", "the line's amount must be greater than zero", "not_positive"))
-    elif amount > MAX_MINOR:
+    elif amount > min(MAX_MINOR, MAX_LINE_AMOUNT_MINOR):
         problems.append(FieldProblem("amount", "the line's amount is out of range", "amount_out_of_range"))
     elif amount < line.occupied:
         problems.append(FieldProblem(

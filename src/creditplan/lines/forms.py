@@ -7,11 +7,44 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+
+from creditplan.core.errors import ValidationError
+from creditplan.core.money import format_minor, parse_minor
+from creditplan.lines.domain import MAX_LINE_AMOUNT_MINOR
 
 _AMOUNT = {"inputmode": "decimal", "placeholder": _("yuan, e.g. 500000.00")}
 SUB_LIMIT_ROWS = 3
+
+
+def amount_problem(code: str, label: Any) -> str:
+    """A typed amount the money parser refused, said with the field's name (and the bound) in the page's language."""
+    words = {"field": label}
+    if code == "amount_out_of_range":
+        return gettext("%(field)s: at most %(max)s yuan either way.") % dict(words, max=format_minor(MAX_LINE_AMOUNT_MINOR))
+    if code == "too_many_decimals":
+        return gettext("%(field)s: amounts have at most 2 decimals (fen).") % words
+    if code == "negative_amount":
+        return gettext("%(field)s cannot be negative.") % words
+    return gettext("%(field)s: not an amount, e.g. 12345.67.") % words
+
+
+class AmountField(forms.CharField):
+    """An amount in yuan, kept as the text typed (lines.services parses it again, so the API accepts the same) but
+    refused here when it is no amount, negative or beyond the bound (issue 20), with the field named."""
+
+    def __init__(self, *, label: Any) -> None:
+        super().__init__(label=label, max_length=40, required=False, widget=forms.TextInput(attrs=_AMOUNT))
+
+    def clean(self, value: Any) -> Any:
+        text = super().clean(value)
+        if text:
+            try:
+                parse_minor(text, "amount", maximum=MAX_LINE_AMOUNT_MINOR)
+            except ValidationError as exc:
+                raise forms.ValidationError(amount_problem(exc.code, self.label), code=exc.code) from None
+        return text
 
 
 def _sub_limit_fields(form: forms.Form, products: list[tuple[str, str]]) -> None:
@@ -19,8 +52,7 @@ def _sub_limit_fields(form: forms.Form, products: list[tuple[str, str]]) -> None
     for i in range(SUB_LIMIT_ROWS):
         form.fields[f"sub_product_{i}"] = forms.ChoiceField(label=_("Sub-limit: product"), choices=choices,
                                                             required=False)
-        form.fields[f"sub_amount_{i}"] = forms.CharField(label=_("Sub-limit: amount (yuan)"), max_length=30,
-                                                         required=False, widget=forms.TextInput(attrs=_AMOUNT))
+        form.fields[f"sub_amount_{i}"] = AmountField(label=_("Sub-limit: amount (yuan)"))
 
 
 def sub_limits_of(data: dict[str, Any]) -> dict[str, str]:
@@ -44,8 +76,7 @@ def sub_limit_field(problem_field: str, form: forms.Form) -> str | None:
 
 class ProposalForm(forms.Form):
     customer_id = forms.CharField(label=_("Customer no."), max_length=20, required=False)
-    amount = forms.CharField(label=_("Line amount (yuan)"), max_length=30, required=False,
-                             widget=forms.TextInput(attrs=_AMOUNT))
+    amount = AmountField(label=_("Line amount (yuan)"))
     expires_on = forms.CharField(label=_("Expires on"), max_length=20, required=False,
                                  widget=forms.TextInput(attrs={"type": "date"}))
     revolving = forms.ChoiceField(label=_("Kind of line"), choices=[
@@ -65,8 +96,7 @@ KIND_CHOICES = [("increase", _("Increase the amount")), ("reduce", _("Reduce the
 
 class ChangeForm(forms.Form):
     kind = forms.ChoiceField(label=pgettext_lazy("credit line", "Change"), choices=KIND_CHOICES)
-    amount = forms.CharField(label=_("New amount (yuan)"), max_length=30, required=False,
-                             widget=forms.TextInput(attrs=_AMOUNT))
+    amount = AmountField(label=_("New amount (yuan)"))
     expires_on = forms.CharField(label=_("New expiry date"), max_length=20, required=False,
                                  widget=forms.TextInput(attrs={"type": "date"}))
     reason = forms.CharField(label=_("Reason"), max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -90,6 +120,5 @@ class ChangeForm(forms.Form):
 
 class RiskForm(forms.Form):
     action = forms.ChoiceField(label=_("At once"), choices=[("freeze", _("Freeze now")), ("reduce", _("Reduce now"))])
-    amount = forms.CharField(label=_("New amount (yuan, to reduce)"), max_length=30, required=False,
-                             widget=forms.TextInput(attrs=_AMOUNT))
+    amount = AmountField(label=_("New amount (yuan, to reduce)"))
     reason = forms.CharField(label=_("Risk reason"), max_length=300, required=False)

@@ -12,35 +12,24 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError, FieldProblem
 from creditplan.core.money import format_minor
-from creditplan.lines import services
+from creditplan.lines import labels, services
 from creditplan.lines.domain import reason_languages
 from creditplan.lines.forms import ChangeForm, ProposalForm, RiskForm, sub_limit_field, sub_limits_of
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
 
-STATE_LABELS = {
-    "proposed": gettext_lazy("Awaiting approval"), "active": pgettext_lazy("credit line", "Active"),
-    "frozen": gettext_lazy("Frozen"), "expired": gettext_lazy("Expired"), "closed": gettext_lazy("Closed"),
-    "rejected": gettext_lazy("Rejected"),
-}
-KIND_LABELS = {
-    "open": gettext_lazy("New line"), "increase": gettext_lazy("Increase"), "reduce": gettext_lazy("Reduction"),
-    "freeze": gettext_lazy("Freeze"), "unfreeze": gettext_lazy("Freeze lifted"), "close": gettext_lazy("Closing"),
-    "extend": gettext_lazy("New expiry date"), "sub_limits": gettext_lazy("Sub-limits"),
-}
-CHANGE_STATUS_LABELS = {"pending": gettext_lazy("Pending"), "approved": gettext_lazy("Approved"),
-                        "rejected": gettext_lazy("Rejected")}
-OCCUPATION_LABELS = {
-    "reserved": gettext_lazy("Approved, not paid out"), "used": gettext_lazy("Paid out"),
-    "repaid": gettext_lazy("Repaid"), "released": gettext_lazy("Released"), "expired": gettext_lazy("Expired"),
-}
+# the one label table of the lines app (lines/labels.py); the names stay for the pages that import them
+STATE_LABELS = labels.table("state")
+KIND_LABELS = labels.table("kind")
+CHANGE_STATUS_LABELS = labels.table("change_status")
+OCCUPATION_LABELS = labels.table("occupation")
 # Credit-line problems in the user's language (the services speak English and carry a stable code and field).
 _LINE_TEXT = {
     "below_used": gettext_lazy("The line cannot be below what is already reserved and used on it."),

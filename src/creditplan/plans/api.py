@@ -172,6 +172,7 @@ class DimensionCreate(Schema):
     dimension: Literal["product", "segment"]
     code: str
     name: str
+    name_en: str = Field("", description="the English name (optional; English pages show it)")
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -191,7 +192,8 @@ def create_plan(request: HttpRequest, payload: PlanCreate) -> Status:
 
 @router.post("/dimensions", summary="Configure a product or customer-segment code")
 def add_dimension(request: HttpRequest, payload: DimensionCreate) -> dict[str, str]:
-    services.add_dimension_code(_actor(request), payload.dimension, payload.code, payload.name)
+    services.add_dimension_code(_actor(request), payload.dimension, payload.code, payload.name,
+                                name_en=payload.name_en)
     return {"dimension": payload.dimension, "code": payload.code}
 
 
@@ -527,6 +529,7 @@ class GroupRead(Schema):
     id: int
     code: str
     name: str
+    name_en: str = Field("", description="the English name (blank: the group has only `name`)")
     status: str
     parent: GroupRefRead | None
     root: GroupRefRead = Field(description="the top of the group's tree, where the limit applies")
@@ -566,6 +569,7 @@ class GroupChangeRequest(Schema):
     group_id: int | None = Field(None, description="the group changed (every kind but create_group)")
     code: str = Field("", description="create_group: the new group's code")
     name: str = Field("", description="create_group: its name")
+    name_en: str = Field("", description="create_group: its English name (optional; English pages show it)")
     parent_id: int | None = Field(None, description="create_group / set_parent: the parent group (null: a top group)")
     head: str | int = Field("", description="create_group: the head customer (number, resident ID number or credit "
                                             "code)")
@@ -612,7 +616,7 @@ def _ref(r: Any) -> GroupRefRead | None:
 
 def _group(g: Any, exposure: int | None, limit: services.GroupLimit) -> GroupRead:
     top = g.root.id == g.id
-    return GroupRead(id=g.id, code=g.code, name=g.name, status=g.status, parent=_ref(g.parent), root=_one_ref(g.root),
+    return GroupRead(id=g.id, code=g.code, name=g.name, name_en=g.name_en, status=g.status, parent=_ref(g.parent), root=_one_ref(g.root),
                      depth=g.depth, members=g.tree_member_count if top else g.member_count,
                      exposure=_yuan(exposure) if exposure is not None else None, limit=_yuan(limit.limit_minor),
                      over_limit=exposure is not None and limit.limit_minor > 0 and exposure > limit.limit_minor)

@@ -17,10 +17,10 @@ from creditplan.common.text import problem_text
 from creditplan.core.errors import CreditplanError, FieldProblem
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
-from creditplan.plans import services
+from creditplan.plans import labels, services
+from creditplan.plans.forms import AmountField
 
-STATUS_LABELS = {"pending": gettext_lazy("Pending"), "approved": gettext_lazy("Approved"),
-                 "rejected": gettext_lazy("Rejected"), "superseded": gettext_lazy("Superseded")}
+STATUS_LABELS = {k: labels.table("status")[k] for k in ("pending", "approved", "rejected", "superseded")}
 SOURCE_LABELS = {
     "capital_base": gettext_lazy("the approved capital base"),
     "plan": gettext_lazy("no capital base approved yet: the active plan's net capital"),
@@ -43,8 +43,7 @@ def capital_problem(code: str, message: str) -> str:
 
 
 class CapitalBaseForm(forms.Form):
-    amount = forms.CharField(label=gettext_lazy("Capital base (yuan)"), max_length=30,
-                             widget=forms.TextInput(attrs={"placeholder": "5000000000.00", "inputmode": "decimal"}))
+    amount = AmountField(label=gettext_lazy("Capital base (yuan)"), required=True, attrs={"placeholder": "5000000000.00"})
     effective_from = forms.CharField(label=gettext_lazy("Effective from"), max_length=10,
                                      widget=forms.TextInput(attrs={"placeholder": "YYYY-MM-DD"}))
     note = forms.CharField(label=gettext_lazy("Note"), max_length=300, required=False,

@@ -14,9 +14,10 @@ from django.utils import timezone
 from creditplan.core.errors import LimitExceeded
 from creditplan.plans import services
 
-PRODUCTS = [("consumer", "个人消费贷 Consumer loan"), ("business", "小微经营贷 Small-business loan"),
-            ("mortgage", "个人住房贷 Mortgage")]
-SEGMENTS = [("inclusive_sme", "普惠小微 Inclusive small business")]
+# (code, Chinese name, English name): each page shows the name of its language (issue 20)
+PRODUCTS = [("consumer", "个人消费贷", "Consumer loan"), ("business", "小微经营贷", "Small-business loan"),
+            ("mortgage", "个人住房贷", "Mortgage")]
+SEGMENTS = [("inclusive_sme", "普惠小微", "Inclusive small business")]
 BRANCHES = {"BJ": ["BJ01", "BJ02"], "SH": ["SH01", "SH02"], "GZ": ["GZ01"], "CD": ["CD01"], "HZ": ["HZ01"]}
 # million yuan of new lending per branch; the balance quota is 1.2 times it (the book carries last year's loans)
 SHARES = {"BJ": 60, "SH": 60, "GZ": 30, "CD": 25, "HZ": 25}
@@ -27,10 +28,10 @@ def seed_plan(planner: Any) -> int:
     """Create, split and activate this year's plan (before the loans: they open its book). Returns its id."""
     today = timezone.localdate()
     start, end = dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)
-    for code, name in PRODUCTS:
-        services.add_dimension_code(planner, "product", code, name)
-    for code, name in SEGMENTS:
-        services.add_dimension_code(planner, "segment", code, name)
+    for code, name, name_en in PRODUCTS:
+        services.add_dimension_code(planner, "product", code, name, name_en=name_en)
+    for code, name, name_en in SEGMENTS:
+        services.add_dimension_code(planner, "segment", code, name, name_en=name_en)
     total = sum(SHARES.values())
     plan = services.create_plan(planner, code=f"plan-{today.year}", name=f"{today.year} 年度信贷计划",
                                 period_start=start, period_end=end, net_capital=CAPITAL,
@@ -57,7 +58,7 @@ def seed_pipeline(approver: Any, *, seed: int = 7, approvals: int = 80) -> int:
     done = 0
     for n in range(approvals):
         day = max(start, today - dt.timedelta(days=rnd.randint(0, 25)))
-        product = rnd.choices([p for p, _ in PRODUCTS], weights=[5, 4, 1])[0]
+        product = rnd.choices([p for p, _zh, _en in PRODUCTS], weights=[5, 4, 1])[0]
         amount = {"consumer": rnd.randint(5, 30) * 10_000, "business": rnd.randint(30, 200) * 10_000,
                   "mortgage": rnd.randint(80, 200) * 10_000}[product]
         ref = f"DEMO-{today.year}-{n:05d}"

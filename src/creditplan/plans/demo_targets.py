@@ -19,9 +19,9 @@ def seed_demo(planner: Any, plan_id: int, *, control: str = "refuse") -> list[se
     would break a real-estate cap meets — refuse, escalate or monitor). Registers the plan segment inclusive_sme
     (普惠小微) and the product mortgage when they are not configured yet. Returns the targets it made."""
     if "inclusive_sme" not in dict(services.dimension_codes("segment")):
-        services.add_dimension_code(planner, "segment", "inclusive_sme", "普惠小微")
+        services.add_dimension_code(planner, "segment", "inclusive_sme", "普惠小微", name_en="Inclusive small business")
     if "mortgage" not in dict(services.dimension_codes("product")):
-        services.add_dimension_code(planner, "product", "mortgage", "个人住房贷 Mortgage")
+        services.add_dimension_code(planner, "product", "mortgage", "个人住房贷", name_en="Mortgage")
     have = {v.code for v in services.list_targets(planner, plan_id)}
     made: list[services.TargetView] = []
     if not have & {"sme_growth", "sme_borrowers"}:

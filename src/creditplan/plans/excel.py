@@ -25,6 +25,7 @@ from creditplan.core.access import Actor
 from creditplan.core.errors import CreditplanError, ValidationError
 from creditplan.core.money import format_minor, parse_minor, to_major
 from creditplan.plans import services
+from creditplan.plans.domain import parse_plan_amount
 from creditplan.plans.services import PlanView
 
 SHEET = "plan"
@@ -249,7 +250,7 @@ def _amount(value: Any, sheet_row: int, key: str) -> str:
         value = format(Decimal(repr(value)), "f")  # 1e+16 → "10000000000000000": the cell's number, not notation
     text = str(value).replace(",", "").replace("，", "").strip()
     try:
-        parse_minor(text, key, allow_negative=True)  # the sign is the services' to judge (negative_amount)
+        parse_plan_amount(text, key, allow_negative=True)  # the sign is the services' to judge (negative_amount)
     except ValidationError as exc:
         raise _bad(sheet_row, key, exc.message, code=exc.code)
     return text

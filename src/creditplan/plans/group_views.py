@@ -130,6 +130,7 @@ class GroupForm(forms.Form):
     code = forms.CharField(label=gettext_lazy("Group code"), max_length=40, required=False,
                            widget=forms.TextInput(attrs={"placeholder": "HX-GROUP"}))
     name = forms.CharField(label=gettext_lazy("Group name"), max_length=100, required=False)
+    name_en = forms.CharField(label=gettext_lazy("English name (optional)"), max_length=100, required=False)
     parent = forms.ChoiceField(label=gettext_lazy("Inside group"), required=False, choices=[])
     head = forms.CharField(label=gettext_lazy("Head customer (optional)"), max_length=40, required=False,
                            widget=IdentifierInput(attrs=_WHO))
@@ -163,13 +164,13 @@ class DissolveForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label=gettext_lazy("File (.csv or .xlsx)"))
+    file = forms.FileField(label=gettext_lazy("File (CSV or Excel)"))
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
 
 def _parents(user: Any, exclude: int | None = None) -> list[tuple[str, str]]:
-    return [(str(g.id), f"{'· ' * g.depth}{g.code} {g.name}") for g in registry.list_groups(user) if g.id != exclude]
+    return [(str(g.id), f"{'· ' * g.depth}{g.code} {g.shown_name}") for g in registry.list_groups(user) if g.id != exclude]
 
 
 def _add_errors(form: forms.Form, exc: CreditplanError, fields: dict[str, str] | None = None) -> None:
@@ -194,7 +195,7 @@ def describe(c: registry.ChangeView) -> str:
     relation = RELATION_LABELS.get(c.relation, "")
     if c.kind == "create_group":
         parent = c.parent.code if c.parent else c.parent_code
-        text = _("Create group %(code)s %(name)s") % {"code": c.group_code, "name": c.name}
+        text = _("Create group %(code)s %(name)s") % {"code": c.group_code, "name": c.shown_name}
         if parent:
             text += _(", inside group %(parent)s") % {"parent": parent}
         if c.head_name:

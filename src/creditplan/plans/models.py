@@ -160,6 +160,7 @@ class DimensionCode(models.Model):
     dimension = models.CharField(max_length=10)  # product | segment
     code = models.CharField(max_length=30)
     name = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100, blank=True, default="")  # the English name (issue 20); blank: name
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dimension", "code"], name="dimension_code_unique")]

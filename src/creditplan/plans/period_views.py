@@ -17,16 +17,13 @@ from django.utils.translation import gettext_lazy
 from creditplan.core.errors import CreditplanError, ValidationError
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
+from creditplan.plans import labels
 from creditplan.plans.domain import periods as rules
 from creditplan.plans.services import periods as period_services
 from creditplan.plans.services.plans import get_plan
 from creditplan.plans.views import plan_problem
 
-CONTROL_LABELS = {
-    "none": gettext_lazy("The months draw the pace line only"),
-    "roll": gettext_lazy("A month's unused quota rolls into the next month"),
-    "lapse": gettext_lazy("A month's unused quota lapses"),
-}
+CONTROL_LABELS = labels.table("period_control")  # the one label table (plans/labels.py)
 SOURCE_MESSAGES = {
     "shares": gettext_lazy("The plan is split into months by the shares given."),
     "previous_plan": gettext_lazy("The plan is split by the previous plan's new lending month by month."),

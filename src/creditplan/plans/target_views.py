@@ -13,6 +13,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.functional import lazy
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -48,8 +51,8 @@ KEY_LABELS = {"branch": gettext_lazy("branch"), "product": gettext_lazy("product
               "industry": gettext_lazy("industry"), "region": gettext_lazy("province"),
               "segment": gettext_lazy("segment")}
 TEMPLATE_LABELS = {
-    "inclusive_sme": gettext_lazy("Inclusive small-business lending: two increases, two controls (普惠小微 两增两控)"),
-    "real_estate": gettext_lazy("Real-estate loan concentration caps by bank tier (房地产贷款集中度)"),
+    "inclusive_sme": gettext_lazy("Inclusive small-business lending: two increases, two controls"),
+    "real_estate": gettext_lazy("Real-estate loan concentration caps by bank tier"),
     "green": gettext_lazy("Green lending growth"),
     "manufacturing_mlt": gettext_lazy("Manufacturing medium/long-term lending growth"),
 }
@@ -127,8 +130,7 @@ def _value_words(key: str, value: str, names: dict[str, dict[str, str]]) -> str:
         return f"{value} {INDUSTRY_SECTIONS[value][0 if _zh() else 1]}"
     if key == "region" and value in PROVINCES:
         return f"{value} {PROVINCES[value][0 if _zh() else 1]}"
-    name = names.get(key, {}).get(value, "")
-    return f"{value} {name}".strip()
+    return names.get(key, {}).get(value) or value  # the name in the page's language; the code when unregistered
 
 
 def selection_words(filters: list[dict[str, str]], names: dict[str, dict[str, str]]) -> str:
@@ -259,15 +261,23 @@ class FilterField(forms.CharField):
         return parse_filters(super().clean(value) or "")
 
 
+def _help(words: Any, *codes: str) -> SafeString:
+    return format_html("{} {}", words, format_html_join(" ", "<code>{}</code>", ((c,) for c in codes)))
+
+
+# help texts naming codes a planner types: the words translated, the codes shown as code (issue 20)
+_code_help = lazy(_help, SafeString)
+
+
 class TargetForm(forms.Form):
     code = forms.CharField(label=gettext_lazy("Target code"), max_length=40)
     name = forms.CharField(label=gettext_lazy("Target name"), max_length=100)
     kind = forms.ChoiceField(label=gettext_lazy("Target kind"), choices=list(KIND_LABELS.items()))
     measure = forms.ChoiceField(label=gettext_lazy("Measure"), required=False, choices=[
         ("", gettext_lazy("The kind's usual measure")), *MEASURE_LABELS.items()])
-    numerator = FilterField(label=gettext_lazy("Loans measured"), required=False, help_text=gettext_lazy(
-        "One filter per line, e.g. product=mortgage or industry=K (dimensions: branch, product, industry, region, "
-        "segment); a loan counts when it matches any line; empty: all loans."))
+    numerator = FilterField(label=gettext_lazy("Loans measured"), required=False, help_text=_code_help(gettext_lazy(
+        "One filter per line as dimension=code (dimensions: branch, product, industry, region, segment); a loan "
+        "counts when it matches any line; empty: all loans. For example:"), "product=consumer", "region=11"))
     denominator = FilterField(label=gettext_lazy("Compared with (shares and growth comparisons)"), required=False,
                               help_text=gettext_lazy("Empty: all loans."))
     threshold = forms.CharField(label=gettext_lazy("Threshold"), help_text=gettext_lazy(
@@ -285,15 +295,15 @@ class TemplateForm(forms.Form):
     property_cap = forms.CharField(label=gettext_lazy("Property loans cap (%), if not the tier's"), required=False)
     mortgage_cap = forms.CharField(label=gettext_lazy("Mortgages cap (%), if not the tier's"), required=False)
     property_industries = forms.CharField(label=gettext_lazy("Industries counted as property loans"), required=False,
-                                          help_text=gettext_lazy("Default: K (real estate)."))
+                                          help_text=_code_help(gettext_lazy("Default:"), "K"))
     property_products = forms.CharField(label=gettext_lazy("Products counted as property loans"), required=False,
-                                        help_text=gettext_lazy("Default: mortgage."))
+                                        help_text=_code_help(gettext_lazy("Default:"), "mortgage"))
     mortgage_products = forms.CharField(label=gettext_lazy("Products counted as personal mortgages"),
-                                        required=False, help_text=gettext_lazy("Default: mortgage."))
+                                        required=False, help_text=_code_help(gettext_lazy("Default:"), "mortgage"))
     control = forms.ChoiceField(label=gettext_lazy("When a reservation would break a cap"), required=False,
                                 choices=[("", gettext_lazy("Refuse (default)")), *CONTROL_LABELS.items()])
-    segment = forms.CharField(label=gettext_lazy("Segment"), required=False, help_text=gettext_lazy(
-        "Default: inclusive_sme (普惠小微) or green."))
+    segment = forms.CharField(label=gettext_lazy("Segment"), required=False, help_text=_code_help(
+        gettext_lazy("Default (inclusive small business, or green lending):"), "inclusive_sme", "green"))
     base_borrowers = forms.CharField(label=gettext_lazy("Borrowers at the start of the year"), required=False,
                                      help_text=gettext_lazy("Default: the count now."))
     growth = forms.CharField(label=gettext_lazy("Growth at least (%)"), required=False, help_text=gettext_lazy(

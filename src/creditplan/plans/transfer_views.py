@@ -21,12 +21,12 @@ from creditplan.core.errors import CreditplanError, FieldProblem
 from creditplan.core.money import format_minor, parse_minor
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
-from creditplan.plans import services
+from creditplan.plans import labels, services
+from creditplan.plans.forms import AmountField
 from creditplan.plans.services import TransferView
 
-MEASURE_LABELS = {"new_lending": gettext_lazy("New-lending quota"), "balance": gettext_lazy("Balance quota")}
-TRANSFER_STATUS = {"pending": gettext_lazy("Pending"), "applied": gettext_lazy("Applied"),
-                   "rejected": gettext_lazy("Rejected"), "refused": gettext_lazy("Refused")}
+MEASURE_LABELS = labels.table("measure")  # the one label table (plans/labels.py)
+TRANSFER_STATUS = {k: labels.table("status")[k] for k in ("pending", "applied", "rejected", "refused")}
 # What the transfer and freeze use cases refuse, in the reader's language (the services speak English and carry a
 # stable code); the two shortfalls are worded with their figures by `_shortfall_text`.
 _TRANSFER_TEXT = {
@@ -98,8 +98,7 @@ class TransferForm(forms.Form):
     target = forms.ChoiceField(label=gettext_lazy("To quota"), required=False, choices=[])
     measure = forms.ChoiceField(label=gettext_lazy("Measure"), required=False, initial="new_lending",
                                 choices=list(MEASURE_LABELS.items()))
-    amount = forms.CharField(label=gettext_lazy("Amount (yuan)"), max_length=30, required=False,
-                             widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    amount = AmountField(label=gettext_lazy("Amount (yuan)"))
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300, required=False)
 
     def __init__(self, *args: Any, quotas: list[tuple[int, str]], **kwargs: Any) -> None:

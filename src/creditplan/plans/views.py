@@ -24,20 +24,14 @@ from creditplan.core.money import format_minor, parse_minor
 from creditplan.customers.domain import INDUSTRY_SECTIONS, PROVINCES
 from creditplan.org import services as org
 from creditplan.org.domain import Perm
-from creditplan.plans import excel, services
+from creditplan.plans import excel, labels, services
 from creditplan.plans.forms import AdjustmentForm, ImportForm, PlanForm, SplitChildForm, SplitParentForm
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SPLIT_ROWS = 3
 
-MODE_LABELS = {"hard": gettext_lazy("Hard"), "soft": gettext_lazy("Soft"), "monitor": gettext_lazy("Monitor only")}
-STATUS_LABELS = {
-    "draft": gettext_lazy("Draft"), "active": gettext_lazy("Active"), "closed": gettext_lazy("Closed"),
-    "reserved": gettext_lazy("Reserved"), "escalated": gettext_lazy("Escalated"),
-    "consumed": gettext_lazy("Consumed"), "repaid": gettext_lazy("Repaid"), "released": gettext_lazy("Released"),
-    "expired": gettext_lazy("Expired"), "pending": gettext_lazy("Pending"), "approved": gettext_lazy("Approved"),
-    "rejected": gettext_lazy("Rejected"),
-}
+MODE_LABELS = labels.table("mode")  # the one label table (plans/labels.py)
+STATUS_LABELS = labels.table("status")
 # Plan problems in the user's language (the services speak English and carry a stable code).
 _PLAN_TEXT = {
     "required": gettext_lazy("This field is required."),
@@ -65,11 +59,13 @@ _PLAN_TEXT = {
 }
 
 
-def plan_problem(code: str, message: str) -> str:
-    """Translate a plan error; keep a "child N:" prefix so the user knows which row."""
+def plan_problem(code: str, message: str, extra: Any = None) -> str:
+    """Translate a plan error; keep a "child N:" prefix so the user knows which row. (`extra`: the error's
+    numbers, e.g. the largest amount allowed — said by common.text where it has a sentence for them.)"""
     text = _PLAN_TEXT.get(code)
-    if text is None or (get_language() or "en").startswith("en"):
-        return problem_text(code, message)
+    if text is None:
+        return problem_text(code, message, extra)
+    # the table's sentence in every language: the services' English names fields ("New_lending_limit …")
     if message.startswith("child ") and ":" in message:
         n = message.split(":", 1)[0].split()[-1]
         return _("Row %(n)s: %(problem)s") % {"n": n, "problem": text}
@@ -118,8 +114,8 @@ def _dimension_choices(user: Any) -> dict[str, list[tuple[str, str]]]:
     return {
         "branch": [(b.code, f"{b.code} {b.name if zh or not b.name_en else b.name_en}")
                    for b in sorted(org.list_branches(user), key=lambda b: b.path)],
-        "product": [(c, f"{c} {n}") for c, n in services.dimension_codes("product")],
-        "segment": [(c, f"{c} {n}") for c, n in services.dimension_codes("segment")],
+        "product": [(c, n or c) for c, n in services.dimension_codes("product")],  # names, not codes (issue 20)
+        "segment": [(c, n or c) for c, n in services.dimension_codes("segment")],
         "industry": [(k, f"{k} {v[0] if zh else v[1]}") for k, v in INDUSTRY_SECTIONS.items()],
         "region": [(k, f"{k} {v[0] if zh else v[1]}") for k, v in PROVINCES.items()],
     }
@@ -185,7 +181,7 @@ def plan_create(request: HttpRequest) -> HttpResponse:
         except CreditplanError as exc:
             _reraise_access(exc)
             for p in exc.problems or [FieldProblem("", exc.message, exc.code)]:
-                form.add_error(p.field if p.field in form.fields else None, plan_problem(p.code, p.message))
+                form.add_error(p.field if p.field in form.fields else None, plan_problem(p.code, p.message, p.extra))
         else:
             messages.success(request, _("Plan %(code)s created as a draft: split its quota, then activate it.")
                              % {"code": plan.code})
@@ -398,7 +394,7 @@ def adjustments(request: HttpRequest, plan_id: int) -> HttpResponse:
                 _reraise_access(exc)
                 for p in exc.problems or [FieldProblem("", exc.message, exc.code)]:
                     field = {"delta": "delta", "reason": "reason"}.get(p.field)
-                    form.add_error(field, plan_problem(p.code, p.message))
+                    form.add_error(field, plan_problem(p.code, p.message, p.extra))
             else:
                 messages.success(request, _("Your request was sent to head office for approval."))
                 return redirect("plans:adjustments", plan_id=plan_id)

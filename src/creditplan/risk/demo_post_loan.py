@@ -103,8 +103,11 @@ def seed_lines(rnd: random.Random, users: dict[str, Any], today: dt.date) -> dic
         if holding.occupied <= 0:
             continue
         if cid == demo_customer:  # the customer log-in: a revolving line with room, a consumer sub-limit
-            terms = lines_demo.Terms(lines_demo.round_up(holding.occupied * 4 // 3), today + dt.timedelta(days=900),
-                                     True, {"consumer": 20_000_000})
+            amount = lines_demo.round_up(holding.occupied * 4 // 3)
+            consumer = holding.usage["consumer"].total if "consumer" in holding.usage else 0
+            # 200,000.00 yuan, or room above what the customer's consumer loans already use
+            sub = 20_000_000 if consumer <= 20_000_000 else min(amount, lines_demo.round_up(consumer + amount // 10))
+            terms = lines_demo.Terms(amount, today + dt.timedelta(days=900), True, {"consumer": sub})
         else:
             # one line in four well used (the monthly limits run may raise it), the others with room
             use = rnd.uniform(0.55, 0.9) if rnd.random() < 0.25 else rnd.uniform(0.3, 0.55)

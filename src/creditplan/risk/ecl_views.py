@@ -62,7 +62,8 @@ def _name(kind: str, code: str, names: dict[str, Any]) -> str:
 
 def _names(request: HttpRequest) -> dict[str, Any]:
     n = analytics.names(request.user)
-    return {"branch": n["branch"] if labels.chinese() else n["branch_en"], "product": n["product"]}
+    zh = labels.chinese()
+    return {"branch": n["branch"] if zh else n["branch_en"], "product": n["product"] if zh else n["product_en"]}
 
 
 def _product(code: str, names: dict[str, Any]) -> str:

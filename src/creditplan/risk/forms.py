@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -84,6 +85,11 @@ class IndicatorForm(forms.Form):
                                  f"{comma.join(labels.label('dimension', d) for d in dimensions_of(f) if d != 'total')}"
                                  for f in ("loans", "applications", "quotas"))
         self.fields["dimensions"].help_text = f"{self.fields['dimensions'].help_text} {offered}"
+        # the formula's functions are code, shown as code (issue 20: no English words on a Chinese page)
+        self.fields["formula"].help_text = format_html(
+            "{} <code>sum(field, condition)</code> <code>count(condition)</code> <code>mean(field, condition)</code> "
+            "<code>top_share(field, n)</code> <code>+ - * /</code> {}", _("Functions:"),
+            _("The fields a formula can use are listed below."))
 
     def service_data(self) -> dict[str, Any]:
         """What the indicator service takes (it checks every field)."""

@@ -34,6 +34,26 @@ _BINS: dict[str, Promise] = {
 }
 
 
+# the behaviour model's features (risk.domain.behaviour.FEATURES), for a version whose monitoring carries no texts
+_FEATURES: dict[str, Promise] = {
+    "dpd_now": pgettext_lazy("model feature", "Days past due at the month end"),
+    "worst_dpd_3m": pgettext_lazy("model feature", "Worst days past due, last 3 months"),
+    "worst_dpd_6m": pgettext_lazy("model feature", "Worst days past due, last 6 months"),
+    "worst_dpd_12m": pgettext_lazy("model feature", "Worst days past due, last 12 months"),
+    "months_delinquent_6m": pgettext_lazy("model feature", "Months overdue in the last 6"),
+    "pay_to_due_3m": pgettext_lazy("model feature", "Paid against due, last 3 months"),
+    "pay_to_due_6m": pgettext_lazy("model feature", "Paid against due, last 6 months"),
+    "utilisation": pgettext_lazy("model feature", "Credit utilisation"),
+    "months_on_book": pgettext_lazy("model feature", "Months on book"),
+}
+
+
+def feature_label(name: str) -> str:
+    """A behaviour feature in words (the name itself for a feature this table does not know)."""
+    text = _FEATURES.get(name)
+    return str(text) if text is not None else name
+
+
 def verdict_label(code: str | None) -> str:
     return str(_VERDICTS.get(code or "insufficient_data", _VERDICTS["insufficient_data"]))
 

@@ -17,6 +17,7 @@ from creditplan.risk.domain.monitoring import PSI_ACT, PSI_WATCH
 from creditplan.risk.monitoring_labels import (
     VERDICT_CLASSES,
     bin_label,
+    feature_label,
     kind_label,
     role_label,
     verdict_label,
@@ -51,6 +52,12 @@ def _bins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "cur_pct": 100 * float(b.get("cur_share") or 0)} for b in rows]
 
 
+def _feature_text(name: str, texts: dict[str, Any], lang: str) -> str:
+    """A feature in words: the model's own text, unless it is only the feature's code (the behaviour model's are)."""
+    text = (texts.get(name) or {}).get(lang)
+    return text if text and text != name else feature_label(name)
+
+
 @login_required
 def model_detail(request: HttpRequest, version_id: int) -> HttpResponse:
     data = monitoring.version_monitoring(request.user, version_id)
@@ -59,7 +66,7 @@ def model_detail(request: HttpRequest, version_id: int) -> HttpResponse:
     texts = latest.get("feature_texts") or {}
     lang = "zh" if _chinese() else "en"
     features = [{**f, "v": _verdict(f.get("verdict")), "bins": _bins(f.get("bins") or []),
-                 "label": (texts.get(f["name"]) or {}).get(lang) or f["name"]}
+                 "label": _feature_text(f["name"], texts, lang)}
                 for f in latest.get("features") or []]
     grades = latest.get("grades") or None
     if grades:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -619,7 +619,7 @@ def render_pdf(report: MonthlyReport, lang: str) -> bytes:
             moved = [f for f in m.get("features") or [] if f.get("verdict") in ("watch", "act")][:3]
             texts = m.get("feature_texts") or {}
             if moved:
-                items = [((texts.get(f["name"]) or {}).get(lang) or f["name"], _num(f.get("psi")),
+                items = [(_feature_words(f["name"], texts, lang), _num(f.get("psi")),
                           verdict_label(f.get("verdict"))) for f in moved]
                 listed = ("；".join(f"{n}（CSI {v}，{w}）" for n, v, w in items) if lang == "zh" else
                           "; ".join(f"{n} (CSI {v}, {w})" for n, v, w in items))
@@ -658,3 +658,11 @@ def render_pdf(report: MonthlyReport, lang: str) -> bytes:
             doc.note(pgettext("risk report", "And %(n)s more open alerts: the complete list is on the alerts page.")
                      % {"n": len(report.alerts) - len(shown)})
     return bytes(pdf.output())
+
+
+def _feature_words(name: str, texts: Mapping[str, Any], lang: str) -> str:
+    """A feature in words: the model's own text, unless it is only the feature's code (the behaviour model's are)."""
+    from creditplan.risk.monitoring_labels import feature_label
+
+    text = (texts.get(name) or {}).get(lang)
+    return text if text and text != name else feature_label(name)

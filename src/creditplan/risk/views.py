@@ -193,7 +193,8 @@ def _int_param(request: HttpRequest, name: str, default: int | None = None) -> i
 
 def _names(user: Actor) -> dict[str, str | dict[str, str]]:
     n = analytics.names(user)
-    return {"branch": n["branch"] if labels.chinese() else n["branch_en"], "product": n["product"]}
+    zh = labels.chinese()
+    return {"branch": n["branch"] if zh else n["branch_en"], "product": n["product"] if zh else n["product_en"]}
 
 
 def _member(dimension: str, member: str, names: dict[str, Any]) -> str:

@@ -207,7 +207,9 @@ def external_records(request: HttpRequest) -> HttpResponse:
             return redirect("risk_watch:external")
     zh = _zh()
     kinds = [(code, cn if zh else en) for code, en, cn in sig.EXTERNAL_KINDS]
-    recent = [{"r": r, "kind": sig.external_kind_name(r.kind, zh)} for r in signals.recent_external_records(user)]
+    recent = [{"r": r, "kind": sig.external_kind_name(r.kind, zh),
+               "source": r.source if zh else sig.SOURCE_NAMES_EN.get(r.source, r.source)}
+              for r in signals.recent_external_records(user)]
     return render(request, "risk/watch/external.html", {
         "tabs": _tabs(request), "may_import": may_import, "problems": problems, "kinds": kinds, "recent": recent,
         "fields": ", ".join(signals.EXTERNAL_FIELDS)}, status=422 if problems else 200)

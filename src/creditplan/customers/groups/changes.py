@@ -33,6 +33,7 @@ from creditplan.customers.groups.registry import (
     _require_view,
     _text,
     resolve_customer,
+    shown_name,
 )
 from creditplan.customers.models import Customer, CustomerGroup, GroupChange, GroupMember
 from creditplan.ledger import services as ledger
@@ -90,6 +91,11 @@ class ChangeView:
     decided_by: str | None
     decided_at: dt.datetime | None
     decision_note: str
+    name_en: str = ""  # create_group: the new group's English name (issue 20)
+
+    @property
+    def shown_name(self) -> str:
+        return shown_name(self.name, self.name_en)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -210,11 +216,18 @@ def _clean(actor: Actor, kind: str, data: dict[str, Any], *, group: CustomerGrou
     if kind == CREATE:
         code = _group_code(data.get("code"))
         name = _group_name(data.get("name"))
+        name_en = _text(data.get("name_en"))
+        if len(name_en) > 100:
+            raise ValidationError("the English group name has at most 100 characters", field="name_en",
+                                  code="too_long")
         parent = _parent(data)
         _check_code_free(code, change_id=change_id)
         head = data.get("head")
         head_id = resolve_customer(actor, head, field="head").pk if _text(head) else None
-        return {"code": code, "name": name, "parent": parent.pk if parent else None, "head": head_id}, None
+        payload = {"code": code, "name": name, "parent": parent.pk if parent else None, "head": head_id}
+        if name_en:
+            payload["name_en"] = name_en
+        return payload, None
     if kind == ADD:
         if group is None:
             code = _text(data.get("group_code"))
@@ -327,9 +340,10 @@ def _apply(change: GroupChange, payload: dict[str, Any], group: CustomerGroup | 
     if kind == CREATE:
         parent = _parent(payload)
         g = CustomerGroup.objects.create(
-            code=payload["code"], name=payload["name"], parent=parent,
+            code=payload["code"], name=payload["name"], name_en=payload.get("name_en", ""), parent=parent,
             root_id=(parent.root_id or parent.pk) if parent else None, head_id=payload.get("head"))
-        return g, {"code": g.code, "name": g.name, "parent": g.parent_id, "root": g.root_id, "head": g.head_id}
+        return g, {"code": g.code, "name": g.name, "name_en": g.name_en, "parent": g.parent_id, "root": g.root_id,
+                   "head": g.head_id}
     assert group is not None
     if kind == ADD:
         m = GroupMember.objects.create(group=group, customer_id=payload["customer"], relation=payload["relation"],
@@ -455,5 +469,5 @@ def _change_views(changes: Iterable[GroupChange]) -> list[ChangeView]:
             effective_to=dt.date.fromisoformat(end) if end else None, member_id=p.get("member"),
             proposed_by=ch.proposed_by.username, proposed_at=ch.created_at,
             decided_by=ch.decided_by.username if ch.decided_by else None, decided_at=ch.decided_at,
-            decision_note=ch.decision_note))
+            decision_note=ch.decision_note, name_en=p.get("name_en", "")))
     return out

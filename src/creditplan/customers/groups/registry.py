@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from creditplan.core.access import Actor
 from creditplan.core.errors import Conflict, NotFound, ValidationError
@@ -31,6 +32,11 @@ ACTIVE, DISSOLVED = "active", "dissolved"
 _DIGITS = re.compile(r"^\d{1,12}$")
 
 
+def shown_name(name: str, name_en: str) -> str:
+    """A group's name in the page's language: the English name on an English page when it has one (issue 20)."""
+    return name_en if name_en and (get_language() or "zh").startswith("en") else name
+
+
 # --------------------------------------------------------------------------------------------------------------
 # What callers get back
 # --------------------------------------------------------------------------------------------------------------
@@ -41,6 +47,11 @@ class GroupRef:
     code: str
     name: str
     status: str
+    name_en: str = ""
+
+    @property
+    def shown_name(self) -> str:
+        return shown_name(self.name, self.name_en)
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,11 @@ class GroupView:
     tree_member_count: int  # distinct current members of the whole tree under the root (in the caller's scope)
     children: list[GroupRef]
     created_at: dt.datetime
+    name_en: str = ""
+
+    @property
+    def shown_name(self) -> str:
+        return shown_name(self.name, self.name_en)
 
 
 @dataclass(frozen=True)
@@ -106,7 +122,7 @@ def _identity(c: Customer) -> str:
 
 
 def _ref(g: CustomerGroup | None) -> GroupRef | None:
-    return None if g is None else GroupRef(g.pk, g.code, g.name, g.status)
+    return None if g is None else GroupRef(g.pk, g.code, g.name, g.status, g.name_en)
 
 
 def _visible_groups(actor: Actor) -> QuerySet:
@@ -145,12 +161,12 @@ def _tree_views(actor: Actor, groups: list[CustomerGroup], on: dt.date) -> dict[
         root = root or g
         out[g.pk] = GroupView(
             id=g.pk, code=g.code, name=g.name, status=g.status, parent=_ref(everything.get(g.parent_id or 0)),
-            root=GroupRef(root.pk, root.code, root.name, root.status), head_id=g.head_id,
+            root=GroupRef(root.pk, root.code, root.name, root.status, root.name_en), head_id=g.head_id,
             head_name=heads.get(g.head_id or 0, ""), depth=depth, member_count=len(own.get(g.pk, ())),
             tree_member_count=len(tree.get(root.pk, ())) if root.pk == g.pk else 0,
-            children=[GroupRef(c.pk, c.code, c.name, c.status)
+            children=[GroupRef(c.pk, c.code, c.name, c.status, c.name_en)
                       for c in sorted(children.get(g.pk, []), key=lambda c: c.code)],
-            created_at=g.created_at)
+            created_at=g.created_at, name_en=g.name_en)
     return out
 
 
@@ -204,7 +220,7 @@ def _member_view(m: GroupMember, g: CustomerGroup, on: dt.date) -> MemberView:
     c = m.customer
     return MemberView(
         id=m.pk, group_id=g.pk, group_code=g.code, customer_id=c.pk, customer_name=c.name, customer_kind=c.kind,
-        identity=_identity(c), branch_name=c.branch.name, relation=m.relation, effective_from=m.effective_from,
+        identity=_identity(c), branch_name=shown_name(c.branch.name, c.branch.name_en), relation=m.relation, effective_from=m.effective_from,
         effective_to=m.effective_to,
         current=m.effective_from <= on and (m.effective_to is None or m.effective_to >= on))
 

@@ -28,7 +28,7 @@ from creditplan.core.money import format_minor, parse_minor
 from creditplan.customers.models import Customer
 from creditplan.ledger import services as ledger
 from creditplan.lines import domain
-from creditplan.lines.domain import ChangeKind, LineStatus
+from creditplan.lines.domain import MAX_LINE_AMOUNT_MINOR, ChangeKind, LineStatus
 from creditplan.lines.models import CreditLine, LineChange, Occupation
 from creditplan.lines.services.records import (
     ChangeView,
@@ -174,7 +174,7 @@ def _date(value: Any, name: str, problems: list[FieldProblem]) -> dt.date | None
 
 def _amount(value: Any, name: str, problems: list[FieldProblem]) -> int | None:
     try:
-        return parse_minor(value, name, allow_zero=False)
+        return parse_minor(value, name, allow_zero=False, maximum=MAX_LINE_AMOUNT_MINOR)
     except ValidationError as exc:
         problems.extend(exc.problems or [FieldProblem(name, exc.message, exc.code)])
         return None
@@ -397,8 +397,11 @@ def _authority_problem(role: str, kind: str, amount: int) -> str:
 def _authority(actor: Actor, row: CreditLine, change: LineChange, amount: int) -> None:
     problem = _authority_problem(actor.role, change.kind, amount)
     if problem:
+        # extra: what the page says (issue 20 §1): the amount and the least role that may approve it
+        needed = "approver" if not _authority_problem("approver", change.kind, amount) else "risk_manager"
         raise Forbidden(f"not enough authority to approve this credit line: {problem}",
-                        code="insufficient_authority")
+                        code="insufficient_authority",
+                        extra={"role": actor.role, "amount_minor": amount, "required_role": needed})
 
 
 def _amount_after(change: ChangeView) -> int:

@@ -11,11 +11,31 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any
+
+from creditplan.core.errors import ValidationError
+from creditplan.core.money import AMOUNT_CEILING_MINOR, format_minor, parse_minor
 
 # concentration moved to its own module (issue 19); kept importable from here
 from creditplan.plans.domain.exposure import ConcentrationCheck as ConcentrationCheck
 from creditplan.plans.domain.exposure import ConcentrationLimits as ConcentrationLimits
 from creditplan.plans.domain.exposure import check_concentration as check_concentration
+
+MAX_PLAN_AMOUNT_MINOR = AMOUNT_CEILING_MINOR  # 10**17 fen
+"""The largest amount a plan takes anywhere (a capital, a quota, an adjustment, a transfer, a target): 10^15 yuan,
+far above any Chinese bank's balance sheet and 92 times below a BIGINT of fen, so that the quota arithmetic (a
+limit plus an adjustment, a parent's children added up) never overflows the database (issue 20)."""
+
+
+def parse_plan_amount(value: Any, field: str, *, allow_zero: bool = True, allow_negative: bool = False) -> int:
+    """An amount a planner or a branch types (core.money.parse_minor), in fen, at most MAX_PLAN_AMOUNT_MINOR either
+    way: a larger one is refused with `amount_out_of_range` naming the field and the bound."""
+    minor = parse_minor(value, field, allow_zero=allow_zero, allow_negative=allow_negative,
+                        maximum=MAX_PLAN_AMOUNT_MINOR)
+    if minor < -MAX_PLAN_AMOUNT_MINOR:
+        raise ValidationError(f"{field} is out of range: at most {format_minor(MAX_PLAN_AMOUNT_MINOR)} CNY either way "
+                              "is allowed here.", code="amount_out_of_range", field=field)
+    return minor
 
 
 class ControlMode(StrEnum):

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import Conflict, Forbidden, NotFound, ValidationError
-from creditplan.core.money import parse_minor
 from creditplan.ledger import services as ledger
 from creditplan.org import services as org
 from creditplan.plans import domain, sql
+from creditplan.plans.domain import parse_plan_amount
 from creditplan.plans.models import Adjustment, Quota
 from creditplan.plans.services.quotas import visible_quota
 from creditplan.plans.services.records import AdjustmentView, adjustment_view
@@ -27,7 +27,7 @@ def request_adjustment(actor: Actor, quota_id: int, delta: Any, reason: str) -> 
     q = visible_quota(actor, quota_id)
     if q.branch_id and not org.branch_in_scope(actor, q.branch):  # a quota above theirs: seen, not theirs
         raise Forbidden("this quota belongs to another branch", code="branch_out_of_scope")
-    minor = parse_minor(delta, "delta", allow_zero=False, allow_negative=True)
+    minor = parse_plan_amount(delta, "delta", allow_zero=False, allow_negative=True)
     if not (reason or "").strip():
         raise ValidationError("a reason is required", field="reason", code="required")
     a = Adjustment.objects.create(quota=q, delta_minor=minor, reason=reason.strip()[:300], requested_by=actor)

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import Conflict, NotFound, ValidationError
-from creditplan.core.money import parse_minor
 from creditplan.ledger import services as ledger
+from creditplan.plans.domain import parse_plan_amount
 from creditplan.plans.models import CapitalBase
 
 EARLIEST = dt.date(1990, 1, 1)  # a date before it is a typing error, not a capital base
@@ -65,7 +65,7 @@ def _date(value: Any, field: str) -> dt.date:
 def propose_capital_base(actor: Actor, *, amount: Any, effective_from: Any, note: str = "") -> CapitalBaseView:
     """A planner proposes the capital base (yuan, more than zero) from a date; another planner decides."""
     require(actor, Perm.PLAN_MANAGE)
-    minor = parse_minor(amount, "amount", allow_zero=False)
+    minor = parse_plan_amount(amount, "amount", allow_zero=False)
     day = _date(effective_from, "effective_from")
     c = CapitalBase.objects.create(amount_minor=minor, effective_from=day, note=(note or "").strip()[:300],
                                    proposed_by=actor)

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import get_language
 
 from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import NotFound, ValidationError
@@ -17,9 +19,11 @@ from creditplan.plans.models import DimensionCode, Quota
 
 
 @transaction.atomic
-def add_dimension_code(actor: Actor | None, dimension: str, code: str, name: str, *, system: bool = False) -> None:
-    """Register a product or segment code plans may name. `system`: a loan product being created registers
-    its own code (its creator need not be a planner)."""
+def add_dimension_code(actor: Actor | None, dimension: str, code: str, name: str, *, system: bool = False,
+                       name_en: str = "") -> None:
+    """Register a product or segment code plans may name, with its English name for English pages (blank: the
+    pages show `name`). `system`: a loan product being created registers its own code (its creator need not be a
+    planner)."""
     if not system:
         require(actor, Perm.PLAN_MANAGE)
     if dimension not in ("product", "segment"):
@@ -27,13 +31,44 @@ def add_dimension_code(actor: Actor | None, dimension: str, code: str, name: str
     code = (code or "").strip()
     if not code or len(code) > 30:
         raise ValidationError("code must be 1-30 characters", field="code")
-    _, created = DimensionCode.objects.get_or_create(dimension=dimension, code=code, defaults={"name": name[:100]})
+    name_en = (name_en or "").strip()[:100]
+    _, created = DimensionCode.objects.get_or_create(dimension=dimension, code=code,
+                                                     defaults={"name": name[:100], "name_en": name_en})
     if created:
-        ledger.append(actor, "plan.dimension_added", "dimension", f"{dimension}:{code}", {"name": name})
+        ledger.append(actor, "plan.dimension_added", "dimension", f"{dimension}:{code}",
+                      {"name": name, **({"name_en": name_en} if name_en else {})})
+    _NAMES.clear()
 
 
 def dimension_codes(dimension: str) -> list[tuple[str, str]]:
-    return list(DimensionCode.objects.filter(dimension=dimension).order_by("code").values_list("code", "name"))
+    """(code, name) of a dimension's codes, the name in the request's language."""
+    en = _english()
+    return [(c, n_en if en and n_en else n) for c, n, n_en in
+            DimensionCode.objects.filter(dimension=dimension).order_by("code").values_list("code", "name", "name_en")]
+
+
+def _english() -> bool:
+    return (get_language() or "zh").startswith("en")
+
+
+_NAMES: dict[str, tuple[float, dict[tuple[str, str], tuple[str, str]]]] = {}
+_NAMES_SECONDS = 30.0
+
+
+def dimension_name(dimension: str, code: str) -> str:
+    """A product or segment code's name in the request's language (the code itself when it is not registered).
+    The few registered names are kept for a few seconds (a quota tree names them once per quota); a code added
+    here clears them."""
+    now = time.monotonic()
+    cached = _NAMES.get("all")
+    if cached is None or now - cached[0] > _NAMES_SECONDS:
+        cached = (now, {(d, c): (n, n_en) for d, c, n, n_en in
+                        DimensionCode.objects.values_list("dimension", "code", "name", "name_en")})
+        _NAMES["all"] = cached
+    pair = cached[1].get((dimension, code))
+    if pair is None:
+        return code
+    return pair[1] if _english() and pair[1] else pair[0]
 
 
 def _dimension_exists(dimension: str, code: str) -> bool:

@@ -12,10 +12,9 @@ from django.utils import timezone
 
 from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import Conflict, NotFound, ValidationError
-from creditplan.core.money import parse_minor
 from creditplan.ledger import services as ledger
 from creditplan.plans import domain
-from creditplan.plans.domain import ControlMode
+from creditplan.plans.domain import ControlMode, parse_plan_amount
 from creditplan.plans.models import Plan, Quota
 from creditplan.plans.services.book import open_book
 from creditplan.plans.services.records import PlanView, plan_view
@@ -46,9 +45,9 @@ def create_plan(actor: Actor, *, code: str, name: str, period_start: Any, period
         raise ValidationError("the period ends before it starts", field="period_end", code="end_before_start")
     if (end - start).days > 366 * 5:
         raise ValidationError("a plan covers at most five years", field="period_end", code="period_too_long")
-    net = parse_minor(net_capital, "net_capital", allow_zero=False)
-    new_limit = parse_minor(new_lending_limit, "new_lending_limit")
-    bal_limit = parse_minor(balance_limit, "balance_limit")
+    net = parse_plan_amount(net_capital, "net_capital", allow_zero=False)
+    new_limit = parse_plan_amount(new_lending_limit, "new_lending_limit")
+    bal_limit = parse_plan_amount(balance_limit, "balance_limit")
     mode = parse_control_mode(control_mode)
     thresholds = sorted({int(t) for t in alert_thresholds_pct})
     if any(t <= 0 or t > 200 for t in thresholds):

@@ -9,11 +9,10 @@ from django.db import transaction
 
 from creditplan.core.access import Actor, Perm, require, sees_all_branches
 from creditplan.core.errors import Conflict, NotFound, ValidationError
-from creditplan.core.money import parse_minor
 from creditplan.ledger import services as ledger
 from creditplan.org import services as org
 from creditplan.plans import domain
-from creditplan.plans.domain import QuotaState
+from creditplan.plans.domain import QuotaState, parse_plan_amount
 from creditplan.plans.models import Quota
 from creditplan.plans.services.book import open_children
 from creditplan.plans.services.dimensions import clean_dimensions, within_parent
@@ -45,8 +44,8 @@ def split_quota(actor: Actor, parent_quota_id: int, children: list[dict[str, Any
     for i, child in enumerate(children):
         try:
             dims = clean_dimensions(child)
-            new_limit = parse_minor(child.get("new_lending_limit", 0), "new_lending_limit")
-            bal_limit = parse_minor(child.get("balance_limit", 0), "balance_limit")
+            new_limit = parse_plan_amount(child.get("new_lending_limit", 0), "new_lending_limit")
+            bal_limit = parse_plan_amount(child.get("balance_limit", 0), "balance_limit")
             mode = parse_control_mode(child.get("control_mode") or parent.control_mode)
         except ValidationError as exc:
             raise ValidationError(f"child {i + 1}: {exc.message}", field=exc.field, code=exc.code,

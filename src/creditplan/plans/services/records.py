@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
+from creditplan.customers.domain import INDUSTRY_SECTIONS, PROVINCES
 from creditplan.plans.domain import QuotaState
 from creditplan.plans.models import Adjustment, Plan, Quota, Reservation
+from creditplan.plans.services.dimensions import dimension_name
 
 
 @dataclass(frozen=True)
@@ -62,14 +65,37 @@ def state_of(q: Quota) -> QuotaState:
 def quota_label(q: Quota) -> str:
     """The quota in words, in the language of the request (services' messages carry it too): its branch's name and
     each dimension it fixes, e.g. "北京分行 · 产品 consumer"; the root is the whole institution (全行)."""
-    parts = [q.branch.name if q.branch_id else "", *dimension_words(q.product, q.industry, q.region, q.segment)]
+    parts = [branch_name(q.branch) if q.branch_id else "",
+             *dimension_words(q.product, q.industry, q.region, q.segment)]
     return " · ".join(p for p in parts if p) or gettext("Whole institution")
 
 
+def _english() -> bool:
+    return (get_language() or "zh").startswith("en")
+
+
+def branch_name(branch: Any) -> str:
+    """A branch's name in the request's language (its English name on an English page, when it has one)."""
+    name_en = getattr(branch, "name_en", "")
+    return name_en if name_en and _english() else branch.name
+
+
 def dimension_words(product: str, industry: str, region: str, segment: str) -> list[str]:
-    """Each dimension a quota or a book cell fixes, in the request's language: ["产品 consumer", "地区 11"]."""
-    return [f"{name} {v}" for name, v in ((gettext("product"), product), (gettext("industry"), industry),
-                                          (gettext("region"), region), (gettext("segment"), segment)) if v]
+    """Each dimension a quota or a book cell fixes, in the request's language, by name (issue 20: no raw codes):
+    ["产品 个人消费贷", "地区 北京市"]."""
+    en = _english()
+    words = []
+    if product:
+        words.append(f"{gettext('product')} {dimension_name('product', product)}")
+    if industry:
+        section = INDUSTRY_SECTIONS.get(industry)
+        words.append(f"{gettext('industry')} {section[1 if en else 0] if section else industry}")
+    if region:
+        province = PROVINCES.get(region)
+        words.append(f"{gettext('region')} {province[1 if en else 0] if province else region}")
+    if segment:
+        words.append(f"{gettext('segment')} {dimension_name('segment', segment)}")
+    return words
 
 
 def quota_view(q: Quota) -> QuotaView:

@@ -34,12 +34,12 @@ from django.utils import timezone
 
 from creditplan.core.access import Actor, Perm, require
 from creditplan.core.errors import Conflict, FieldProblem, LimitExceeded, NotFound, ValidationError
-from creditplan.core.money import format_minor, parse_minor
+from creditplan.core.money import format_minor
 from creditplan.customers.domain import INDUSTRY_SECTIONS, PROVINCES
 from creditplan.ledger import services as ledger
 from creditplan.org.models import Branch
 from creditplan.plans import domain, sql
-from creditplan.plans.domain import Outcome
+from creditplan.plans.domain import Outcome, parse_plan_amount
 from creditplan.plans.domain import targets as t
 from creditplan.plans.models import BookCell, DimensionCode, Plan, Reservation, Target
 from creditplan.plans.services.sources import book as book_source
@@ -172,7 +172,7 @@ def _parse_threshold(kind: t.Kind, value: Any, problems: list[FieldProblem]) -> 
         return None
     try:
         if kind is t.Kind.MIN_AMOUNT:
-            return parse_minor(value, "threshold", allow_zero=False)
+            return parse_plan_amount(value, "threshold", allow_zero=False)
         if kind is t.Kind.MIN_BORROWERS:
             return t.parse_count(value, "threshold")
         return t.parse_percent(value, "threshold")
@@ -187,7 +187,7 @@ def _parse_base(measure: t.Measure, value: Any, problems: list[FieldProblem]) ->
     try:
         if measure is t.Measure.BORROWERS:
             return t.parse_count(value, "base_value")
-        return parse_minor(value, "base_value", allow_zero=False)
+        return parse_plan_amount(value, "base_value", allow_zero=False)
     except ValidationError as exc:
         problems.extend(exc.problems)
         return None

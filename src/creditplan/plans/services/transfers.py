@@ -32,6 +32,7 @@ from creditplan.core.errors import Conflict, CreditplanError, FieldProblem, NotF
 from creditplan.core.money import format_minor, parse_minor
 from creditplan.ledger import services as ledger
 from creditplan.plans import sql
+from creditplan.plans.domain import parse_plan_amount
 from creditplan.plans.domain import transfers as rules
 from creditplan.plans.domain.transfers import Measure
 from creditplan.plans.models import Plan, Quota, Transfer
@@ -220,7 +221,7 @@ def propose_transfer(actor: Actor, plan_id: int, source_quota_id: Any, target_qu
         problems.append(FieldProblem("measure", "the measure is new_lending or balance", "unknown_measure"))
     minor = 0
     try:
-        minor = parse_minor(amount, "amount", allow_zero=False)
+        minor = parse_plan_amount(amount, "amount", allow_zero=False)
     except ValidationError as exc:
         problems += exc.problems
     text = (reason or "").strip()

@@ -164,7 +164,7 @@ STANDARD: tuple[Standard, ...] = (
     Standard("npl_ratio", "NPL ratio", "不良贷款率", "loans",
              "sum(outstanding, risk_class >= 3) / sum(outstanding)", Unit.RATIO, Threshold(0.02, 0.03), _LOAN_DIMS,
              rules=(AlertRule(RuleKind.RED), AlertRule(RuleKind.WORSENING, 3)),
-             explain_en="Principal classed substandard, doubtful or loss (次级, 可疑, 损失) over all principal "
+             explain_en="Principal classed substandard, doubtful or loss over all principal "
                         "outstanding.",
              explain_zh="次级、可疑、损失类贷款本金占全部贷款本金余额的比例。"),
     _overdue("overdue_1_30", 1, 30, "1–30", "1–30天", 0.03, 0.05),

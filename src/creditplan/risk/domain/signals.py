@@ -127,6 +127,16 @@ EXTERNAL_KINDS: tuple[tuple[str, str, str], ...] = (
 """Kinds of negative external record (code, en, zh); a kind's number in the kernels is its index + 1."""
 EXTERNAL_KIND_CODES: tuple[str, ...] = tuple(k for k, _en, _zh in EXTERNAL_KINDS)
 
+# The public sources of external records a Chinese lender imports, by their Chinese name: what an English page calls
+# them (issue 20). A source not listed is shown as it was imported (data).
+SOURCE_NAMES_EN: dict[str, str] = {
+    "中国裁判文书网": "China Judgements Online",
+    "中国执行信息公开网": "China Enforcement Information Disclosure",
+    "国家企业信用信息公示系统": "National Enterprise Credit Information Publicity System",
+    "信用中国": "Credit China",
+    "同业黑名单共享平台": "the interbank blacklist sharing platform",
+}
+
 CLASS_NAMES: tuple[tuple[str, str], ...] = (("Normal", "正常"), ("Special mention", "关注"), ("Substandard", "次级"),
                                            ("Doubtful", "可疑"), ("Loss", "损失"))
 """Five-category classes 1–5."""
@@ -558,7 +568,7 @@ def explain(code: str, figures: Mapping[str, Any], zh: bool) -> str:
         if zh:
             source = f"{f['source']}于" if f.get("source") else ""
             return f"{source}{f['date']}记录{kind}（近{f['days']}天共{f['records']}条负面记录）。"
-        source = f" reported by {f['source']}" if f.get("source") else ""
+        source = f" reported by {SOURCE_NAMES_EN.get(str(f['source']), f['source'])}" if f.get("source") else ""
         return f"{kind}{source} on {f['date']} ({f['records']} negative record(s) in the last {f['days']} days)."
     if code == "group_member_bad":
         if zh:

@@ -75,7 +75,8 @@ def names(actor: Actor) -> dict[str, dict[str, str]]:
     require(actor, Perm.RISK_VIEW)
     return {"branch": {b.code: b.name for b in org.list_branches(actor)},
             "branch_en": {b.code: b.name_en or b.name for b in org.list_branches(actor)},
-            "product": {p.code: p.name for p in loans.list_products()}}
+            "product": {p.code: p.name for p in loans.list_products()},
+            "product_en": {p.code: getattr(p, "name_en", "") or p.name for p in loans.list_products()}}
 
 
 # --- runs and values ------------------------------------------------------------------------------------------
