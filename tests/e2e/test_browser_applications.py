@@ -57,7 +57,7 @@ def test_a_referred_application_is_approved_by_an_approver_with_enough_authority
     weak.goto("/applications/")
     expect(weak.get_by_role("table", name="审批队列")).to_contain_text("暂无待您审批的申请")
     weak.goto(f"/applications/{ref}/")
-    expect(weak.locator("#why-not")).to_contain_text("above the authority")
+    expect(weak.locator("#why-not")).to_contain_text("审批权限不覆盖该申请")  # issue 20: in Chinese, not the matrix's English
     expect(weak.get_by_role("button", name="审批通过")).to_have_count(0)
 
     approver = new_page()

@@ -58,7 +58,7 @@ def test_a_bad_policy_is_refused_with_its_reason_and_a_good_edit_is_published_by
     d = decisions.decide(world["officer_bj"], application_ref="E2E-V2", customer_id=world["customers"][0],
                          product="consumer", branch="BJ01", amount_minor=5_000_000, term=12, inputs=dict(GOOD, age=19))
     checker.goto(f"/decisions/{d.id}/")
-    expect(checker.locator("body")).to_contain_text("consumer v2")
+    expect(checker.locator("body")).to_contain_text("个人消费贷 v2")  # the policy by its product's name
     expect(checker.locator("#outcome")).to_have_text("拒绝")  # 19 is under the new minimum age
 
 
