@@ -39,8 +39,11 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The page walk (every page x role x language) seeds its own demo world and runs in a session of its own: beside the
+# other tests its world came out without early-warning entries once (state shared with another test, not found yet).
 test-sqlite: install
-	$(BIN)/python -m pytest tests -q -n 2 --dist loadgroup -m "not postgres_only"
+	$(BIN)/python -m pytest tests -q -n 2 --dist loadgroup -m "not postgres_only" --ignore=tests/e2e/test_page_walk.py
+	$(BIN)/python -m pytest tests/e2e/test_page_walk.py -q -n 0
 
 test-postgres: install
 	CREDITPLAN_TEST_DB=postgresql $(BIN)/python -m pytest tests -q -n 2 --dist loadgroup -m "not pure and not e2e"

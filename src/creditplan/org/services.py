@@ -371,8 +371,8 @@ def list_users(actor: Actor, listing: Any, *, q: str = "", role: str = "", branc
 
 def _managed_user(actor: Actor, user_id: int, *, lock: bool = False) -> User:
     qs = User.objects.select_related("branch")
-    if lock:
-        qs = qs.select_for_update()
+    if lock:  # the user's row only: PostgreSQL locks no row of the nullable side of the join to the branch
+        qs = qs.select_for_update(of=("self",))
     user = qs.filter(pk=user_id).first()
     if user is None:
         raise NotFound(f"no user {user_id}", code="unknown_user", field="user")

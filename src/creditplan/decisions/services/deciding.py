@@ -21,8 +21,9 @@ from enum import Enum
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from creditplan.common.text import figure_text
 from creditplan.core.access import Actor
 from creditplan.core.errors import Conflict, Forbidden, LimitExceeded, NotFound, ValidationError
 from creditplan.core.money import MAX_MINOR, Money, format_minor, from_ppm
@@ -247,8 +248,10 @@ def _reserve(prepared: _Prepared, *, ref: str, customer_id: int, inputs: Mapping
             en, zh = plans.concentration_reason(exc.extra)  # the figures in yuan, in both languages
             return "refused", exc.message[:300], kernel.Reason(
                 "CONCENTRATION_EXCEEDED", f"the concentration limit refuses the amount: {en}", f"超出集中度限额：{zh}")
+        with translation.override("zh-hans"):  # which quota and what is left, said in Chinese (issue 20)
+            zh = figure_text(exc.code, exc.extra) or "超出信贷计划额度"
         return "refused", exc.message[:300], kernel.Reason(
-            "QUOTA_REFUSED", f"the credit plan refuses the amount: {exc.message}", f"信贷计划额度不足：{exc.message}")
+            "QUOTA_REFUSED", f"the credit plan refuses the amount: {exc.message}", f"信贷计划额度不足：{zh}")
     except (Conflict, ValidationError) as exc:
         return "unavailable", exc.message[:300], kernel.Reason(
             "QUOTA_UNAVAILABLE", f"no credit-plan quota could be reserved: {exc.message}",
