@@ -119,3 +119,21 @@ def bank(db):  # type: ignore[no-untyped-def]
     from factories import make_bank
 
     return make_bank()
+
+
+@pytest.fixture
+def compiled_catalogue() -> None:
+    """.mo files are build output (`creditplan compile-translations`): compile a missing or stale one, and drop the
+    catalogues this process cached before it existed (page tests that read Chinese words use this)."""
+    import polib
+    from django.conf import settings
+    from django.core.signals import setting_changed
+
+    for root in settings.LOCALE_PATHS:
+        for po in Path(root).glob("*/LC_MESSAGES/*.po"):
+            mo = po.with_suffix(".mo")
+            if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+                tmp = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")
+                polib.pofile(str(po)).save_as_mofile(str(tmp))
+                os.replace(tmp, mo)
+    setting_changed.send(sender=None, setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=False)

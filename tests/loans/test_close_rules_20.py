@@ -7,12 +7,9 @@ so the closed day's trial balance does not move."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from pathlib import Path
 from typing import Any
 
-import polib
 import pytest
 
 from creditplan.core.errors import ValidationError
@@ -24,22 +21,6 @@ from creditplan.loans.models import JournalEntry, Loan
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 ONE = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def compiled_catalogue() -> None:
-    """.mo files are build output (`creditplan compile-translations`): compile a missing or stale one."""
-    from django.conf import settings
-    from django.core.signals import setting_changed
-
-    for root in settings.LOCALE_PATHS:
-        for po in Path(root).glob("*/LC_MESSAGES/*.po"):
-            mo = po.with_suffix(".mo")
-            if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-                tmp = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")
-                polib.pofile(str(po)).save_as_mofile(str(tmp))
-                os.replace(tmp, mo)
-    setting_changed.send(sender=None, setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=False)
 
 
 def _messages(page: str) -> str:

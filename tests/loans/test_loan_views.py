@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
-import polib
 import pytest
 
 from creditplan.core.money import format_minor
@@ -51,22 +48,6 @@ def book(loan_world: dict[str, Any], make_loan: Any) -> dict[str, Any]:
         day += dt.timedelta(days=1)
     fresh = {k: Loan.objects.get(pk=v.pk) for k, v in (("a", a), ("b", b), ("sh", c))}
     return {**loan_world, **fresh, "today": today}
-
-
-@pytest.fixture
-def compiled_catalogue() -> None:
-    """.mo files are build output (`creditplan compile-translations`): compile a missing or stale one."""
-    from django.conf import settings
-    from django.core.signals import setting_changed
-
-    for root in settings.LOCALE_PATHS:
-        for po in Path(root).glob("*/LC_MESSAGES/*.po"):
-            mo = po.with_suffix(".mo")
-            if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-                tmp = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")
-                polib.pofile(str(po)).save_as_mofile(str(tmp))
-                os.replace(tmp, mo)
-    setting_changed.send(sender=None, setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=False)
 
 
 # --- the loan list -----------------------------------------------------------------------------------------

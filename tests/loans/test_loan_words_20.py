@@ -5,12 +5,9 @@ page never scrolls sideways."""
 from __future__ import annotations
 
 import html
-import os
 import re
-from pathlib import Path
 from typing import Any
 
-import polib
 import pytest
 
 from factories import PASSWORD
@@ -21,22 +18,6 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 METHODS_ZH = ("等额本息", "等额本金", "先息后本", "到期一次还本付息")
 CLASSES_ZH = ("正常", "关注", "次级", "可疑", "损失")
 CLASSES_EN = ("Normal", "Special mention", "Substandard", "Doubtful", "Loss")
-
-
-@pytest.fixture
-def compiled_catalogue() -> None:
-    """.mo files are build output (`creditplan compile-translations`): compile a missing or stale one."""
-    from django.conf import settings
-    from django.core.signals import setting_changed
-
-    for root in settings.LOCALE_PATHS:
-        for po in Path(root).glob("*/LC_MESSAGES/*.po"):
-            mo = po.with_suffix(".mo")
-            if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-                tmp = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")
-                polib.pofile(str(po)).save_as_mofile(str(tmp))
-                os.replace(tmp, mo)
-    setting_changed.send(sender=None, setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=False)
 
 
 def login(client: Any, username: str) -> Any:

@@ -30,23 +30,8 @@ ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
 
 
 @pytest.fixture(autouse=True)
-def compiled_catalogue():  # type: ignore[no-untyped-def]
-    """The .mo is build output: compile it when missing or older than the .po (as tests/loans do)."""
-    import os
-    from pathlib import Path
-
-    import polib
-    from django.conf import settings
-    from django.core.signals import setting_changed
-
-    for root in settings.LOCALE_PATHS:
-        for po in Path(root).glob("*/LC_MESSAGES/*.po"):
-            mo = po.with_suffix(".mo")
-            if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-                tmp = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")
-                polib.pofile(str(po)).save_as_mofile(str(tmp))
-                os.replace(tmp, mo)
-    setting_changed.send(sender=None, setting="LOCALE_PATHS", value=settings.LOCALE_PATHS, enter=False)
+def _catalogue(compiled_catalogue: None) -> None:
+    """Every page here is read in Chinese: the compiled catalogue first (tests/conftest.py)."""
 
 
 def login(client, username: str):  # type: ignore[no-untyped-def]
